@@ -1,0 +1,297 @@
+"""Run the whole job: every core folder under the input → NRRD files + manifest.
+
+The unit of work is a *core folder* (:func:`process_folder`): scan its headers, convert its
+cores.  Folders run in this process, in worker processes, or on a Dask cluster — the same pure
+function everywhere, so the output does not depend on where it ran.  Results stream into the
+manifest as folders finish; a folder whose fingerprint matches the previous manifest and whose
+outputs exist is skipped without reading a header.  One bad folder costs one failed record.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+from .convert import ConvertOptions, convert_core, output_file_name
+from .discover import CoreFolder, find_core_folders, scan_folder
+from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
+from .nrrd_writer import PARTIAL_SUFFIX
+
+LOCK_NAME = ".corebatchloader.lock"
+
+
+class UsageError(Exception):
+    """The command cannot start (missing input, output is a file, folder locked…)."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    convert: ConvertOptions = ConvertOptions()
+    overwrite: bool = False
+    workers: int = 1  # processes on this machine; 1 = in this process
+    scheduler: Optional[str] = None  # Dask scheduler address: run on that cluster instead
+
+
+@dataclass(frozen=True)
+class FolderJob:
+    """Everything a worker needs for one folder (picklable, paths as text)."""
+
+    folder: CoreFolder
+    output_dir: str
+    options: ConvertOptions
+    overwrite: bool
+    fingerprint: str
+    previous: Sequence[CoreRecord] = ()
+
+
+@dataclass
+class Progress:
+    """Sent to the progress callback after each folder."""
+
+    folders_done: int
+    folders_total: int
+    cores_done: int
+    failed: int
+    bytes_done: int
+    records: List[CoreRecord]  # the records of the folder that just finished
+    elapsed: float
+
+
+ProgressCallback = Callable[[Progress], Optional[bool]]  # returning True cancels the batch
+
+
+@dataclass
+class BatchResult:
+    records: List[CoreRecord] = field(default_factory=list)
+    cancelled: bool = False
+    manifest: Optional[Path] = None
+
+    @property
+    def failed(self) -> List[CoreRecord]:
+        return [r for r in self.records if r.status == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.cancelled:
+            return 130
+        return 1 if self.failed else 0
+
+
+def process_folder(job: FolderJob) -> List[CoreRecord]:
+    """Scan one folder and convert its cores (or reuse the previous run's results)."""
+    reused = _reusable(job)
+    if reused is not None:
+        return reused
+    try:
+        scan = scan_folder(job.folder)
+    except Exception as exc:  # an unexpected failure must not take the batch down
+        return [_folder_failure(job, "scan failed: %s" % _one_line(exc))]
+    if scan.error:
+        return [_folder_failure(job, scan.error)]
+    records = []
+    for core in scan.cores:
+        target = Path(job.output_dir) / output_file_name(core.name)
+        if target.exists() and not job.overwrite and not _ours(job, core.name):
+            record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
+                                status="failed", slices=len(core.slices),
+                                error="output %s exists and was not written by this batch from this source; "
+                                      "use --overwrite to replace it" % target.name)
+        else:
+            try:
+                record = convert_core(core, Path(job.output_dir), job.options)
+            except Exception as exc:  # a bug must cost one core, not the batch
+                record = CoreRecord(name=core.name, source=os.path.abspath(core.folder),
+                                    series_uid=core.series_uid, error="internal error: %s" % _one_line(exc))
+        record.fingerprint = job.fingerprint
+        records.append(record)
+    return records
+
+
+def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
+    """The previous records if the folder is unchanged and every output is still there."""
+    if job.overwrite or not job.previous:
+        return None
+    previous = list(job.previous)
+    if any(r.fingerprint != job.fingerprint or r.status not in ("converted", "skipped") for r in previous):
+        return None
+    if any(not r.output or not (Path(job.output_dir) / r.output).exists() for r in previous):
+        return None
+    return [replace(r, status="skipped", seconds=0.0) for r in previous]
+
+
+def _ours(job: FolderJob, core_name: str) -> bool:
+    """The existing output was written by an earlier run of this batch from this folder."""
+    return any(r.name == core_name and r.source == os.path.abspath(job.folder.path) for r in job.previous)
+
+
+def _folder_failure(job: FolderJob, error: str) -> CoreRecord:
+    return CoreRecord(name=job.folder.name, source=os.path.abspath(job.folder.path), status="failed",
+                      error=error, fingerprint=job.fingerprint)
+
+
+def prepare_output(input_dir: Path, output_dir: Path) -> None:
+    if not input_dir.exists():
+        raise UsageError("input folder %s does not exist" % input_dir)
+    if not input_dir.is_dir():
+        raise UsageError("input %s is not a folder" % input_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError("output %s exists and is not a folder" % output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("cannot create output folder %s (%s)" % (output_dir, exc.strerror or exc)) from None
+
+
+class OutputLock:
+    """An exclusive lock on the output folder, so two runs cannot interleave their writes."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / LOCK_NAME
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> "OutputLock":
+        import fcntl
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._fd)
+            self._fd = None
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise UsageError("output folder %s is in use by another corebatchloader run "
+                                 "(lock %s)" % (self.path.parent, self.path.name)) from None
+            raise
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, ("%d\n" % os.getpid()).encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+
+
+def remove_stale_partials(output_dir: Path) -> int:
+    """Delete temporary files a killed run left behind (never under a final name)."""
+    removed = 0
+    for entry in output_dir.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
+            try:
+                entry.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOptions(),
+              progress: Optional[ProgressCallback] = None) -> BatchResult:
+    """Convert every core under ``input_dir`` into ``output_dir``; see the module docstring.
+
+    Raises :class:`UsageError` before doing anything when the folders are unusable.
+    """
+    input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
+    prepare_output(input_dir, output_dir)
+    result = BatchResult()
+    with OutputLock(output_dir):
+        remove_stale_partials(output_dir)
+        previous: Dict[str, List[CoreRecord]] = {}
+        for record in read_manifest(output_dir):
+            previous.setdefault(record.source, []).append(record)
+        folders = find_core_folders(input_dir, exclude=[output_dir])
+        jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite,
+                          folder_fingerprint(folder.path, folder.files),
+                          tuple(previous.get(os.path.abspath(folder.path), ())))
+                for folder in folders]
+        by_folder: Dict[int, List[CoreRecord]] = {}
+        started = time.perf_counter()
+        done = cores = failed = size = 0
+
+        def ordered_records() -> List[CoreRecord]:
+            return [r for n in sorted(by_folder) for r in by_folder[n]]
+
+        try:
+            for index, records in _run_jobs(jobs, options):
+                by_folder[index] = records
+                done += 1
+                cores += len(records)
+                failed += sum(r.status == "failed" for r in records)
+                size += sum(r.bytes for r in records if r.status == "converted")
+                result.manifest = write_manifest(output_dir, ordered_records())
+                if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
+                                                              time.perf_counter() - started)):
+                    result.cancelled = True
+                    break
+        except KeyboardInterrupt:
+            result.cancelled = True
+        finally:
+            result.records = ordered_records()
+            result.manifest = write_manifest(output_dir, result.records)
+            remove_stale_partials(output_dir)
+    return result
+
+
+def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions) -> Iterator[tuple]:
+    """Yield (job index, records) as folders finish, wherever they run."""
+    if options.scheduler:
+        yield from _run_on_dask(jobs, options.scheduler)
+    elif options.workers <= 1 or len(jobs) <= 1:
+        for index, job in enumerate(jobs):
+            yield index, process_folder(job)
+    else:
+        yield from _run_in_processes(jobs, options.workers)
+
+
+def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple]:
+    import multiprocessing
+    # "spawn" avoids forking a process that may hold threads (Slicer, Dask, the tqdm monitor).
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pending: Dict[Future, int] = {}
+    queue = list(enumerate(jobs))
+    try:
+        # Submit a bounded window so cancelling does not wait for hundreds of queued folders.
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:
+                index, job = queue.pop(0)
+                pending[pool.submit(process_folder, job)] = index
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = pending.pop(future)
+                yield index, _result_or_failure(future, jobs[index])
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'corebatchloader[dask]'") from None
+    try:
+        client = Client(address, timeout="20s")
+    except Exception as exc:
+        raise UsageError("cannot reach the Dask scheduler at %s (%s)" % (address, _one_line(exc))) from None
+    try:
+        futures = {client.submit(process_folder, job, pure=False, key="corebatchloader-%d-%s" % (
+            index, job.folder.name)): index for index, job in enumerate(jobs)}
+        for future in as_completed(list(futures)):
+            yield futures[future], _result_or_failure(future, jobs[futures[future]])
+    finally:
+        client.close()
+
+
+def _result_or_failure(future: object, job: FolderJob) -> List[CoreRecord]:
+    try:
+        return future.result()  # type: ignore[attr-defined]
+    except Exception as exc:  # a crashed worker fails its folder only
+        return [_folder_failure(job, "worker failed: %s" % _one_line(exc))]
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__

@@ -1,0 +1,145 @@
+"""The ``corebatchloader`` command: the batch job outside Slicer.
+
+Exit status: 0 every core converted (or skipped as already done), 1 some core failed (the others
+were still converted), 2 the command could not start (bad arguments, missing input, output is a
+file, output in use), 130 interrupted.  Bad data never shows a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from . import __version__
+from .batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from .convert import ConvertOptions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="corebatchloader",
+        description="Convert CT scans of rock well cores (DICOM, one folder per core) into NRRD "
+                    "volumes for 3D Slicer.")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    convert = commands.add_parser("convert", help="convert every core under INPUT",
+                                  description="Convert every core (DICOM series) found under INPUT into "
+                                              "OUTPUT_DIR/<core>.nrrd and write OUTPUT_DIR/manifest.json.")
+    convert.add_argument("input", type=Path, metavar="INPUT", help="folder holding the core folders")
+    convert.add_argument("output", type=Path, metavar="OUTPUT_DIR", help="where the NRRD files go")
+    convert.add_argument("--compress", action="store_true", help="gzip-compress the NRRD data (slower)")
+    convert.add_argument("--overwrite", action="store_true",
+                         help="convert again cores that are already done, replacing their files")
+    convert.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                         help="worker processes (default: the number of CPUs, %(default)s here)")
+    convert.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run on an existing Dask cluster (e.g. tcp://head:8786) instead")
+    convert.add_argument("--on-gap", choices=("fill", "fail"), default="fill",
+                         help="a missing slice is filled with background at its true position "
+                              "(default, with a warning) or fails the core")
+    convert.add_argument("--no-fsync", action="store_true",
+                         help="do not force each file to disk before renaming it (faster, less safe)")
+    convert.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+
+    sample = commands.add_parser("sample", help="write a small synthetic well (for trying things out)")
+    sample.add_argument("folder", type=Path, metavar="FOLDER")
+    sample.add_argument("--cores", type=_positive_int, default=4)
+    sample.add_argument("--slices", type=_positive_int, default=120)
+    sample.add_argument("--size", type=_positive_int, default=96, help="rows and columns per slice")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "sample":
+        return _sample(args)
+    return _convert(args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    options = BatchOptions(
+        convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync),
+        overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler)
+    bar = None if args.quiet else ProgressBar()
+    try:
+        result = run_batch(args.input, args.output, options, progress=bar)
+    except UsageError as exc:
+        print("corebatchloader: error: %s" % exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("corebatchloader: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    print_summary(result, args.output)
+    return result.exit_code
+
+
+def print_summary(result: BatchResult, output: Path) -> None:
+    counts = {status: sum(r.status == status for r in result.records) for status in ("converted", "skipped", "failed")}
+    for record in result.failed:
+        print("FAILED %s: %s" % (record.name, record.error), file=sys.stderr)
+    warned = [r for r in result.records if r.warnings and r.status == "converted"]
+    for record in warned:
+        for warning in record.warnings:
+            print("warning %s: %s" % (record.name, warning), file=sys.stderr)
+    print("%d converted, %d skipped, %d failed%s — manifest: %s" % (
+        counts["converted"], counts["skipped"], counts["failed"],
+        " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / "manifest.json"))
+
+
+class ProgressBar:
+    """tqdm bar over folders when tqdm is installed, else one line per folder on stderr."""
+
+    def __init__(self) -> None:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = None
+        self._tqdm_class = tqdm
+        self._bar = None
+
+    def __call__(self, progress: Progress) -> bool:
+        mb = progress.bytes_done / 1e6
+        rate = mb / progress.elapsed if progress.elapsed > 0 else 0.0
+        if self._tqdm_class is not None:
+            if self._bar is None:
+                self._bar = self._tqdm_class(total=progress.folders_total, unit="folder", file=sys.stderr,
+                                             dynamic_ncols=True)
+            self._bar.set_postfix_str("%d cores, %.0f MB, %.0f MB/s, %d failed" % (
+                progress.cores_done, mb, rate, progress.failed))
+            self._bar.update(1)
+        else:
+            names = ", ".join("%s %s" % (r.name, r.status) for r in progress.records)
+            print("[%d/%d] %s (%.0f MB/s, %d failed)" % (progress.folders_done, progress.folders_total,
+                                                        names, rate, progress.failed), file=sys.stderr)
+        return False
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .synthetic import write_well
+    series = write_well(args.folder, cores=args.cores, slices=args.slices, rows=args.size, columns=args.size,
+                        signed=False, bits_stored=12, intercept=-1024.0)
+    print("wrote %d synthetic cores (%d slices of %d×%d each) under %s" % (
+        len(series), args.slices, args.size, args.size, args.folder))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

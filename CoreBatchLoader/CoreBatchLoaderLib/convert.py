@@ -1,0 +1,117 @@
+"""Convert one core: its sorted slices streamed into one NRRD, the volume Slicer would load.
+
+geometry (slice order, grid) → value mapping (output type) → for each output slice: read the
+stored values (copy or decode), apply the Modality LUT, append to the NRRD → atomic rename.
+Memory holds one slice at a time.  Every failure becomes a one-line :class:`CoreError`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from .dicom_headers import SliceHeader
+from .discover import CoreSeries
+from .geometry import CoreGeometry, GeometryError, compute_geometry
+from .manifest import CoreRecord
+from .nrrd_writer import NrrdStreamWriter
+from .pixel_reader import PixelDataError, SliceReader
+from .voxel_values import OutOfRange, ValueMapping, background_value, choose_mapping, to_voxels
+
+
+class CoreError(Exception):
+    """A core cannot be converted; the message is one line for the report."""
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Choices that change the output files."""
+
+    compress: bool = False  # gzip encoding (smaller, several times slower)
+    gap_policy: str = "fill"  # "fill" missing slices with background, or "fail" the core
+    durable: bool = True  # fsync each file before its rename
+
+
+SliceCallback = Callable[[int, int], None]  # (slices written, total) — for progress bars
+
+
+def output_file_name(core_name: str) -> str:
+    return core_name + ".nrrd"
+
+
+def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions(),
+                 on_slice: Optional[SliceCallback] = None) -> CoreRecord:
+    """Convert ``core`` into ``output_dir/<name>.nrrd`` and describe the result.
+
+    Never raises for bad data: the record's status is "failed" with a one-line error.
+    """
+    started = time.perf_counter()
+    record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
+                        slices=len(core.slices), warnings=list(core.warnings))
+    try:
+        if core.error:
+            raise CoreError(core.error)
+        geometry = compute_geometry(core.slices, options.gap_policy)
+        record.warnings.extend(geometry.warnings)
+        _describe(record, geometry)
+        target = Path(output_dir) / output_file_name(core.name)
+        mapping = choose_mapping(core.slices)
+        try:
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, on_slice)
+        except OutOfRange as exc:
+            wide = mapping.widened()
+            record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
+            mapping = wide
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, on_slice)
+        record.status = "converted"
+        record.output = target.name
+        record.type = mapping.output_dtype
+        record.bytes = written
+    except (CoreError, GeometryError, PixelDataError) as exc:
+        record.status, record.error = "failed", _one_line(exc)
+    except OSError as exc:  # disk full, file too large, permission: this core only
+        record.status = "failed"
+        record.error = _one_line("write failed: %s%s" % (
+            exc.strerror or exc, " (%s)" % exc.filename if getattr(exc, "filename", None) else ""))
+    record.seconds = round(time.perf_counter() - started, 3)
+    return record
+
+
+def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
+                    options: ConvertOptions, on_slice: Optional[SliceCallback] = None) -> int:
+    """Stream the slices into ``target`` in geometry order; returns the voxel bytes written."""
+    first = slices[next(i for i in geometry.slice_order if i is not None)]
+    filler = None
+    total = geometry.sizes[2]
+    with SliceReader() as reader, NrrdStreamWriter(
+            target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
+            space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
+            compress=options.compress, durable=options.durable) as nrrd:
+        for k, index in enumerate(geometry.slice_order):
+            if index is None:
+                if filler is None:
+                    filler = np.full((first.rows, first.columns), background_value(first, mapping),
+                                     dtype=mapping.output_dtype)
+                nrrd.write_slice(filler)
+            else:
+                header = slices[index]
+                nrrd.write_slice(to_voxels(reader.stored(header, mapping.stored_dtype), header, mapping))
+            if on_slice is not None:
+                on_slice(k + 1, total)
+        nrrd.commit()
+        return nrrd.bytes_written
+
+
+def _describe(record: CoreRecord, geometry: CoreGeometry) -> None:
+    record.dimensions = list(geometry.sizes)
+    record.spacing = [float(v) for v in geometry.spacing]
+    record.origin_lps = [float(v) for v in geometry.origin_lps]
+    record.directions_lps = [[float(v) for v in d] for d in geometry.directions_lps]
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())[:500] or type(exc).__name__

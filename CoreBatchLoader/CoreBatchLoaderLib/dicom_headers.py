@@ -1,0 +1,322 @@
+"""Read what a conversion needs from one DICOM file's header, never its pixel data.
+
+A CT core is one *series* (DICOM PS3.3 C.7.3): one file per slice for classic CT Image Storage,
+or one Enhanced CT file (PS3.3 A.38) whose frames each carry their own position in the
+Per-Frame Functional Groups Sequence (5200,9230).  Either way this module turns a file into
+:class:`SliceHeader` records, one per frame, holding the geometry tags
+(Image Position / Orientation (Patient), Pixel Spacing), the pixel-module tags
+(Rows, Columns, Bits Allocated / Stored, Pixel Representation), the Modality LUT
+(Rescale Slope / Intercept) and where the frame's bytes lie in the file.
+
+pydicom reads the header with ``defer_size`` so large values are skipped, not read; the Pixel
+Data element (7FE0,0010) stays a ``RawDataElement`` whose ``value_tell`` is the byte offset of the
+pixel values in the file (REFERENCE §8).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    UID,
+)
+
+PIXEL_DATA_TAG = 0x7FE00010
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR SOP class
+NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+Vector3 = Tuple[float, float, float]
+
+
+class NotAnImage(Exception):
+    """The file is not DICOM, or a DICOM object without pixels (DICOMDIR, RTSTRUCT, SR, ...)."""
+
+
+class DicomFileError(Exception):
+    """The file claims to be DICOM but cannot be used; the message is one line.
+
+    ``series_uid`` is set when the header was readable enough to tell which series the file
+    belongs to (a truncated slice fails its core; an unreadable stray file does not).
+    """
+
+    def __init__(self, message: str, series_uid: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.series_uid = series_uid
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """One 2-D image (a file, or one frame of a multi-frame file) and where its pixels are."""
+
+    path: str
+    frame: int
+    number_of_frames: int
+    series_uid: str
+    series_number: Optional[int]
+    instance_number: Optional[int]
+    sop_class_uid: str
+    transfer_syntax: str
+    rows: int
+    columns: int
+    samples_per_pixel: int
+    bits_allocated: int
+    bits_stored: int
+    pixel_representation: int  # 0 unsigned, 1 two's complement
+    pixel_spacing: Optional[Tuple[float, float]]  # (row spacing, column spacing) in mm
+    orientation: Optional[Tuple[float, float, float, float, float, float]]
+    position: Optional[Vector3]  # ImagePositionPatient, LPS mm, centre of the first voxel
+    slice_thickness: Optional[float]
+    spacing_between_slices: Optional[float]
+    slope: float
+    intercept: float
+    pixel_padding_value: Optional[int]
+    pixel_offset: Optional[int]  # byte offset of this frame in the file (native syntaxes only)
+    frame_bytes: int
+    file_size: int
+    pixel_data_ends_file: bool  # True when nothing follows the pixel data (REFERENCE §8)
+
+    @property
+    def is_native(self) -> bool:
+        """Uncompressed pixels that can be copied from the file as they are."""
+        return self.pixel_offset is not None
+
+    @property
+    def is_big_endian(self) -> bool:
+        return self.transfer_syntax == ExplicitVRBigEndian
+
+    @property
+    def name(self) -> str:
+        """File name, with the frame number for multi-frame files, for messages."""
+        base = os.path.basename(self.path)
+        return "%s frame %d" % (base, self.frame + 1) if self.number_of_frames > 1 else base
+
+
+def looks_like_dicom(path: str) -> bool:
+    """Cheap test on the first bytes: a Part 10 preamble ("DICM" at 128) or a bare dataset.
+
+    Bare datasets (no preamble) start with a group 0x0002 or 0x0008 tag in little endian.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    if len(head) == 132 and head[128:132] == b"DICM":
+        return True
+    return head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8
+
+
+def read_slice_headers(path: str) -> List[SliceHeader]:
+    """Return one :class:`SliceHeader` per frame of the image in ``path``.
+
+    Raises :class:`NotAnImage` for files to skip silently and :class:`DicomFileError`
+    (one line, naming the file) for DICOM files that are broken.
+    """
+    if os.path.basename(path).upper() == "DICOMDIR" or not looks_like_dicom(path):
+        raise NotAnImage(path)
+    name = os.path.basename(path)
+    try:
+        ds = pydicom.dcmread(path, defer_size=256, force=True)
+        elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
+    except (InvalidDicomError, EOFError) as exc:
+        raise DicomFileError("%s: not readable as DICOM (%s)" % (name, _one_line(exc))) from None
+    except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
+        raise DicomFileError("%s: not readable as DICOM (%s)" % (name, _one_line(exc))) from None
+    meta = getattr(ds, "file_meta", None)
+    media_class = str(getattr(meta, "MediaStorageSOPClassUID", "")) if meta else ""
+    if media_class == MEDIA_STORAGE_DIRECTORY:
+        raise NotAnImage(path)
+    raw_pixels = elements.get(PIXEL_DATA_TAG)
+    if raw_pixels is None or "Rows" not in ds or "Columns" not in ds:
+        if len(ds) == 0 and not media_class:
+            raise NotAnImage(path)  # a bare-dataset guess that did not parse
+        raise NotAnImage(path)
+    try:
+        return _frames(path, ds, raw_pixels)
+    except DicomFileError:
+        raise
+    except Exception as exc:  # malformed values: wrong VR, bad numbers, ...
+        raise DicomFileError("%s: unusable DICOM header (%s)" % (name, _one_line(exc)),
+                             series_uid=_series_uid_or_none(ds)) from None
+
+
+def _frames(path: str, ds: Any, raw_pixels: Any) -> List[SliceHeader]:
+    name = os.path.basename(path)
+    syntax = _transfer_syntax(ds)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    bits_allocated = int(ds.get("BitsAllocated", 16) or 16)
+    bits_stored = int(ds.get("BitsStored", bits_allocated) or bits_allocated)
+    representation = int(ds.get("PixelRepresentation", 0) or 0)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if bits_allocated not in (8, 16, 32):
+        raise DicomFileError("%s: (0028,0100) BitsAllocated is %d; only 8, 16 or 32 are supported"
+                             % (name, bits_allocated))
+    frame_bytes = rows * columns * samples * bits_allocated // 8
+    file_size = os.path.getsize(path)
+
+    offset = None
+    ends_file = False
+    length = getattr(raw_pixels, "length", None)
+    value_tell = getattr(raw_pixels, "value_tell", None)
+    if syntax in NATIVE_SYNTAXES and length not in (None, UNDEFINED_LENGTH) and value_tell is not None:
+        if value_tell + length > file_size or length < frame_bytes * frames:
+            raise DicomFileError(
+                "%s: pixel data truncated (%d bytes needed for %d×%d×%d at %d bits, %d in file)"
+                % (name, frame_bytes * frames, frames, rows, columns, bits_allocated,
+                   max(0, min(length, file_size - value_tell))),
+                series_uid=str(ds.get("SeriesInstanceUID", "")))
+        offset = int(value_tell)
+        ends_file = value_tell + length == file_size
+    elif syntax in NATIVE_SYNTAXES:
+        raise DicomFileError("%s: native transfer syntax but encapsulated pixel data" % name)
+
+    common = dict(
+        path=path,
+        number_of_frames=frames,
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        series_number=_int_or_none(ds.get("SeriesNumber")),
+        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        transfer_syntax=str(syntax),
+        rows=rows,
+        columns=columns,
+        samples_per_pixel=samples,
+        bits_allocated=bits_allocated,
+        bits_stored=bits_stored,
+        pixel_representation=representation,
+        pixel_padding_value=_int_or_none(ds.get("PixelPaddingValue")),
+        frame_bytes=frame_bytes,
+        file_size=file_size,
+        pixel_data_ends_file=ends_file,
+    )
+    if frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
+        return [SliceHeader(
+            frame=0,
+            instance_number=_int_or_none(ds.get("InstanceNumber")),
+            pixel_spacing=_floats(ds.get("PixelSpacing"), 2),
+            orientation=_floats(ds.get("ImageOrientationPatient"), 6),
+            position=_floats(ds.get("ImagePositionPatient"), 3),
+            slice_thickness=_float_or_none(ds.get("SliceThickness")),
+            spacing_between_slices=_float_or_none(ds.get("SpacingBetweenSlices")),
+            slope=_float_or(ds.get("RescaleSlope"), 1.0),
+            intercept=_float_or(ds.get("RescaleIntercept"), 0.0),
+            pixel_offset=offset,
+            **common)]
+    return [_enhanced_frame(ds, k, offset, common) for k in range(frames)]
+
+
+def _enhanced_frame(ds: Any, k: int, offset: Optional[int], common: dict) -> SliceHeader:
+    """Frame ``k`` of a multi-frame file: functional groups per frame, else shared (PS3.3 C.7.6.16)."""
+    def group(sequence: str) -> Any:
+        for groups_name in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+            groups = ds.get(groups_name)
+            if not groups:
+                continue
+            item = groups[k] if groups_name.startswith("PerFrame") and len(groups) > k else groups[0]
+            if sequence in item and len(item[sequence].value) > 0:
+                return item[sequence][0]
+        return None
+
+    position = group("PlanePositionSequence")
+    orientation = group("PlaneOrientationSequence")
+    measures = group("PixelMeasuresSequence")
+    transform = group("PixelValueTransformationSequence")
+    if position is None and ds.get("ImagePositionPatient") is None:
+        raise DicomFileError("%s: multi-frame image without per-frame positions "
+                             "(5200,9230) PlanePositionSequence" % os.path.basename(ds.filename))
+
+    def pick(item: Any, keyword: str) -> Any:
+        if item is not None and keyword in item:
+            return item.get(keyword)
+        return ds.get(keyword)
+
+    return SliceHeader(
+        frame=k,
+        instance_number=k + 1,
+        pixel_spacing=_floats(pick(measures, "PixelSpacing"), 2),
+        orientation=_floats(pick(orientation, "ImageOrientationPatient"), 6),
+        position=_floats(pick(position, "ImagePositionPatient"), 3),
+        slice_thickness=_float_or_none(pick(measures, "SliceThickness")),
+        spacing_between_slices=_float_or_none(pick(measures, "SpacingBetweenSlices")),
+        slope=_float_or(pick(transform, "RescaleSlope"), 1.0),
+        intercept=_float_or(pick(transform, "RescaleIntercept"), 0.0),
+        pixel_offset=None if offset is None else offset + k * common["frame_bytes"],
+        **common)
+
+
+def _transfer_syntax(ds: Any) -> UID:
+    meta = getattr(ds, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if syntax:
+        return UID(str(syntax))
+    # Bare dataset: pydicom guessed the encoding while reading.
+    if getattr(ds, "original_encoding", (True, True))[0]:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian
+
+
+def transfer_syntax_name(uid: str) -> str:
+    """"JPEG Baseline (Process 1) (1.2.840.10008.1.2.4.50)" for messages."""
+    try:
+        return "%s (%s)" % (UID(uid).name, uid)
+    except Exception:
+        return uid
+
+
+def is_deflated(uid: str) -> bool:
+    return uid == DeflatedExplicitVRLittleEndian
+
+
+def _series_uid_or_none(ds: Any) -> Optional[str]:
+    try:
+        return str(ds.SeriesInstanceUID)
+    except Exception:
+        return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _floats(value: Any, count: int) -> Optional[tuple]:
+    if value is None or value == "":
+        return None
+    try:
+        scalar = isinstance(value, (str, bytes, int, float))
+        items = [float(value)] if scalar else [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    return tuple(items) if len(items) == count else None
+
+
+def _float_or_none(value: Any) -> Optional[float]:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or(value: Any, default: float) -> float:
+    number = _float_or_none(value)
+    return default if number is None else number
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,171 @@
+"""Find the cores under an input folder: which folders hold slices, and how they group.
+
+A *core folder* is any folder at or below the input that directly holds files; scanning it reads
+every file's header (never pixels), skips what is not an image (non-DICOM files, DICOMDIR,
+RTSTRUCT, SR, presentation states…) and groups the image slices into cores: one per
+Series Instance UID (0020,000E), split further when a series mixes orientations or image sizes
+(Slicer's plugin splits the same way, since such slices cannot share one volume).
+
+Core names come from the folder's path relative to the input ("well7/box3" → "well7_box3"),
+made file-name safe, with a series suffix only when a folder holds several cores; the same
+tree always gives the same names.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .dicom_headers import DicomFileError, NotAnImage, SliceHeader, read_slice_headers
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class CoreFolder:
+    """A folder that directly holds files, and the name its cores are given."""
+
+    path: str
+    name: str
+    files: Tuple[str, ...]  # file names in the folder, sorted
+
+
+@dataclass
+class CoreSeries:
+    """The slices of one core, ready for geometry and writing."""
+
+    name: str
+    folder: str
+    series_uid: str
+    slices: List[SliceHeader]
+    error: Optional[str] = None  # set when the core cannot be converted (e.g. a truncated slice)
+    warnings: List[str] = field(default_factory=list)
+
+
+@dataclass
+class FolderScan:
+    """What a folder turned out to hold."""
+
+    folder: CoreFolder
+    cores: List[CoreSeries]
+    error: Optional[str] = None  # DICOM-looking files but no usable image at all
+
+
+def safe_name(text: str) -> str:
+    """Letters, digits, '.', '_' and '-' only, like Slicer's forceFileNameValidCharacters."""
+    name = _UNSAFE.sub("_", text).strip("._")
+    return name or "core"
+
+
+def natural_key(text: str) -> List[object]:
+    """Sort "core_2" before "core_10" (depth tables list cores in this order)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def find_core_folders(input_dir: Path, exclude: Sequence[Path] = ()) -> List[CoreFolder]:
+    """Every folder at or below ``input_dir`` that directly holds files, in natural order.
+
+    Hidden folders and files (".name") and the folders in ``exclude`` (the output folder when it
+    lies inside the input) are not entered.
+    """
+    root = Path(input_dir).resolve()
+    excluded = {str(Path(p).resolve()) for p in exclude}
+    found: List[Tuple[str, Tuple[str, ...]]] = []
+    for current, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")
+                   and str(Path(current, d)) not in excluded]
+        visible = tuple(sorted((f for f in files if not f.startswith(".")), key=natural_key))
+        if visible:
+            found.append((current, visible))
+    found.sort(key=lambda item: natural_key(os.path.relpath(item[0], root)))
+    names = unique_names([_folder_name(root, Path(path)) for path, _ in found])
+    return [CoreFolder(path, name, files) for (path, files), name in zip(found, names)]
+
+
+def _folder_name(root: Path, folder: Path) -> str:
+    relative = folder.relative_to(root)
+    parts = relative.parts or (root.name,)
+    return safe_name("_".join(parts))
+
+
+def unique_names(names: Iterable[str]) -> List[str]:
+    """Append _2, _3… to repeats, in order, so names stay stable for the same tree."""
+    seen: Dict[str, int] = {}
+    taken = set()
+    result = []
+    for name in names:
+        candidate = name
+        while candidate.lower() in taken:
+            seen[name] = seen.get(name, 1) + 1
+            candidate = "%s_%d" % (name, seen[name])
+        taken.add(candidate.lower())
+        result.append(candidate)
+    return result
+
+
+def scan_folder(folder: CoreFolder) -> FolderScan:
+    """Read every file's header in ``folder`` and group the image slices into cores."""
+    slices: List[SliceHeader] = []
+    unreadable: List[DicomFileError] = []
+    for file_name in folder.files:
+        path = os.path.join(folder.path, file_name)
+        try:
+            slices.extend(read_slice_headers(path))
+        except NotAnImage:
+            continue
+        except DicomFileError as exc:
+            unreadable.append(exc)
+        except OSError as exc:
+            unreadable.append(DicomFileError("%s: cannot read (%s)" % (file_name, exc.strerror or exc)))
+    groups = group_slices(slices)
+    if not groups:
+        error = None
+        if unreadable:
+            error = "no readable DICOM image in the folder: %s" % _summary(unreadable)
+        return FolderScan(folder, [], error)
+    cores = []
+    for suffix, group in zip(series_suffixes(groups), groups):
+        series_uid = group[0].series_uid
+        core = CoreSeries(folder.name + suffix, folder.path, series_uid, group)
+        broken = [e for e in unreadable if e.series_uid == series_uid and series_uid]
+        if broken:
+            core.error = _summary(broken)
+        strays = [e for e in unreadable if not e.series_uid or e.series_uid not in {
+            g[0].series_uid for g in groups}]
+        if strays:
+            core.warnings.append("ignored unreadable file%s: %s" % (
+                "s" if len(strays) > 1 else "", _summary(strays)))
+        cores.append(core)
+    return FolderScan(folder, cores)
+
+
+def group_slices(slices: Sequence[SliceHeader]) -> List[List[SliceHeader]]:
+    """One group per series, split by orientation and image size; in a stable order."""
+    groups: Dict[tuple, List[SliceHeader]] = {}
+    for header in slices:
+        orientation = tuple(round(v, 4) for v in header.orientation) if header.orientation else None
+        key = (header.series_uid, header.rows, header.columns, orientation)
+        groups.setdefault(key, []).append(header)
+    ordered = sorted(groups.values(), key=lambda g: (
+        g[0].series_number if g[0].series_number is not None else -1, g[0].series_uid,
+        g[0].rows, g[0].columns, os.path.basename(g[0].path)))
+    return ordered
+
+
+def series_suffixes(groups: Sequence[Sequence[SliceHeader]]) -> List[str]:
+    """"" for a lone core; "_s<SeriesNumber>" when series numbers tell groups apart, else "_<n>"."""
+    if len(groups) == 1:
+        return [""]
+    numbers = [g[0].series_number for g in groups]
+    if None not in numbers and len(set(numbers)) == len(numbers):
+        return ["_s%d" % n for n in numbers]  # type: ignore[str-format]
+    return ["_%d" % (n + 1) for n in range(len(groups))]
+
+
+def _summary(errors: Sequence[DicomFileError], limit: int = 3) -> str:
+    text = "; ".join(str(e) for e in errors[:limit])
+    if len(errors) > limit:
+        text += "; and %d more" % (len(errors) - limit)
+    return text

@@ -1,0 +1,186 @@
+"""Write NRRD files slice by slice, atomically.
+
+NRRD (http://teem.sourceforge.net/nrrd/format.html) is a text header followed by the raw voxel
+array, fastest axis first — for a DICOM slice that is the row of pixels, so each slice's bytes
+are appended as they come and memory stays at one slice whatever the volume size.
+
+The header matches what Slicer's own NRRD writer produces (``NRRD0004``,
+``space: left-posterior-superior``, ``kinds: domain domain domain``): positions stay in LPS as
+DICOM gives them and Slicer turns them into RAS when it loads the file.  Numbers are written
+with ``repr`` — the shortest text that reads back to the same double — so depths of millions of
+millimetres keep their sub-micrometre digits.
+
+Files are written under a temporary name in the destination folder and renamed into place
+(``os.replace`` is atomic on POSIX), so a final name never holds a partial file.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import uuid
+from pathlib import Path
+from typing import BinaryIO, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def format_vector(values: Sequence[float]) -> str:
+    return "(%s)" % ",".join(repr(float(v)) for v in values)
+
+
+def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
+                space_directions: Sequence[Sequence[float]], space_origin: Sequence[float],
+                encoding: str = "raw", data_files: Optional[Sequence[str]] = None,
+                byte_skip: Optional[int] = None,
+                key_values: Optional[Dict[str, str]] = None) -> str:
+    """The NRRD header text, ending with the blank line that separates it from the data.
+
+    ``data_files`` makes a detached header (``.nhdr``) listing the files holding the data
+    (``data file: LIST``), each contributing one slice; ``byte_skip`` -1 reads each slice from
+    the end of its file.
+    """
+    lines = [
+        "NRRD0004",
+        "# Complete NRRD file format specification at:",
+        "# http://teem.sourceforge.net/nrrd/format.html",
+        "type: %s" % nrrd_type,
+        "dimension: 3",
+        "space: left-posterior-superior",
+        "sizes: %d %d %d" % tuple(sizes),
+        "space directions: %s" % " ".join(format_vector(d) for d in space_directions),
+        "kinds: domain domain domain",
+        "endian: little",
+        "encoding: %s" % encoding,
+        "space origin: %s" % format_vector(space_origin),
+    ]
+    if byte_skip is not None:
+        lines.append("byte skip: %d" % byte_skip)
+    for key, value in (key_values or {}).items():
+        lines.append("%s:=%s" % (key, " ".join(str(value).split())))
+    if data_files is not None:
+        lines.append("data file: LIST")
+        text = "\n".join(lines) + "\n" + "".join("%s\n" % f for f in data_files)
+        return text  # a detached header ends with its file list
+    return "\n".join(lines) + "\n\n"
+
+
+def temporary_path(final: Path) -> Path:
+    """A name in the same folder (so the rename is atomic) that no other writer uses."""
+    return final.with_name(".%s.%s%s" % (final.name, uuid.uuid4().hex[:8], PARTIAL_SUFFIX))
+
+
+class AtomicFile:
+    """A file written under a temporary name and renamed to ``final`` on :meth:`commit`.
+
+    Leaving the ``with`` block without committing (an exception, Ctrl-C) deletes the temporary
+    file.  ``durable`` fsyncs before the rename so a power cut cannot leave an empty file
+    under the final name.
+    """
+
+    def __init__(self, final: Path, durable: bool = True) -> None:
+        self.final = Path(final)
+        self.temporary = temporary_path(self.final)
+        self.durable = durable
+        self._file: Optional[BinaryIO] = None
+        self.committed = False
+
+    def __enter__(self) -> "AtomicFile":
+        self._file = open(self.temporary, "xb")
+        return self
+
+    @property
+    def file(self) -> BinaryIO:
+        assert self._file is not None
+        return self._file
+
+    def commit(self, replace: bool = True) -> None:
+        self.file.flush()
+        if self.durable:
+            os.fsync(self.file.fileno())
+        self.file.close()
+        if not replace and self.final.exists():
+            raise FileExistsError("%s exists" % self.final)
+        os.replace(self.temporary, self.final)
+        self.committed = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        if not self.committed:
+            try:
+                os.unlink(self.temporary)
+            except FileNotFoundError:
+                pass
+
+
+class NrrdStreamWriter:
+    """Write a single-file NRRD: the header, then slices appended one at a time.
+
+    >>> with NrrdStreamWriter(path, header_fields) as nrrd:   # doctest: +SKIP
+    ...     for voxels in slices: nrrd.write_slice(voxels)
+    ...     nrrd.commit()
+    """
+
+    def __init__(self, final: Path, *, nrrd_type: str, sizes: Tuple[int, int, int],
+                 space_directions: Sequence[Sequence[float]], space_origin: Sequence[float],
+                 compress: bool = False, compress_level: int = 1, durable: bool = True,
+                 key_values: Optional[Dict[str, str]] = None) -> None:
+        self._atomic = AtomicFile(final, durable=durable)
+        self._header = nrrd_header(nrrd_type=nrrd_type, sizes=sizes, space_directions=space_directions,
+                                   space_origin=space_origin, encoding="gzip" if compress else "raw",
+                                   key_values=key_values)
+        self._compress = compress
+        self._level = compress_level
+        self._stream: Optional[BinaryIO] = None
+        self.slices_written = 0
+        self.expected_slices = sizes[2]
+        self.bytes_written = 0
+
+    def __enter__(self) -> "NrrdStreamWriter":
+        self._atomic.__enter__()
+        self._atomic.file.write(self._header.encode("ascii"))
+        if self._compress:
+            self._stream = gzip.GzipFile(fileobj=self._atomic.file, mode="wb",  # type: ignore[assignment]
+                                         compresslevel=self._level, mtime=0)
+        else:
+            self._stream = self._atomic.file
+        return self
+
+    def write_slice(self, voxels: np.ndarray) -> None:
+        """Append one slice (rows × columns); converted to little endian if needed."""
+        if voxels.dtype.byteorder == ">" or (voxels.dtype.byteorder == "=" and not _little()):
+            voxels = voxels.astype(voxels.dtype.newbyteorder("<"))
+        data = np.ascontiguousarray(voxels)
+        assert self._stream is not None
+        self._stream.write(memoryview(data).cast("B"))
+        self.slices_written += 1
+        self.bytes_written += data.nbytes
+
+    def commit(self, replace: bool = True) -> None:
+        if self.slices_written != self.expected_slices:
+            raise RuntimeError("wrote %d slices of %d" % (self.slices_written, self.expected_slices))
+        if self._compress and self._stream is not None:
+            self._stream.close()  # writes the gzip trailer, leaves the file open
+        self._atomic.commit(replace=replace)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._compress and self._stream is not None and not self._atomic.committed:
+            try:
+                self._stream.close()
+            except Exception:
+                pass
+        self._atomic.__exit__(*exc)
+
+
+def _little() -> bool:
+    import sys
+    return sys.byteorder == "little"
+
+
+def write_text_atomically(path: Path, text: str, durable: bool = True) -> None:
+    """Replace ``path`` with ``text`` so readers see the old or the new file, never a mix."""
+    with AtomicFile(path, durable=durable) as atomic:
+        atomic.file.write(text.encode("utf-8"))
+        atomic.commit()

@@ -1,0 +1,95 @@
+"""Stored pixel values of one slice: copied from the file, or decoded when compressed.
+
+Native (uncompressed) transfer syntaxes (PS3.5 A.1–A.3) keep a frame's pixels as one run of
+bytes at a known offset: those are read with ``os.pread`` and never pass through a DICOM parser.
+Encapsulated syntaxes (RLE, JPEG, JPEG-LS, JPEG 2000; PS3.5 A.4) and the deflated syntax are
+decoded by pydicom's pixel handlers, one frame at a time; JPEG family decoders come from the
+optional ``pylibjpeg`` / ``gdcm`` plugins, and a missing one is a one-line error naming the
+transfer syntax and what to install.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+import numpy as np
+
+from .dicom_headers import SliceHeader, transfer_syntax_name
+
+
+class PixelDataError(Exception):
+    """The pixels of a slice cannot be read or decoded; the message is one line."""
+
+
+class SliceReader:
+    """Reads slices of one core, keeping one file descriptor open per multi-frame file."""
+
+    def __init__(self) -> None:
+        self._open: Dict[str, int] = {}
+
+    def __enter__(self) -> "SliceReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+    def stored(self, header: SliceHeader, stored_dtype: str) -> np.ndarray:
+        """The slice's stored values, shape (rows, columns), in ``stored_dtype`` byte order."""
+        if header.is_native:
+            return self._native(header, stored_dtype)
+        return _decoded(header, stored_dtype)
+
+    def _native(self, header: SliceHeader, stored_dtype: str) -> np.ndarray:
+        fd = self._open.get(header.path)
+        try:
+            if fd is None:
+                fd = os.open(header.path, os.O_RDONLY)
+                if header.number_of_frames > 1:
+                    self._open[header.path] = fd
+            try:
+                data = os.pread(fd, header.frame_bytes, header.pixel_offset)  # type: ignore[arg-type]
+            finally:
+                if header.number_of_frames == 1:
+                    os.close(fd)
+        except OSError as exc:
+            raise PixelDataError("%s: cannot read pixel data (%s)" % (header.name, exc.strerror or exc)) from None
+        if len(data) != header.frame_bytes:
+            raise PixelDataError("%s: pixel data truncated (file changed while reading?)" % header.name)
+        return np.frombuffer(data, dtype=stored_dtype).reshape(header.rows, header.columns)
+
+
+def _decoded(header: SliceHeader, stored_dtype: str) -> np.ndarray:
+    """Decode one frame with pydicom's pixel handlers (pydicom ≥ 3 decodes frame by frame)."""
+    try:
+        from pydicom.pixels import pixel_array
+    except ImportError:  # pydicom 2.x (older Slicer): decode the whole file
+        pixel_array = None
+    try:
+        if pixel_array is not None:
+            array = pixel_array(header.path, index=header.frame if header.number_of_frames > 1 else None,
+                                raw=True)
+        else:  # pragma: no cover - pydicom 2
+            import pydicom
+            array = pydicom.dcmread(header.path).pixel_array
+            if header.number_of_frames > 1:
+                array = array[header.frame]
+    except Exception as exc:
+        raise PixelDataError("%s: cannot decode %s: %s" % (
+            header.name, transfer_syntax_name(header.transfer_syntax), _decoder_hint(exc))) from None
+    array = np.asarray(array)
+    if array.shape != (header.rows, header.columns):
+        raise PixelDataError("%s: decoded frame has shape %s, expected %d×%d" % (
+            header.name, array.shape, header.rows, header.columns))
+    return array.astype(np.dtype(stored_dtype).newbyteorder("="), copy=False)
+
+
+def _decoder_hint(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "plugin" in text.lower() or "no pixel data decoders" in text.lower() or "missing required dependencies" in text.lower():
+        return "no decoder installed (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)"
+    return text[:200] or type(exc).__name__

@@ -1,0 +1,37 @@
+# CoreBatchLoader: two commands on a fresh machine with Python 3.11 — `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_INPUT ?=
+DEMO_OUTPUT ?= demo-output
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+# Converts DEMO_INPUT (default: a generated sample well) into DEMO_OUTPUT.
+demo: setup
+ifeq ($(DEMO_INPUT),)
+	rm -rf demo-well
+	$(BIN)/corebatchloader sample demo-well --cores 4
+	$(BIN)/corebatchloader convert demo-well $(DEMO_OUTPUT) --overwrite
+else
+	$(BIN)/corebatchloader convert "$(DEMO_INPUT)" $(DEMO_OUTPUT)
+endif
+	@echo "Results: $(abspath $(DEMO_OUTPUT)) (manifest.json, one .nrrd per core)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/run_bench.py
+
+clean:
+	rm -rf $(VENV) demo-well $(DEMO_OUTPUT) .pytest_cache
