@@ -15,12 +15,12 @@ pixel values in the file (REFERENCE §8).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 import pydicom
-from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
@@ -100,16 +100,18 @@ class SliceHeader:
         return "%s frame %d" % (base, self.frame + 1) if self.number_of_frames > 1 else base
 
 
+def _has_preamble(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(132)[128:132] == b"DICM"
+
+
 def looks_like_dicom(path: str) -> bool:
     """Cheap test on the first bytes: a Part 10 preamble ("DICM" at 128) or a bare dataset.
 
     Bare datasets (no preamble) start with a group 0x0002 or 0x0008 tag in little endian.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return False
+    with open(path, "rb") as f:
+        head = f.read(132)
     if len(head) == 132 and head[128:132] == b"DICM":
         return True
     return head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8
@@ -118,28 +120,39 @@ def looks_like_dicom(path: str) -> bool:
 def read_slice_headers(path: str) -> List[SliceHeader]:
     """Return one :class:`SliceHeader` per frame of the image in ``path``.
 
-    Raises :class:`NotAnImage` for files to skip silently and :class:`DicomFileError`
-    (one line, naming the file) for DICOM files that are broken.
+    Raises :class:`NotAnImage` for files to skip silently, :class:`DicomFileError`
+    (one line, naming the file) for DICOM files that are broken, and ``OSError`` when the file
+    cannot be read at all.  pydicom's warnings about odd values are not shown: what matters
+    surfaces as an error or a core warning.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_slice_headers(path)
+
+
+def _read_slice_headers(path: str) -> List[SliceHeader]:
     if os.path.basename(path).upper() == "DICOMDIR" or not looks_like_dicom(path):
         raise NotAnImage(path)
     name = os.path.basename(path)
-    try:
-        ds = pydicom.dcmread(path, defer_size=256, force=True)
-        elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
-    except (InvalidDicomError, EOFError) as exc:
-        raise DicomFileError("%s: not readable as DICOM (%s)" % (name, _one_line(exc))) from None
-    except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
-        raise DicomFileError("%s: not readable as DICOM (%s)" % (name, _one_line(exc))) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(path, defer_size=256, force=True)
+            elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
+        except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
+            raise DicomFileError("%s: not readable as DICOM (%s)" % (name, _one_line(exc))) from None
+    if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
+        if _has_preamble(path):
+            reason = _one_line(caught[0].message) if caught else "no SOP Class UID"
+            raise DicomFileError("%s: DICOM preamble but no readable data set (%s)" % (name, reason))
+        raise NotAnImage(path)
     meta = getattr(ds, "file_meta", None)
     media_class = str(getattr(meta, "MediaStorageSOPClassUID", "")) if meta else ""
     if media_class == MEDIA_STORAGE_DIRECTORY:
         raise NotAnImage(path)
     raw_pixels = elements.get(PIXEL_DATA_TAG)
     if raw_pixels is None or "Rows" not in ds or "Columns" not in ds:
-        if len(ds) == 0 and not media_class:
-            raise NotAnImage(path)  # a bare-dataset guess that did not parse
-        raise NotAnImage(path)
+        raise NotAnImage(path)  # RTSTRUCT, SR, presentation state, ...
     try:
         return _frames(path, ds, raw_pixels)
     except DicomFileError:

@@ -26,6 +26,7 @@ class SliceReader:
 
     def __init__(self) -> None:
         self._open: Dict[str, int] = {}
+        self._decoded: Dict[str, object] = {}
 
     def __enter__(self) -> "SliceReader":
         return self
@@ -37,12 +38,13 @@ class SliceReader:
         for fd in self._open.values():
             os.close(fd)
         self._open.clear()
+        self._decoded.clear()
 
     def stored(self, header: SliceHeader, stored_dtype: str) -> np.ndarray:
         """The slice's stored values, shape (rows, columns), in ``stored_dtype`` byte order."""
         if header.is_native:
             return self._native(header, stored_dtype)
-        return _decoded(header, stored_dtype)
+        return _decoded(header, stored_dtype, self._decoded)
 
     def _native(self, header: SliceHeader, stored_dtype: str) -> np.ndarray:
         fd = self._open.get(header.path)
@@ -63,19 +65,29 @@ class SliceReader:
         return np.frombuffer(data, dtype=stored_dtype).reshape(header.rows, header.columns)
 
 
-def _decoded(header: SliceHeader, stored_dtype: str) -> np.ndarray:
-    """Decode one frame with pydicom's pixel handlers (pydicom ≥ 3 decodes frame by frame)."""
+def _decoded(header: SliceHeader, stored_dtype: str, cache: Dict[str, object]) -> np.ndarray:
+    """Decode one frame with pydicom's pixel handlers.
+
+    The parsed dataset of a multi-frame file is kept (``cache``) so each frame does not parse
+    the file again; pydicom ≥ 3 decodes only the requested frame.
+    """
+    import pydicom
     try:
         from pydicom.pixels import pixel_array
-    except ImportError:  # pydicom 2.x (older Slicer): decode the whole file
+    except ImportError:  # pragma: no cover - pydicom 2 (older Slicer): decode the whole file
         pixel_array = None
     try:
+        ds = cache.get(header.path)
+        if ds is None:
+            ds = pydicom.dcmread(header.path)
+            cache.clear()  # one multi-frame file at a time
+            if header.number_of_frames > 1:
+                cache[header.path] = ds
         if pixel_array is not None:
-            array = pixel_array(header.path, index=header.frame if header.number_of_frames > 1 else None,
-                                raw=True)
-        else:  # pragma: no cover - pydicom 2
-            import pydicom
-            array = pydicom.dcmread(header.path).pixel_array
+            index = header.frame if header.number_of_frames > 1 else None
+            array = pixel_array(ds, index=index, raw=True)
+        else:  # pragma: no cover
+            array = ds.pixel_array
             if header.number_of_frames > 1:
                 array = array[header.frame]
     except Exception as exc:

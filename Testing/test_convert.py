@@ -1,0 +1,112 @@
+"""One core → one NRRD: voxel values and geometry read back with pynrrd, an independent reader."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nrrd
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian,
+                         RLELossless)
+
+from conftest import by_name, convert_tree
+from CoreBatchLoaderLib.synthetic import write_core_series
+
+VARIANTS = {
+    "signed_explicit": dict(),
+    "unsigned_12bit_hu": dict(signed=False, bits_stored=12, intercept=-1024.0),
+    "implicit_vr": dict(transfer_syntax=ImplicitVRLittleEndian),
+    "big_endian": dict(transfer_syntax=ExplicitVRBigEndian),
+    "rle": dict(transfer_syntax=RLELossless),
+    "deflated": dict(transfer_syntax=DeflatedExplicitVRLittleEndian),
+    "multiframe": dict(multiframe=True),
+    "oblique": dict(row_direction=(0.6, 0.8, 0.0), column_direction=(0.0, 0.0, -1.0)),
+    "shuffled_names": dict(shuffle_names=True),
+    "reversed_positions": dict(reverse_positions=True),
+    "fractional_rescale": dict(slope=0.5, intercept=-1024.25),
+    "per_slice_rescale": dict(per_slice_rescale=True, slope=1.0, intercept=-1000.0),
+    "uint8": dict(signed=False, bits_allocated=8),
+    "signed_12bit": dict(bits_stored=12),
+}
+
+
+def read_back(path: Path):
+    data, header = nrrd.read(str(path), index_order="C")  # (k, j, i)
+    return data, header
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_voxels_and_geometry_equal_the_dicom_ground_truth(tmp_path: Path, variant: str) -> None:
+    series = write_core_series(tmp_path / "in" / "core", **VARIANTS[variant])
+    result = convert_tree(tmp_path / "in", tmp_path / "out")
+    record = by_name(result)["core"]
+    assert record.status == "converted", record.error
+    data, header = read_back(tmp_path / "out" / record.output)
+    assert header["space"] == "left-posterior-superior"
+    assert list(header["kinds"]) == ["domain", "domain", "domain"]
+    np.testing.assert_allclose(header["space origin"], series.origin_lps, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(header["space directions"], series.directions_lps.T, rtol=0, atol=1e-9)
+    assert data.shape == series.values.shape
+    if data.dtype.kind == "f":
+        np.testing.assert_allclose(data, series.values, rtol=1e-6)
+    else:
+        assert np.array_equal(data, series.values)
+
+
+def test_unsigned_16bit_with_negative_intercept_stays_int16(tmp_path: Path) -> None:
+    """Slicer widens this to int32 (twice the file); every real value fits int16."""
+    write_core_series(tmp_path / "in" / "core", signed=False, bits_stored=16, intercept=-1024.0)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    data, _ = read_back(tmp_path / "out" / "core.nrrd")
+    assert record.type == "int16" and data.dtype == np.int16
+
+
+def test_value_beyond_int16_falls_back_to_int32_with_a_warning(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", signed=False, bits_stored=16, intercept=-1024.0)
+    ds = pydicom.dcmread(series.files[3])
+    pixels = ds.pixel_array.copy()
+    pixels[1, 1] = 60000  # 58976 HU: does not fit int16
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(series.files[3])
+    series.values[3, 1, 1] = 60000 - 1024
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    data, _ = read_back(tmp_path / "out" / "core.nrrd")
+    assert record.type == "int32" and data.dtype == np.int32
+    assert np.array_equal(data, series.values)
+    assert any("int32" in w for w in record.warnings)
+
+
+def test_compressed_output_holds_the_same_voxels(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core")
+    convert_tree(tmp_path / "in", tmp_path / "out", compress=True)
+    data, header = read_back(tmp_path / "out" / "core.nrrd")
+    assert header["encoding"] == "gzip"
+    assert np.array_equal(data, series.values)
+
+
+def test_missing_slice_is_filled_at_its_true_position(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", slices=10, missing=(4,), slice_spacing=2.0)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    data, header = read_back(tmp_path / "out" / "core.nrrd")
+    assert data.shape[0] == 10
+    assert header["space directions"][2][2] == pytest.approx(2.0)
+    assert np.array_equal(data[:4], series.values[:4]) and np.array_equal(data[5:], series.values[4:])
+    assert np.all(data[4] == data[4].flat[0])  # one background value
+    assert any("missing slice" in w for w in record.warnings)
+
+
+def test_missing_slice_fails_the_core_when_asked(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "in" / "core", slices=10, missing=(4,))
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out", gap_policy="fail"))["core"]
+    assert record.status == "failed" and "missing slice" in record.error
+    assert not (tmp_path / "out" / "core.nrrd").exists()
+
+
+def test_slice_thickness_that_disagrees_with_positions_is_a_warning(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", slice_spacing=0.8, slice_thickness=1.25)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    assert record.status == "converted"
+    assert record.spacing[2] == pytest.approx(0.8)
+    assert any("SliceThickness" in w for w in record.warnings)
+    assert series.values.shape[0] == record.dimensions[2]

@@ -1,0 +1,81 @@
+"""Which folders are cores, how a folder splits into cores, and what the cores are called."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pydicom.data import get_testdata_file
+
+from conftest import by_name, convert_tree
+from CoreBatchLoaderLib.discover import find_core_folders, natural_key, safe_name, scan_folder
+from CoreBatchLoaderLib.synthetic import write_core_series
+
+
+def test_core_names_follow_the_relative_folder_path_made_file_name_safe(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "well 7" / "box#3", slices=3)
+    write_core_series(tmp_path / "well 7" / "box#10", slices=3)
+    names = [f.name for f in find_core_folders(tmp_path)]
+    assert names == ["well_7_box_3", "well_7_box_10"]  # natural order, safe characters
+
+
+def test_colliding_names_get_stable_suffixes(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "a" / "b", slices=3)
+    write_core_series(tmp_path / "a_b", slices=3)
+    first = [f.name for f in find_core_folders(tmp_path)]
+    second = [f.name for f in find_core_folders(tmp_path)]
+    assert first == second and len(set(first)) == 2
+
+
+def test_a_folder_with_two_series_gives_two_named_cores(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "core", slices=4, series_number=2, seed=1, file_prefix="A")
+    write_core_series(tmp_path / "core", slices=5, series_number=3, seed=2, file_prefix="B")
+    result = convert_tree(tmp_path, tmp_path.parent / "out2")
+    records = by_name(result)
+    assert sorted(records) == ["core_s2", "core_s3"]
+    assert records["core_s2"].dimensions[2] == 4 and records["core_s3"].dimensions[2] == 5
+
+
+def test_non_dicom_files_and_dicomdir_are_ignored(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "core", slices=4)
+    (tmp_path / "core" / "notes.txt").write_text("scanned on Tuesday")
+    (tmp_path / "core" / "thumb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    shutil.copy(get_testdata_file("DICOMDIR"), tmp_path / "core" / "DICOMDIR")
+    scan = scan_folder(find_core_folders(tmp_path)[0])
+    assert len(scan.cores) == 1 and len(scan.cores[0].slices) == len(series.files)
+    assert scan.cores[0].warnings == [] and scan.error is None
+
+
+def test_folders_without_images_are_not_cores(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("hello")
+    write_core_series(tmp_path / "core", slices=3)
+    result = convert_tree(tmp_path, tmp_path.parent / "o")
+    assert [r.name for r in result.records] == ["core"]
+
+
+def test_output_folder_inside_input_is_not_converted_again(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "core", slices=3)
+    convert_tree(tmp_path, tmp_path / "nrrd")
+    again = convert_tree(tmp_path, tmp_path / "nrrd")
+    assert [r.name for r in again.records] == ["core"]
+
+
+def test_the_input_folder_itself_can_be_the_core(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "C-042", slices=3)
+    result = convert_tree(tmp_path / "C-042", tmp_path / "out")
+    assert [r.name for r in result.records] == ["C-042"]
+
+
+def test_series_split_by_image_size_gives_two_cores(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "core", slices=3, rows=16, columns=16, series_uid="1.2.3.4", file_prefix="S")
+    write_core_series(tmp_path / "core", slices=3, rows=20, columns=20, series_uid="1.2.3.4", file_prefix="L",
+                      origin=(0.0, 0.0, 100.0))
+    scan = scan_folder(find_core_folders(tmp_path)[0])
+    assert sorted(len(c.slices) for c in scan.cores) == [3, 3]
+    assert len({c.name for c in scan.cores}) == 2
+
+
+def test_helpers_make_safe_and_natural_names() -> None:
+    assert safe_name("Core 1/2: top") == "Core_1_2_top"
+    assert sorted(["c10", "c2", "c1"], key=natural_key) == ["c1", "c2", "c10"]
