@@ -1,0 +1,130 @@
+"""The batch as a transaction log: parallel, on Dask, crash-safe, interruptible, locked, fault-isolated."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict
+
+import nrrd
+import pytest
+
+from conftest import convert_tree
+from CoreBatchLoaderLib.batch import OutputLock
+from CoreBatchLoaderLib.synthetic import write_core_series, write_well
+
+
+def cli_command(*args: object) -> list:
+    return [sys.executable, "-m", "CoreBatchLoaderLib.cli", "convert", *map(str, args)]
+
+
+def outputs(folder: Path) -> Dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.nrrd"))}
+
+
+def comparable(records) -> list:
+    """Records without what legitimately differs between runs (timing)."""
+    return [{k: v for k, v in r.to_json().items() if k != "seconds"} for r in records]
+
+
+def partials(folder: Path) -> list:
+    return [p.name for p in folder.iterdir() if p.name.endswith(".partial")]
+
+
+def test_output_is_identical_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=4, slices=6)
+    one = convert_tree(tmp_path / "well", tmp_path / "one", workers=1)
+    two = convert_tree(tmp_path / "well", tmp_path / "two", workers=2)
+    assert outputs(tmp_path / "one") == outputs(tmp_path / "two") and len(outputs(tmp_path / "one")) == 4
+    assert comparable(one.records) == comparable(two.records)
+
+
+def test_a_dask_cluster_gives_the_same_outputs_and_manifest(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    write_well(tmp_path / "well", cores=3, slices=5)
+    local = convert_tree(tmp_path / "well", tmp_path / "local", workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        remote = convert_tree(tmp_path / "well", tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert outputs(tmp_path / "local") == outputs(tmp_path / "dask")
+    assert comparable(local.records) == comparable(remote.records)
+
+
+def test_a_second_run_on_the_same_output_folder_is_refused(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=3)
+    (tmp_path / "out").mkdir()
+    with OutputLock(tmp_path / "out"):
+        run = subprocess.run(cli_command(tmp_path / "well", tmp_path / "out", "--quiet"),
+                             capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "in use by another corebatchloader run" in run.stderr
+    assert not (tmp_path / "out" / "core_001.nrrd").exists()
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+
+def test_file_size_limit_fails_only_the_big_core_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "well" / "small", slices=4, rows=32, columns=32)  # 8 KB
+    write_core_series(tmp_path / "well" / "big", slices=40, rows=64, columns=64)  # 320 KB > limit
+    run = subprocess.run(cli_command(tmp_path / "well", tmp_path / "out", "--quiet", "--workers", 1),
+                         capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size)
+    assert run.returncode == 1, run.stderr
+    cores = {c["name"]: c for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]}
+    assert cores["small"]["status"] == "converted"
+    assert cores["big"]["status"] == "failed" and "File too large" in cores["big"]["error"]
+    assert not (tmp_path / "out" / "big.nrrd").exists() and partials(tmp_path / "out") == []
+
+
+def _start_and_wait_for_a_partial_file(tmp_path: Path, *extra: object) -> subprocess.Popen:
+    process = subprocess.Popen(cli_command(tmp_path / "well", tmp_path / "out", "--quiet", "--no-fsync", *extra),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (tmp_path / "out").exists() and partials(tmp_path / "out"):
+            return process
+        time.sleep(0.005)
+    process.kill()
+    pytest.fail("no partial file appeared")
+
+
+def _big_well(tmp_path: Path) -> None:
+    for n in range(3):
+        write_core_series(tmp_path / "well" / ("core_%d" % n), slices=300, rows=128, columns=128, rock=False,
+                          seed=n)
+
+
+def test_kill_9_mid_write_leaves_no_incomplete_final_file_and_a_rerun_completes(tmp_path: Path) -> None:
+    _big_well(tmp_path)
+    process = _start_and_wait_for_a_partial_file(tmp_path, "--workers", 1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    for path in (tmp_path / "out").glob("*.nrrd"):  # whatever is under a final name is complete
+        data, _ = nrrd.read(str(path))
+        assert data.shape == (128, 128, 300)
+    rerun = subprocess.run(cli_command(tmp_path / "well", tmp_path / "out", "--quiet"), capture_output=True,
+                           text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    cores = json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]
+    assert sorted(c["status"] for c in cores) != [] and all(c["status"] in ("converted", "skipped") for c in cores)
+    assert len(list((tmp_path / "out").glob("*.nrrd"))) == 3 and partials(tmp_path / "out") == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_cleanly_with_status_130(tmp_path: Path, workers: int) -> None:
+    _big_well(tmp_path)
+    process = _start_and_wait_for_a_partial_file(tmp_path, "--workers", workers)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    assert partials(tmp_path / "out") == []
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())  # consistent JSON
+    for core in manifest["cores"]:
+        if core["status"] == "converted":
+            assert (tmp_path / "out" / core["output"]).is_file()
