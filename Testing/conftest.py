@@ -19,7 +19,7 @@ from CoreBatchLoaderLib.convert import ConvertOptions  # noqa: E402
 
 def convert_tree(input_dir: Path, output_dir: Path, **options: object) -> BatchResult:
     """Run the batch in this process (workers=1) with fsync off: fast, same code path."""
-    convert_keys = {"compress", "gap_policy"}
+    convert_keys = {"compress", "gap_policy", "output_format"}
     convert = ConvertOptions(durable=False, **{k: v for k, v in options.items() if k in convert_keys})
     batch = {k: v for k, v in options.items() if k not in convert_keys}
     batch.setdefault("workers", 1)

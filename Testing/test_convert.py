@@ -110,3 +110,31 @@ def test_slice_thickness_that_disagrees_with_positions_is_a_warning(tmp_path: Pa
     assert record.spacing[2] == pytest.approx(0.8)
     assert any("SliceThickness" in w for w in record.warnings)
     assert series.values.shape[0] == record.dimensions[2]
+
+
+def test_nhdr_points_at_the_dicom_files_in_slice_order(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", shuffle_names=True)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out", output_format="nhdr"))["core"]
+    assert record.output == "core.nhdr" and record.warnings == []
+    text = (tmp_path / "out" / "core.nhdr").read_text()
+    fields, listed = text.split("data file: LIST\n")
+    assert "byte skip: -1" in fields  # every synthetic file ends with its pixel data
+    assert listed.split() == [str(f.resolve()) for f in series.files]  # pynrrd cannot read LIST
+    # Voxels through the slice files are checked with Slicer's own reader in test_slicer_oracle.
+
+
+def test_nhdr_falls_back_to_nrrd_when_a_rescale_is_needed(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", signed=False, bits_stored=12, intercept=-1024.0)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out", output_format="nhdr"))["core"]
+    assert record.output == "core.nrrd"
+    assert any("RescaleIntercept" in w for w in record.warnings)
+    data, _ = read_back(tmp_path / "out" / "core.nrrd")
+    assert np.array_equal(data, series.values)
+
+
+def test_nhdr_of_a_multiframe_file_skips_to_its_pixel_data(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", multiframe=True)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out", output_format="nhdr"))["core"]
+    assert record.output == "core.nhdr"
+    data, header = read_back(tmp_path / "out" / "core.nhdr")
+    assert np.array_equal(data, series.values)

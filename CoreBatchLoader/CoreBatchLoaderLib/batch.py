@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from .convert import ConvertOptions, convert_core, output_file_name
+from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_name
 from .discover import CoreFolder, find_core_folders, scan_folder
 from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
@@ -94,7 +94,8 @@ def process_folder(job: FolderJob) -> List[CoreRecord]:
         return [_folder_failure(job, scan.error)]
     records = []
     for core in scan.cores:
-        target = Path(job.output_dir) / output_file_name(core.name)
+        existing = [Path(job.output_dir) / output_file_name(core.name, f) for f in OUTPUT_FORMATS]
+        target = next((p for p in existing if p.exists()), existing[0])
         if target.exists() and not job.overwrite and not _ours(job, core.name):
             record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
                                 status="failed", slices=len(core.slices),

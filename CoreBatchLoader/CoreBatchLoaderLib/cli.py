@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--on-gap", choices=("fill", "fail"), default="fill",
                          help="a missing slice is filled with background at its true position "
                               "(default, with a warning) or fails the core")
+    convert.add_argument("--format", choices=("nrrd", "nhdr"), default="nrrd", dest="output_format",
+                         help="nrrd: one file per core (default); nhdr: a detached header that points "
+                              "at the DICOM files (zero copy), only where that is exact")
     convert.add_argument("--no-fsync", action="store_true",
                          help="do not force each file to disk before renaming it (faster, less safe)")
     convert.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
@@ -62,7 +65,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _convert(args: argparse.Namespace) -> int:
     options = BatchOptions(
-        convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync),
+        convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
+                               output_format=args.output_format),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler)
     bar = None if args.quiet else ProgressBar()
     try:

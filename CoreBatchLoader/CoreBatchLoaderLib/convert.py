@@ -18,9 +18,10 @@ from .dicom_headers import SliceHeader
 from .discover import CoreSeries
 from .geometry import CoreGeometry, GeometryError, compute_geometry
 from .manifest import CoreRecord
-from .nrrd_writer import NrrdStreamWriter
+from .nrrd_writer import NrrdStreamWriter, nrrd_header, write_text_atomically
 from .pixel_reader import PixelDataError, SliceReader
-from .voxel_values import OutOfRange, ValueMapping, background_value, choose_mapping, to_voxels
+from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, background_value, choose_mapping,
+                           to_voxels)
 
 
 class CoreError(Exception):
@@ -34,13 +35,17 @@ class ConvertOptions:
     compress: bool = False  # gzip encoding (smaller, several times slower)
     gap_policy: str = "fill"  # "fill" missing slices with background, or "fail" the core
     durable: bool = True  # fsync each file before its rename
+    output_format: str = "nrrd"  # or "nhdr": a detached header over the DICOM files, where exact
 
 
 SliceCallback = Callable[[int, int], None]  # (slices written, total) — for progress bars
 
 
-def output_file_name(core_name: str) -> str:
-    return core_name + ".nrrd"
+OUTPUT_FORMATS = ("nrrd", "nhdr")
+
+
+def output_file_name(core_name: str, output_format: str = "nrrd") -> str:
+    return "%s.%s" % (core_name, output_format)
 
 
 def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions(),
@@ -58,8 +63,18 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
         geometry = compute_geometry(core.slices, options.gap_policy)
         record.warnings.extend(geometry.warnings)
         _describe(record, geometry)
-        target = Path(output_dir) / output_file_name(core.name)
         mapping = choose_mapping(core.slices)
+        if options.output_format == "nhdr":
+            reason = nhdr_blocker(core.slices, geometry, mapping)
+            if reason is None:
+                target = Path(output_dir) / output_file_name(core.name, "nhdr")
+                write_core_nhdr(core.slices, geometry, mapping, target, options)
+                record.status, record.output, record.type = "converted", target.name, mapping.output_dtype
+                record.bytes = 0
+                record.seconds = round(time.perf_counter() - started, 3)
+                return record
+            record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
+        target = Path(output_dir) / output_file_name(core.name)
         try:
             written = write_core_nrrd(core.slices, geometry, mapping, target, options, on_slice)
         except OutOfRange as exc:
@@ -104,6 +119,51 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
                 on_slice(k + 1, total)
         nrrd.commit()
         return nrrd.bytes_written
+
+
+def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping) -> Optional[str]:
+    """Why a detached header over the DICOM files would not load to the exact voxels (or None).
+
+    Such a header can only point at bytes: no rescale, no decoding, no byte swapping, no
+    masking of unused high bits, no gap to fill, and one byte skip rule for every file.
+    """
+    if any(index is None for index in geometry.slice_order):
+        return "a missing slice cannot be listed"
+    if any(not s.is_native or s.is_big_endian for s in slices):
+        return "pixel data is compressed or big endian"
+    if any(s.slope != 1.0 or s.intercept != 0.0 for s in slices):
+        return "voxels need RescaleSlope/RescaleIntercept applied (NRRD has no field for them)"
+    first = slices[0]
+    if first.bits_stored != first.bits_allocated:
+        return "BitsStored %d < BitsAllocated %d (unused high bits would be read)" % (
+            first.bits_stored, first.bits_allocated)
+    if first.number_of_frames > 1:
+        return None if len({s.path for s in slices}) == 1 else "frames spread over several files"
+    if all(s.pixel_data_ends_file for s in slices):
+        return None
+    if len({s.pixel_offset for s in slices}) == 1:
+        return None
+    return "pixel data neither ends every file nor starts at the same offset in each"
+
+
+def write_core_nhdr(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
+                    options: ConvertOptions) -> None:
+    """Write a detached NRRD header whose data are the DICOM files themselves (zero copy)."""
+    ordered = [slices[i] for i in geometry.slice_order if i is not None]
+    stored_type = mapping.stored_dtype.lstrip("<>=")
+    nrrd_type = NRRD_TYPES[np.dtype(stored_type).name]
+    if ordered[0].number_of_frames > 1:
+        files, skip = [ordered[0].path], ordered[0].pixel_offset
+    else:
+        files = [s.path for s in ordered]
+        skip = -1 if all(s.pixel_data_ends_file for s in ordered) else ordered[0].pixel_offset
+    text = nrrd_header(nrrd_type=nrrd_type, sizes=geometry.sizes, space_directions=geometry.directions_lps,
+                       space_origin=geometry.origin_lps, encoding="raw", byte_skip=skip,
+                       data_files=[os.path.abspath(f) for f in files])
+    if len(files) == 1:  # a single data file is named inline, not as a LIST
+        text = text.replace("data file: LIST\n%s\n" % os.path.abspath(files[0]),
+                            "data file: %s\n" % os.path.abspath(files[0]))
+    write_text_atomically(target, text, durable=options.durable)
 
 
 def _describe(record: CoreRecord, geometry: CoreGeometry) -> None:
