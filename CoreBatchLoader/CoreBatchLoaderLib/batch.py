@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -247,26 +250,46 @@ def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions) -> Iterator[tupl
 
 
 def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple]:
+    """Folders in worker processes.  Workers never see Ctrl-C: the parent owns the interrupt,
+    terminates them, and removes their temporary files (it holds the output lock)."""
     import multiprocessing
     # "spawn" avoids forking a process that may hold threads (Slicer, Dask, the tqdm monitor).
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     pending: Dict[Future, int] = {}
     queue = list(enumerate(jobs))
+    finished_normally = False
     try:
         # Submit a bounded window so cancelling does not wait for hundreds of queued folders.
         while queue or pending:
             while queue and len(pending) < 2 * workers:
                 index, job = queue.pop(0)
-                pending[pool.submit(process_folder, job)] = index
+                with _interrupts_blocked():  # workers start here and inherit the blocked SIGINT
+                    pending[pool.submit(process_folder, job)] = index
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in finished:
                 index = pending.pop(future)
                 yield index, _result_or_failure(future, jobs[index])
+        finished_normally = True
     finally:
+        if not finished_normally:  # interrupted or cancelled: stop the work in progress now
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a Ctrl-C meanwhile arrives now
 
 
 def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:

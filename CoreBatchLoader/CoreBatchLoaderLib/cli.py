@@ -29,24 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert every core under INPUT",
                                   description="Convert every core (DICOM series) found under INPUT into "
                                               "OUTPUT_DIR/<core>.nrrd and write OUTPUT_DIR/manifest.json.")
-    convert.add_argument("input", type=Path, metavar="INPUT", help="folder holding the core folders")
-    convert.add_argument("output", type=Path, metavar="OUTPUT_DIR", help="where the NRRD files go")
-    convert.add_argument("--compress", action="store_true", help="gzip-compress the NRRD data (slower)")
-    convert.add_argument("--overwrite", action="store_true",
-                         help="convert again cores that are already done, replacing their files")
-    convert.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
-                         help="worker processes (default: the number of CPUs, %(default)s here)")
-    convert.add_argument("--scheduler", metavar="ADDRESS",
-                         help="run on an existing Dask cluster (e.g. tcp://head:8786) instead")
-    convert.add_argument("--on-gap", choices=("fill", "fail"), default="fill",
-                         help="a missing slice is filled with background at its true position "
-                              "(default, with a warning) or fails the core")
-    convert.add_argument("--format", choices=("nrrd", "nhdr"), default="nrrd", dest="output_format",
-                         help="nrrd: one file per core (default); nhdr: a detached header that points "
-                              "at the DICOM files (zero copy), only where that is exact")
-    convert.add_argument("--no-fsync", action="store_true",
-                         help="do not force each file to disk before renaming it (faster, less safe)")
-    convert.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    add_convert_arguments(convert)
 
     sample = commands.add_parser("sample", help="write a small synthetic well (for trying things out)")
     sample.add_argument("folder", type=Path, metavar="FOLDER")
@@ -56,14 +39,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    """INPUT, OUTPUT_DIR and the conversion options (shared with the Slicer headless entry)."""
+    parser.add_argument("input", type=Path, metavar="INPUT", help="folder holding the core folders")
+    parser.add_argument("output", type=Path, metavar="OUTPUT_DIR", help="where the NRRD files go")
+    parser.add_argument("--compress", action="store_true", help="gzip-compress the NRRD data (slower)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="convert again cores that are already done, replacing their files")
+    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes (default: the number of CPUs, %(default)s here)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask cluster (e.g. tcp://head:8786) instead")
+    parser.add_argument("--on-gap", choices=("fill", "fail"), default="fill",
+                        help="a missing slice is filled with background at its true position "
+                             "(default, with a warning) or fails the core")
+    parser.add_argument("--format", choices=("nrrd", "nhdr"), default="nrrd", dest="output_format",
+                        help="nrrd: one file per core (default); nhdr: a detached header that points "
+                             "at the DICOM files (zero copy), only where that is exact")
+    parser.add_argument("--no-fsync", action="store_true",
+                        help="do not force each file to disk before renaming it (faster, less safe)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "sample":
         return _sample(args)
-    return _convert(args)
+    return run_convert(args)
 
 
-def _convert(args: argparse.Namespace) -> int:
+def run_convert(args: argparse.Namespace) -> int:
     options = BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format),

@@ -20,8 +20,8 @@ from .geometry import CoreGeometry, GeometryError, compute_geometry
 from .manifest import CoreRecord
 from .nrrd_writer import NrrdStreamWriter, nrrd_header, write_text_atomically
 from .pixel_reader import PixelDataError, SliceReader
-from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, background_value, choose_mapping,
-                           to_voxels)
+from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value,
+                           choose_mapping)
 
 
 class CoreError(Exception):
@@ -102,6 +102,7 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     first = slices[next(i for i in geometry.slice_order if i is not None)]
     filler = None
     total = geometry.sizes[2]
+    converter = VoxelConverter(mapping, first.rows, first.columns)
     with SliceReader() as reader, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
@@ -114,7 +115,7 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
                 nrrd.write_slice(filler)
             else:
                 header = slices[index]
-                nrrd.write_slice(to_voxels(reader.stored(header, mapping.stored_dtype), header, mapping))
+                nrrd.write_slice(converter.convert(reader.stored(header, mapping.stored_dtype), header))
             if on_slice is not None:
                 on_slice(k + 1, total)
         nrrd.commit()

@@ -29,6 +29,8 @@ from pydicom.uid import (
     UID,
 )
 
+from .header_scanner import scan_header
+
 PIXEL_DATA_TAG = 0x7FE00010
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR SOP class
 NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
@@ -117,23 +119,34 @@ def looks_like_dicom(path: str) -> bool:
     return head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8
 
 
-def read_slice_headers(path: str) -> List[SliceHeader]:
+def read_slice_headers(path: str, use_scanner: bool = True) -> List[SliceHeader]:
     """Return one :class:`SliceHeader` per frame of the image in ``path``.
 
     Raises :class:`NotAnImage` for files to skip silently, :class:`DicomFileError`
     (one line, naming the file) for DICOM files that are broken, and ``OSError`` when the file
     cannot be read at all.  pydicom's warnings about odd values are not shown: what matters
-    surfaces as an error or a core warning.
+    surfaces as an error or a core warning.  ``use_scanner`` False forces pydicom (the fast
+    scanner handles classic little-endian files; the tests compare the two).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _read_slice_headers(path)
+        return _read_slice_headers(path, use_scanner)
 
 
-def _read_slice_headers(path: str) -> List[SliceHeader]:
+def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
     if os.path.basename(path).upper() == "DICOMDIR" or not looks_like_dicom(path):
         raise NotAnImage(path)
     name = os.path.basename(path)
+    scanned = scan_header(path) if use_scanner else None
+    if scanned is not None and scanned.get("MediaStorageSOPClassUID") != MEDIA_STORAGE_DIRECTORY and (
+            scanned.pixel_length and scanned.get("Rows") and scanned.get("Columns")):
+        try:
+            return _frames(path, scanned, UID(scanned["TransferSyntaxUID"]), scanned.pixel_tell,
+                           scanned.pixel_length, scanned.file_size)
+        except DicomFileError:
+            raise
+        except Exception:
+            pass  # let pydicom read it and word the error
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -154,7 +167,8 @@ def _read_slice_headers(path: str) -> List[SliceHeader]:
     if raw_pixels is None or "Rows" not in ds or "Columns" not in ds:
         raise NotAnImage(path)  # RTSTRUCT, SR, presentation state, ...
     try:
-        return _frames(path, ds, raw_pixels)
+        return _frames(path, ds, _transfer_syntax(ds), getattr(raw_pixels, "value_tell", None),
+                       getattr(raw_pixels, "length", None), os.path.getsize(path))
     except DicomFileError:
         raise
     except Exception as exc:  # malformed values: wrong VR, bad numbers, ...
@@ -162,10 +176,12 @@ def _read_slice_headers(path: str) -> List[SliceHeader]:
                              series_uid=_series_uid_or_none(ds)) from None
 
 
-def _frames(path: str, ds: Any, raw_pixels: Any) -> List[SliceHeader]:
+def _frames(path: str, ds: Any, syntax: UID, value_tell: Optional[int], length: Optional[int],
+            file_size: int) -> List[SliceHeader]:
+    """SliceHeaders from a header ``ds`` (a pydicom Dataset, or a ScannedHeader: both answer
+    ``get(keyword)`` and ``keyword in ds``) and where its Pixel Data value lies."""
     name = os.path.basename(path)
-    syntax = _transfer_syntax(ds)
-    rows, columns = int(ds.Rows), int(ds.Columns)
+    rows, columns = int(ds.get("Rows")), int(ds.get("Columns"))
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     bits_allocated = int(ds.get("BitsAllocated", 16) or 16)
     bits_stored = int(ds.get("BitsStored", bits_allocated) or bits_allocated)
@@ -175,12 +191,8 @@ def _frames(path: str, ds: Any, raw_pixels: Any) -> List[SliceHeader]:
         raise DicomFileError("%s: (0028,0100) BitsAllocated is %d; only 8, 16 or 32 are supported"
                              % (name, bits_allocated))
     frame_bytes = rows * columns * samples * bits_allocated // 8
-    file_size = os.path.getsize(path)
-
     offset = None
     ends_file = False
-    length = getattr(raw_pixels, "length", None)
-    value_tell = getattr(raw_pixels, "value_tell", None)
     if syntax in NATIVE_SYNTAXES and length not in (None, UNDEFINED_LENGTH) and value_tell is not None:
         if value_tell + length > file_size or length < frame_bytes * frames:
             raise DicomFileError(

@@ -83,42 +83,85 @@ def smallest_integer_type(low: float, high: float) -> str:
     raise ValueError("values from %g to %g do not fit a 64-bit integer" % (low, high))
 
 
-def to_voxels(stored: np.ndarray, header: SliceHeader, mapping: ValueMapping) -> np.ndarray:
-    """Stored values of one slice (any byte order) → voxel values in ``mapping.output_dtype``.
+class VoxelConverter:
+    """Turns one slice of stored values after another into voxel values, reusing its buffers.
 
-    Bits above Bits Stored are masked off (unsigned) or sign-extended (signed) first, as
-    DICOM requires (PS3.5 8.1.1) — some scanners put overlays or garbage there.
+    Works in place on the stored slice where the sizes allow (the caller hands over a scratch
+    array), and does integer rescaling in the output type with wrap-around arithmetic: when the
+    true result is known to fit the type — from the type's range, or, for a speculative narrow
+    type, from this slice's stored minimum and maximum — modular arithmetic gives it exactly.
+    One or two passes over a slice that sits in the CPU cache: close to the cost of copying it.
     """
-    values = _significant_bits(stored, header)
-    out = np.dtype(mapping.output_dtype)
-    slope, intercept = header.slope, header.intercept
-    if mapping.output_dtype.startswith("float"):
-        result = values.astype(np.float64)
+
+    def __init__(self, mapping: ValueMapping, rows: int, columns: int) -> None:
+        self.mapping = mapping
+        self.output = np.dtype(mapping.output_dtype)
+        self._shape = (rows, columns)
+        self._out: Optional[np.ndarray] = None
+        self._float: Optional[np.ndarray] = None
+
+    def convert(self, stored: np.ndarray, header: SliceHeader) -> np.ndarray:
+        """Voxel values of ``stored`` (which may be modified) for the slice ``header``."""
+        values = _significant_bits(stored, header)
+        slope, intercept = header.slope, header.intercept
+        if self.output.kind == "f":
+            return self._floats(values, slope, intercept)
+        if self.mapping.speculative:
+            self._check_fits(values, header)
+        if slope == 1.0 and intercept == 0.0 and values.dtype == self.output:
+            return values
+        if values.dtype.itemsize == self.output.itemsize:
+            result = values.view(self.output)  # same bits, read as the output type
+        else:
+            result = self._buffer()
+            np.copyto(result, values, casting="unsafe")
         if slope != 1.0:
-            result *= slope
+            np.multiply(result, _wrapped(slope, self.output), out=result, casting="unsafe")
         if intercept != 0.0:
-            result += intercept
-        return result.astype(out)
-    if slope == 1.0 and intercept == 0.0 and values.dtype.itemsize <= out.itemsize and (
-            not mapping.speculative):
-        return values.astype(out, copy=False)  # same type: no copy beyond the byte order
-    if mapping.speculative:
-        wide = values.astype(np.int64) if values.dtype.itemsize >= 4 else values.astype(np.int32)
-        if slope != 1.0:
-            wide *= int(slope)
-        if intercept != 0.0:
-            wide += int(intercept)
-        info = np.iinfo(out)
-        if wide.size and (int(wide.min()) < info.min or int(wide.max()) > info.max):
+            np.add(result, _wrapped(intercept, self.output), out=result, casting="unsafe")
+        return result
+
+    def _check_fits(self, values: np.ndarray, header: SliceHeader) -> None:
+        if not values.size:
+            return
+        low, high = int(values.min()), int(values.max())
+        ends = (header.slope * low + header.intercept, header.slope * high + header.intercept)
+        info = np.iinfo(self.output)
+        if min(ends) < info.min or max(ends) > info.max:
             raise OutOfRange("%s: values %d..%d do not fit %s" % (
-                header.name, int(wide.min()), int(wide.max()), mapping.output_dtype))
-        return wide.astype(out)
-    result = values.astype(out)  # the range proves the rescaled values fit
-    if slope != 1.0:
-        result *= out.type(int(slope))
-    if intercept != 0.0:
-        result += out.type(int(intercept))
-    return result
+                header.name, int(min(ends)), int(max(ends)), self.mapping.output_dtype))
+
+    def _floats(self, values: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+        # Computed in float64 (exact for 32-bit stored values), rounded once to the output.
+        if self._float is None:
+            self._float = np.empty(self._shape, np.float64)
+        np.copyto(self._float, values, casting="unsafe")
+        if slope != 1.0:
+            self._float *= slope
+        if intercept != 0.0:
+            self._float += intercept
+        result = self._buffer()
+        np.copyto(result, self._float, casting="same_kind")
+        return result
+
+    def _buffer(self) -> np.ndarray:
+        if self._out is None:
+            self._out = np.empty(self._shape, self.output)
+        return self._out
+
+
+def to_voxels(stored: np.ndarray, header: SliceHeader, mapping: ValueMapping) -> np.ndarray:
+    """One slice at a time without keeping buffers (convenience for callers outside a loop)."""
+    return VoxelConverter(mapping, header.rows, header.columns).convert(np.array(stored), header).copy()
+
+
+def _wrapped(number: float, dtype: np.dtype) -> object:
+    """``number`` as a value of the integer ``dtype``, modulo its range (see VoxelConverter)."""
+    bits = 8 * dtype.itemsize
+    value = int(number) % (1 << bits)
+    if dtype.kind == "i" and value >= 1 << (bits - 1):
+        value -= 1 << bits
+    return dtype.type(value)
 
 
 def background_value(header: SliceHeader, mapping: ValueMapping) -> float:
@@ -134,14 +177,22 @@ def background_value(header: SliceHeader, mapping: ValueMapping) -> float:
 
 
 def _significant_bits(stored: np.ndarray, header: SliceHeader) -> np.ndarray:
+    """Stored values in native byte order with the bits above Bits Stored cleared (unsigned) or
+    copies of the sign bit (signed); in place where ``stored`` allows it."""
+    if not stored.dtype.isnative:
+        stored = stored.astype(stored.dtype.newbyteorder("="))
+    elif not stored.flags.writeable:
+        stored = stored.copy()
     unused = header.bits_allocated - header.bits_stored
     if unused <= 0:
         return stored
-    native = stored.astype(stored.dtype.newbyteorder("="), copy=False)
     if header.pixel_representation == 1:
-        shift = native.dtype.type(unused)
-        return (native << shift) >> shift  # arithmetic shift sign-extends
-    return native & native.dtype.type((1 << header.bits_stored) - 1)
+        shift = stored.dtype.type(unused)
+        np.left_shift(stored, shift, out=stored)
+        np.right_shift(stored, shift, out=stored)  # arithmetic shift sign-extends
+        return stored
+    np.bitwise_and(stored, stored.dtype.type((1 << header.bits_stored) - 1), out=stored)
+    return stored
 
 
 def describe_range(mapping: ValueMapping) -> Optional[str]:
