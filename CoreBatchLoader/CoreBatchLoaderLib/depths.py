@@ -1,0 +1,177 @@
+"""Depth tables: where each core was cut from the well, in metres along the hole.
+
+Three ways to say it, each checked the same way:
+
+- GeoSlicer's depth file: two columns, top and bottom in metres, no header, one row per core in
+  the natural order of the core names (core_2 before core_10);
+- a CSV with a header ``core,top,bottom[,flip]``, rows matched on the core name or its folder
+  name, in any order;
+- a start depth and a fixed core length, for cores laid back to back.
+
+Checks: bottom below top, no two cores overlapping, exactly one row per core, and (against the
+scans) the scanned length close to the listed interval — a difference is a warning, everything
+else an error naming the file and line.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from .discover import natural_key
+
+
+class DepthError(Exception):
+    """The depth table cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class CoreDepth:
+    """The interval one core came from; ``flip`` when its scan runs bottom to top."""
+
+    core: str
+    top_m: float
+    bottom_m: float
+    flip: bool = False
+    line: Optional[int] = None  # where it was read, for messages
+
+    @property
+    def length_mm(self) -> float:
+        return (self.bottom_m - self.top_m) * 1000.0
+
+
+def read_depth_table(path: Path, core_names: Sequence[str],
+                     folder_names: Optional[Mapping[str, str]] = None) -> Dict[str, CoreDepth]:
+    """Depths for ``core_names`` from ``path`` (GeoSlicer's two columns, or a CSV with a header).
+
+    ``folder_names`` maps a core name to its folder's name, so CSV rows may use either.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DepthError("%s: cannot read the depth table (%s)" % (path, exc)) from None
+    rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        raise DepthError("%s: no depths in the file" % path)
+    first_cells = _cells(rows[0][1])
+    if first_cells and not _is_number(first_cells[0]):
+        depths = _named_rows(path, rows, core_names, folder_names or {})
+    else:
+        depths = _ordered_rows(path, rows, core_names)
+    check_intervals(path, depths)
+    return depths
+
+
+def back_to_back(core_names: Sequence[str], start_m: float, length_m: float) -> Dict[str, CoreDepth]:
+    """Cores of equal length one after another from ``start_m``, in natural name order."""
+    if length_m <= 0:
+        raise DepthError("--core-length must be positive (got %g)" % length_m)
+    ordered = sorted(core_names, key=natural_key)
+    return {name: CoreDepth(name, start_m + n * length_m, start_m + (n + 1) * length_m)
+            for n, name in enumerate(ordered)}
+
+
+def check_intervals(path: object, depths: Mapping[str, CoreDepth]) -> None:
+    """Bottom below top for every core, and no two intervals overlapping."""
+    for depth in depths.values():
+        if not depth.bottom_m > depth.top_m:
+            raise DepthError("%s line %s: bottom %g m is not below top %g m (core %s)" % (
+                path, depth.line, depth.bottom_m, depth.top_m, depth.core))
+    ordered = sorted(depths.values(), key=lambda d: d.top_m)
+    for upper, lower in zip(ordered, ordered[1:]):
+        if lower.top_m < upper.bottom_m - 1e-9:
+            raise DepthError("%s line %s: core %s (%g–%g m) overlaps core %s (%g–%g m)" % (
+                path, lower.line, lower.core, lower.top_m, lower.bottom_m, upper.core, upper.top_m,
+                upper.bottom_m))
+
+
+def length_warnings(depths: Mapping[str, CoreDepth], scanned_mm: Mapping[str, float],
+                    tolerance: float = 0.05, minimum_mm: float = 20.0) -> Dict[str, str]:
+    """Per core, a warning when the scan's length differs from its interval by more than
+    ``tolerance`` (relative) and ``minimum_mm`` — cores shrink, crumble and get trimmed."""
+    warnings = {}
+    for name, depth in depths.items():
+        scanned = scanned_mm.get(name)
+        if scanned is None:
+            continue
+        difference = scanned - depth.length_mm
+        if abs(difference) > max(minimum_mm, tolerance * depth.length_mm):
+            warnings[name] = ("scanned length %.0f mm differs from the depth interval %.3f–%.3f m "
+                              "(%.0f mm) by %+.0f mm" % (scanned, depth.top_m, depth.bottom_m,
+                                                         depth.length_mm, difference))
+    return warnings
+
+
+def _ordered_rows(path: Path, rows: List[tuple], core_names: Sequence[str]) -> Dict[str, CoreDepth]:
+    ordered = sorted(core_names, key=natural_key)
+    if len(rows) != len(ordered):
+        raise DepthError("%s: %d depth rows for %d cores (one row per core, in core-name order)" % (
+            path, len(rows), len(ordered)))
+    depths = {}
+    for (number, line), name in zip(rows, ordered):
+        cells = _cells(line)
+        if len(cells) < 2:
+            raise DepthError("%s line %d: expected two numbers, top and bottom in metres: %r" % (
+                path, number, line.strip()))
+        top, bottom = _number(path, number, cells[0]), _number(path, number, cells[1])
+        depths[name] = CoreDepth(name, top, bottom, False, number)
+    return depths
+
+
+def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
+                folder_names: Mapping[str, str]) -> Dict[str, CoreDepth]:
+    header = [c.strip().lower() for c in _cells(rows[0][1])]
+    for needed in ("core", "top", "bottom"):
+        if needed not in header:
+            raise DepthError("%s line %d: the header needs columns core, top, bottom[, flip] (got %s)" % (
+                path, rows[0][0], ", ".join(header)))
+    lookup: Dict[str, str] = {}
+    for name in core_names:
+        lookup[name.lower()] = name
+    for name, folder in folder_names.items():
+        lookup.setdefault(folder.lower(), name)
+    depths: Dict[str, CoreDepth] = {}
+    for number, line in rows[1:]:
+        cells = dict(zip(header, _cells(line)))
+        label = (cells.get("core") or "").strip()
+        name = lookup.get(label.lower()) or lookup.get(os.path.basename(label).lower())
+        if name is None:
+            raise DepthError("%s line %d: no core named %r (cores: %s)" % (
+                path, number, label, _few(sorted(core_names, key=natural_key))))
+        if name in depths:
+            raise DepthError("%s line %d: core %s listed twice (also line %s)" % (
+                path, number, name, depths[name].line))
+        flip = (cells.get("flip") or "").strip().lower() in ("1", "true", "yes", "y", "flip")
+        depths[name] = CoreDepth(name, _number(path, number, cells.get("top", "")),
+                                 _number(path, number, cells.get("bottom", "")), flip, number)
+    missing = [n for n in core_names if n not in depths]
+    if missing:
+        raise DepthError("%s: no depth row for core%s %s" % (path, "s" if len(missing) > 1 else "", _few(missing)))
+    return depths
+
+
+def _cells(line: str) -> List[str]:
+    if "," in line or ";" in line:
+        dialect_delimiter = "," if line.count(",") >= line.count(";") else ";"
+        return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=dialect_delimiter))]
+    return line.split()
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text.strip()) is not None
+
+
+def _number(path: Path, line: int, text: str) -> float:
+    if not _is_number(text):
+        raise DepthError("%s line %d: %r is not a depth in metres" % (path, line, text))
+    return float(text)
+
+
+def _few(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")

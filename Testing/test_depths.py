@@ -1,0 +1,59 @@
+"""Depth tables in every format, and every way they can be wrong (each error names the line)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from CoreBatchLoaderLib.depths import DepthError, back_to_back, length_warnings, read_depth_table
+
+CORES = ["core_1", "core_2", "core_10"]
+
+
+def table(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "depths.txt"
+    path.write_text(text)
+    return path
+
+
+def test_geoslicer_two_columns_follow_natural_core_order(tmp_path: Path) -> None:
+    depths = read_depth_table(table(tmp_path, "2450.0 2450.9\n2450.9\t2451.8\n2452.0 2452.9\n"), CORES)
+    assert [depths[n].top_m for n in CORES] == [2450.0, 2450.9, 2452.0]
+    assert depths["core_10"].bottom_m == 2452.9 and depths["core_10"].line == 3
+
+
+def test_csv_with_header_matches_core_or_folder_names_in_any_order(tmp_path: Path) -> None:
+    path = table(tmp_path, "core,top,bottom,flip\nC10,12.0,12.9,yes\ncore_1,10.0,10.9,\ncore_2,11,11.9,0\n")
+    depths = read_depth_table(path, CORES, folder_names={"core_10": "C10"})
+    assert depths["core_10"].flip and not depths["core_1"].flip
+    assert depths["core_2"].top_m == 11.0
+
+
+def test_back_to_back_cores_from_a_start_depth() -> None:
+    depths = back_to_back(CORES, 1000.0, 0.9)
+    assert depths["core_10"].top_m == pytest.approx(1001.8)
+    assert depths["core_10"].bottom_m == pytest.approx(1002.7)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("10 11\n11 12\n", "2 depth rows for 3 cores"),
+    ("10 11\n11 10.5\n12 13\n", "line 2: bottom 10.5 m is not below top 11 m"),
+    ("10 11\n10.5 11.5\n12 13\n", "line 2: core core_2 (10.5–11.5 m) overlaps core core_1"),
+    ("10 11\n11 abc\n12 13\n", "line 2: 'abc' is not a depth in metres"),
+    ("10\n11 12\n12 13\n", "line 1: expected two numbers"),
+    ("core,top,bottom\ncore_1,1,2\ncore_9,2,3\ncore_10,3,4\n", "line 3: no core named 'core_9'"),
+    ("core,top,bottom\ncore_1,1,2\ncore_1,2,3\ncore_10,3,4\n", "line 3: core core_1 listed twice"),
+    ("core,top,bottom\ncore_1,1,2\ncore_10,3,4\n", "no depth row for core core_2"),
+    ("name,start,end\ncore_1,1,2\n", "header needs columns core, top, bottom"),
+    ("", "no depths in the file"),
+])
+def test_bad_depth_tables_give_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(DepthError) as error:
+        read_depth_table(table(tmp_path, text), CORES)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_scanned_length_far_from_the_interval_is_a_warning() -> None:
+    depths = back_to_back(["a", "b"], 100.0, 0.9)
+    warnings = length_warnings(depths, {"a": 895.0, "b": 700.0})
+    assert list(warnings) == ["b"] and "-200 mm" in warnings["b"]
