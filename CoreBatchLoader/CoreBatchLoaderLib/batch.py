@@ -23,6 +23,7 @@ from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_n
 from .discover import CoreFolder, find_core_folders, scan_folder
 from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
+from .report import write_report
 
 LOCK_NAME = ".corebatchloader.lock"
 
@@ -37,6 +38,7 @@ class BatchOptions:
     overwrite: bool = False
     workers: int = 1  # processes on this machine; 1 = in this process
     scheduler: Optional[str] = None  # Dask scheduler address: run on that cluster instead
+    report: bool = True  # report.html, manifest.csv and thumbnails at the end
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class BatchResult:
     records: List[CoreRecord] = field(default_factory=list)
     cancelled: bool = False
     manifest: Optional[Path] = None
+    report: Optional[Path] = None
 
     @property
     def failed(self) -> List[CoreRecord]:
@@ -235,7 +238,19 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.records = ordered_records()
             result.manifest = write_manifest(output_dir, result.records)
             remove_stale_partials(output_dir)
+        if options.report and not result.cancelled:
+            result.report = _report(output_dir, result.records, time.perf_counter() - started)
     return result
+
+
+def _report(output_dir: Path, records: List[CoreRecord], elapsed: float) -> Optional[Path]:
+    """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
+    try:
+        return write_report(output_dir, records, elapsed_seconds=elapsed)
+    except Exception as exc:  # pragma: no cover - defensive
+        import sys
+        print("corebatchloader: report not written: %s" % _one_line(exc), file=sys.stderr)
+        return None
 
 
 def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions) -> Iterator[tuple]:

@@ -100,6 +100,8 @@ def print_summary(result: BatchResult, output: Path) -> None:
     print("%d converted, %d skipped, %d failed%s — manifest: %s" % (
         counts["converted"], counts["skipped"], counts["failed"],
         " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / "manifest.json"))
+    if result.report is not None:
+        print("report: %s" % result.report)
 
 
 class ProgressBar:

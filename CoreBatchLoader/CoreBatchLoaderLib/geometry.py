@@ -125,10 +125,12 @@ def compute_geometry(slices: Sequence[SliceHeader], gap_policy: str = "fill") ->
             irregular = max(irregular, abs(step - nominal))
         slice_order.append(order[n + 1])
     if gaps:
+        count = sum(index is None for index in slice_order)
+        plural = "s" if count > 1 else ""
         if gap_policy == "fail":
-            raise GeometryError("missing slice%s: %s" % ("s" if len(gaps) > 1 else "", "; ".join(gaps)))
-        warnings.append("missing slice%s filled with background at the true position: %s"
-                        % ("s" if len(gaps) > 1 else "", "; ".join(gaps)))
+            raise GeometryError("%d missing slice%s: %s" % (count, plural, "; ".join(gaps)))
+        warnings.append("%d missing slice%s filled with background at the true position: %s"
+                        % (count, plural, "; ".join(gaps)))
     # Like ITK's series reader: the spacing spans first to last position, so the volume's ends
     # are exactly where DICOM puts them even when steps wobble.
     spacing = float(sorted_d[-1] - sorted_d[0]) / (len(slice_order) - 1)

@@ -38,23 +38,21 @@ CHUNK_BYTES = 1 << 20  # decompressed bytes held at once while streaming gzip da
 READ_BYTES = 1 << 16  # compressed bytes read from the file at once
 MAX_HEADER_BYTES = 1 << 20  # a "header" larger than this is not one of ours (or not NRRD)
 
-# NRRD type names (all the spellings the spec allows) → numpy type without byte order.
-_TYPES = {}
-for _names, _numpy in (
-        (("signed char", "int8", "int8_t"), "i1"),
-        (("uchar", "unsigned char", "uint8", "uint8_t"), "u1"),
-        (("short", "short int", "signed short", "signed short int", "int16", "int16_t"), "i2"),
-        (("ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t"), "u2"),
-        (("int", "signed int", "int32", "int32_t"), "i4"),
-        (("uint", "unsigned int", "uint32", "uint32_t"), "u4"),
-        (("longlong", "long long", "long long int", "signed long long", "signed long long int",
-          "int64", "int64_t"), "i8"),
-        (("ulonglong", "unsigned long long", "unsigned long long int", "uint64", "uint64_t"), "u8"),
-        (("float",), "f4"),
-        (("double",), "f8"),
-):
-    for _name in _names:
-        _TYPES[_name] = _numpy
+# NRRD type names (every spelling the spec allows) → numpy type code without byte order.
+_TYPE_SPELLINGS = (
+    (("signed char", "int8", "int8_t"), "i1"),
+    (("uchar", "unsigned char", "uint8", "uint8_t"), "u1"),
+    (("short", "short int", "signed short", "signed short int", "int16", "int16_t"), "i2"),
+    (("ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t"), "u2"),
+    (("int", "signed int", "int32", "int32_t"), "i4"),
+    (("uint", "unsigned int", "uint32", "uint32_t"), "u4"),
+    (("longlong", "long long", "long long int", "signed long long", "signed long long int", "int64",
+      "int64_t"), "i8"),
+    (("ulonglong", "unsigned long long", "unsigned long long int", "uint64", "uint64_t"), "u8"),
+    (("float",), "f4"),
+    (("double",), "f8"),
+)
+_TYPES = {name: code for names, code in _TYPE_SPELLINGS for name in names}
 
 
 class NrrdFormatError(ValueError):
@@ -122,7 +120,12 @@ def read_header(path: PathLike) -> NrrdHeader:
         if not magic.startswith(b"NRRD000"):
             raise NrrdFormatError("%s: not an NRRD file (no NRRD000x magic line)" % path)
         fields, key_values, names, data_offset = _read_fields(stream, path)
-    return _build_header(path, fields, key_values, names, data_offset)
+    try:
+        return _build_header(path, fields, key_values, names, data_offset)
+    except NrrdFormatError:
+        raise
+    except (ValueError, OSError) as exc:  # a number that is not one, a listed file that is missing
+        raise NrrdFormatError("%s: unreadable header (%s)" % (path, exc)) from None
 
 
 def _read_fields(stream: BinaryIO, path: Path) -> Tuple[Dict[str, str], Dict[str, str], List[str], int]:

@@ -1,0 +1,384 @@
+"""The batch report people look at: ``report.html`` and ``manifest.csv`` in the output folder.
+
+``manifest.json`` is for programs (resuming); these two are for people: the HTML opens from disk
+in any browser (inline CSS, a few lines of inline script, no network), the CSV opens in a
+spreadsheet.  Both list one row per core, failures first in the HTML so they cannot be missed.
+
+Pictures are PNG files in ``thumbnails/`` next to the report, referenced by relative links,
+rather than base64 inside the HTML: a batch of several hundred cores would make a report of tens
+of MB that browsers parse slowly, and files let a rerun reuse pictures that are newer than their
+NRRD.  The report and its ``thumbnails/`` folder travel together with the NRRD files.
+
+Nothing here fails the batch: a core whose picture cannot be drawn gets a warning in its row.
+Files are replaced atomically, so a reader sees the previous report or the new one.  Call it
+while holding the output folder's lock (as the batch does): it clears stale temporary pictures.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
+
+from . import __version__
+from .manifest import CoreRecord
+from .nrrd_writer import PARTIAL_SUFFIX, write_text_atomically
+from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
+
+REPORT_NAME = "report.html"
+CSV_NAME = "manifest.csv"
+THUMBNAIL_DIR = "thumbnails"
+CSV_FIELDS = ("name", "status", "dimensions", "spacing_mm", "size_mb", "type", "seconds", "warnings",
+              "error", "output", "source")
+STATUS_ORDER = {"failed": 0}  # failures first; the rest keep the batch's order
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A core's thumbnail (relative to the output folder) or why there is none."""
+
+    relative: Optional[str] = None
+    warning: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    cores: int
+    converted: int
+    skipped: int
+    failed: int
+    warnings: int
+    bytes: int  # voxel data of every core in the output (converted + skipped)
+    converted_bytes: int
+    seconds: float
+    wall_clock: bool  # seconds is the batch's elapsed time, not the sum of the cores' times
+
+    @property
+    def throughput(self) -> Optional[float]:
+        """Bytes per second of the cores converted in this run."""
+        return self.converted_bytes / self.seconds if self.seconds > 0 and self.converted_bytes else None
+
+
+def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
+                 elapsed_seconds: Optional[float] = None) -> Path:
+    """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
+
+    ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
+    parallel workers the sum of per-core times overstates it); without it, that sum is shown.
+    """
+    output_dir = Path(output_dir)
+    pictures = make_thumbnails(output_dir, records)
+    write_manifest_csv(output_dir, records)
+    page = render_html(records, pictures, summarize(records, elapsed_seconds),
+                       title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()))
+    path = output_dir / REPORT_NAME
+    write_text_atomically(path, page)
+    return path
+
+
+def ordered(records: Sequence[CoreRecord]) -> List[int]:
+    """Indices of ``records`` with failures first, otherwise in the given order."""
+    return sorted(range(len(records)), key=lambda n: STATUS_ORDER.get(records[n].status, 1))
+
+
+def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = None) -> Totals:
+    converted = [r for r in records if r.status == "converted"]
+    present = [r for r in records if r.status in ("converted", "skipped")]
+    seconds = elapsed_seconds if elapsed_seconds is not None else sum(r.seconds for r in converted)
+    return Totals(cores=len(records), converted=len(converted),
+                  skipped=sum(r.status == "skipped" for r in records),
+                  failed=sum(r.status == "failed" for r in records),
+                  warnings=sum(len(r.warnings) for r in records),
+                  bytes=sum(r.bytes for r in present), converted_bytes=sum(r.bytes for r in converted),
+                  seconds=float(seconds), wall_clock=elapsed_seconds is not None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Thumbnails
+
+
+def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord]) -> List[Picture]:
+    """One :class:`Picture` per record (same order); draws only what is missing or stale."""
+    folder = output_dir / THUMBNAIL_DIR
+    _remove_partials(folder)
+    return [_picture(output_dir, folder, record) for record in records]
+
+
+def _picture(output_dir: Path, folder: Path, record: CoreRecord) -> Picture:
+    if record.status not in ("converted", "skipped") or not record.output:
+        return Picture()
+    nrrd = output_dir / record.output
+    png = folder / (Path(record.output).stem + ".png")
+    relative = "%s/%s" % (THUMBNAIL_DIR, png.name)
+    try:
+        if not nrrd.exists():
+            return Picture(warning="thumbnail: output %s not found" % record.output)
+        if _fresh(png, nrrd):
+            return Picture(relative)
+        folder.mkdir(exist_ok=True)
+        core_thumbnail(nrrd, png)
+        return Picture(relative)
+    except Exception as exc:  # a picture is never worth failing the report
+        return Picture(warning="thumbnail not drawn: %s" % _one_line(exc))
+
+
+def _fresh(png: Path, nrrd: Path) -> bool:
+    """The picture exists and was drawn after the NRRD was last written (resumed batch)."""
+    try:
+        return png.stat().st_mtime_ns > nrrd.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def _remove_partials(folder: Path) -> None:
+    """Temporary pictures left by a killed run (the caller holds the output folder's lock)."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------------------------------
+# manifest.csv
+
+
+def write_manifest_csv(output_dir: Path, records: Sequence[CoreRecord]) -> Path:
+    """One row per core, in the batch's order; numbers exact (``repr``), lists joined."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(CSV_FIELDS)
+    for record in records:
+        writer.writerow(csv_row(record))
+    path = Path(output_dir) / CSV_NAME
+    write_text_atomically(path, text.getvalue())
+    return path
+
+
+def csv_row(record: CoreRecord) -> Tuple[str, ...]:
+    return (record.name, record.status,
+            "x".join(str(v) for v in record.dimensions) if record.dimensions else "",
+            "x".join(repr(float(v)) for v in record.spacing) if record.spacing else "",
+            "%.6f" % (record.bytes / 1e6) if record.bytes else "",  # exact to the byte
+            record.type or "", "%.3f" % record.seconds, " | ".join(record.warnings),
+            record.error or "", record.output or "", record.source)
+
+
+# ---------------------------------------------------------------------------------------------
+# report.html
+
+
+def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
+                location: str = "") -> str:
+    """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown."""
+    rows = "\n".join(_row(records[n], pictures[n]) for n in ordered(records))
+    return _PAGE.format(
+        title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
+        generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
+        window=("%d to %d HU" % ROCK_CT_WINDOW).replace("-", "\u2212"))
+
+
+def _cards(totals: Totals) -> str:
+    rate = totals.throughput
+    cards = [
+        ("Cores", str(totals.cores), ""),
+        ("Converted", str(totals.converted), "converted" if totals.converted else ""),
+        ("Skipped", str(totals.skipped), ""),
+        ("Failed", str(totals.failed), "failed" if totals.failed else ""),
+        ("Warnings", str(totals.warnings), "warned" if totals.warnings else ""),
+        ("Data", human_bytes(totals.bytes), ""),
+        ("Time", human_seconds(totals.seconds) + ("" if totals.wall_clock else " *"), ""),
+        ("Throughput", human_bytes(rate) + "/s" if rate else "—", ""),
+    ]
+    return "\n".join('<div class="card %s"><div class="n">%s</div><div class="l">%s</div></div>' % (
+        kind, _e(value), _e(label)) for label, value, kind in cards)
+
+
+def _row(record: CoreRecord, picture: Picture) -> str:
+    status = record.status if record.status in ("converted", "skipped", "failed") else "failed"
+    cells = [
+        '<td class="pic">%s</td>' % _picture_html(record, picture),
+        '<td class="core"><div class="name">%s</div>%s<div class="path" title="%s">%s</div></td>' % (
+            _e(record.name), _output_html(record), _e(record.source), _e(record.source)),
+        '<td><span class="badge %s">%s</span></td>' % (status, _e(record.status)),
+        '<td class="num" title="columns × rows × slices">%s</td>' % _triple(record.dimensions, "%d"),
+        '<td class="num">%s</td>' % _triple(record.spacing, "%.4g"),
+        '<td class="num">%s</td>' % (_e(human_bytes(record.bytes)) if record.bytes else "—"),
+        '<td>%s</td>' % _e(record.type or "—"),
+        '<td class="num">%s</td>' % (_e(human_seconds(record.seconds)) if record.status == "converted" else "—"),
+        '<td class="msgs">%s</td>' % _messages_html(record, picture),
+    ]
+    warned = status != "failed" and (record.warnings or picture.warning)
+    return '<tr class="%s%s">%s</tr>' % (status, " warned" if warned else "", "".join(cells))
+
+
+def _picture_html(record: CoreRecord, picture: Picture) -> str:
+    if not picture.relative:
+        return '<div class="nopic">no picture</div>'
+    url = _e(quote(picture.relative))
+    return ('<a href="%s"><img src="%s" alt="%s: long section and axial slice" decoding="async"></a>'
+            % (url, url, _e(record.name)))
+
+
+def _output_html(record: CoreRecord) -> str:
+    if not record.output:
+        return ""
+    return '<div class="file"><a href="%s">%s</a></div>' % (_e(quote(record.output)), _e(record.output))
+
+
+def _messages_html(record: CoreRecord, picture: Picture) -> str:
+    items = []
+    if record.error:
+        items.append('<li class="error">%s</li>' % _e(record.error))
+    for warning in list(record.warnings) + ([picture.warning] if picture.warning else []):
+        items.append('<li class="warning">%s</li>' % _e(warning))
+    return '<ul>%s</ul>' % "".join(items) if items else ""
+
+
+def _triple(values: Optional[Sequence[float]], fmt: str) -> str:
+    if not values:
+        return "—"
+    return " × ".join(_e(fmt % v) for v in values)
+
+
+def human_bytes(count: Optional[float]) -> str:
+    """Decimal units (MB = 10^6 bytes), as disk sizes are sold and ``df -H`` shows them."""
+    value = float(count or 0)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (value, unit)
+        value /= 1000
+    return "%.1f TB" % value  # unreachable; keeps type checkers calm
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 10:
+        return "%.2f s" % seconds
+    if seconds < 60:
+        return "%.1f s" % seconds
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return "%d min %02d s" % (minutes, rest)
+    hours, minutes = divmod(minutes, 60)
+    return "%d h %02d min" % (hours, minutes)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+_EMPTY = '<tr><td colspan="9" class="empty">No cores found.</td></tr>'
+
+# The script only reports, for tests and for the curious: how many pictures loaded.
+_SCRIPT = """window.addEventListener("load", function () {
+  var images = document.images, loaded = 0;
+  for (var n = 0; n < images.length; n++) {
+    if (images[n].complete && images[n].naturalWidth > 0) { loaded++; }
+    else { images[n].parentNode.parentNode.className += " broken"; }
+  }
+  document.body.setAttribute("data-images-loaded", String(loaded));
+  document.body.setAttribute("data-images-total", String(images.length));
+});"""
+
+_CSS = """
+:root { --fg:#1f2933; --muted:#616e7c; --line:#e4e7eb; --bg:#f5f7fa;
+  --ok:#0f7b3f; --okbg:#e3f6ea; --fail:#b42318; --failbg:#fdecea; --warn:#8a5300; --warnbg:#fff4d6; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--fg);
+  font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif; }
+header { background:#1f2933; color:#fff; padding:18px 32px; }
+h1 { margin:0; font-size:20px; font-weight:600; }
+header .sub { color:#cbd2d9; font-size:12.5px; margin-top:2px; }
+main { padding:20px 32px 32px; }
+.cards { display:flex; flex-wrap:wrap; gap:10px; margin-bottom:20px; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 16px; min-width:112px; }
+.card .n { font-size:22px; font-weight:600; font-variant-numeric:tabular-nums; }
+.card .l { color:var(--muted); font-size:11.5px; text-transform:uppercase; letter-spacing:.05em; }
+.card.converted .n { color:var(--ok); }
+.card.failed { background:var(--failbg); border-color:#f3b8b1; } .card.failed .n { color:var(--fail); }
+.card.warned .n { color:var(--warn); }
+table { width:100%; border-collapse:separate; border-spacing:0; background:#fff;
+  border:1px solid var(--line); border-radius:8px; }
+th { position:sticky; top:0; z-index:1; background:#eef1f4; color:var(--muted); text-align:left;
+  font-size:11.5px; font-weight:600; text-transform:uppercase; letter-spacing:.05em;
+  padding:8px 12px; border-bottom:1px solid var(--line); white-space:nowrap; }
+th:first-child { border-top-left-radius:8px; } th:last-child { border-top-right-radius:8px; }
+td { padding:10px 12px; border-bottom:1px solid var(--line); vertical-align:top; }
+tr:last-child td { border-bottom:0; }
+td.num { text-align:right; white-space:nowrap; font-variant-numeric:tabular-nums; }
+th.num { text-align:right; }
+tr.failed td { background:#fffafa; }
+tr.failed td:first-child { box-shadow:inset 4px 0 0 var(--fail); }
+tr.warned td:first-child { box-shadow:inset 4px 0 0 #e0a100; }
+.name { font-weight:600; font-size:15px; }
+.file a { color:#1f5fbf; text-decoration:none; font-size:12.5px; } .file a:hover { text-decoration:underline; }
+td.core { min-width:240px; max-width:320px; }
+.path { color:var(--muted); font-size:12px; overflow-wrap:anywhere; margin-top:2px; }
+.badge { display:inline-block; padding:2px 9px; border-radius:999px; font-size:12px; font-weight:600; }
+.badge.converted { color:var(--ok); background:var(--okbg); }
+.badge.skipped { color:#3e4c59; background:#e4e7eb; }
+.badge.failed { color:#fff; background:var(--fail); }
+td.pic { width:1%; padding:6px 10px; }
+td.pic img { display:block; height:120px; width:auto; max-width:none; border-radius:3px; }
+.nopic { width:120px; height:60px; display:flex; align-items:center; justify-content:center;
+  color:var(--muted); font-size:12px; border:1px dashed #cbd2d9; border-radius:4px; }
+td.msgs { min-width:220px; }
+td.msgs ul { margin:0; padding:0; list-style:none; }
+td.msgs li { margin:0 0 4px; padding:3px 8px; border-radius:4px; font-size:12.5px; word-break:break-word; }
+td.msgs li.error { color:var(--fail); background:var(--failbg); font-weight:600; }
+td.msgs li.warning { color:var(--warn); background:var(--warnbg); }
+.empty { text-align:center; color:var(--muted); padding:24px; }
+footer { color:var(--muted); font-size:12px; margin-top:16px; line-height:1.6; }
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header><h1>{title}</h1><div class="sub">{location} · generated {generated} by CoreBatchLoader {version}</div></header>
+<main>
+<section class="cards">
+{cards}
+</section>
+<table>
+<thead><tr><th>Picture</th><th>Core</th><th>Status</th><th class="num">Dimensions</th>
+<th class="num">Spacing (mm)</th><th class="num">Size</th><th>Type</th><th class="num">Time</th>
+<th>Errors and warnings</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<footer>
+Failed cores are listed first. Dimensions: columns × rows × slices; spacing along the same axes.
+Size: voxel data (MB = 10<sup>6</sup> bytes). Time: conversion time of each core in this run
+(* in the totals: sum of the cores' times).<br>
+Pictures: longitudinal section through the middle row of every slice (left; shallow end on top)
+and the middle axial slice (right), aspect true to the spacing; orange ticks mark where each plane
+cuts the other. Grey levels: {window} (air black), or the 0.5–99.5th percentiles when the values are
+not in Hounsfield units. Click a picture to open it full size.
+</footer>
+</main>
+<script>
+{script}
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,99 @@
+"""The oracle: our NRRD, loaded by Slicer's storage node, is the volume Slicer's DICOM reader gives.
+
+Slicer's side is real (slicer-core): the DICOM files are read as the DICOM scalar-volume plugin
+reads them (sorted by position, GDCM), our output is loaded with vtkMRMLVolumeArchetypeStorageNode.
+Same voxel values (types may differ: Slicer widens some data to int32, we do not) and the same
+IJK-to-RAS within 1e-4 mm.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
+
+from conftest import by_name, convert_tree
+from CoreBatchLoaderLib.synthetic import write_core_series
+from realdata import chest_ct_files, pydicom_test_file
+from slicer_oracle import assert_same_world_image, load_volume_like_slicer, read_dicom_like_slicer
+
+VARIANTS = {
+    "signed_int16": dict(),
+    "unsigned_12bit_hu": dict(signed=False, bits_stored=12, intercept=-1024.0),
+    "unsigned_16bit_hu_slicer_widens": dict(signed=False, bits_stored=16, intercept=-1024.0),
+    "implicit_vr": dict(transfer_syntax=ImplicitVRLittleEndian),
+    "big_endian": dict(transfer_syntax=ExplicitVRBigEndian),
+    "rle": dict(transfer_syntax=RLELossless),
+    "deflated": dict(transfer_syntax=DeflatedExplicitVRLittleEndian),
+    "oblique": dict(row_direction=(0.6, 0.8, 0.0), column_direction=(0.0, 0.0, -1.0)),
+    "oblique_both": dict(row_direction=(0.8, 0.0, 0.6), column_direction=(0.0, 1.0, 0.0), slice_spacing=0.7),
+    "shuffled": dict(shuffle_names=True),
+    "reversed": dict(reverse_positions=True),
+    "uint8": dict(signed=False, bits_allocated=8),
+    "anisotropic": dict(pixel_spacing=(0.3, 0.7), slice_spacing=2.5, rows=30, columns=18),
+    "far_below_ground": dict(origin=(-66.5, 120.25, -2450123.456)),
+}
+
+
+def assert_matches_slicer(dicom_files, nrrd_path: Path) -> None:
+    assert_same_world_image(load_volume_like_slicer(nrrd_path), read_dicom_like_slicer(dicom_files),
+                            names=("our NRRD in Slicer", "Slicer's DICOM reader"))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_nrrd_loads_in_slicer_as_the_dicom_series_does(tmp_path: Path, variant: str) -> None:
+    series = write_core_series(tmp_path / "in" / "core", **VARIANTS[variant])
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    assert record.status == "converted", record.error
+    assert_matches_slicer(series.files, tmp_path / "out" / record.output)
+
+
+def test_gzip_nrrd_loads_in_slicer_as_the_dicom_series_does(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", signed=False, bits_stored=12, intercept=-1024.0)
+    convert_tree(tmp_path / "in", tmp_path / "out", compress=True)
+    assert_matches_slicer(series.files, tmp_path / "out" / "core.nrrd")
+
+
+def test_multiframe_enhanced_ct_matches_slicer(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", multiframe=True)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    assert_matches_slicer(series.files, tmp_path / "out" / record.output)
+
+
+@pytest.mark.parametrize("variant", ["signed_int16", "shuffled", "reversed"])
+def test_zero_copy_nhdr_loads_in_slicer_as_the_dicom_series_does(tmp_path: Path, variant: str) -> None:
+    series = write_core_series(tmp_path / "in" / "core", **VARIANTS[variant])
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out", output_format="nhdr"))["core"]
+    assert record.output == "core.nhdr"
+    assert_matches_slicer(series.files, tmp_path / "out" / "core.nhdr")
+
+
+def test_real_chest_ct_matches_slicer(tmp_path: Path) -> None:
+    files = chest_ct_files()
+    for path in files:
+        shutil.copy(path, tmp_path / path.name)
+    record = by_name(convert_tree(tmp_path, tmp_path.parent / "chest-out"))[tmp_path.name]
+    assert record.status == "converted" and record.dimensions == [512, 512, 64]
+    assert record.type == "int16"
+    assert_matches_slicer(files, tmp_path.parent / "chest-out" / record.output)
+
+
+def test_gappy_real_series_puts_each_slice_where_slicer_puts_it_alone(tmp_path: Path) -> None:
+    """pydicom's 77654033/CT2: 4 real CT slices, 202.5 mm gap after the first.
+
+    Slicer's reader closes the gap up (its spacing becomes 68 mm); we fill it at the true
+    position, so each file's slice must sit exactly where Slicer places that file read alone.
+    """
+    import numpy as np
+    folder = pydicom_test_file("77654033/CT2")
+    shutil.copytree(folder, tmp_path / "CT2")
+    record = by_name(convert_tree(tmp_path, tmp_path.parent / "ct2-out"))["CT2"]
+    assert record.status == "converted" and any("missing slices" in w for w in record.warnings)
+    voxels, ijk_to_ras = load_volume_like_slicer(tmp_path.parent / "ct2-out" / record.output)
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        alone, alone_ijk_to_ras = read_dicom_like_slicer([path])
+        origin = alone_ijk_to_ras[:3, 3]
+        k = np.linalg.solve(ijk_to_ras[:3, :3], origin - ijk_to_ras[:3, 3])
+        assert np.allclose(k[:2], 0, atol=1e-4) and abs(k[2] - round(k[2])) < 1e-3, k
+        assert np.array_equal(voxels[int(round(k[2]))], alone[0])

@@ -1,0 +1,416 @@
+"""The report: NRRD planes read with bounded memory, PNG encoding, thumbnails, report.html, manifest.csv."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import struct
+import tracemalloc
+import zlib
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import nrrd
+import numpy as np
+import pytest
+
+from conftest import convert_tree
+from CoreBatchLoaderLib import thumbnails
+from CoreBatchLoaderLib.manifest import CoreRecord
+from CoreBatchLoaderLib.nrrd_reader import NrrdFormatError, read_header, read_row_section, read_slice
+from CoreBatchLoaderLib.nrrd_writer import NrrdStreamWriter, nrrd_header
+from CoreBatchLoaderLib.png import encode_png, write_png
+from CoreBatchLoaderLib.report import CSV_FIELDS, summarize, write_report
+from CoreBatchLoaderLib.synthetic import write_core_series, write_well
+from CoreBatchLoaderLib.thumbnails import MARGIN, choose_window, core_thumbnail, fit
+
+DIRECTIONS = ((0.4, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 1.25))
+
+
+def random_volume(slices: int = 7, rows: int = 5, columns: int = 6, dtype: str = "int16") -> np.ndarray:
+    """(slices, rows, columns): every voxel different, so a wrong offset shows."""
+    return np.random.default_rng(7).integers(-1000, 3000, size=(slices, rows, columns)).astype(dtype)
+
+
+def write_nrrd(path: Path, volume: np.ndarray, *, compress: bool = False,
+               directions: Sequence[Sequence[float]] = DIRECTIONS) -> Path:
+    types = {"int16": "short", "uint16": "ushort", "float32": "float", "uint8": "uchar"}
+    slices, rows, columns = volume.shape
+    with NrrdStreamWriter(path, nrrd_type=types[str(volume.dtype)], sizes=(columns, rows, slices),
+                          space_directions=directions, space_origin=(1.0, -2.5, 30.0),
+                          compress=compress, durable=False) as writer:
+        for plane in volume:
+            writer.write_slice(plane)
+        writer.commit()
+    return path
+
+
+def decode_png(data: bytes) -> Tuple[dict, np.ndarray]:
+    """An independent reader for the PNGs we write: chunk CRCs, IHDR, filters None/Sub/Up."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at:at + 4])
+        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + length]
+        (crc,) = struct.unpack(">I", data[at + 8 + length:at + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, "bad CRC in %r" % kind
+        chunks.append((kind, body))
+        at += 12 + length
+    assert [k for k, _ in chunks][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+    width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    info = dict(width=width, height=height, depth=depth, colour=colour, interlace=interlace)
+    channels = {0: 1, 2: 3}[colour]
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    assert len(raw) == height * (1 + width * channels)
+    lines = np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + width * channels)
+    out = np.zeros((height, width * channels), dtype=np.uint8)
+    for y in range(height):
+        kind, line = lines[y, 0], lines[y, 1:]
+        previous = out[y - 1] if y else np.zeros_like(line)
+        if kind == 0:
+            out[y] = line
+        elif kind == 1:
+            out[y] = (np.cumsum(line.reshape(width, channels), axis=0) % 256).reshape(-1)
+        elif kind == 2:
+            out[y] = line + previous
+        else:
+            raise AssertionError("filter %d not expected from our writer" % kind)
+    return info, out.reshape((height, width) if channels == 1 else (height, width, 3))
+
+
+# --- nrrd_reader ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_every_slice_equals_pynrrds_full_read(tmp_path: Path, compress: bool) -> None:
+    path = write_nrrd(tmp_path / "v.nrrd", random_volume(), compress=compress)
+    full, _ = nrrd.read(str(path))  # (columns, rows, slices)
+    for k in range(full.shape[2]):
+        np.testing.assert_array_equal(read_slice(path, k), full[:, :, k].T)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_every_row_section_equals_pynrrds_full_read(tmp_path: Path, compress: bool) -> None:
+    path = write_nrrd(tmp_path / "v.nrrd", random_volume(), compress=compress)
+    full, _ = nrrd.read(str(path))
+    header = read_header(path)
+    for j in range(full.shape[1]):
+        np.testing.assert_array_equal(read_row_section(header, j), full[:, j, :].T)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_converted_core_planes_equal_pynrrds_full_read(tmp_path: Path, compress: bool) -> None:
+    write_well(tmp_path / "well", cores=1, slices=9, rows=24, columns=20)
+    result = convert_tree(tmp_path / "well", tmp_path / "out", compress=compress)
+    path = tmp_path / "out" / result.records[0].output
+    full, _ = nrrd.read(str(path))
+    np.testing.assert_array_equal(read_slice(path, 4), full[:, :, 4].T)
+    np.testing.assert_array_equal(read_row_section(path, 12), full[:, 12, :].T)
+
+
+def test_zero_copy_nhdr_over_dicom_files_reads_like_the_nrrd_conversion(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=9, rows=24, columns=20)
+    nhdr = convert_tree(tmp_path / "well", tmp_path / "nhdr", output_format="nhdr").records[0]
+    full = convert_tree(tmp_path / "well", tmp_path / "nrrd").records[0]
+    assert nhdr.output.endswith(".nhdr") and read_header(tmp_path / "nhdr" / nhdr.output).data_file == "LIST"
+    for read, index in ((read_slice, 4), (read_row_section, 12)):
+        np.testing.assert_array_equal(read(tmp_path / "nhdr" / nhdr.output, index),
+                                      read(tmp_path / "nrrd" / full.output, index))
+
+
+def test_header_fields_are_parsed_verbatim(tmp_path: Path) -> None:
+    path = write_nrrd(tmp_path / "v.nrrd", random_volume(), compress=True)
+    header = read_header(path)
+    assert header.type == "short" and header.dimension == 3 and header.sizes == (6, 5, 7)
+    assert header.space_directions == [tuple(d) for d in DIRECTIONS]
+    assert header.space_origin == (1.0, -2.5, 30.0)
+    assert (header.encoding, header.endian, header.byte_skip, header.data_file) == ("gzip", "little", 0, None)
+    assert header.fields["kinds"] == "domain domain domain"
+    assert header.spacing == (0.4, 0.5, 1.25)
+
+
+def test_detached_header_with_a_list_of_slice_files_and_byte_skip_minus_one(tmp_path: Path) -> None:
+    volume = random_volume()
+    names = []
+    for k, plane in enumerate(volume):  # each file: a preamble of its own length, then one slice
+        names.append("slice%02d.raw" % k)
+        (tmp_path / names[-1]).write_bytes(b"DICM" * (k + 3) + plane.astype("<i2").tobytes())
+    text = nrrd_header(nrrd_type="short", sizes=(6, 5, 7), space_directions=DIRECTIONS,
+                       space_origin=(0.0, 0.0, 0.0), data_files=names, byte_skip=-1)
+    (tmp_path / "v.nhdr").write_text(text)
+    header = read_header(tmp_path / "v.nhdr")
+    assert header.data_file == "LIST" and header.byte_skip == -1 and len(header.data_files) == 7
+    for k in range(7):
+        np.testing.assert_array_equal(read_slice(header, k), volume[k])
+    np.testing.assert_array_equal(read_row_section(header, 3), volume[:, 3, :])
+
+
+def test_detached_header_with_one_data_file_and_a_byte_skip(tmp_path: Path) -> None:
+    volume = random_volume()
+    (tmp_path / "v.raw").write_bytes(b"\0" * 100 + volume.astype("<i2").tobytes())
+    text = nrrd_header(nrrd_type="short", sizes=(6, 5, 7), space_directions=DIRECTIONS,
+                       space_origin=(0.0, 0.0, 0.0), byte_skip=100)
+    (tmp_path / "v.nhdr").write_text(text.rstrip("\n") + "\ndata file: v.raw\n")
+    np.testing.assert_array_equal(read_slice(tmp_path / "v.nhdr", 6), volume[6])
+    np.testing.assert_array_equal(read_row_section(tmp_path / "v.nhdr", 0), volume[:, 0, :])
+
+
+def test_big_endian_data_read_as_numbers(tmp_path: Path) -> None:
+    volume = random_volume()
+    text = nrrd_header(nrrd_type="short", sizes=(6, 5, 7), space_directions=DIRECTIONS,
+                       space_origin=(0.0, 0.0, 0.0)).replace("endian: little", "endian: big")
+    (tmp_path / "v.nrrd").write_bytes(text.encode() + volume.astype(">i2").tobytes())
+    np.testing.assert_array_equal(read_slice(tmp_path / "v.nrrd", 2), volume[2])
+
+
+def test_truncated_data_is_a_clear_error_naming_the_file(tmp_path: Path) -> None:
+    for compress in (False, True):
+        path = write_nrrd(tmp_path / ("v%d.nrrd" % compress), random_volume(), compress=compress)
+        path.write_bytes(path.read_bytes()[:-60])
+        with pytest.raises(NrrdFormatError, match=re.escape(path.name)):
+            read_row_section(path, 2)
+
+
+def test_a_file_that_is_not_nrrd_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "x.nrrd").write_bytes(b"\x89PNG garbage")
+    with pytest.raises(NrrdFormatError, match="not an NRRD file"):
+        read_header(tmp_path / "x.nrrd")
+
+
+@pytest.fixture(scope="module")
+def large_volumes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """200 slices of 512 x 512 int16 = 105 MB of voxels, raw and gzip; slice k holds k in row 256."""
+    folder = tmp_path_factory.mktemp("large")
+    plane = np.full((512, 512), -1000, dtype=np.int16)
+    paths = {}
+    for compress in (False, True):
+        path = folder / ("large%d.nrrd" % compress)
+        with NrrdStreamWriter(path, nrrd_type="short", sizes=(512, 512, 200), space_directions=DIRECTIONS,
+                              space_origin=(0.0, 0.0, 0.0), compress=compress, durable=False) as writer:
+            for k in range(200):
+                plane[256] = k
+                writer.write_slice(plane)
+            writer.commit()
+        paths["gzip" if compress else "raw"] = path
+    return paths
+
+
+@pytest.mark.parametrize("encoding", ["raw", "gzip"])
+def test_reading_a_section_of_a_105_mb_volume_holds_a_few_mb(large_volumes: dict, encoding: str) -> None:
+    tracemalloc.start()
+    try:
+        section = read_row_section(large_volumes[encoding], 256)
+        middle = read_slice(large_volumes[encoding], 100)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(section, np.repeat(np.arange(200, dtype=np.int16)[:, None], 512, axis=1))
+    assert middle[256, 0] == 100 and middle[0, 0] == -1000
+    assert peak < 8_000_000, "peak %d bytes for a 105 MB volume" % peak
+
+
+def test_drawing_a_thumbnail_of_a_105_mb_gzip_volume_holds_a_few_mb(large_volumes: dict, tmp_path: Path) -> None:
+    tracemalloc.start()
+    try:
+        core_thumbnail(large_volumes["gzip"], tmp_path / "t.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_000_000, "peak %d bytes" % peak
+
+
+# --- png ------------------------------------------------------------------------------------
+
+
+def test_grey_png_decodes_to_the_same_pixels(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, size=(37, 53), dtype=np.uint8)
+    info, decoded = decode_png(write_png(tmp_path / "g.png", pixels).read_bytes())
+    assert info == dict(width=53, height=37, depth=8, colour=0, interlace=0)
+    np.testing.assert_array_equal(decoded, pixels)
+
+
+def test_rgb_png_decodes_to_the_same_pixels() -> None:
+    pixels = np.random.default_rng(2).integers(0, 256, size=(9, 11, 3), dtype=np.uint8)
+    info, decoded = decode_png(encode_png(pixels))
+    assert (info["width"], info["height"], info["colour"]) == (11, 9, 2)
+    np.testing.assert_array_equal(decoded, pixels)
+
+
+def test_png_refuses_pixels_that_are_not_8_bit() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(np.zeros((4, 4), dtype=np.int16))
+
+
+# --- thumbnails -----------------------------------------------------------------------------
+
+
+def test_resampling_keeps_the_physical_aspect_within_the_box() -> None:
+    plane = np.zeros((160, 48), dtype=np.float32)  # 160 slices of 0.5 mm, 48 columns of 0.6 mm
+    assert fit(plane, (80.0, 28.8), 512).shape == (512, 184)
+    assert fit(plane, (8.0, 28.8), 512).shape == (142, 512)  # a short core fits by its width
+
+
+def test_shrinking_averages_blocks_of_voxels() -> None:
+    plane = np.array([[0.0], [2.0], [10.0], [20.0]], dtype=np.float32)
+    np.testing.assert_array_equal(thumbnails.resample_axis(plane, 2, 0), [[1.0], [15.0]])
+
+
+def test_rock_ct_window_is_used_for_hounsfield_units_and_percentiles_otherwise() -> None:
+    hounsfield = np.array([-1000.0] * 50 + [1500.0, 2200.0, 2800.0] * 20)
+    assert choose_window(hounsfield) == (-1000.0, 3000.0)
+    raw_micro_ct = np.linspace(20000.0, 60000.0, 1001)
+    assert choose_window(raw_micro_ct) == pytest.approx((20200.0, 59800.0))
+
+
+def stripes(tmp_path: Path, k_direction: Tuple[float, float, float]) -> np.ndarray:
+    """Thumbnail of a core whose slices brighten with k (air at k=0, dense at the last)."""
+    volume = np.empty((10, 8, 8), dtype=np.int16)
+    volume[:] = np.linspace(-1000, 3000, 10).astype(np.int16)[:, None, None]
+    path = write_nrrd(tmp_path / "s.nrrd", volume, directions=((1.0, 0, 0), (0, 1.0, 0), k_direction))
+    _, pixels = decode_png(core_thumbnail(path, tmp_path / "s.png").read_bytes())
+    return pixels[MARGIN:, MARGIN + 4, 0]  # a column through the long section, top to bottom
+
+
+def test_shallow_end_of_the_core_is_drawn_on_top(tmp_path: Path) -> None:
+    up = stripes(tmp_path, (0.0, 0.0, 1.0))  # k grows towards superior: last slice is shallowest
+    assert (up[0], up[505]) == (255, 0)
+    down = stripes(tmp_path, (0.0, 0.0, -1.0))
+    assert (down[0], down[505]) == (0, 255)
+
+
+def test_thumbnail_of_a_synthetic_core_shows_air_black_and_rock_bright(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=40, rows=32, columns=32)
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    info, pixels = decode_png(core_thumbnail(tmp_path / "out" / result.records[0].output,
+                                             tmp_path / "t.png").read_bytes())
+    assert info["colour"] == 2 and info["height"] <= 512 + 2 * MARGIN
+    column = pixels[MARGIN + 100, MARGIN:MARGIN + 200, 0]  # across the long section
+    assert column[1] == 0 and column[len(column) // 2] > 150
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batch(tmp_path: Path) -> Tuple[Path, List[CoreRecord]]:
+    """Three good cores and one that fails ("dup" sorts last, so failures-first shows)."""
+    write_well(tmp_path / "well", cores=3, slices=12)
+    write_core_series(tmp_path / "well" / "dup", slices=6, duplicate=(3,), seed=9)
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    return tmp_path / "out", result.records
+
+
+def table_rows(page: str) -> List[str]:
+    return re.findall(r"<tr class=\"[^\"]*\">.*?</tr>", page.split("<tbody>")[1], flags=re.S)
+
+
+def test_report_lists_every_core_with_failures_first(batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    page = write_report(output, records).read_text(encoding="utf-8")
+    rows = table_rows(page)
+    assert len(rows) == 4
+    assert 'class="failed"' in rows[0] and ">dup<" in rows[0] and "duplicate slice position" in rows[0]
+    assert [re.search(r'class="name">([^<]*)<', row).group(1) for row in rows[1:]] == [
+        "core_001", "core_002", "core_003"]
+
+
+def test_report_totals_count_each_status(batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    page = write_report(output, records).read_text(encoding="utf-8")
+    cards = dict((label, value) for value, label in re.findall(
+        r'<div class="n">([^<]*)</div><div class="l">([^<]*)</div>', page))
+    assert (cards["Cores"], cards["Converted"], cards["Skipped"], cards["Failed"]) == ("4", "3", "0", "1")
+
+
+def test_totals_use_the_batch_wall_clock_time_when_given() -> None:
+    records = [CoreRecord("a", "/a", status="converted", bytes=4_000_000, seconds=2.0),
+               CoreRecord("b", "/b", status="converted", bytes=4_000_000, seconds=2.0),
+               CoreRecord("c", "/c", status="skipped", bytes=1_000_000),
+               CoreRecord("d", "/d", status="failed", error="x")]
+    assert summarize(records).throughput == 2_000_000
+    totals = summarize(records, elapsed_seconds=2.0)
+    assert (totals.bytes, totals.throughput, totals.failed, totals.skipped) == (9_000_000, 4_000_000, 1, 1)
+
+
+def test_manifest_csv_has_one_row_per_core_with_its_fields(batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    write_report(output, records)
+    with open(output / "manifest.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert tuple(rows[0]) == CSV_FIELDS
+    assert [r["name"] for r in rows] == [r.name for r in records]
+    good = next(r for r in rows if r["name"] == "core_001")
+    record = next(r for r in records if r.name == "core_001")
+    assert (good["status"], good["dimensions"], good["spacing_mm"]) == ("converted", "20x24x12", "0.4x0.5x1.0")
+    assert (good["type"], good["output"], good["source"]) == ("int16", "core_001.nrrd", record.source)
+    assert good["size_mb"] == "%.6f" % (20 * 24 * 12 * 2 / 1e6)
+    bad = next(r for r in rows if r["name"] == "dup")
+    assert bad["status"] == "failed" and "duplicate slice position" in bad["error"] and bad["output"] == ""
+
+
+def test_csv_joins_warnings_with_a_bar(tmp_path: Path) -> None:
+    record = CoreRecord("a", "/a", status="failed", error="bad", warnings=["one, with comma", "two"])
+    write_report(tmp_path, [record])
+    with open(tmp_path / "manifest.csv", newline="", encoding="utf-8") as stream:
+        (row,) = list(csv.DictReader(stream))
+    assert row["warnings"] == "one, with comma | two"
+
+
+def test_pictures_are_drawn_only_for_cores_with_an_output(batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    page = write_report(output, records).read_text(encoding="utf-8")
+    assert sorted(p.name for p in (output / "thumbnails").iterdir()) == [
+        "core_001.png", "core_002.png", "core_003.png"]
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sorted(sources) == ["thumbnails/core_001.png", "thumbnails/core_002.png", "thumbnails/core_003.png"]
+    assert all((output / s).is_file() for s in sources)  # relative links: opens from disk
+
+
+def test_report_escapes_names_and_messages(tmp_path: Path) -> None:
+    record = CoreRecord('<script>alert("x")</script>', "/in/a&b", status="failed", error="<b>bad</b> & worse")
+    page = write_report(tmp_path, [record]).read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "<b>bad</b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)" in page and "&lt;b&gt;bad&lt;/b&gt; &amp; worse" in page
+
+
+def test_a_picture_that_cannot_be_drawn_is_a_warning_in_the_report(tmp_path: Path) -> None:
+    (tmp_path / "broken.nrrd").write_bytes(b"NRRD0004\ntype: short\n\ngarbage")
+    records = [CoreRecord("broken", "/in/broken", status="converted", output="broken.nrrd"),
+               CoreRecord("gone", "/in/gone", status="skipped", output="gone.nrrd")]
+    page = write_report(tmp_path, records).read_text(encoding="utf-8")
+    rows = table_rows(page)
+    assert "thumbnail not drawn" in rows[0] and "missing required field" in rows[0]
+    assert "thumbnail: output gone.nrrd not found" in rows[1]
+    assert "<img" not in page
+
+
+def test_pictures_newer_than_their_nrrd_are_reused_and_stale_ones_redrawn(
+        batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    write_report(output, records)
+    png, nrrd_file = output / "thumbnails" / "core_001.png", output / "core_001.nrrd"
+    os.utime(nrrd_file, ns=(10**18, 10**18))
+    os.utime(png, ns=(2 * 10**18, 2 * 10**18))
+    png.write_bytes(b"kept")  # write_bytes changes mtime: set it again
+    os.utime(png, ns=(2 * 10**18, 2 * 10**18))
+    write_report(output, records)
+    assert png.read_bytes() == b"kept"
+    os.utime(nrrd_file, ns=(3 * 10**18, 3 * 10**18))
+    write_report(output, records)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_leaves_no_temporary_files(batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    (output / "thumbnails").mkdir(exist_ok=True)
+    (output / "thumbnails" / ".core_001.png.dead.partial").write_bytes(b"killed run")
+    write_report(output, records)
+    leftovers = [p.name for p in list(output.iterdir()) + list((output / "thumbnails").iterdir())
+                 if p.name.endswith(".partial")]
+    assert leftovers == []
+
+
+def test_a_header_with_a_malformed_number_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "x.nrrd").write_bytes(b"NRRD0004\ntype: short\ndimension: 3\nsizes: 4 four 4\nencoding: raw\n\n")
+    with pytest.raises(NrrdFormatError, match="x.nrrd: unreadable header"):
+        read_header(tmp_path / "x.nrrd")
