@@ -30,7 +30,9 @@ endif
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Speed and memory against cat, dcm2niix, SimpleITK and Slicer's reader (writes bench/results.md).
 bench: setup
+	$(BIN)/python -m pip install --quiet dcm2niix SimpleITK
 	$(BIN)/python bench/run_bench.py
 
 clean:

@@ -1,0 +1,180 @@
+"""Benchmark: CoreBatchLoader against the tools users would pick instead, with `cat` as the floor.
+
+Run with `make bench` (installs the peers into .venv first).  Never part of the test suite.
+
+Data (generated once, cached under bench/.cache): one large core (1,000 slices of 512×512,
+unsigned 12-bit with RescaleIntercept −1024, so the rescale must really be applied; ~500 MB) and a
+well of 20 smaller cores.  Every command runs in its own process, interleaved over several rounds
+(so drifting cache or CPU state hits every tool alike); the table reports the median wall time,
+its ratio to `cat` of the same files, and the peak RSS of the process (os.wait4).
+
+Writes bench/results.md (a Markdown table and the machine it ran on) and prints it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = HERE / ".cache"
+sys.path.insert(0, str(ROOT / "CoreBatchLoader"))
+
+PY = sys.executable
+CLI = [PY, "-m", "CoreBatchLoaderLib.cli", "convert"]
+
+
+def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
+    from CoreBatchLoaderLib.synthetic import write_core_series, write_well
+    large = CACHE / ("large_%d" % large_slices)
+    well = CACHE / ("well_%d" % well_cores)
+    if not (large / "done").exists():
+        shutil.rmtree(large, ignore_errors=True)
+        print("generating the large core (%d slices of 512×512)…" % large_slices, flush=True)
+        write_core_series(large / "core", rows=512, columns=512, slices=large_slices, signed=False,
+                          bits_stored=12, intercept=-1024.0, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
+        (large / "done").write_text("ok")
+    if not (well / "done").exists():
+        shutil.rmtree(well, ignore_errors=True)
+        print("generating a well of %d cores…" % well_cores, flush=True)
+        write_well(well, cores=well_cores, slices=200, rows=256, columns=256, signed=False, bits_stored=12,
+                   intercept=-1024.0)
+        (well / "done").write_text("ok")
+    return large, well
+
+
+def timed(command: List[str], cwd: Optional[Path] = None, shell: bool = False) -> Tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one command run as a child process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (command if not shell else command[0],
+                                               process.stderr.read().decode()[-500:]))  # type: ignore[union-attr]
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[], List[str]]]:
+    """name → function returning a fresh command (each run writes into an empty folder)."""
+    files = sorted(str(p) for p in source.rglob("*.dcm"))
+    core_folders = sorted({str(Path(f).parent) for f in files})
+
+    def fresh(name: str) -> Path:
+        folder = scratch / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
+    def cat() -> List[str]:
+        out = fresh("cat")
+        return ["sh", "-c", 'for d in "$@"; do cat "$d"/*.dcm > %s/"$(basename "$d")".raw; done' % out, "cat"]\
+            + core_folders
+
+    commands: Dict[str, Callable[[], List[str]]] = {
+        "cat (floor)": cat,
+        "corebatchloader, 1 worker": lambda: CLI + [str(source), str(fresh("cbl1")), "--workers", "1", "--quiet",
+                                                    "--no-fsync"],
+        "corebatchloader, 1 worker, fsync": lambda: CLI + [str(source), str(fresh("cbl1f")), "--workers", "1",
+                                                           "--quiet"],
+        "corebatchloader, %d workers" % workers: lambda: CLI + [str(source), str(fresh("cbln")), "--workers",
+                                                               str(workers), "--quiet", "--no-fsync"],
+        "corebatchloader --format nhdr": lambda: CLI + [str(source), str(fresh("nhdr")), "--workers", "1",
+                                                        "--quiet", "--format", "nhdr", "--no-fsync"],
+    }
+    dcm2niix = shutil.which("dcm2niix") or str(Path(PY).parent / "dcm2niix")
+    if Path(dcm2niix).exists():
+        commands["dcm2niix -e y (NRRD)"] = lambda: ["sh", "-c", 'for d in "$@"; do %s -e y -z n -b n -o %s -f '
+                                                    '"$(basename "$d")" "$d"; done' % (dcm2niix, fresh("dcm2niix")),
+                                                    "dcm2niix"] + core_folders
+    if _importable("SimpleITK"):
+        commands["SimpleITK series → NRRD"] = lambda: [PY, str(HERE / "peers.py"), "simpleitk",
+                                                      str(fresh("sitk"))] + core_folders
+    if _importable("slicer"):
+        commands["Slicer reader + NRRD storage node"] = lambda: [PY, str(HERE / "peers.py"), "slicer",
+                                                                str(fresh("slicer"))] + core_folders
+    return commands
+
+
+def _importable(module: str) -> bool:
+    return subprocess.run([PY, "-c", "import %s" % module], capture_output=True).returncode == 0
+
+
+def header_scan_rate(source: Path) -> float:
+    """Files per second for the header scan alone (discovery + grouping, no pixels)."""
+    code = ("import sys,time;from pathlib import Path;"
+            "from CoreBatchLoaderLib.discover import find_core_folders, scan_folder;"
+            "t=time.perf_counter();n=0\n"
+            "for f in find_core_folders(Path(sys.argv[1])):\n"
+            "    n+=sum(len(c.slices) for c in scan_folder(f).cores)\n"
+            "print(n/(time.perf_counter()-t))")
+    out = subprocess.run([PY, "-c", code, str(source)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT / "CoreBatchLoader")))
+    return float(out.stdout.strip())
+
+
+def run(data: Dict[str, Path], rounds: int, workers: int) -> str:
+    lines = ["Machine: %s, %d CPUs, Python %s, %s. Median of %d interleaved rounds, warm page cache; "
+             "peak RSS of the converting process." % (platform.platform(), os.cpu_count() or 1,
+                                                       platform.python_version(), time.strftime("%Y-%m-%d"),
+                                                       rounds), ""]
+    env_path = str(ROOT / "CoreBatchLoader")
+    os.environ["PYTHONPATH"] = env_path + os.pathsep + os.environ.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory(dir=CACHE, prefix="run-") as scratch_name:
+        scratch = Path(scratch_name)
+        for label, source in data.items():
+            size = sum(p.stat().st_size for p in source.rglob("*.dcm"))
+            count = sum(1 for _ in source.rglob("*.dcm"))
+            peers = peers_for(source, scratch, workers)
+            times: Dict[str, List[float]] = {name: [] for name in peers}
+            memory: Dict[str, int] = {name: 0 for name in peers}
+            for command in peers.values():  # warm the page cache and the imports
+                timed(command())
+                break
+            for round_number in range(rounds):
+                for name, command in peers.items():
+                    seconds, rss = timed(command())
+                    times[name].append(seconds)
+                    memory[name] = max(memory[name], rss)
+                print("  %s: round %d/%d done" % (label, round_number + 1, rounds), flush=True)
+            floor = statistics.median(times["cat (floor)"])
+            lines += ["### %s — %d files, %.0f MB" % (label, count, size / 1e6), "",
+                      "| tool | median s | × cat | MB/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
+            for name in peers:
+                median = statistics.median(times[name])
+                lines.append("| %s | %.2f | %.2f | %.0f | %d |" % (name, median, median / floor, size / 1e6 / median,
+                                                                  memory[name]))
+            rate = header_scan_rate(source)
+            lines += ["", "Header scan alone (discovery + grouping, no pixels): %.0f files/s." % rate, ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--large-slices", type=int, default=1000)
+    parser.add_argument("--well-cores", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    args = parser.parse_args()
+    CACHE.mkdir(exist_ok=True)
+    large, well = generate(args.large_slices, args.well_cores)
+    table = run({"Large core (1 × %d slices of 512²)" % args.large_slices: large,
+                 "Well (%d cores × 200 slices of 256²)" % args.well_cores: well}, args.rounds, args.workers)
+    args.output.write_text("# Benchmark results\n\n" + table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
