@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 import slicer
-import vtk
+from vtk.util import numpy_support
 
 import realdata
 import slicer_oracle
@@ -174,9 +174,11 @@ def test_slicer_reader_itself_keeps_the_given_order(chest_files: List[Path]) -> 
     three = sort_like_slicer(chest_files[:3])
     forward = slicer_oracle._run_reader(three)
     backward = slicer_oracle._run_reader(three[::-1])
-    as_array = lambda reader: vtk.util.numpy_support.vtk_to_numpy(  # noqa: E731
-        reader.GetOutput().GetPointData().GetScalars()).reshape(3, 512, 512)
+    def as_array(reader: slicer.vtkITKArchetypeImageSeriesScalarReader) -> np.ndarray:
+        return numpy_support.vtk_to_numpy(reader.GetOutput().GetPointData().GetScalars()).reshape(3, 512, 512)
+
     assert np.array_equal(as_array(forward), as_array(backward)[::-1])
+    assert not np.array_equal(as_array(forward), as_array(backward))
 
 
 # --------------------------------------------------------------------------- DICOM oracle on variants
