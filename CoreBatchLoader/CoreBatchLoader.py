@@ -1,0 +1,681 @@
+"""CoreBatchLoader: the 3D Slicer module — panel, console logic and self-test — over CoreBatchLoaderLib.
+
+Every core folder of DICOM slices under an input folder becomes one NRRD volume in an output
+folder, with ``manifest.json`` describing each core.  Two routes give the same files:
+
+- ``fast`` — the CoreBatchLoaderLib engine (copies the pixel bytes, in this process or in worker
+  processes);
+- ``dicomlib`` — Slicer's own DICOM reader (DICOMLib and its scalar volume plugin) per core,
+  saved with ``slicer.util.saveNode``: the reference the fast route is checked against.
+
+This file holds only what needs Slicer's application, Qt or DICOMLib; the work is in
+``CoreBatchLoaderLib`` (the MRML side of "add to scene" in ``CoreBatchLoaderLib.mrml_scene``).
+Python 3.9 syntax (Slicer may embed an older Python).
+"""
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Dict, List, Optional
+
+import qt
+import vtk
+
+import slicer
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.util import VTKObservationMixin
+
+from CoreBatchLoaderLib import mrml_scene
+from CoreBatchLoaderLib.batch import (
+    BatchOptions, OutputLock, Progress, UsageError, prepare_output, remove_stale_partials, run_batch,
+)
+from CoreBatchLoaderLib.convert import OUTPUT_FORMATS, ConvertOptions, output_file_name
+from CoreBatchLoaderLib.discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
+from CoreBatchLoaderLib.manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
+from CoreBatchLoaderLib.report import write_report
+from CoreBatchLoaderLib.slicer_batch import python_for_workers
+
+README_URL = "https://github.com/ORGANIZATION/CoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
+ROUTES = ("fast", "dicomlib")
+RESULT_COLUMNS = ("Core", "Status", "Size (MB)", "Time (s)", "Message")
+# The scalar volume plugin's settings used for a batch (the user's values are restored after):
+# Slicer's default reader, and irregular slice geometry regularized by a transform we harden.
+DICOM_SETTINGS = {
+    "DICOM/ScalarVolume/ReaderApproach": "GDCM with DCMTK fallback",  # stored as its index
+    "DICOM/ScalarVolume/AcquisitionGeometryRegularization": "transform",
+}
+DICOMLIB_PARTIAL_SUFFIX = ".partial.nrrd"  # Slicer picks its writer by extension: keep ".nrrd"
+
+
+#
+# CoreBatchLoader
+#
+
+
+class CoreBatchLoader(ScriptedLoadableModule):
+    """Module metadata."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = "Core Batch Loader"
+        self.parent.categories = ["Informatics"]
+        self.parent.dependencies = ["DICOM"]
+        self.parent.contributors = ["CoreBatchLoader developers"]
+        self.parent.helpText = """
+Converts CT scans of rock well cores — one folder of DICOM slices per core — into NRRD volumes,
+one per core, with exact pixel spacing, slice distance and voxel values, and a
+<code>manifest.json</code> describing every core (status, geometry, warnings).
+<ul>
+<li><b>Input folder</b>: the folder holding the core folders (searched recursively).</li>
+<li><b>Output folder</b>: where the <code>.nrrd</code> files and the manifest go; a rerun skips
+cores that are already done.</li>
+<li><b>Route</b>: <i>fast</i> copies the pixel bytes (close to disk speed); <i>dicomlib</i> loads
+each core with Slicer's DICOM reader and saves it (slow, the reference).</li>
+<li><b>Add to scene</b>: load the converted cores into a subject-hierarchy folder. A whole well
+rarely fits in memory: leave it off for large batches and double-click cores in the results.</li>
+</ul>
+Console: <code>import CoreBatchLoader; CoreBatchLoader.CoreBatchLoaderLogic().convert(inputDir, outputDir)</code>.
+See the <a href="%s">README</a> ("Using it in 3D Slicer").
+""" % _readmeLink()
+        self.parent.acknowledgementText = """
+Built on 3D Slicer's scripted module template (Jean-Christophe Fillion-Robin, Kitware Inc.;
+Andras Lasso, PerkLab; Steve Pieper, Isomics, Inc.; NIH grant 3P41RR013218-12S1), pydicom and numpy.
+"""
+
+
+#
+# CoreBatchLoaderParameterNode
+#
+
+
+@parameterNodeWrapper
+class CoreBatchLoaderParameterNode:
+    """The panel's settings, saved with the scene.
+
+    inputDir - folder holding the core folders.
+    outputDir - where the NRRD files and manifest.json go.
+    route - "fast" (the engine) or "dicomlib" (Slicer's DICOM reader).
+    compress - gzip the NRRD data (smaller, several times slower).
+    workers - worker processes for the fast route (1: in Slicer's process).
+    overwrite - convert again cores that are already done.
+    addToScene - load the converted cores into the scene.
+    depthFile - core depth table (for depth placement; not used by this version).
+    proxyResolution - voxel size in mm of low-resolution proxies (for depth placement; not used yet).
+    """
+
+    inputDir: Path
+    outputDir: Path
+    route: Annotated[str, Choice(list(ROUTES))] = "fast"
+    compress: bool = False
+    workers: Annotated[int, WithinRange(1, 64)] = 1
+    overwrite: bool = False
+    addToScene: bool = False
+    depthFile: Path
+    proxyResolution: Annotated[float, WithinRange(0.05, 20.0)] = 1.0
+
+
+#
+# CoreBatchLoaderWidget
+#
+
+
+class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """The panel: binds the .ui to the parameter node, runs the logic, shows its results."""
+
+    def __init__(self, parent=None):
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._running = False
+        self._cancelRequested = False
+        self._rows: List[CoreRecord] = []
+        self._outputDir: Optional[Path] = None
+
+    def setup(self):
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/CoreBatchLoader.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = CoreBatchLoaderLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.startButton.connect("clicked(bool)", self.onStartButton)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        self.ui.resultsTable.connect("cellDoubleClicked(int,int)", self.onResultDoubleClicked)
+        self.ui.resultsTable.setColumnCount(len(RESULT_COLUMNS))
+        self.ui.resultsTable.setHorizontalHeaderLabels(list(RESULT_COLUMNS))
+        self.ui.resultsTable.horizontalHeader().setStretchLastSection(True)
+        self.ui.progressBar.setValue(0)
+        self.initializeParameterNode()
+
+    def cleanup(self):
+        self._cancelRequested = True
+        self.removeObservers()
+
+    def enter(self):
+        self.initializeParameterNode()
+
+    def exit(self):
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+
+    def onSceneStartClose(self, caller, event):
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event):
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self):
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode):
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            # Widgets carry the dynamic property "SlicerParameterName" in the .ui file.
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._updateButtons()
+
+    def _updateButtons(self, caller=None, event=None):
+        ready = bool(self._parameterNode and _isSet(self._parameterNode.inputDir)
+                     and _isSet(self._parameterNode.outputDir))
+        self.ui.startButton.enabled = ready and not self._running
+        self.ui.startButton.toolTip = ("Convert every core under the input folder" if ready
+                                       else "Choose the input and output folders first")
+        self.ui.cancelButton.enabled = self._running
+        self.ui.inputsCollapsibleButton.enabled = not self._running
+        self.ui.optionsCollapsibleButton.enabled = not self._running
+
+    def onStartButton(self):
+        p = self._parameterNode
+        self._rows, self._outputDir = [], Path(p.outputDir)
+        self.ui.resultsTable.setRowCount(0)
+        self.ui.progressBar.setValue(0)
+        self.ui.statusLabel.text = "Looking for core folders…"
+        self._running, self._cancelRequested = True, False
+        self._updateButtons()
+        slicer.app.processEvents()
+        try:
+            records = self.logic.convert(
+                p.inputDir, p.outputDir, route=p.route, addToScene=p.addToScene,
+                progressCallback=self._onProgress, compress=p.compress, workers=p.workers,
+                overwrite=p.overwrite)
+        except UsageError as exc:
+            self.ui.statusLabel.text = "Not started: %s" % exc
+            slicer.util.errorDisplay("The batch cannot start:\n%s" % exc)
+            return
+        except Exception as exc:  # a bug: show it, keep the panel usable
+            logging.exception("CoreBatchLoader failed")
+            self.ui.statusLabel.text = "Stopped by an error: %s" % exc
+            slicer.util.errorDisplay("CoreBatchLoader stopped by an error:\n%s" % exc)
+            return
+        finally:
+            self._running = False
+            self._updateButtons()
+        counts = {s: sum(r.status == s for r in records) for s in ("converted", "skipped", "failed")}
+        self.ui.statusLabel.text = "%d converted, %d skipped, %d failed%s — %s" % (
+            counts["converted"], counts["skipped"], counts["failed"],
+            " (cancelled)" if self.logic.cancelled else "", self.logic.reportPath or self.logic.manifestPath)
+
+    def onCancelButton(self):
+        self._cancelRequested = True
+        self.ui.cancelButton.enabled = False
+        self.ui.statusLabel.text = "Cancelling after the current core…"
+
+    def _onProgress(self, progress: Progress) -> bool:
+        """Called after each core folder: show it, keep the panel alive, say whether to stop."""
+        for record in progress.records:
+            self._addResultRow(record)
+        self.ui.progressBar.maximum = max(progress.folders_total, 1)
+        self.ui.progressBar.value = progress.folders_done
+        names = ", ".join(r.name for r in progress.records)
+        self.ui.progressBar.format = "%v / %m folders — " + names
+        megabytes = progress.bytes_done / 1e6
+        self.ui.statusLabel.text = "Done: %s (%d cores, %.0f MB, %.0f MB/s, %d failed)" % (
+            names, progress.cores_done, megabytes, megabytes / max(progress.elapsed, 1e-6), progress.failed)
+        slicer.app.processEvents()
+        return self._cancelRequested
+
+    def _addResultRow(self, record: CoreRecord):
+        table = self.ui.resultsTable
+        row = table.rowCount
+        table.insertRow(row)
+        message = record.error or "; ".join(record.warnings)
+        cells = (record.name, record.status, "%.1f" % (record.bytes / 1e6) if record.bytes else "",
+                 "%.1f" % record.seconds, message)
+        for column, text in enumerate(cells):
+            item = qt.QTableWidgetItem(text)
+            item.setFlags(qt.Qt.ItemIsSelectable | qt.Qt.ItemIsEnabled)
+            if column == len(cells) - 1:
+                item.setToolTip(message)
+            table.setItem(row, column, item)
+        self._rows.append(record)
+        table.scrollToBottom()
+
+    def onResultDoubleClicked(self, row: int, column: int):
+        """Show a converted core: its node if it is in the scene, else load its NRRD."""
+        if not 0 <= row < len(self._rows) or self._outputDir is None:
+            return
+        record = self._rows[row]
+        if record.status not in ("converted", "skipped") or not record.output:
+            slicer.util.warningDisplay("%s was not converted: %s" % (record.name, record.error))
+            return
+        node = slicer.mrmlScene.GetNodeByID(self.logic.nodeIDs.get(record.name, ""))
+        if node is None:
+            try:
+                node = slicer.util.loadVolume(str(self._outputDir / record.output), {"name": record.name})
+            except Exception as exc:
+                slicer.util.errorDisplay("Could not load %s:\n%s" % (record.output, exc))
+                return
+            self.logic.nodeIDs[record.name] = node.GetID()
+        slicer.util.setSliceViewerLayers(background=node, fit=True)
+
+
+#
+# CoreBatchLoaderLogic
+#
+
+
+class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
+    """The batch, callable from the Python console without the panel.
+
+    After :meth:`convert`: ``cancelled``, ``manifestPath``, ``reportPath`` (report.html, None when
+    cancelled) and ``nodeIDs`` (core name → node ID of the cores added to the scene) describe the run.
+    """
+
+    def __init__(self):
+        ScriptedLoadableModuleLogic.__init__(self)
+        self.cancelled = False
+        self.manifestPath: Optional[Path] = None
+        self.reportPath: Optional[Path] = None
+        self.nodeIDs: Dict[str, str] = {}
+
+    def getParameterNode(self):
+        return CoreBatchLoaderParameterNode(super().getParameterNode())
+
+    def convert(self, inputDir, outputDir, route="fast", addToScene=False, progressCallback=None,
+                compress=False, workers=1, overwrite=False) -> List[CoreRecord]:
+        """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
+
+        ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.Progress` after
+        each core folder; returning True cancels the batch (the current folder is finished).
+        Raises :class:`CoreBatchLoaderLib.batch.UsageError` when the folders are unusable.
+        """
+        if route not in ROUTES:
+            raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
+        self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
+        adder = _SceneAdder(Path(outputDir).resolve(), self.nodeIDs) if addToScene else None
+        if route == "dicomlib":
+            records = self._convertWithDicomLib(Path(inputDir), Path(outputDir), compress, overwrite,
+                                                adder, progressCallback)
+        else:
+            records = self._convertFast(Path(inputDir), Path(outputDir), compress, int(workers), overwrite,
+                                        adder, progressCallback)
+        return records
+
+    def _convertFast(self, inputDir, outputDir, compress, workers, overwrite, adder, progressCallback):
+        def onFolder(progress: Progress) -> bool:
+            if adder is not None:
+                adder.add(progress.records)
+            return bool(progressCallback(progress)) if progressCallback else False
+
+        options = BatchOptions(convert=ConvertOptions(compress=compress), overwrite=overwrite, workers=workers)
+        with python_for_workers(workers > 1) as executable:
+            if workers > 1 and executable is None:
+                logging.warning("PythonSlicer not found: converting in Slicer's process (1 worker)")
+                options = BatchOptions(convert=options.convert, overwrite=overwrite, workers=1)
+            result = run_batch(inputDir, outputDir, options, progress=onFolder)
+        self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
+        return result.records
+
+    # The DICOMLib route: Slicer's DICOM reader per core, the engine's discovery, names and manifest.
+
+    def _convertWithDicomLib(self, inputDir, outputDir, compress, overwrite, adder, progressCallback):
+        from DICOMLib import DICOMUtils
+
+        if "DICOMScalarVolumePlugin" not in getattr(slicer.modules, "dicomPlugins", {}):
+            raise UsageError("Slicer's DICOM module (DICOMScalarVolumePlugin) is not loaded")
+        inputDir, outputDir = inputDir.resolve(), outputDir.resolve()
+        prepare_output(inputDir, outputDir)
+        records: List[CoreRecord] = []
+        with OutputLock(outputDir), _DicomReaderSettings():
+            remove_stale_partials(outputDir)
+            _removeStaleDicomLibPartials(outputDir)
+            previous: Dict[str, List[CoreRecord]] = {}
+            for record in read_manifest(outputDir):
+                previous.setdefault(record.source, []).append(record)
+            folders = find_core_folders(inputDir, exclude=[outputDir])
+            started = time.perf_counter()
+            databaseDir = os.path.join(slicer.app.temporaryPath, "CoreBatchLoaderDICOMDatabase")
+            try:
+                for index, folder in enumerate(folders):
+                    folderRecords = self._dicomLibFolder(
+                        DICOMUtils, folder, outputDir, previous.get(os.path.abspath(folder.path), []),
+                        databaseDir, compress, overwrite, adder)
+                    records.extend(folderRecords)
+                    self.manifestPath = write_manifest(outputDir, records)
+                    progress = Progress(
+                        index + 1, len(folders), len(records), sum(r.status == "failed" for r in records),
+                        sum(r.bytes for r in records if r.status == "converted"), folderRecords,
+                        time.perf_counter() - started)
+                    if progressCallback is not None and progressCallback(progress):
+                        self.cancelled = True
+                        break
+            finally:
+                self.manifestPath = write_manifest(outputDir, records)
+                remove_stale_partials(outputDir)
+                _removeStaleDicomLibPartials(outputDir)
+            if not self.cancelled:  # the same report.html and manifest.csv as the fast route
+                try:
+                    self.reportPath = write_report(outputDir, records, elapsed_seconds=time.perf_counter() - started)
+                except Exception as exc:  # a report problem must not turn a good batch into a failure
+                    logging.warning("CoreBatchLoader: report not written: %s", _oneLine(exc))
+        return records
+
+    def _dicomLibFolder(self, DICOMUtils, folder: CoreFolder, outputDir: Path, previous: List[CoreRecord],
+                        databaseDir: str, compress: bool, overwrite: bool, adder) -> List[CoreRecord]:
+        fingerprint = folder_fingerprint(folder.path, folder.files)
+        reused = _reusable(previous, fingerprint, outputDir, overwrite)
+        if reused is not None:
+            if adder is not None:
+                adder.add(reused)
+            return reused
+        try:
+            scan = scan_folder(folder)
+        except Exception as exc:
+            return [_folderFailure(folder, fingerprint, "scan failed: %s" % _oneLine(exc))]
+        if scan.error:
+            return [_folderFailure(folder, fingerprint, scan.error)]
+        records = []
+        with DICOMUtils.TemporaryDICOMDatabase(databaseDir) as database:
+            # The indexer also enters subfolders; the file lists below keep each core to its own files.
+            DICOMUtils.importDicom(folder.path, database)
+            for core in scan.cores:
+                existing = [p for p in (outputDir / output_file_name(core.name, f) for f in OUTPUT_FORMATS)
+                            if p.exists()]
+                if existing and not overwrite and not any(r.name == core.name for r in previous):
+                    record = _coreRecord(core, "output %s exists and was not written by this batch from this "
+                                               "source; use overwrite to replace it" % existing[0].name)
+                else:
+                    record = self._dicomLibCore(DICOMUtils, database, core, outputDir, compress, adder)
+                record.fingerprint = fingerprint
+                records.append(record)
+        return records
+
+    def _dicomLibCore(self, DICOMUtils, database, core: CoreSeries, outputDir: Path, compress: bool,
+                      adder) -> CoreRecord:
+        """One core through DICOMLib: import check → loadables → load → harden → save → clean up."""
+        started = time.perf_counter()
+        record = _coreRecord(core, core.error)
+        if core.error:
+            return record
+        files = list(dict.fromkeys(Path(s.path).as_posix() for s in core.slices))  # frames share a file
+        imported = [f for f in files if database.seriesForFile(f)]
+        if not imported:
+            record.error = "Slicer's DICOM database imported none of the %d files of this core" % len(files)
+            return record
+        if len(imported) < len(files):
+            record.warnings.append("Slicer's DICOM database did not import %d of the %d files; they were "
+                                   "left out" % (len(files) - len(imported), len(files)))
+        messages = ["CoreBatchLoader %s:" % core.name]  # non-empty, so plugin failures are appended
+        loadablesByPlugin, _ = DICOMUtils.getLoadablesFromFileLists(
+            [imported], ["DICOMScalarVolumePlugin"], messages)
+        candidates = [(plugin, loadable) for plugin, loadables in loadablesByPlugin.items() for loadable in loadables]
+        if not candidates:
+            record.error = _oneLine("Slicer's scalar volume plugin found nothing to load. %s" % " ".join(messages[1:]))
+            return record
+        plugin, loadable = max(candidates, key=lambda c: (bool(c[1].selected), len(c[1].files), c[1].confidence))
+        loadable.selected = True
+        if getattr(loadable, "warning", ""):
+            record.warnings.append("Slicer: %s" % _oneLine(loadable.warning))
+        loadMessages: List[str] = []
+        nodeIDs = DICOMUtils.loadLoadables({plugin: [loadable]}, loadMessages)
+        nodes = [n for n in (slicer.mrmlScene.GetNodeByID(i) for i in nodeIDs) if n is not None]
+        kept = None
+        partial = outputDir / (".%s.%s%s" % (core.name, uuid.uuid4().hex[:8], DICOMLIB_PARTIAL_SUFFIX))
+        try:
+            volumes = [n for n in nodes if n.IsA("vtkMRMLScalarVolumeNode")]
+            if len(volumes) != 1:
+                record.error = _oneLine("Slicer's DICOM plugin loaded %d volumes. %s" % (
+                    len(volumes), " ".join(loadMessages)))
+                return record
+            volume = volumes[0]
+            if volume.GetParentTransformNode() is not None:
+                volume.HardenTransform()
+                record.warnings.append("irregular slice geometry: Slicer's regularization transform was "
+                                       "hardened (voxels resampled)")
+            mrml_scene.describe_volume(record, volume)
+            target = outputDir / output_file_name(core.name)
+            if not slicer.util.saveNode(volume, str(partial), {"useCompression": 1 if compress else 0}) \
+                    or not partial.is_file():
+                record.error = "Slicer could not write %s (see the log)" % target.name
+                return record
+            os.replace(str(partial), str(target))
+            record.status, record.output = "converted", target.name
+            if adder is not None:
+                kept = volume
+                adder.adopt(volume, record, target)
+        finally:
+            for node in nodes:
+                if node is kept or not slicer.mrmlScene.IsNodePresent(node):
+                    continue
+                if node.IsA("vtkMRMLVolumeNode"):
+                    mrml_scene.remove_volume(slicer.mrmlScene, node)
+                else:
+                    slicer.mrmlScene.RemoveNode(node)
+            if partial.exists():
+                partial.unlink()
+            record.seconds = round(time.perf_counter() - started, 3)
+        return record
+
+
+class _SceneAdder:
+    """Adds converted cores to slicer.mrmlScene, in one subject-hierarchy folder per batch."""
+
+    def __init__(self, outputDir: Path, nodeIDs: Dict[str, str]):
+        self.outputDir = outputDir
+        self.nodeIDs = nodeIDs
+        self._folder = None
+
+    def folder(self) -> int:
+        if self._folder is None:
+            self._folder = mrml_scene.batch_folder(slicer.mrmlScene, self.outputDir.name or mrml_scene.DEFAULT_FOLDER_NAME)
+        return self._folder
+
+    def add(self, records: List[CoreRecord]):
+        for record in records:
+            if record.status in ("converted", "skipped") and record.output:
+                try:
+                    self.nodeIDs[record.name] = mrml_scene.add_core(slicer.mrmlScene, self.outputDir, record,
+                                                                    self.folder())
+                except mrml_scene.SceneLoadError as exc:
+                    record.warnings.append("not added to the scene: %s" % exc)
+
+    def adopt(self, volume, record: CoreRecord, path: Path):
+        self.nodeIDs[record.name] = mrml_scene.adopt_volume(slicer.mrmlScene, volume, record.name, path,
+                                                            self.folder())
+
+
+class _DicomReaderSettings:
+    """Set the scalar volume plugin's reader settings for the batch; restore the user's after."""
+
+    def __enter__(self):
+        settings = qt.QSettings()
+        self._saved = {key: (settings.contains(key), settings.value(key)) for key in DICOM_SETTINGS}
+        for key, value in DICOM_SETTINGS.items():
+            if key.endswith("ReaderApproach"):
+                import DICOMScalarVolumePlugin
+                value = DICOMScalarVolumePlugin.DICOMScalarVolumePluginClass.readerApproaches().index(value)
+            settings.setValue(key, value)
+        return self
+
+    def __exit__(self, *exc):
+        settings = qt.QSettings()
+        for key, (present, value) in self._saved.items():
+            if present:
+                settings.setValue(key, value)
+            else:
+                settings.remove(key)
+
+
+def _reusable(previous: List[CoreRecord], fingerprint: str, outputDir: Path, overwrite: bool):
+    """The previous run's records for an unchanged folder whose outputs all exist (as the fast route)."""
+    if overwrite or not previous:
+        return None
+    if any(r.fingerprint != fingerprint or r.status not in ("converted", "skipped") for r in previous):
+        return None
+    if any(not r.output or not (outputDir / r.output).exists() for r in previous):
+        return None
+    reused = []
+    for r in previous:
+        copy = CoreRecord.from_json(r.to_json())
+        copy.status, copy.seconds = "skipped", 0.0
+        reused.append(copy)
+    return reused
+
+
+def _coreRecord(core: CoreSeries, error: Optional[str]) -> CoreRecord:
+    return CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
+                      status="failed", error=error, warnings=list(core.warnings), slices=len(core.slices),
+                      route="dicomlib")
+
+
+def _folderFailure(folder: CoreFolder, fingerprint: str, error: str) -> CoreRecord:
+    return CoreRecord(name=folder.name, source=os.path.abspath(folder.path), status="failed", error=error,
+                      fingerprint=fingerprint, route="dicomlib")
+
+
+def _removeStaleDicomLibPartials(outputDir: Path):
+    for entry in outputDir.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(DICOMLIB_PARTIAL_SUFFIX):
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+
+
+def _readmeLink() -> str:
+    """The README next to the module folder when installed from the source tree, else online."""
+    local = Path(__file__).resolve().parent.parent / "README.md"
+    return local.as_uri() if local.is_file() else README_URL
+
+
+def _isSet(path) -> bool:
+    return str(path) not in ("", ".")
+
+
+def _oneLine(text) -> str:
+    return " ".join(str(text).split())[:500]
+
+
+#
+# CoreBatchLoaderTest
+#
+
+
+class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
+    """Self-test inside Slicer: a synthetic well through both routes, compared voxel for voxel."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+        self.tempDir = Path(tempfile.mkdtemp(prefix="CoreBatchLoaderTest-"))
+
+    def tearDown(self):
+        shutil.rmtree(str(self.tempDir), ignore_errors=True)
+
+    def runTest(self):
+        for test in (self.test_both_routes_write_the_same_volumes,
+                     self.test_add_to_scene_puts_every_core_in_the_batch_folder,
+                     self.test_cancel_stops_after_the_current_core_folder):
+            self.setUp()
+            try:
+                test()
+            finally:
+                self.tearDown()
+
+    def _well(self, cores: int = 3) -> Path:
+        from CoreBatchLoaderLib.synthetic import write_well
+        well = self.tempDir / "well"
+        # Unsigned 12-bit with an intercept, as many CT scanners write: values need the Modality LUT.
+        write_well(well, cores=cores, slices=9, signed=False, bits_stored=12, intercept=-1024.0)
+        return well
+
+    def test_both_routes_write_the_same_volumes(self):
+        self.delayDisplay("Converting a synthetic well by both routes")
+        well = self._well()
+        logic = CoreBatchLoaderLogic()
+        fast = logic.convert(well, self.tempDir / "fast", route="fast")
+        dicom = logic.convert(well, self.tempDir / "dicomlib", route="dicomlib")
+        self.assertEqual([r.name for r in fast], ["core_001", "core_002", "core_003"])
+        self.assertEqual([r.name for r in dicom], [r.name for r in fast])
+        for f, d in zip(fast, dicom):
+            self.assertEqual((f.status, d.status), ("converted", "converted"), d.error or f.error)
+            self.assertEqual((f.route, d.route), ("fast", "dicomlib"))
+            self.assertEqual(f.output, d.output)
+            fastNode = mrml_scene.load_volume(slicer.mrmlScene, self.tempDir / "fast" / f.output)
+            dicomNode = mrml_scene.load_volume(slicer.mrmlScene, self.tempDir / "dicomlib" / d.output)
+            fastVoxels = slicer.util.arrayFromVolume(fastNode)
+            dicomVoxels = slicer.util.arrayFromVolume(dicomNode)
+            self.assertEqual(fastVoxels.shape, dicomVoxels.shape)
+            self.assertTrue((fastVoxels.astype("float64") == dicomVoxels.astype("float64")).all(),
+                            "%s: voxels differ between the routes" % f.name)
+            for row in range(4):
+                for column in range(4):
+                    self.assertAlmostEqual(_ijkToRas(fastNode).GetElement(row, column),
+                                           _ijkToRas(dicomNode).GetElement(row, column), places=6)
+            self.assertEqual(f.dimensions, d.dimensions)
+        for folder in ("fast", "dicomlib"):
+            for name in ("manifest.json", "report.html"):
+                self.assertTrue((self.tempDir / folder / name).is_file(), "%s/%s" % (folder, name))
+        self.delayDisplay("Both routes agree")
+
+    def test_add_to_scene_puts_every_core_in_the_batch_folder(self):
+        well = self._well(cores=2)
+        for route in ROUTES:
+            slicer.mrmlScene.Clear()
+            logic = CoreBatchLoaderLogic()
+            records = logic.convert(well, self.tempDir / route, route=route, addToScene=True)
+            names = [r.name for r in records]
+            self.assertEqual(sorted(logic.nodeIDs), sorted(names))
+            shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
+            for name, nodeID in logic.nodeIDs.items():
+                node = slicer.mrmlScene.GetNodeByID(nodeID)
+                self.assertIsNotNone(node, "%s (%s) is not in the scene" % (name, route))
+                self.assertEqual(node.GetName(), name)
+                folder = shNode.GetItemParent(shNode.GetItemByDataNode(node))
+                self.assertEqual(shNode.GetItemName(folder), route)
+            volumes = slicer.util.getNodesByClass("vtkMRMLScalarVolumeNode")
+            self.assertEqual(len(volumes), len(names), "%s left extra volumes in the scene" % route)
+
+    def test_cancel_stops_after_the_current_core_folder(self):
+        well = self._well()
+        for route in ROUTES:
+            records = CoreBatchLoaderLogic().convert(well, self.tempDir / route, route=route,
+                                                     progressCallback=lambda progress: True)
+            self.assertEqual([r.name for r in records], ["core_001"], route)
+
+
+def _ijkToRas(node):
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(matrix)
+    return matrix

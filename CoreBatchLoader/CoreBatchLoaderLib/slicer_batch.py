@@ -1,0 +1,157 @@
+"""Run the batch inside 3D Slicer without its window — and what worker processes need in Slicer.
+
+Headless use (on a Linux server without a display, prefix ``xvfb-run -a``)::
+
+    Slicer --no-splash --no-main-window --python-script \\
+        /path/to/CoreBatchLoader/CoreBatchLoaderLib/slicer_batch.py INPUT OUTPUT_DIR [options]
+
+The options are those of ``corebatchloader convert`` (shared through
+:func:`CoreBatchLoaderLib.cli.add_convert_arguments`) plus ``--route fast|dicomlib``:
+
+- ``fast`` runs the CLI's own code (:func:`CoreBatchLoaderLib.cli.run_convert`);
+- ``dicomlib`` runs the module's logic, Slicer's DICOM reader for every core
+  (``CoreBatchLoader.CoreBatchLoaderLogic``, imported from the module folder).
+
+Slicer stays open after a script unless it exits, so this one always ends with ``sys.exit`` and
+the CLI's statuses: 0 all converted (or already done), 1 some core failed, 2 could not start,
+130 interrupted.  Nothing Slicer-specific is imported at module level: multiprocessing's
+"spawn" workers re-run this file as ``__mp_main__`` in plain PythonSlicer.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+MODULE_DIR = Path(os.path.abspath(globals().get("__file__") or sys.argv[0])).parent.parent  # the CoreBatchLoader folder
+
+
+@contextlib.contextmanager
+def python_for_workers(enabled: bool = True) -> Iterator[Optional[str]]:
+    """Make multiprocessing start its workers with PythonSlicer while the block runs in Slicer.
+
+    Inside the Slicer application ``sys.executable`` is not a plain Python interpreter, so "spawn"
+    workers must be started with ``PythonSlicer`` (on the PATH of Slicer's process; Slicer's own
+    pip helper finds it the same way).  Yields the interpreter the workers will run: PythonSlicer,
+    ``sys.executable`` outside the Slicer application (nothing is changed), or None when
+    PythonSlicer is not found or ``enabled`` is False — then run with one worker.  The previous
+    setting is restored afterwards.
+    """
+    import multiprocessing
+    import multiprocessing.spawn
+
+    if not enabled:
+        yield None
+        return
+    if not in_slicer_application():
+        yield sys.executable
+        return
+    executable = shutil.which("PythonSlicer")
+    if executable is None:
+        yield None
+        return
+    previous = multiprocessing.spawn.get_executable()
+    multiprocessing.set_executable(executable)
+    try:
+        yield executable
+    finally:
+        multiprocessing.set_executable(previous)
+
+
+def in_slicer_application() -> bool:
+    """True inside 3D Slicer (``slicer.app`` exists), False in plain Python or with slicer-core."""
+    slicer = sys.modules.get("slicer")
+    return slicer is not None and getattr(slicer, "app", None) is not None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from CoreBatchLoaderLib.cli import add_convert_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="slicer_batch.py",
+        description="Convert every core under INPUT into OUTPUT_DIR inside 3D Slicer (headless).")
+    add_convert_arguments(parser)
+    parser.add_argument("--route", choices=("fast", "dicomlib"), default="fast",
+                        help="fast: the CoreBatchLoader engine (default); dicomlib: Slicer's DICOM reader "
+                             "for every core (slow, the reference)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from CoreBatchLoaderLib import cli
+
+    args = build_parser().parse_args(argv)
+    if args.route == "fast":
+        with python_for_workers(args.workers > 1 and not args.scheduler) as executable:
+            if args.workers > 1 and not args.scheduler and executable is None:
+                print("slicer_batch: PythonSlicer not found on the PATH; converting with 1 worker", file=sys.stderr)
+                args.workers = 1
+            return cli.run_convert(args)
+    return _run_dicomlib(args)
+
+
+def _run_dicomlib(args: argparse.Namespace) -> int:
+    from CoreBatchLoaderLib import cli
+    from CoreBatchLoaderLib.batch import BatchResult, UsageError
+
+    if args.scheduler:
+        print("slicer_batch: error: --scheduler needs --route fast", file=sys.stderr)
+        return 2
+    for option, used in (("--format nhdr", args.output_format != "nrrd"), ("--on-gap fail", args.on_gap != "fill")):
+        if used:
+            print("slicer_batch: %s does not apply to --route dicomlib (Slicer's reader decides)" % option,
+                  file=sys.stderr)
+    try:
+        import CoreBatchLoader  # the module file, next to this package
+    except ImportError as exc:
+        print("slicer_batch: error: --route dicomlib runs inside 3D Slicer (%s)" % exc, file=sys.stderr)
+        return 2
+
+    logic = CoreBatchLoader.CoreBatchLoaderLogic()
+    bar = None if args.quiet else cli.ProgressBar()
+    try:
+        records = logic.convert(args.input, args.output, route="dicomlib", compress=args.compress,
+                                overwrite=args.overwrite, progressCallback=bar)
+    except UsageError as exc:
+        print("corebatchloader: error: %s" % exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("corebatchloader: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    result = BatchResult(records=records, cancelled=logic.cancelled, manifest=logic.manifestPath,
+                         report=logic.reportPath)
+    cli.print_summary(result, args.output)
+    return result.exit_code
+
+
+def _run_as_script() -> None:
+    # Slicer may put this file's own folder first on sys.path; its module names (batch, cli, png…)
+    # must not shadow anything, and the package is imported from the module folder instead.
+    here = str(MODULE_DIR / "CoreBatchLoaderLib")
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    if str(MODULE_DIR) not in sys.path:
+        sys.path.insert(0, str(MODULE_DIR))
+    try:
+        status = main(sys.argv[1:])
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        status = exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        status = 130
+    except Exception:  # a bug: show it, and still leave Slicer
+        traceback.print_exc()
+        status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    _run_as_script()
