@@ -23,7 +23,6 @@ from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_n
 from .discover import CoreFolder, find_core_folders, scan_folder
 from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
-from .report import write_report
 
 LOCK_NAME = ".corebatchloader.lock"
 
@@ -245,6 +244,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
 
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
+    from .report import write_report  # imported here: the report's code is not needed by workers
     try:
         return write_report(output_dir, records, elapsed_seconds=elapsed)
     except Exception as exc:  # pragma: no cover - defensive

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
-import pydicom
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    UID,
-)
+# Transfer syntax UIDs (PS3.5 A): plain strings so the fast path needs no pydicom import.
+ImplicitVRLittleEndian = "1.2.840.10008.1.2"
+ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"
+DeflatedExplicitVRLittleEndian = "1.2.840.10008.1.2.1.99"
+ExplicitVRBigEndian = "1.2.840.10008.1.2.2"
 
 from .header_scanner import scan_header
 
@@ -134,19 +131,22 @@ def read_slice_headers(path: str, use_scanner: bool = True) -> List[SliceHeader]
 
 
 def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
-    if os.path.basename(path).upper() == "DICOMDIR" or not looks_like_dicom(path):
-        raise NotAnImage(path)
     name = os.path.basename(path)
-    scanned = scan_header(path) if use_scanner else None
+    if name.upper() == "DICOMDIR":
+        raise NotAnImage(path)
+    scanned = scan_header(path) if use_scanner else None  # the common case, one open() per file
     if scanned is not None and scanned.get("MediaStorageSOPClassUID") != MEDIA_STORAGE_DIRECTORY and (
             scanned.pixel_length and scanned.get("Rows") and scanned.get("Columns")):
         try:
-            return _frames(path, scanned, UID(scanned["TransferSyntaxUID"]), scanned.pixel_tell,
+            return _frames(path, scanned, scanned["TransferSyntaxUID"], scanned.pixel_tell,
                            scanned.pixel_length, scanned.file_size)
         except DicomFileError:
             raise
         except Exception:
             pass  # let pydicom read it and word the error
+    if not looks_like_dicom(path):
+        raise NotAnImage(path)
+    import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -176,7 +176,7 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
                              series_uid=_series_uid_or_none(ds)) from None
 
 
-def _frames(path: str, ds: Any, syntax: UID, value_tell: Optional[int], length: Optional[int],
+def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: Optional[int],
             file_size: int) -> List[SliceHeader]:
     """SliceHeaders from a header ``ds`` (a pydicom Dataset, or a ScannedHeader: both answer
     ``get(keyword)`` and ``keyword in ds``) and where its Pixel Data value lies."""
@@ -211,7 +211,7 @@ def _frames(path: str, ds: Any, syntax: UID, value_tell: Optional[int], length: 
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         series_number=_int_or_none(ds.get("SeriesNumber")),
         sop_class_uid=str(ds.get("SOPClassUID", "")),
-        transfer_syntax=str(syntax),
+        transfer_syntax=str(syntax),  # a pydicom UID is a str subclass: keep the plain text
         rows=rows,
         columns=columns,
         samples_per_pixel=samples,
@@ -278,11 +278,11 @@ def _enhanced_frame(ds: Any, k: int, offset: Optional[int], common: dict) -> Sli
         **common)
 
 
-def _transfer_syntax(ds: Any) -> UID:
+def _transfer_syntax(ds: Any) -> str:
     meta = getattr(ds, "file_meta", None)
     syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
     if syntax:
-        return UID(str(syntax))
+        return str(syntax)
     # Bare dataset: pydicom guessed the encoding while reading.
     if getattr(ds, "original_encoding", (True, True))[0]:
         return ImplicitVRLittleEndian
@@ -292,6 +292,7 @@ def _transfer_syntax(ds: Any) -> UID:
 def transfer_syntax_name(uid: str) -> str:
     """"JPEG Baseline (Process 1) (1.2.840.10008.1.2.4.50)" for messages."""
     try:
+        from pydicom.uid import UID
         return "%s (%s)" % (UID(uid).name, uid)
     except Exception:
         return uid
