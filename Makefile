@@ -33,6 +33,7 @@ test: setup
 # Speed and memory against cat, dcm2niix, SimpleITK and Slicer's reader (writes bench/results.md).
 bench: setup
 	$(BIN)/python -m pip install --quiet dcm2niix SimpleITK
+	@test -x /usr/bin/time || (apt-get install -y -qq time || echo "install GNU time for memory figures")
 	$(BIN)/python bench/run_bench.py
 
 clean:

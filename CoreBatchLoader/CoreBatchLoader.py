@@ -17,7 +17,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Annotated, Dict, List, Optional
 
@@ -35,13 +34,11 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 from slicer.util import VTKObservationMixin
 
 from CoreBatchLoaderLib import mrml_scene
-from CoreBatchLoaderLib.batch import (
-    BatchOptions, OutputLock, Progress, UsageError, prepare_output, remove_stale_partials, run_batch,
-)
-from CoreBatchLoaderLib.convert import OUTPUT_FORMATS, ConvertOptions, output_file_name
-from CoreBatchLoaderLib.discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
-from CoreBatchLoaderLib.manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
-from CoreBatchLoaderLib.report import write_report
+from CoreBatchLoaderLib.batch import BatchOptions, Progress, UsageError, run_batch
+from CoreBatchLoaderLib.convert import ConvertOptions, output_file_name
+from CoreBatchLoaderLib.discover import CoreSeries
+from CoreBatchLoaderLib.manifest import CoreRecord
+from CoreBatchLoaderLib.nrrd_writer import temporary_path
 from CoreBatchLoaderLib.slicer_batch import python_for_workers
 
 README_URL = "https://github.com/ORGANIZATION/CoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
@@ -53,7 +50,6 @@ DICOM_SETTINGS = {
     "DICOM/ScalarVolume/ReaderApproach": "GDCM with DCMTK fallback",  # stored as its index
     "DICOM/ScalarVolume/AcquisitionGeometryRegularization": "transform",
 }
-DICOMLIB_PARTIAL_SUFFIX = ".partial.nrrd"  # Slicer picks its writer by extension: keep ".nrrd"
 
 
 #
@@ -348,92 +344,57 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
         return result.records
 
-    # The DICOMLib route: Slicer's DICOM reader per core, the engine's discovery, names and manifest.
+    # The DICOMLib route: Slicer's DICOM reader per core inside the engine's batch (discovery,
+    # names, resuming, lock, manifest and report are shared with the fast route).
 
     def _convertWithDicomLib(self, inputDir, outputDir, compress, overwrite, adder, progressCallback):
         from DICOMLib import DICOMUtils
 
         if "DICOMScalarVolumePlugin" not in getattr(slicer.modules, "dicomPlugins", {}):
             raise UsageError("Slicer's DICOM module (DICOMScalarVolumePlugin) is not loaded")
-        inputDir, outputDir = inputDir.resolve(), outputDir.resolve()
-        prepare_output(inputDir, outputDir)
-        records: List[CoreRecord] = []
-        with OutputLock(outputDir), _DicomReaderSettings():
-            remove_stale_partials(outputDir)
-            _removeStaleDicomLibPartials(outputDir)
-            previous: Dict[str, List[CoreRecord]] = {}
-            for record in read_manifest(outputDir):
-                previous.setdefault(record.source, []).append(record)
-            folders = find_core_folders(inputDir, exclude=[outputDir])
-            started = time.perf_counter()
-            databaseDir = os.path.join(slicer.app.temporaryPath, "CoreBatchLoaderDICOMDatabase")
-            try:
-                for index, folder in enumerate(folders):
-                    folderRecords = self._dicomLibFolder(
-                        DICOMUtils, folder, outputDir, previous.get(os.path.abspath(folder.path), []),
-                        databaseDir, compress, overwrite, adder)
-                    records.extend(folderRecords)
-                    self.manifestPath = write_manifest(outputDir, records)
-                    progress = Progress(
-                        index + 1, len(folders), len(records), sum(r.status == "failed" for r in records),
-                        sum(r.bytes for r in records if r.status == "converted"), folderRecords,
-                        time.perf_counter() - started)
-                    if progressCallback is not None and progressCallback(progress):
-                        self.cancelled = True
-                        break
-            finally:
-                self.manifestPath = write_manifest(outputDir, records)
-                remove_stale_partials(outputDir)
-                _removeStaleDicomLibPartials(outputDir)
-            if not self.cancelled:  # the same report.html and manifest.csv as the fast route
-                try:
-                    self.reportPath = write_report(outputDir, records, elapsed_seconds=time.perf_counter() - started)
-                except Exception as exc:  # a report problem must not turn a good batch into a failure
-                    logging.warning("CoreBatchLoader: report not written: %s", _oneLine(exc))
-        return records
+        options = BatchOptions(convert=ConvertOptions(compress=compress), overwrite=overwrite, workers=1)
+        databaseDir = os.path.join(slicer.app.temporaryPath, "CoreBatchLoaderDICOMDatabase")
+        with _DicomReaderSettings(), DICOMUtils.TemporaryDICOMDatabase(databaseDir) as database:
+            converter = _DicomLibConverter(DICOMUtils, database, adder)
+            result = run_batch(inputDir, outputDir, options, progress=progressCallback, converter=converter)
+        self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
+        return result.records
 
-    def _dicomLibFolder(self, DICOMUtils, folder: CoreFolder, outputDir: Path, previous: List[CoreRecord],
-                        databaseDir: str, compress: bool, overwrite: bool, adder) -> List[CoreRecord]:
-        fingerprint = folder_fingerprint(folder.path, folder.files)
-        reused = _reusable(previous, fingerprint, outputDir, overwrite)
-        if reused is not None:
-            if adder is not None:
-                adder.add(reused)
-            return reused
-        try:
-            scan = scan_folder(folder)
-        except Exception as exc:
-            return [_folderFailure(folder, fingerprint, "scan failed: %s" % _oneLine(exc))]
-        if scan.error:
-            return [_folderFailure(folder, fingerprint, scan.error)]
-        records = []
-        with DICOMUtils.TemporaryDICOMDatabase(databaseDir) as database:
-            # The indexer also enters subfolders; the file lists below keep each core to its own files.
-            DICOMUtils.importDicom(folder.path, database)
-            for core in scan.cores:
-                existing = [p for p in (outputDir / output_file_name(core.name, f) for f in OUTPUT_FORMATS)
-                            if p.exists()]
-                if existing and not overwrite and not any(r.name == core.name for r in previous):
-                    record = _coreRecord(core, "output %s exists and was not written by this batch from this "
-                                               "source; use overwrite to replace it" % existing[0].name)
-                else:
-                    record = self._dicomLibCore(DICOMUtils, database, core, outputDir, compress, adder)
-                record.fingerprint = fingerprint
-                records.append(record)
-        return records
 
-    def _dicomLibCore(self, DICOMUtils, database, core: CoreSeries, outputDir: Path, compress: bool,
-                      adder) -> CoreRecord:
-        """One core through DICOMLib: import check → loadables → load → harden → save → clean up."""
+class _DicomLibConverter:
+    """One core through DICOMLib: import → loadables → load → harden → save → clean up.
+
+    Called by the engine's batch in place of its own converter (same signature).
+    """
+
+    def __init__(self, DICOMUtils, database, adder):
+        self.DICOMUtils = DICOMUtils
+        self.database = database
+        self.adder = adder
+        self._imported = set()
+
+    def __call__(self, core: CoreSeries, outputDir: Path, options: ConvertOptions) -> CoreRecord:
         started = time.perf_counter()
-        record = _coreRecord(core, core.error)
-        if core.error:
-            return record
+        record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
+                            status="failed", error=core.error, warnings=list(core.warnings),
+                            slices=len(core.slices), route="dicomlib")
+        try:
+            if not core.error:
+                self._convert(core, outputDir, options, record)
+        finally:
+            record.seconds = round(time.perf_counter() - started, 3)
+        return record
+
+    def _convert(self, core: CoreSeries, outputDir: Path, options: ConvertOptions, record: CoreRecord) -> None:
+        DICOMUtils, database = self.DICOMUtils, self.database
+        if core.folder not in self._imported:  # the indexer also enters subfolders; the lists below don't
+            DICOMUtils.importDicom(core.folder, database)
+            self._imported.add(core.folder)
         files = list(dict.fromkeys(Path(s.path).as_posix() for s in core.slices))  # frames share a file
         imported = [f for f in files if database.seriesForFile(f)]
         if not imported:
             record.error = "Slicer's DICOM database imported none of the %d files of this core" % len(files)
-            return record
+            return
         if len(imported) < len(files):
             record.warnings.append("Slicer's DICOM database did not import %d of the %d files; they were "
                                    "left out" % (len(files) - len(imported), len(files)))
@@ -443,7 +404,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         candidates = [(plugin, loadable) for plugin, loadables in loadablesByPlugin.items() for loadable in loadables]
         if not candidates:
             record.error = _oneLine("Slicer's scalar volume plugin found nothing to load. %s" % " ".join(messages[1:]))
-            return record
+            return
         plugin, loadable = max(candidates, key=lambda c: (bool(c[1].selected), len(c[1].files), c[1].confidence))
         loadable.selected = True
         if getattr(loadable, "warning", ""):
@@ -452,29 +413,30 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         nodeIDs = DICOMUtils.loadLoadables({plugin: [loadable]}, loadMessages)
         nodes = [n for n in (slicer.mrmlScene.GetNodeByID(i) for i in nodeIDs) if n is not None]
         kept = None
-        partial = outputDir / (".%s.%s%s" % (core.name, uuid.uuid4().hex[:8], DICOMLIB_PARTIAL_SUFFIX))
+        target = outputDir / output_file_name(core.name)
+        partial = temporary_path(target)
+        partial = partial.with_name(partial.name + ".nrrd")  # Slicer picks its writer by the extension
         try:
             volumes = [n for n in nodes if n.IsA("vtkMRMLScalarVolumeNode")]
             if len(volumes) != 1:
                 record.error = _oneLine("Slicer's DICOM plugin loaded %d volumes. %s" % (
                     len(volumes), " ".join(loadMessages)))
-                return record
+                return
             volume = volumes[0]
             if volume.GetParentTransformNode() is not None:
                 volume.HardenTransform()
                 record.warnings.append("irregular slice geometry: Slicer's regularization transform was "
                                        "hardened (voxels resampled)")
             mrml_scene.describe_volume(record, volume)
-            target = outputDir / output_file_name(core.name)
-            if not slicer.util.saveNode(volume, str(partial), {"useCompression": 1 if compress else 0}) \
+            if not slicer.util.saveNode(volume, str(partial), {"useCompression": 1 if options.compress else 0}) \
                     or not partial.is_file():
                 record.error = "Slicer could not write %s (see the log)" % target.name
-                return record
+                return
             os.replace(str(partial), str(target))
-            record.status, record.output = "converted", target.name
-            if adder is not None:
+            record.status, record.output, record.error = "converted", target.name, None
+            if self.adder is not None:
                 kept = volume
-                adder.adopt(volume, record, target)
+                self.adder.adopt(volume, record, target)
         finally:
             for node in nodes:
                 if node is kept or not slicer.mrmlScene.IsNodePresent(node):
@@ -485,8 +447,6 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
                     slicer.mrmlScene.RemoveNode(node)
             if partial.exists():
                 partial.unlink()
-            record.seconds = round(time.perf_counter() - started, 3)
-        return record
 
 
 class _SceneAdder:
@@ -536,42 +496,6 @@ class _DicomReaderSettings:
                 settings.setValue(key, value)
             else:
                 settings.remove(key)
-
-
-def _reusable(previous: List[CoreRecord], fingerprint: str, outputDir: Path, overwrite: bool):
-    """The previous run's records for an unchanged folder whose outputs all exist (as the fast route)."""
-    if overwrite or not previous:
-        return None
-    if any(r.fingerprint != fingerprint or r.status not in ("converted", "skipped") for r in previous):
-        return None
-    if any(not r.output or not (outputDir / r.output).exists() for r in previous):
-        return None
-    reused = []
-    for r in previous:
-        copy = CoreRecord.from_json(r.to_json())
-        copy.status, copy.seconds = "skipped", 0.0
-        reused.append(copy)
-    return reused
-
-
-def _coreRecord(core: CoreSeries, error: Optional[str]) -> CoreRecord:
-    return CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
-                      status="failed", error=error, warnings=list(core.warnings), slices=len(core.slices),
-                      route="dicomlib")
-
-
-def _folderFailure(folder: CoreFolder, fingerprint: str, error: str) -> CoreRecord:
-    return CoreRecord(name=folder.name, source=os.path.abspath(folder.path), status="failed", error=error,
-                      fingerprint=fingerprint, route="dicomlib")
-
-
-def _removeStaleDicomLibPartials(outputDir: Path):
-    for entry in outputDir.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(DICOMLIB_PARTIAL_SUFFIX):
-            try:
-                entry.unlink()
-            except OSError:
-                pass
 
 
 def _readmeLink() -> str:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,6 +34,7 @@ CLI = [PY, "-m", "CoreBatchLoaderLib.cli", "convert"]
 
 
 def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
+    """Write the data once; run in a child process (see main) so this process stays small."""
     from CoreBatchLoaderLib.synthetic import write_core_series, write_well
     large = CACHE / ("large_%d" % large_slices)
     well = CACHE / ("well_%d" % well_cores)
@@ -52,17 +53,25 @@ def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
     return large, well
 
 
-def timed(command: List[str], cwd: Optional[Path] = None, shell: bool = False) -> Tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of one command run as a child process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError("%s failed: %s" % (command if not shell else command[0],
-                                               process.stderr.read().decode()[-500:]))  # type: ignore[union-attr]
-    return elapsed, usage.ru_maxrss // 1024
+GNU_TIME = "/usr/bin/time"
+
+
+def timed(command: List[str]) -> Tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one command and the processes it waits for.
+
+    The RSS comes from GNU time (`%M`), a tiny C process: measuring with wait4() from this
+    Python process would report at least this process's own size, since Linux starts a child's
+    peak RSS from its parent's resident size at fork.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        run = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name] + command, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if run.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (" ".join(command[:3]), run.stderr.decode()[-500:]))
+        peak_kb = int(rss.read().split()[-1])
+    return elapsed, peak_kb // 1024
 
 
 def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[], List[str]]]:
@@ -166,9 +175,18 @@ def main() -> int:
     parser.add_argument("--well-cores", type=int, default=20)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_only:
+        generate(args.large_slices, args.well_cores)
+        return 0
     CACHE.mkdir(exist_ok=True)
-    large, well = generate(args.large_slices, args.well_cores)
+    if not Path(GNU_TIME).exists():
+        print("bench needs GNU time for peak memory: apt-get install time", file=sys.stderr)
+        return 2
+    subprocess.run([PY, __file__, "--generate-only", "--large-slices", str(args.large_slices),
+                    "--well-cores", str(args.well_cores)], check=True)
+    large, well = CACHE / ("large_%d" % args.large_slices), CACHE / ("well_%d" % args.well_cores)
     table = run({"Large core (1 × %d slices of 512²)" % args.large_slices: large,
                  "Well (%d cores × 200 slices of 256²)" % args.well_cores: well}, args.rounds, args.workers)
     args.output.write_text("# Benchmark results\n\n" + table + "\n")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_name
-from .discover import CoreFolder, find_core_folders, scan_folder
+from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
 from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
 
@@ -86,7 +86,13 @@ class BatchResult:
         return 1 if self.failed else 0
 
 
-def process_folder(job: FolderJob) -> List[CoreRecord]:
+CoreConverter = Callable[[CoreSeries, Path, ConvertOptions], CoreRecord]
+"""Turns one core into its output file and record: the engine's :func:`convert_core`, or another
+route (Slicer's DICOMLib, in the module) that then shares discovery, naming, resuming, locking,
+the manifest and the report."""
+
+
+def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> List[CoreRecord]:
     """Scan one folder and convert its cores (or reuse the previous run's results)."""
     reused = _reusable(job)
     if reused is not None:
@@ -108,7 +114,7 @@ def process_folder(job: FolderJob) -> List[CoreRecord]:
                                       "use --overwrite to replace it" % target.name)
         else:
             try:
-                record = convert_core(core, Path(job.output_dir), job.options)
+                record = converter(core, Path(job.output_dir), job.options)
             except Exception as exc:  # a bug must cost one core, not the batch
                 record = CoreRecord(name=core.name, source=os.path.abspath(core.folder),
                                     series_uid=core.series_uid, error="internal error: %s" % _one_line(exc))
@@ -184,7 +190,7 @@ def remove_stale_partials(output_dir: Path) -> int:
     """Delete temporary files a killed run left behind (never under a final name)."""
     removed = 0
     for entry in output_dir.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
+        if entry.name.startswith(".") and PARTIAL_SUFFIX in entry.name:
             try:
                 entry.unlink()
                 removed += 1
@@ -194,10 +200,12 @@ def remove_stale_partials(output_dir: Path) -> int:
 
 
 def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOptions(),
-              progress: Optional[ProgressCallback] = None) -> BatchResult:
+              progress: Optional[ProgressCallback] = None,
+              converter: Optional[CoreConverter] = None) -> BatchResult:
     """Convert every core under ``input_dir`` into ``output_dir``; see the module docstring.
 
-    Raises :class:`UsageError` before doing anything when the folders are unusable.
+    ``converter`` replaces the engine for each core (it then runs in this process, one folder
+    at a time).  Raises :class:`UsageError` before doing anything when the folders are unusable.
     """
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     prepare_output(input_dir, output_dir)
@@ -220,7 +228,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             return [r for n in sorted(by_folder) for r in by_folder[n]]
 
         try:
-            for index, records in _run_jobs(jobs, options):
+            for index, records in _run_jobs(jobs, options, converter):
                 by_folder[index] = records
                 done += 1
                 cores += len(records)
@@ -253,9 +261,13 @@ def _report(output_dir: Path, records: List[CoreRecord], elapsed: float) -> Opti
         return None
 
 
-def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions) -> Iterator[tuple]:
+def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,
+              converter: Optional[CoreConverter] = None) -> Iterator[tuple]:
     """Yield (job index, records) as folders finish, wherever they run."""
-    if options.scheduler:
+    if converter is not None:
+        for index, job in enumerate(jobs):
+            yield index, process_folder(job, converter)
+    elif options.scheduler:
         yield from _run_on_dask(jobs, options.scheduler)
     elif options.workers <= 1 or len(jobs) <= 1:
         for index, job in enumerate(jobs):

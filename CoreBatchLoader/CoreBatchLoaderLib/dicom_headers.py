@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 # Transfer syntax UIDs (PS3.5 A): plain strings so the fast path needs no pydicom import.
