@@ -44,6 +44,11 @@ _WANTED: Dict[int, Tuple[str, str]] = {
     0x00281052: ("RescaleIntercept", "number"),
     0x00281053: ("RescaleSlope", "number"),
 }
+_EXPLICIT = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
+_IMPLICIT = struct.Struct("<HHL")  # group, element, 32-bit length
+_LONG = struct.Struct("<L")
+_SHORT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN", b"SH",
+              b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _PIXEL_DATA = 0x7FE00010
 _FUNCTIONAL_GROUPS = 0x52009230
@@ -103,52 +108,52 @@ def _parse(data: bytes) -> ScannedHeader:
 
 
 def _walk(data: bytes, position: int, explicit: bool, header: ScannedHeader, stop_group: int = 0) -> int:
-    """Read elements from ``position``; returns where it stopped (end of group ``stop_group``)."""
-    unpack = struct.unpack_from
+    """Read elements from ``position``; returns where it stopped (end of group ``stop_group``).
+
+    The hot loop of a header scan: one ``unpack_from`` per element, a set lookup for the VR, a
+    dict lookup for the tag; values that are not wanted are skipped by their length.
+    """
     end = len(data)
+    unpack_explicit, unpack_implicit, unpack_long = _EXPLICIT.unpack_from, _IMPLICIT.unpack_from, _LONG.unpack_from
+    wanted_get = _WANTED.get
     while True:
         if position + 8 > end:
             raise _NeedMore()
-        group, element = unpack("<HH", data, position)
-        tag = (group << 16) | element
-        if stop_group and group != stop_group:
-            return position
         if explicit:
-            vr = data[position + 4:position + 6]
+            group, element, vr, length = unpack_explicit(data, position)
+            if stop_group and group != stop_group:
+                return position  # the data set after the file meta may use another encoding
             if vr in _LONG_VRS:
                 if position + 12 > end:
                     raise _NeedMore()
-                length = unpack("<L", data, position + 8)[0]
+                length = unpack_long(data, position + 8)[0]
                 value_at = position + 12
-            elif vr.isalpha() and vr.isupper():
-                length = unpack("<H", data, position + 6)[0]
+            elif vr in _SHORT_VRS:
                 value_at = position + 8
             else:
                 raise _Bail()
         else:
-            length = unpack("<L", data, position + 4)[0]
+            group, element, length = unpack_implicit(data, position)
             value_at = position + 8
+        tag = (group << 16) | element
         if tag == _PIXEL_DATA:
             if length == _UNDEFINED:
                 raise _Bail()  # encapsulated pixel data in a native syntax: pydicom reports it
             header.pixel_tell, header.pixel_length = value_at, length
             return value_at
-        if tag == _FUNCTIONAL_GROUPS:
-            raise _Bail()
         if length == _UNDEFINED:
+            if tag == _FUNCTIONAL_GROUPS:
+                raise _Bail()
             position = _skip_undefined(data, value_at, explicit)
             continue
-        if value_at + length > end:
-            if tag in _WANTED:
-                raise _NeedMore()
-            position = value_at + length
+        position = value_at + length
+        wanted = wanted_get(tag)
+        if wanted is not None:
             if position > end:
                 raise _NeedMore()
-            continue
-        wanted = _WANTED.get(tag)
-        if wanted is not None:
-            header[wanted[0]] = _decode(data[value_at:value_at + length], wanted[1], header)
-        position = value_at + length
+            header[wanted[0]] = _decode(data[value_at:position], wanted[1], header)
+        elif tag == _FUNCTIONAL_GROUPS:
+            raise _Bail()
 
 
 def _skip_undefined(data: bytes, position: int, explicit: bool) -> int:
