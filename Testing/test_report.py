@@ -414,3 +414,11 @@ def test_a_header_with_a_malformed_number_is_a_clear_error(tmp_path: Path) -> No
     (tmp_path / "x.nrrd").write_bytes(b"NRRD0004\ntype: short\ndimension: 3\nsizes: 4 four 4\nencoding: raw\n\n")
     with pytest.raises(NrrdFormatError, match="x.nrrd: unreadable header"):
         read_header(tmp_path / "x.nrrd")
+
+
+def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
+    from CoreBatchLoaderLib.report import csv_row
+    record = CoreRecord(name="=HYPERLINK(\"x\")", source="/data/@well", error="+1 bad", warnings=["-x"])
+    row = csv_row(record)
+    assert row[0] == "'=HYPERLINK(\"x\")" and row[8] == "'+1 bad" and row[7] == "'-x"
+    assert row[10] == "/data/@well"

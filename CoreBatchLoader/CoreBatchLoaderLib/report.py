@@ -165,12 +165,17 @@ def write_manifest_csv(output_dir: Path, records: Sequence[CoreRecord]) -> Path:
 
 
 def csv_row(record: CoreRecord) -> Tuple[str, ...]:
-    return (record.name, record.status,
+    return (_cell(record.name), record.status,
             "x".join(str(v) for v in record.dimensions) if record.dimensions else "",
             "x".join(repr(float(v)) for v in record.spacing) if record.spacing else "",
             "%.6f" % (record.bytes / 1e6) if record.bytes else "",  # exact to the byte
-            record.type or "", "%.3f" % record.seconds, " | ".join(record.warnings),
-            record.error or "", record.output or "", record.source)
+            record.type or "", "%.3f" % record.seconds, _cell(" | ".join(record.warnings)),
+            _cell(record.error or ""), _cell(record.output or ""), _cell(record.source))
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 # ---------------------------------------------------------------------------------------------
