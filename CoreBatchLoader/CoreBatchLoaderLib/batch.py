@@ -17,12 +17,16 @@ from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence
 
 from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_name
 from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
 from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
+from .scene_options import SceneOptions
+
+if TYPE_CHECKING:
+    from .well_layout import WellResult
 
 LOCK_NAME = ".corebatchloader.lock"
 
@@ -38,6 +42,7 @@ class BatchOptions:
     workers: int = 1  # processes on this machine; 1 = in this process
     scheduler: Optional[str] = None  # Dask scheduler address: run on that cluster instead
     report: bool = True  # report.html, manifest.csv and thumbnails at the end
+    scene: SceneOptions = SceneOptions()  # depths and the whole-well scene (well_layout)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class BatchResult:
     cancelled: bool = False
     manifest: Optional[Path] = None
     report: Optional[Path] = None
+    well: Optional[WellResult] = None  # with depths: the scene, or why it was not written
 
     @property
     def failed(self) -> List[CoreRecord]:
@@ -83,7 +89,7 @@ class BatchResult:
     def exit_code(self) -> int:
         if self.cancelled:
             return 130
-        return 1 if self.failed else 0
+        return 1 if self.failed or (self.well is not None and self.well.error) else 0
 
 
 CoreConverter = Callable[[CoreSeries, Path, ConvertOptions], CoreRecord]
@@ -216,6 +222,11 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         for record in read_manifest(output_dir):
             previous.setdefault(record.source, []).append(record)
         folders = find_core_folders(input_dir, exclude=[output_dir])
+        from .well_layout import SceneSetupError, check_options, finish_well  # like the report: not for workers
+        try:  # a bad depth table or a missing slicer-core must cost nothing: check before converting
+            depths = check_options(options.scene, folders)
+        except SceneSetupError as exc:
+            raise UsageError(str(exc)) from None
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite,
                           folder_fingerprint(folder.path, folder.files),
                           tuple(previous.get(os.path.abspath(folder.path), ())))
@@ -245,16 +256,23 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.records = ordered_records()
             result.manifest = write_manifest(output_dir, result.records)
             remove_stale_partials(output_dir)
+        if not result.cancelled:
+            result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
+                                      options.convert.durable)
+            if result.well is not None:  # the records gained depth-length warnings
+                result.manifest = write_manifest(output_dir, result.records)
         if options.report and not result.cancelled:
-            result.report = _report(output_dir, result.records, time.perf_counter() - started)
+            result.report = _report(output_dir, result.records, time.perf_counter() - started,
+                                    result.well.strip if result.well else None)
     return result
 
 
-def _report(output_dir: Path, records: List[CoreRecord], elapsed: float) -> Optional[Path]:
+def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
+            well_strip: Optional[Path] = None) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
     from .report import write_report  # imported here: the report's code is not needed by workers
     try:
-        return write_report(output_dir, records, elapsed_seconds=elapsed)
+        return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well_strip)
     except Exception as exc:  # pragma: no cover - defensive
         import sys
         print("corebatchloader: report not written: %s" % _one_line(exc), file=sys.stderr)

@@ -15,6 +15,8 @@ from typing import List, Optional
 from . import __version__
 from .batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
+from .proxies import default_budget, parse_size
+from .scene_options import SceneOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +61,22 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fsync", action="store_true",
                         help="do not force each file to disk before renaming it (faster, less safe)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    well = parser.add_argument_group("depths and the whole-well scene")
+    well.add_argument("--depths", type=Path, metavar="FILE", dest="depths_file",
+                      help="core depths in metres: two columns top bottom, one row per core folder in name "
+                           "order (GeoSlicer), or a CSV with the header core,top,bottom[,flip]")
+    well.add_argument("--start-depth", type=float, metavar="M",
+                      help="top of the first core; with --core-length the cores lie back to back in name order")
+    well.add_argument("--core-length", type=float, metavar="M", help="length of every core, with --start-depth")
+    well.add_argument("--flip-all", action="store_true",
+                      help="every scan runs bottom to top (the larger slice position is the core's top)")
+    well.add_argument("--scene", action="store_true",
+                      help="write OUTPUT_DIR/scene.mrml: every core at its depth within --scene-memory, an "
+                           "overview volume and well_strip.png (needs depths and slicer-core)")
+    well.add_argument("--scene-memory", type=_size, metavar="SIZE",
+                      help="voxel memory the scene may take, e.g. 8G, 512MiB, 2GB; more cores are shown as "
+                           "downsampled proxies (default: a quarter of RAM, %.1f GiB here)" % (default_budget() / 2 ** 30))
+    well.add_argument("--well-name", metavar="NAME", help="the well's name in the scene (default: INPUT's name)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -72,7 +90,7 @@ def run_convert(args: argparse.Namespace) -> int:
     options = BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format),
-        overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler)
+        overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args))
     bar = None if args.quiet else ProgressBar()
     try:
         result = run_batch(args.input, args.output, options, progress=bar)
@@ -102,6 +120,23 @@ def print_summary(result: BatchResult, output: Path) -> None:
         " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / "manifest.json"))
     if result.report is not None:
         print("report: %s" % result.report)
+    well = result.well
+    if well is not None and well.error:
+        print("corebatchloader: %s" % well.error, file=sys.stderr)
+    if well is not None and well.layout is not None:
+        for warning in well.layout.warnings:
+            print("warning scene: %s" % warning, file=sys.stderr)
+        print("scene: %s (%d cores, %s)" % (well.scene, len(well.layout.cores), "full resolution"
+                                            if well.layout.factor == 1 else "proxies 1:%d" % well.layout.factor))
+
+
+def scene_options(args: argparse.Namespace) -> SceneOptions:
+    """The depth and scene options of ``add_convert_arguments`` (absent ones: the defaults)."""
+    return SceneOptions(depths_file=getattr(args, "depths_file", None),
+                        start_depth_m=getattr(args, "start_depth", None),
+                        core_length_m=getattr(args, "core_length", None),
+                        flip_all=getattr(args, "flip_all", False), build_scene=getattr(args, "scene", False),
+                        memory_budget=getattr(args, "scene_memory", None), well_name=getattr(args, "well_name", None))
 
 
 class ProgressBar:
@@ -150,6 +185,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -257,6 +257,42 @@ def read_row_section(source: Union[NrrdHeader, PathLike], j: int) -> np.ndarray:
     return _to_array(data, header, (slices, columns))
 
 
+def iter_slices(source: Union[NrrdHeader, PathLike]) -> Iterator[np.ndarray]:
+    """Every slice in order k = 0, 1, …, each of shape (rows, columns), reading the data once.
+
+    For whole-volume passes (proxies, the well overview): :func:`read_slice` on gzip data
+    decompresses from the start each time, so a loop over it is quadratic; this streams each
+    file once.  Memory: one slice plus one decompressed chunk.
+    """
+    header = _as_header(source)
+    columns, rows, _ = header.sizes
+    size = header.slice_bytes
+    for piece in _pieces(header):
+        if header.encoding == "raw":
+            for n in range(piece.slices):
+                data = bytearray(size)
+                _pread_ranges(piece, [(n * size, size)], data, 0)
+                yield _to_array(data, header, (rows, columns))
+            continue
+        pending, produced = bytearray(), 0
+        to_skip = piece.skip
+        for chunk in _gunzip_chunks(piece.path, piece.offset):
+            view = memoryview(chunk)
+            if to_skip:
+                dropped = min(to_skip, len(view))
+                view, to_skip = view[dropped:], to_skip - dropped
+            pending += view
+            while len(pending) >= size and produced < piece.slices:
+                yield _to_array(bytearray(pending[:size]), header, (rows, columns))
+                del pending[:size]
+                produced += 1
+            if produced == piece.slices:
+                break
+        if produced < piece.slices:
+            raise NrrdFormatError("%s: compressed data ends early (%d of %d slices)" % (
+                piece.path, produced, piece.slices))
+
+
 def _to_array(data: bytearray, header: NrrdHeader, shape: Tuple[int, int]) -> np.ndarray:
     """Native-endian array over ``data`` (no copy when the file's byte order is the machine's)."""
     array = np.frombuffer(data, dtype=header.dtype).reshape(shape)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,17 +65,19 @@ class Totals:
 
 
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
-                 elapsed_seconds: Optional[float] = None) -> Path:
+                 elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
     parallel workers the sum of per-core times overstates it); without it, that sum is shown.
+    ``well_strip``: the picture of the whole well (:mod:`.well_strip`), shown above the cores.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records)
     write_manifest_csv(output_dir, records)
+    strip = Path(os.path.relpath(well_strip, output_dir)).as_posix() if well_strip else None
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
-                       title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()))
+                       title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page)
     return path
@@ -183,11 +186,13 @@ def _cell(text: str) -> str:
 
 
 def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
-                location: str = "") -> str:
-    """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown."""
+                location: str = "", well_strip: Optional[str] = None) -> str:
+    """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
+    ``well_strip``: the whole-well picture, relative to the report."""
     rows = "\n".join(_row(records[n], pictures[n]) for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
+        strip=_STRIP.format(url=_e(quote(well_strip))) if well_strip else "",
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
         window=("%d to %d HU" % ROCK_CT_WINDOW).replace("-", "\u2212"))
 
@@ -285,6 +290,12 @@ def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
+_STRIP = """<section class="strip"><h2>The well</h2>
+<a href="{url}"><img src="{url}" alt="Well strip: every core's longitudinal section at its depth"></a>
+<p>Longitudinal section through the middle of every core at its depth (metres on the left); orange lines
+mark core tops and bottoms, hatching the intervals without core. Click to open it full size.</p></section>
+"""
+
 _EMPTY = '<tr><td colspan="9" class="empty">No cores found.</td></tr>'
 
 # The script only reports, for tests and for the curious: how many pictures loaded.
@@ -346,6 +357,9 @@ td.msgs li { margin:0 0 4px; padding:3px 8px; border-radius:4px; font-size:12.5p
 td.msgs li.error { color:var(--fail); background:var(--failbg); font-weight:600; }
 td.msgs li.warning { color:var(--warn); background:var(--warnbg); }
 .empty { text-align:center; color:var(--muted); padding:24px; }
+.strip { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin-bottom:20px; }
+.strip h2 { margin:0 0 8px; font-size:15px; } .strip img { display:block; max-height:640px; width:auto; }
+.strip p { color:var(--muted); font-size:12.5px; margin:8px 0 0; }
 footer { color:var(--muted); font-size:12px; margin-top:16px; line-height:1.6; }
 """
 
@@ -363,7 +377,7 @@ _PAGE = """<!DOCTYPE html>
 <section class="cards">
 {cards}
 </section>
-<table>
+{strip}<table>
 <thead><tr><th>Picture</th><th>Core</th><th>Status</th><th class="num">Dimensions</th>
 <th class="num">Spacing (mm)</th><th class="num">Size</th><th>Type</th><th class="num">Time</th>
 <th>Errors and warnings</th></tr></thead>

@@ -1,0 +1,27 @@
+"""The options of depth placement and the whole-well scene, as the batch carries them.
+
+Kept apart from :mod:`.well_layout` (which does the work) so that the batch, and every worker
+process that imports it, gets the options without importing the scene code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """Depth placement and the whole-well scene (``--depths`` … ``--well-name``)."""
+
+    depths_file: Optional[Path] = None  # GeoSlicer's two columns, or a CSV core,top,bottom[,flip]
+    start_depth_m: Optional[float] = None  # with core_length_m: cores back to back
+    core_length_m: Optional[float] = None
+    flip_all: bool = False  # every core's scan runs bottom to top
+    build_scene: bool = False  # write scene/, well_strip.png and scene.mrml
+    memory_budget: Optional[int] = None  # bytes of voxels in the scene; None = a quarter of RAM
+    well_name: Optional[str] = None  # None = the input folder's name
+
+    @property
+    def has_depths(self) -> bool:
+        return self.depths_file is not None or self.start_depth_m is not None

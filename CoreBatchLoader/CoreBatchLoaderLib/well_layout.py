@@ -1,0 +1,359 @@
+"""The files of the whole-well scene: every core at its depth, the lot within a memory budget.
+
+After the batch has converted the cores, this writes (all without Slicer)::
+
+    OUTPUT_DIR/scene/<core>.nhdr        the core at full resolution, placed at its depth: a
+                                        detached header over the converted file, no copy
+    OUTPUT_DIR/scene/<core>_proxy.nrrd  its block mean, when the full cores exceed the budget
+    OUTPUT_DIR/scene/overview.nrrd      the whole cored interval at low resolution
+    OUTPUT_DIR/scene/placement.json     what went where (for the scene, the Slicer module, people)
+    OUTPUT_DIR/well_strip.png           every core's section against depth, for the report
+
+and :mod:`.well_scene` turns that into ``scene.mrml``.
+
+**No copy.**  ``<core>.nhdr`` describes the placed grid and points at ``../<core>.nrrd`` with
+``line skip: N`` (N = the lines of that file's own header, blank line included).  NRRD applies
+line skip to the file as stored, before decompression, so the same header works for raw and
+gzip data; the tests load both with Slicer's storage node and compare voxels.  A core written
+as ``.nhdr`` over its DICOM files (``--format nhdr``) gets a placed header over the same DICOM
+files.  Depths are written in full (``repr``) as the header's ``space origin`` and as
+``corebatchloader_top_m:=…`` key/values: MRML scene files keep 6 significant digits, NRRD
+headers keep them all, and Slicer takes a loaded volume's position from the file.
+
+**One pass per core.**  The proxy, the core's share of the overview and its strip section all
+come from one streaming read of the converted file (:func:`.nrrd_reader.iter_slices`): memory
+is a slice, the overview's sums and the strip, not the core or the well.
+"""
+from __future__ import annotations
+
+import json
+import os
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from .depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
+from .discover import CoreFolder
+from .manifest import CoreRecord
+from .nrrd_reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
+from .nrrd_writer import nrrd_header, write_text_atomically
+from .overview import MAX_VOXELS, Overview, overview_grid
+from .placement import Grid, block_grid, block_padding, depth_to_s, place_core
+from .proxies import ProxyWriter, default_budget, smallest_factor, volume_bytes
+from .scene_options import SceneOptions
+from .thumbnails import ROCK_CT_WINDOW, choose_window
+from .well_strip import WellStrip
+
+SCENE_DIR = "scene"
+LAYOUT_NAME = "placement.json"
+OVERVIEW_NAME = "overview.nrrd"
+STRIP_NAME = "well_strip.png"
+PROXY_SUFFIX = "_proxy.nrrd"
+OVERVIEW_SHARE = 8  # the overview takes at most 1/8 of the budget
+KEY_PREFIX = "corebatchloader_"
+
+
+class SceneSetupError(Exception):
+    """The depth or scene options cannot be used (found before anything is converted)."""
+
+
+@dataclass
+class PlacedCore:
+    """One core in the scene; paths relative to the output folder."""
+
+    name: str
+    source: str
+    top_m: float
+    bottom_m: float
+    flip: bool
+    factor: int  # 1: the scene shows the full-resolution core
+    file: str  # what the scene shows: the placed header or the proxy
+    full_file: str  # the full-resolution placed header
+    spacing: List[float]  # of the converted core, mm
+    type: str
+    bytes: int  # voxel bytes of what the scene shows
+    s_top_mm: float  # S of the shown volume's top and bottom voxel edges
+    s_bottom_mm: float
+    sizes: List[int] = field(default_factory=list)  # the shown volume's grid (LPS, as its header)
+    directions_lps: List[List[float]] = field(default_factory=list)
+    origin_lps: List[float] = field(default_factory=list)
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(tuple(self.sizes), tuple(tuple(d) for d in self.directions_lps),  # type: ignore[arg-type]
+                    tuple(self.origin_lps))  # type: ignore[arg-type]
+
+
+@dataclass
+class WellLayout:
+    """What :func:`build_layout` wrote; saved as ``scene/placement.json``."""
+
+    well: str
+    budget: int
+    factor: int
+    fits: bool
+    cores: List[PlacedCore] = field(default_factory=list)  # sorted by depth
+    overview_file: Optional[str] = None
+    overview_voxel_mm: float = 0.0
+    overview_bytes: int = 0
+    window: List[float] = field(default_factory=lambda: list(ROCK_CT_WINDOW))  # grey (low, high) for all
+    strip_file: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "WellLayout":
+        known = {f.name for f in fields(PlacedCore)}
+        values = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        values["cores"] = [PlacedCore(**{k: v for k, v in core.items() if k in known}) for core in data.get("cores", [])]
+        return cls(**values)
+
+
+@dataclass
+class WellResult:
+    """What the batch reports about the well: the layout, the scene file, or why not."""
+
+    layout: Optional[WellLayout] = None
+    scene: Optional[Path] = None
+    strip: Optional[Path] = None
+    error: Optional[str] = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Before converting
+
+
+def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[str, CoreDepth]:
+    """The cores' depths, or :class:`SceneSetupError` — called before any core is converted, so a
+    typo in the depth table costs nothing.  Depth rows name core folders (one core per folder)."""
+    if options.depths_file is not None and options.start_depth_m is not None:
+        raise SceneSetupError("give either --depths or --start-depth/--core-length, not both")
+    if (options.start_depth_m is None) != (options.core_length_m is None):
+        raise SceneSetupError("--start-depth and --core-length go together")
+    if options.build_scene and not options.has_depths:
+        raise SceneSetupError("--scene places cores at their depths: give --depths FILE or "
+                              "--start-depth M --core-length M")
+    if options.build_scene:
+        from .well_scene import SceneUnavailable, require_slicer
+        try:
+            require_slicer()
+        except SceneUnavailable as exc:
+            raise SceneSetupError(str(exc)) from None
+    if options.memory_budget is not None and options.memory_budget <= 0:
+        raise SceneSetupError("--scene-memory must be positive")
+    names = [f.name for f in folders]
+    try:
+        if options.depths_file is not None:
+            depths = read_depth_table(Path(options.depths_file), names,
+                                      {f.name: os.path.basename(f.path) for f in folders})
+        elif options.start_depth_m is not None:
+            depths = back_to_back(names, float(options.start_depth_m), float(options.core_length_m or 0.0))
+        else:
+            return {}
+    except DepthError as exc:
+        raise SceneSetupError(str(exc)) from None
+    if options.flip_all:
+        depths = {name: replace(depth, flip=True) for name, depth in depths.items()}
+    return depths
+
+
+# ---------------------------------------------------------------------------------------------
+# After converting
+
+
+def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str, CoreDepth],
+                options: SceneOptions, well_name: str, durable: bool = True) -> Optional[WellResult]:
+    """Length warnings into the records; with ``build_scene`` the scene files and ``scene.mrml``.
+
+    Never raises: a scene that cannot be built is an ``error`` in the result (the cores are
+    converted and stay so).
+    """
+    if not depths:
+        return None
+    add_length_warnings(records, depths)
+    if not options.build_scene:
+        return WellResult()
+    try:
+        layout = build_layout(output_dir, records, depths, options.memory_budget or default_budget(),
+                              options.well_name or well_name, durable)
+        from .well_scene import write_scene
+        scene = write_scene(output_dir, layout)
+        strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
+        return WellResult(layout, scene, strip)
+    except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
+        return WellResult(error="scene not written: %s" % (" ".join(str(exc).split())[:300] or type(exc).__name__))
+
+
+def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth]) -> None:
+    """Warn where a scan's length differs from its depth interval (once per record)."""
+    scanned = {r.name: float(r.dimensions[2]) * float(r.spacing[2]) for r in records
+               if r.dimensions and r.spacing and r.status in ("converted", "skipped")}
+    for record in records:
+        warning = length_warnings({record.name: depths[record.name]}, scanned).get(record.name) \
+            if record.name in depths else None
+        if warning and warning not in record.warnings:
+            record.warnings.append(warning)
+
+
+def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
+                 budget: int, well_name: str, durable: bool = True) -> WellLayout:
+    """Write every scene file but ``scene.mrml`` (see the module docstring); returns the layout."""
+    output_dir = Path(output_dir)
+    scene_dir = output_dir / SCENE_DIR
+    layout = WellLayout(well=well_name, budget=int(budget), factor=1, fits=True)
+    cores = _placeable(output_dir, records, depths, layout.warnings)
+    if not cores:
+        raise ValueError("no converted core with a depth to place")
+    types = {np.dtype(c.header.dtype).newbyteorder("=").name for c in cores}
+    overview_type = types.pop() if len(types) == 1 else "float32"
+    itemsize = np.dtype(overview_type).itemsize
+    top_s = max(c.grid.s_range()[1] for c in cores)
+    bottom_s = min(min(c.grid.s_range()[0], depth_to_s(c.depth.bottom_m)) for c in cores)
+    grid = overview_grid([c.grid for c in cores], top_s, bottom_s,
+                         max(1, min(MAX_VOXELS, budget // OVERVIEW_SHARE // itemsize)))
+    layout.overview_voxel_mm = grid.spacing[0]
+    layout.overview_bytes = volume_bytes(grid.sizes, itemsize)
+    layout.factor, layout.fits = smallest_factor(
+        [(c.grid.sizes, c.header.dtype.itemsize) for c in cores], budget - layout.overview_bytes)
+    if not layout.fits:
+        layout.warnings.append("the scene exceeds the memory budget of %d bytes even with proxies of "
+                               "%d × %d × %d voxels per block" % ((budget,) + (layout.factor,) * 3))
+    scene_dir.mkdir(exist_ok=True)
+    overview = Overview(grid)
+    width_mm = max(float(np.ptp(c.grid.ras_bounds()[0])) for c in cores)
+    strip = WellStrip(top_s, bottom_s, width_mm)
+    for core in cores:
+        layout.cores.append(_place(output_dir, core, layout, well_name, overview, strip, durable))
+    layout.overview_file = "%s/%s" % (SCENE_DIR, OVERVIEW_NAME)
+    overview.write(output_dir / layout.overview_file, overview_type,
+                   {KEY_PREFIX + "well": well_name, KEY_PREFIX + "top_m": repr(-top_s / 1000.0),
+                    KEY_PREFIX + "bottom_m": repr(-bottom_s / 1000.0)}, durable)
+    layout.window = list(choose_window(overview.sample(), ROCK_CT_WINDOW))
+    layout.strip_file = STRIP_NAME
+    strip.write(output_dir / STRIP_NAME)
+    _remove_stale(scene_dir, layout)
+    write_text_atomically(scene_dir / LAYOUT_NAME, json.dumps(layout.to_json(), indent=1) + "\n", durable)
+    return layout
+
+
+def read_layout(output_dir: Path) -> WellLayout:
+    """The layout an earlier :func:`build_layout` saved (``scene/placement.json``)."""
+    return WellLayout.from_json(json.loads((Path(output_dir) / SCENE_DIR / LAYOUT_NAME).read_text(encoding="utf-8")))
+
+
+@dataclass
+class _Candidate:
+    record: CoreRecord
+    depth: CoreDepth
+    header: NrrdHeader
+    grid: Grid  # full resolution, placed
+
+
+def _placeable(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
+               warnings: List[str]) -> List[_Candidate]:
+    """The converted cores with a depth, sorted by depth; the others named in ``warnings``."""
+    found = []
+    for record in records:
+        if record.status not in ("converted", "skipped") or not record.output:
+            warnings.append("%s is not in the scene: it was not converted" % record.name)
+            continue
+        depth = depths.get(record.name)
+        if depth is None:
+            warnings.append("%s is not in the scene: no depth for it (depth rows name core folders; "
+                            "its folder holds several series)" % record.name)
+            continue
+        try:
+            header = read_header(output_dir / record.output)
+        except (OSError, NrrdFormatError) as exc:
+            warnings.append("%s is not in the scene: %s" % (record.name, " ".join(str(exc).split())))
+            continue
+        if header.endian != "little":
+            warnings.append("%s is not in the scene: big-endian data" % record.name)
+            continue
+        found.append(_Candidate(record, depth, header,
+                                place_core(header.sizes, header.spacing, depth.top_m, depth.flip)))
+    return sorted(found, key=lambda c: (c.depth.top_m, c.record.name))
+
+
+def _place(output_dir: Path, core: _Candidate, layout: WellLayout, well_name: str, overview: Overview,
+           strip: WellStrip, durable: bool) -> PlacedCore:
+    """Write the core's placed header (and proxy) and feed its slices to the overview and strip."""
+    name, factor = core.record.name, layout.factor
+    key_values = {KEY_PREFIX + "well": well_name, KEY_PREFIX + "core": name,
+                  KEY_PREFIX + "top_m": repr(float(core.depth.top_m)),
+                  KEY_PREFIX + "bottom_m": repr(float(core.depth.bottom_m)),
+                  KEY_PREFIX + "flip": "1" if core.depth.flip else "0",
+                  KEY_PREFIX + "source": core.record.source}
+    full_file = "%s/%s.nhdr" % (SCENE_DIR, name)
+    write_placed_header(output_dir / full_file, core.header, core.grid,
+                        dict(key_values, **{KEY_PREFIX + "proxy_factor": "1"}), durable)
+    shown_grid, shown_file = core.grid, full_file
+    section = strip.core(name, core.grid, core.depth.flip)
+    consumers: List[Any] = [overview.core(core.grid), section]
+    with ExitStack() as stack:
+        if factor > 1:
+            padding = block_padding(core.header.sizes, factor, core.depth.flip)
+            shown_grid = block_grid(core.grid, factor, padding)
+            shown_file = "%s/%s%s" % (SCENE_DIR, name, PROXY_SUFFIX)
+            proxy = stack.enter_context(ProxyWriter(
+                output_dir / shown_file, core.header.sizes, shown_grid, factor, padding,
+                core.header.dtype.newbyteorder("=").name,
+                dict(key_values, **{KEY_PREFIX + "proxy_factor": str(factor),
+                                    KEY_PREFIX + "full_resolution": "%s.nhdr" % name}), durable))
+            consumers.append(proxy)
+        for voxels in iter_slices(core.header):
+            for consumer in consumers:
+                consumer.add(voxels)
+        if factor > 1:
+            proxy.commit()
+    section.finish()
+    bottom, top = shown_grid.s_range()
+    return PlacedCore(name=name, source=core.record.source, top_m=core.depth.top_m, bottom_m=core.depth.bottom_m,
+                      flip=core.depth.flip, factor=factor, file=shown_file, full_file=full_file,
+                      spacing=list(core.header.spacing), type=core.header.dtype.newbyteorder("=").name,
+                      bytes=volume_bytes(core.header.sizes, core.header.dtype.itemsize, factor),
+                      s_top_mm=top, s_bottom_mm=bottom, sizes=list(shown_grid.sizes),
+                      directions_lps=[list(d) for d in shown_grid.directions_lps],
+                      origin_lps=list(shown_grid.origin_lps))
+
+
+def write_placed_header(target: Path, source: NrrdHeader, grid: Grid, key_values: Dict[str, str],
+                        durable: bool = True) -> Path:
+    """A detached header placing ``source``'s voxels on ``grid`` without copying them.
+
+    Attached data (``.nrrd``): ``line skip`` over the source's header lines, ``data file`` its
+    name relative to ``target``.  Detached data (an ``.nhdr`` over DICOM files): the same data
+    files and byte skip as the source.
+    """
+    text = nrrd_header(nrrd_type=source.type, sizes=grid.sizes, space_directions=grid.directions_lps,
+                       space_origin=grid.origin_lps, encoding=source.encoding,
+                       byte_skip=source.byte_skip if source.data_files else None, key_values=key_values)
+    text = text[:-1]  # drop the blank line that would end an attached header
+    if not source.data_files:
+        with open(source.path, "rb") as stream:
+            lines = stream.read(source.data_offset).count(b"\n")
+        relative = os.path.relpath(source.path, target.parent).replace(os.sep, "/")
+        text += "line skip: %d\ndata file: %s\n" % (lines, relative)
+    elif len(source.data_files) == 1:
+        text += "data file: %s\n" % os.path.abspath(source.data_files[0])
+    else:
+        text += "data file: LIST\n" + "".join("%s\n" % os.path.abspath(f) for f in source.data_files)
+    write_text_atomically(target, text, durable=durable)
+    return target
+
+
+def _remove_stale(scene_dir: Path, layout: WellLayout) -> None:
+    """Delete placed headers and proxies of an earlier layout that this one does not use."""
+    current = {Path(c.file).name for c in layout.cores} | {Path(c.full_file).name for c in layout.cores}
+    for entry in scene_dir.iterdir():
+        ours = entry.name.endswith((".nhdr", PROXY_SUFFIX))
+        if ours and entry.name not in current and entry.is_file():
+            try:
+                entry.unlink()
+            except OSError:
+                pass
