@@ -12,6 +12,7 @@ This file holds only what needs Slicer's application, Qt or DICOMLib; the work i
 ``CoreBatchLoaderLib`` (the MRML side of "add to scene" in ``CoreBatchLoaderLib.mrml_scene``).
 Python 3.9 syntax (Slicer may embed an older Python).
 """
+import dataclasses
 import logging
 import os
 import shutil
@@ -34,11 +35,12 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 from slicer.util import VTKObservationMixin
 
 from CoreBatchLoaderLib import mrml_scene
-from CoreBatchLoaderLib.batch import BatchOptions, Progress, UsageError, run_batch
+from CoreBatchLoaderLib.batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from CoreBatchLoaderLib.convert import ConvertOptions, output_file_name
 from CoreBatchLoaderLib.discover import CoreSeries
 from CoreBatchLoaderLib.manifest import CoreRecord
 from CoreBatchLoaderLib.nrrd_writer import temporary_path
+from CoreBatchLoaderLib.scene_options import SceneOptions
 from CoreBatchLoaderLib.slicer_batch import python_for_workers
 
 README_URL = "https://github.com/ORGANIZATION/CoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
@@ -104,8 +106,8 @@ class CoreBatchLoaderParameterNode:
     workers - worker processes for the fast route (1: in Slicer's process).
     overwrite - convert again cores that are already done.
     addToScene - load the converted cores into the scene.
-    depthFile - core depth table (for depth placement; not used by this version).
-    proxyResolution - voxel size in mm of low-resolution proxies (for depth placement; not used yet).
+    depthFile - core depth table: with it, cores are placed at their depth and a well scene is built.
+    sceneMemoryGB - memory budget of the well's voxels in the scene (0: a quarter of the RAM).
     """
 
     inputDir: Path
@@ -116,7 +118,7 @@ class CoreBatchLoaderParameterNode:
     overwrite: bool = False
     addToScene: bool = False
     depthFile: Path
-    proxyResolution: Annotated[float, WithinRange(0.05, 20.0)] = 1.0
+    sceneMemoryGB: Annotated[float, WithinRange(0.0, 4096.0)] = 0.0
 
 
 #
@@ -215,7 +217,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             records = self.logic.convert(
                 p.inputDir, p.outputDir, route=p.route, addToScene=p.addToScene,
                 progressCallback=self._onProgress, compress=p.compress, workers=p.workers,
-                overwrite=p.overwrite)
+                overwrite=p.overwrite, depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB)
         except UsageError as exc:
             self.ui.statusLabel.text = "Not started: %s" % exc
             slicer.util.errorDisplay("The batch cannot start:\n%s" % exc)
@@ -305,60 +307,81 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.manifestPath: Optional[Path] = None
         self.reportPath: Optional[Path] = None
         self.nodeIDs: Dict[str, str] = {}
+        self.result: Optional[BatchResult] = None
 
     def getParameterNode(self):
         return CoreBatchLoaderParameterNode(super().getParameterNode())
 
     def convert(self, inputDir, outputDir, route="fast", addToScene=False, progressCallback=None,
-                compress=False, workers=1, overwrite=False) -> List[CoreRecord]:
+                compress=False, workers=1, overwrite=False, depthFile=None, sceneMemoryGB=0.0,
+                wellName=None, sceneOptions=None) -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
         ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.Progress` after
         each core folder; returning True cancels the batch (the current folder is finished).
-        Raises :class:`CoreBatchLoaderLib.batch.UsageError` when the folders are unusable.
+        With ``depthFile`` the cores are placed at their depth and the output folder gets the
+        well scene (scene/, scene.mrml, well_strip.png); ``addToScene`` then loads the whole well
+        (proxies where the full resolution would exceed ``sceneMemoryGB``; 0 = a quarter of RAM).
+        ``sceneOptions`` (a :class:`SceneOptions`, e.g. from the command line) replaces the three
+        depth arguments.  Raises :class:`CoreBatchLoaderLib.batch.UsageError` when the folders or
+        depths are unusable.  ``self.result`` holds the whole :class:`BatchResult` afterwards.
         """
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
-        adder = _SceneAdder(Path(outputDir).resolve(), self.nodeIDs) if addToScene else None
-        if route == "dicomlib":
-            records = self._convertWithDicomLib(Path(inputDir), Path(outputDir), compress, overwrite,
-                                                adder, progressCallback)
+        if sceneOptions is not None:
+            scene = sceneOptions
+        elif depthFile is not None and _isSet(depthFile):
+            scene = SceneOptions(depths_file=Path(depthFile), build_scene=True, well_name=wellName,
+                                 memory_budget=int(sceneMemoryGB * 1e9) or None)
         else:
-            records = self._convertFast(Path(inputDir), Path(outputDir), compress, int(workers), overwrite,
-                                        adder, progressCallback)
-        return records
+            scene = SceneOptions()
+        withDepths = scene.has_depths
+        options = BatchOptions(convert=ConvertOptions(compress=compress), overwrite=overwrite,
+                               workers=int(workers) if route == "fast" else 1, scene=scene)
+        # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
+        adder = _SceneAdder(Path(outputDir).resolve(), self.nodeIDs) if addToScene and not withDepths else None
+        if route == "dicomlib":
+            result = self._convertWithDicomLib(Path(inputDir), Path(outputDir), options, adder, progressCallback)
+        else:
+            result = self._convertFast(Path(inputDir), Path(outputDir), options, adder, progressCallback)
+        self.result = result
+        self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
+        if addToScene and withDepths and not result.cancelled and result.well is not None and not result.well.error:
+            self._addWell(Path(outputDir).resolve())
+        return result.records
 
-    def _convertFast(self, inputDir, outputDir, compress, workers, overwrite, adder, progressCallback):
+    def _addWell(self, outputDir: Path) -> None:
+        """The placed well (cores at their depth, proxies, overview) into the live scene."""
+        from CoreBatchLoaderLib import well_layout, well_scene
+        nodes = well_scene.add_well(slicer.mrmlScene, outputDir, well_layout.read_layout(outputDir), load_data=True)
+        self.nodeIDs.update(nodes.cores)
+
+    def _convertFast(self, inputDir, outputDir, options, adder, progressCallback):
         def onFolder(progress: Progress) -> bool:
             if adder is not None:
                 adder.add(progress.records)
             return bool(progressCallback(progress)) if progressCallback else False
 
-        options = BatchOptions(convert=ConvertOptions(compress=compress), overwrite=overwrite, workers=workers)
+        workers = options.workers
         with python_for_workers(workers > 1) as executable:
             if workers > 1 and executable is None:
                 logging.warning("PythonSlicer not found: converting in Slicer's process (1 worker)")
-                options = BatchOptions(convert=options.convert, overwrite=overwrite, workers=1)
-            result = run_batch(inputDir, outputDir, options, progress=onFolder)
-        self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
-        return result.records
+                options = dataclasses.replace(options, workers=1)
+            return run_batch(inputDir, outputDir, options, progress=onFolder)
 
     # The DICOMLib route: Slicer's DICOM reader per core inside the engine's batch (discovery,
-    # names, resuming, lock, manifest and report are shared with the fast route).
+    # names, resuming, lock, manifest, report and well scene are shared with the fast route).
 
-    def _convertWithDicomLib(self, inputDir, outputDir, compress, overwrite, adder, progressCallback):
+    def _convertWithDicomLib(self, inputDir, outputDir, options, adder, progressCallback):
         from DICOMLib import DICOMUtils
 
         if "DICOMScalarVolumePlugin" not in getattr(slicer.modules, "dicomPlugins", {}):
             raise UsageError("Slicer's DICOM module (DICOMScalarVolumePlugin) is not loaded")
-        options = BatchOptions(convert=ConvertOptions(compress=compress), overwrite=overwrite, workers=1)
         databaseDir = os.path.join(slicer.app.temporaryPath, "CoreBatchLoaderDICOMDatabase")
         with _DicomReaderSettings(), DICOMUtils.TemporaryDICOMDatabase(databaseDir) as database:
             converter = _DicomLibConverter(DICOMUtils, database, adder)
-            result = run_batch(inputDir, outputDir, options, progress=progressCallback, converter=converter)
-        self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
-        return result.records
+            return run_batch(inputDir, outputDir, options, progress=progressCallback, converter=converter)
 
 
 class _DicomLibConverter:
@@ -530,6 +553,7 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
     def runTest(self):
         for test in (self.test_both_routes_write_the_same_volumes,
                      self.test_add_to_scene_puts_every_core_in_the_batch_folder,
+                     self.test_a_depth_file_places_every_core_at_its_depth_in_the_scene,
                      self.test_cancel_stops_after_the_current_core_folder):
             self.setUp()
             try:
@@ -590,6 +614,23 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
                 self.assertEqual(shNode.GetItemName(folder), route)
             volumes = slicer.util.getNodesByClass("vtkMRMLScalarVolumeNode")
             self.assertEqual(len(volumes), len(names), "%s left extra volumes in the scene" % route)
+
+    def test_a_depth_file_places_every_core_at_its_depth_in_the_scene(self):
+        well = self._well(cores=3)
+        depthFile = self.tempDir / "depths.txt"
+        tops = (2450.0, 2451.0, 2452.5)
+        depthFile.write_text("".join("%g %g\n" % (top, top + 0.0045) for top in tops))  # 9 slices of 0.5 mm
+        for route in ROUTES:
+            slicer.mrmlScene.Clear()
+            logic = CoreBatchLoaderLogic()
+            logic.convert(well, self.tempDir / route, route=route, addToScene=True, depthFile=depthFile)
+            self.assertTrue((self.tempDir / route / "scene.mrml").is_file(), route)
+            self.assertEqual(sorted(logic.nodeIDs), ["core_001", "core_002", "core_003"])
+            for top, name in zip(tops, sorted(logic.nodeIDs)):
+                node = slicer.mrmlScene.GetNodeByID(logic.nodeIDs[name])
+                bounds = [0.0] * 6
+                node.GetRASBounds(bounds)
+                self.assertAlmostEqual(bounds[5], -1000.0 * top, delta=0.51, msg="%s top (%s)" % (name, route))
 
     def test_cancel_stops_after_the_current_core_folder(self):
         well = self._well()

@@ -97,7 +97,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run_dicomlib(args: argparse.Namespace) -> int:
     from CoreBatchLoaderLib import cli
-    from CoreBatchLoaderLib.batch import BatchResult, UsageError
+    from CoreBatchLoaderLib.batch import UsageError
 
     if args.scheduler:
         print("slicer_batch: error: --scheduler needs --route fast", file=sys.stderr)
@@ -115,8 +115,8 @@ def _run_dicomlib(args: argparse.Namespace) -> int:
     logic = CoreBatchLoader.CoreBatchLoaderLogic()
     bar = None if args.quiet else cli.ProgressBar()
     try:
-        records = logic.convert(args.input, args.output, route="dicomlib", compress=args.compress,
-                                overwrite=args.overwrite, progressCallback=bar)
+        logic.convert(args.input, args.output, route="dicomlib", compress=args.compress,
+                      overwrite=args.overwrite, progressCallback=bar, sceneOptions=cli.scene_options(args))
     except UsageError as exc:
         print("corebatchloader: error: %s" % exc, file=sys.stderr)
         return 2
@@ -126,8 +126,7 @@ def _run_dicomlib(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    result = BatchResult(records=records, cancelled=logic.cancelled, manifest=logic.manifestPath,
-                         report=logic.reportPath)
+    result = logic.result
     cli.print_summary(result, args.output)
     return result.exit_code
 
