@@ -171,6 +171,8 @@ def check_consistent(slices: Sequence[SliceHeader]) -> None:
         value = getattr(first, attribute)
         for other in slices[1:]:
             theirs = getattr(other, attribute)
+            if theirs == value:
+                continue  # the usual case, without numpy's cost per slice
             if (value is None) != (theirs is None) or (
                     value is not None and not np.allclose(value, theirs, rtol=0, atol=1e-4)):
                 raise GeometryError("slices differ in %s: %s in %s, %s in %s" % (
