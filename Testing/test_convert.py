@@ -139,25 +139,3 @@ def test_nhdr_of_a_multiframe_file_skips_to_its_pixel_data(tmp_path: Path) -> No
     data, header = read_back(tmp_path / "out" / "core.nhdr")
     assert np.array_equal(data, series.values)
 
-
-def test_slices_needing_no_conversion_are_copied_by_the_kernel_and_stay_exact(tmp_path: Path) -> None:
-    from CoreBatchLoaderLib.convert import plain_copy
-    from CoreBatchLoaderLib.discover import find_core_folders, scan_folder
-    from CoreBatchLoaderLib.voxel_values import choose_mapping
-    series = write_core_series(tmp_path / "in" / "core", slices=7)  # int16, slope 1, intercept 0
-    core = scan_folder(find_core_folders(tmp_path / "in")[0]).cores[0]
-    assert plain_copy(core.slices, choose_mapping(core.slices))
-    convert_tree(tmp_path / "in", tmp_path / "out")
-    data, _ = read_back(tmp_path / "out" / "core.nrrd")
-    assert np.array_equal(data, series.values)
-
-
-def test_rescaled_or_masked_slices_are_not_copied_as_they_are(tmp_path: Path) -> None:
-    from CoreBatchLoaderLib.convert import plain_copy
-    from CoreBatchLoaderLib.discover import find_core_folders, scan_folder
-    from CoreBatchLoaderLib.voxel_values import choose_mapping
-    for name, options in {"hu": dict(intercept=-1024.0), "12bit": dict(bits_stored=12),
-                          "big": dict(transfer_syntax=ExplicitVRBigEndian)}.items():
-        write_core_series(tmp_path / name / "core", slices=3, **options)
-        core = scan_folder(find_core_folders(tmp_path / name)[0]).cores[0]
-        assert not plain_copy(core.slices, choose_mapping(core.slices)), name

@@ -7,7 +7,6 @@ Memory holds one slice at a time.  Every failure becomes a one-line :class:`Core
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +103,6 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     filler = None
     total = geometry.sizes[2]
     converter = VoxelConverter(mapping, first.rows, first.columns)
-    copy = plain_copy(slices, mapping)
     with SliceReader() as reader, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
@@ -117,35 +115,11 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
                 nrrd.write_slice(filler)
             else:
                 header = slices[index]
-                if not (copy and _copy_slice(header, nrrd)):
-                    copy = False  # this file system cannot: write through Python from now on
-                    nrrd.write_slice(converter.convert(reader.stored(header, mapping.stored_dtype), header))
+                nrrd.write_slice(converter.convert(reader.stored(header, mapping.stored_dtype), header))
             if on_slice is not None:
                 on_slice(k + 1, total)
         nrrd.commit()
         return nrrd.bytes_written
-
-
-def plain_copy(slices: List[SliceHeader], mapping: ValueMapping) -> bool:
-    """True when the stored bytes are already the voxels: uncompressed little endian, every bit
-    significant, no rescale, same type — then slices are copied by the kernel, not by Python."""
-    if sys.byteorder != "little" or np.dtype(mapping.stored_dtype) != np.dtype(mapping.output_dtype):
-        return False
-    return all(s.is_native and not s.is_big_endian and s.bits_stored == s.bits_allocated
-               and s.slope == 1.0 and s.intercept == 0.0 for s in slices)
-
-
-def _copy_slice(header: SliceHeader, nrrd: NrrdStreamWriter) -> bool:
-    try:
-        fd = os.open(header.path, os.O_RDONLY)
-    except OSError as exc:
-        raise PixelDataError("%s: cannot read pixel data (%s)" % (header.name, exc.strerror or exc)) from None
-    try:
-        return nrrd.copy_slice(fd, header.pixel_offset, header.frame_bytes)  # type: ignore[arg-type]
-    except EOFError:
-        raise PixelDataError("%s: pixel data truncated (file changed while reading?)" % header.name) from None
-    finally:
-        os.close(fd)
 
 
 def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping) -> Optional[str]:

@@ -54,7 +54,7 @@ _PIXEL_DATA = 0x7FE00010
 _FUNCTIONAL_GROUPS = 0x52009230
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
-_FIRST_READ = 16384
+_FIRST_READ = 8192  # real CT headers: 2–6 KB; a longer one is read again in full
 
 
 class _Bail(Exception):

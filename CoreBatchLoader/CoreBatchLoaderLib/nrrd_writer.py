@@ -15,7 +15,6 @@ Files are written under a temporary name in the destination folder and renamed i
 """
 from __future__ import annotations
 
-import errno
 import gzip
 import os
 import uuid
@@ -158,31 +157,6 @@ class NrrdStreamWriter:
         self._stream.write(memoryview(data).cast("B"))
         self.slices_written += 1
         self.bytes_written += data.nbytes
-
-    def copy_slice(self, source_fd: int, offset: int, length: int) -> bool:
-        """Append ``length`` bytes of ``source_fd`` from ``offset`` inside the kernel
-        (``copy_file_range``: no copy through Python).  False when that is not possible here
-        (compressed output, old kernel, file system that refuses): the caller writes instead.
-        """
-        if self._compress or not hasattr(os, "copy_file_range"):
-            return False
-        assert self._stream is not None
-        self._stream.flush()
-        target = self._atomic.file.fileno()
-        done = 0
-        while done < length:
-            try:
-                count = os.copy_file_range(source_fd, target, length - done, offset + done)
-            except OSError as exc:
-                if done == 0 and exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-                    return False
-                raise
-            if count == 0:
-                raise EOFError("source ended after %d of %d bytes" % (done, length))
-            done += count
-        self.slices_written += 1
-        self.bytes_written += length
-        return True
 
     def commit(self, replace: bool = True) -> None:
         if self.slices_written != self.expected_slices:

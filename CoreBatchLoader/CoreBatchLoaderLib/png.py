@@ -24,7 +24,7 @@ GREY, RGB = 0, 2  # IHDR colour types
 FILTER_UP = 2
 
 
-def encode_png(pixels: np.ndarray, level: int = 6) -> bytes:
+def encode_png(pixels: np.ndarray, level: int = 1) -> bytes:
     """PNG bytes of ``pixels``: uint8, shape (height, width) for grey or (height, width, 3) for RGB."""
     image = np.ascontiguousarray(pixels)
     if image.dtype != np.uint8:
