@@ -55,6 +55,7 @@ class FolderJob:
     overwrite: bool
     fingerprint: str
     previous: Sequence[CoreRecord] = ()
+    thumbnails: bool = True  # draw each converted core's report picture in the worker
 
 
 @dataclass
@@ -125,6 +126,9 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
                 record = CoreRecord(name=core.name, source=os.path.abspath(core.folder),
                                     series_uid=core.series_uid, error="internal error: %s" % _one_line(exc))
         record.fingerprint = job.fingerprint
+        if job.thumbnails and record.status == "converted":
+            from .report import draw_thumbnail  # never raises: a picture is not worth a core
+            draw_thumbnail(Path(job.output_dir), record)
         records.append(record)
     return records
 
@@ -229,7 +233,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             raise UsageError(str(exc)) from None
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite,
                           folder_fingerprint(folder.path, folder.files),
-                          tuple(previous.get(os.path.abspath(folder.path), ())))
+                          tuple(previous.get(os.path.abspath(folder.path), ())), options.report)
                 for folder in folders]
         by_folder: Dict[int, List[CoreRecord]] = {}
         started = time.perf_counter()

@@ -111,6 +111,12 @@ def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord]) -> List[Pic
     return [_picture(output_dir, folder, record) for record in records]
 
 
+def draw_thumbnail(output_dir: Path, record: CoreRecord) -> None:
+    """Draw one core's picture now (a batch worker, right after converting it, while its data
+    is still in the page cache); the report then finds it fresh and only links it."""
+    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record)
+
+
 def _picture(output_dir: Path, folder: Path, record: CoreRecord) -> Picture:
     if record.status not in ("converted", "skipped") or not record.output:
         return Picture()
