@@ -422,3 +422,11 @@ def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
     row = csv_row(record)
     assert row[0] == "'=HYPERLINK(\"x\")" and row[8] == "'+1 bad" and row[7] == "'-x"
     assert row[10] == "/data/@well"
+
+
+def test_thumbnail_avoids_a_filled_gap_as_the_axial_picture(tmp_path: Path) -> None:
+    from CoreBatchLoaderLib.thumbnails import _informative_slice
+    section = np.arange(40, dtype=np.float32).reshape(8, 5)
+    section[4] = -1000.0  # a filled gap in the middle
+    assert _informative_slice(section, 4) == 3
+    assert _informative_slice(section, 2) == 2

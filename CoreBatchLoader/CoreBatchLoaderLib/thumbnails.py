@@ -54,6 +54,7 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     columns, rows, slices = header.sizes
     j, k = rows // 2, slices // 2
     section = read_row_section(header, j).astype(np.float32)  # (slices, columns)
+    k = _informative_slice(section, k)
     axial = read_slice(header, k).astype(np.float32)  # (rows, columns)
     low, high = choose_window(np.concatenate([section.ravel(), axial.ravel()]), window)
     dx, dy, dz = header.spacing
@@ -66,6 +67,16 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     picture = compose(section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
                       axial_mark=(j + 0.5) / rows)
     return write_png(png_path, picture)
+
+
+def _informative_slice(section: np.ndarray, k: int, reach: int = 16) -> int:
+    """``k``, or the nearest slice within ``reach`` whose row in the section is not one flat
+    value — a missing slice filled with background would otherwise be the whole axial picture."""
+    for step in range(reach + 1):
+        for candidate in (k - step, k + step):
+            if 0 <= candidate < section.shape[0] and np.ptp(section[candidate]) > 0:
+                return candidate
+    return k
 
 
 def choose_window(values: np.ndarray, window: Optional[Window] = ROCK_CT_WINDOW) -> Window:
