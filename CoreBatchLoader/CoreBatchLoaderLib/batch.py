@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence
@@ -302,10 +301,11 @@ def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple
     """Folders in worker processes.  Workers never see Ctrl-C: the parent owns the interrupt,
     terminates them, and removes their temporary files (it holds the output lock)."""
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait  # only for pools
     # "spawn" avoids forking a process that may hold threads (Slicer, Dask, the tqdm monitor).
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    pending: Dict[Future, int] = {}
+    pending: Dict["Future[List[CoreRecord]]", int] = {}
     queue = list(enumerate(jobs))
     finished_normally = False
     try:
