@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from . import __version__
 from .batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
@@ -91,9 +91,16 @@ def run_convert(args: argparse.Namespace) -> int:
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args))
+    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, options, progress=bar))
+
+
+def run_and_summarize(args: argparse.Namespace,
+                      start: Callable[[Optional["ProgressBar"]], BatchResult]) -> int:
+    """Run a batch (``start`` gets the progress bar, or None with --quiet), print the summary,
+    and turn the outcome into the exit status; shared with Slicer's headless entry."""
     bar = None if args.quiet else ProgressBar()
     try:
-        result = run_batch(args.input, args.output, options, progress=bar)
+        result = start(bar)
     except UsageError as exc:
         print("corebatchloader: error: %s" % exc, file=sys.stderr)
         return 2

@@ -97,7 +97,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run_dicomlib(args: argparse.Namespace) -> int:
     from CoreBatchLoaderLib import cli
-    from CoreBatchLoaderLib.batch import UsageError
 
     if args.scheduler:
         print("slicer_batch: error: --scheduler needs --route fast", file=sys.stderr)
@@ -113,22 +112,13 @@ def _run_dicomlib(args: argparse.Namespace) -> int:
         return 2
 
     logic = CoreBatchLoader.CoreBatchLoaderLogic()
-    bar = None if args.quiet else cli.ProgressBar()
-    try:
+
+    def start(bar):
         logic.convert(args.input, args.output, route="dicomlib", compress=args.compress,
                       overwrite=args.overwrite, progressCallback=bar, sceneOptions=cli.scene_options(args))
-    except UsageError as exc:
-        print("corebatchloader: error: %s" % exc, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("corebatchloader: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if bar is not None:
-            bar.close()
-    result = logic.result
-    cli.print_summary(result, args.output)
-    return result.exit_code
+        return logic.result
+
+    return cli.run_and_summarize(args, start)
 
 
 def _run_as_script() -> None:
