@@ -101,3 +101,12 @@ def test_sample_command_writes_a_well_that_converts(tmp_path: Path) -> None:
     assert cli("sample", tmp_path / "well", "--cores", 2, "--slices", 5, "--size", 16).returncode == 0
     run = cli("convert", tmp_path / "well", tmp_path / "out")
     assert run.returncode == 0 and "2 converted" in run.stdout
+
+
+def test_rerun_with_other_output_settings_converts_again(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=4)
+    cli("convert", tmp_path / "well", tmp_path / "out", "--quiet")
+    run = cli("convert", tmp_path / "well", tmp_path / "out", "--quiet", "--compress")
+    assert run.returncode == 0, run.stderr
+    assert manifest(tmp_path / "out")["cores"][0]["status"] == "converted"
+    assert b"encoding: gzip" in (tmp_path / "out" / "core_001.nrrd").read_bytes()[:400]

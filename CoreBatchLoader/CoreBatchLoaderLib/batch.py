@@ -231,7 +231,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         except SceneSetupError as exc:
             raise UsageError(str(exc)) from None
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite,
-                          folder_fingerprint(folder.path, folder.files),
+                          folder_fingerprint(folder.path, folder.files, _settings(options.convert)),
                           tuple(previous.get(os.path.abspath(folder.path), ())), options.report)
                 for folder in folders]
         by_folder: Dict[int, List[CoreRecord]] = {}
@@ -268,6 +268,11 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
                                     result.well.strip if result.well else None)
     return result
+
+
+def _settings(options: ConvertOptions) -> str:
+    """The options that change what a core's output file holds (not how it is written)."""
+    return "compress=%s gap=%s format=%s" % (options.compress, options.gap_policy, options.output_format)
 
 
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,

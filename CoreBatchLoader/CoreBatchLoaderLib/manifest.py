@@ -53,9 +53,10 @@ class CoreRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def folder_fingerprint(folder: str, file_names: Sequence[str]) -> str:
-    """Hash of the folder's file names, sizes and modification times (no file is read)."""
-    digest = hashlib.sha1()
+def folder_fingerprint(folder: str, file_names: Sequence[str], settings: str = "") -> str:
+    """Hash of the folder's file names, sizes and modification times (no file is read), and of
+    the ``settings`` that shape the output (a rerun with other settings converts again)."""
+    digest = hashlib.sha1(settings.encode("utf-8"))
     for name in sorted(file_names):
         try:
             stat = os.stat(os.path.join(folder, name))
