@@ -16,16 +16,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Converts DEMO_INPUT (default: a generated sample well) into DEMO_OUTPUT.
+# Converts DEMO_INPUT (default: a generated sample well of 6 cores of 120 mm, placed back to back
+# from 2450 m and assembled into a Slicer scene) into DEMO_OUTPUT.
 demo: setup
 ifeq ($(DEMO_INPUT),)
 	rm -rf demo-well
-	$(BIN)/corebatchloader sample demo-well --cores 4
-	$(BIN)/corebatchloader convert demo-well $(DEMO_OUTPUT) --overwrite
+	$(BIN)/corebatchloader sample demo-well --cores 6
+	$(BIN)/corebatchloader convert demo-well $(DEMO_OUTPUT) --overwrite \
+		--start-depth 2450 --core-length 0.12 --scene --well-name "Demo well"
 else
 	$(BIN)/corebatchloader convert "$(DEMO_INPUT)" $(DEMO_OUTPUT)
 endif
-	@echo "Results: $(abspath $(DEMO_OUTPUT)) (manifest.json, one .nrrd per core)"
+	@echo "Results in $(abspath $(DEMO_OUTPUT)): one .nrrd per core, manifest.json, report.html" \
+		"(open it in a browser), and for the sample well scene.mrml (open it in 3D Slicer)"
 
 test: setup
 	$(BIN)/python -m pytest -q
