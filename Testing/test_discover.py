@@ -79,3 +79,13 @@ def test_series_split_by_image_size_gives_two_cores(tmp_path: Path) -> None:
 def test_helpers_make_safe_and_natural_names() -> None:
     assert safe_name("Core 1/2: top") == "Core_1_2_top"
     assert sorted(["c10", "c2", "c1"], key=natural_key) == ["c1", "c2", "c10"]
+
+
+def test_symlinked_core_folders_are_followed_once_and_loops_are_not(tmp_path: Path) -> None:
+    import os
+    write_core_series(tmp_path / "disk2" / "core_b", slices=3)
+    write_core_series(tmp_path / "well" / "core_a", slices=3)
+    os.symlink(tmp_path / "disk2" / "core_b", tmp_path / "well" / "core_b")
+    os.symlink(tmp_path / "well", tmp_path / "well" / "core_a" / "loop")
+    names = [f.name for f in find_core_folders(tmp_path / "well")]
+    assert names == ["core_a", "core_b"]

@@ -39,28 +39,33 @@ def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
     large = CACHE / ("large_%d" % large_slices)
     well = CACHE / ("well_%d" % well_cores)
     plain = CACHE / ("plain_%d" % large_slices)
-    if not (plain / "done").exists():
+    if not _done(plain).exists():
         shutil.rmtree(plain, ignore_errors=True)
         print("generating the plain int16 core for --format nhdr (no rescale, so .nhdr is exact)…", flush=True)
         write_core_series(plain / "core", rows=512, columns=512, slices=large_slices, signed=True,
                           slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
-        (plain / "done").write_text("ok")
-    if not (large / "done").exists():
+        _done(plain).write_text("ok")
+    if not _done(large).exists():
         shutil.rmtree(large, ignore_errors=True)
         print("generating the large core (%d slices of 512×512)…" % large_slices, flush=True)
         write_core_series(large / "core", rows=512, columns=512, slices=large_slices, signed=False,
                           bits_stored=12, intercept=-1024.0, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
-        (large / "done").write_text("ok")
-    if not (well / "done").exists():
+        _done(large).write_text("ok")
+    if not _done(well).exists():
         shutil.rmtree(well, ignore_errors=True)
         print("generating a well of %d cores…" % well_cores, flush=True)
         write_well(well, cores=well_cores, slices=200, rows=256, columns=256, signed=False, bits_stored=12,
                    intercept=-1024.0)
-        (well / "done").write_text("ok")
+        _done(well).write_text("ok")
     return large, well
 
 
 GNU_TIME = "/usr/bin/time"
+
+
+def _done(folder: Path) -> Path:
+    """Marker of a complete data set, beside it (inside, it would be one more folder to scan)."""
+    return folder.with_name(folder.name + ".done")
 
 
 def timed(command: List[str]) -> Tuple[float, int]:

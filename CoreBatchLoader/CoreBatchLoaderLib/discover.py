@@ -68,12 +68,19 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = ()) -> List[Cor
     """Every folder at or below ``input_dir`` that directly holds files, in natural order.
 
     Hidden folders and files (".name") and the folders in ``exclude`` (the output folder when it
-    lies inside the input) are not entered.
+    lies inside the input) are not entered.  Symbolic links to folders are followed (a well is
+    often assembled from several disks that way), each real folder once.
     """
     root = Path(input_dir).resolve()
     excluded = {str(Path(p).resolve()) for p in exclude}
     found: List[Tuple[str, Tuple[str, ...]]] = []
-    for current, dirs, files in os.walk(root):
+    seen = set()  # real paths already walked: symlinked folders are followed, loops are not
+    for current, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen or real in excluded:
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = [d for d in dirs if not d.startswith(".")
                    and str(Path(current, d)) not in excluded]
         visible = tuple(sorted((f for f in files if not f.startswith(".")), key=natural_key))
