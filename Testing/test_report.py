@@ -430,3 +430,12 @@ def test_thumbnail_avoids_a_filled_gap_as_the_axial_picture(tmp_path: Path) -> N
     section[4] = -1000.0  # a filled gap in the middle
     assert _informative_slice(section, 4) == 3
     assert _informative_slice(section, 2) == 2
+
+
+def test_long_sections_are_reduced_to_block_means_before_any_float_copy() -> None:
+    from CoreBatchLoaderLib.thumbnails import _rows_at_most
+    section = np.arange(3000 * 4, dtype=np.int16).reshape(3000, 4)
+    small = _rows_at_most(section, 1000)
+    assert small.shape == (1000, 4) and small.dtype == np.float32
+    assert np.allclose(small[0], section[:3].mean(axis=0)) and np.allclose(small[-1], section[-3:].mean(axis=0))
+    assert _rows_at_most(section[:10], 1000).shape == (10, 4)

@@ -53,8 +53,9 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     header = read_header(nrrd_path)
     columns, rows, slices = header.sizes
     j, k = rows // 2, slices // 2
-    section = read_row_section(header, j).astype(np.float32)  # (slices, columns)
+    section = read_row_section(header, j)  # (slices, columns), stored type
     k = _informative_slice(section, k)
+    section = _rows_at_most(section, 2 * max_size)  # float32; a 4,500-slice core costs ~2 MB here
     axial = read_slice(header, k).astype(np.float32)  # (rows, columns)
     low, high = choose_window(np.concatenate([section.ravel(), axial.ravel()]), window)
     dx, dy, dz = header.spacing
@@ -67,6 +68,19 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     picture = compose(section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
                       axial_mark=(j + 0.5) / rows)
     return write_png(png_path, picture)
+
+
+def _rows_at_most(section: np.ndarray, limit: int) -> np.ndarray:
+    """``section`` as float32 with at most ``limit`` rows (block means), without ever holding a
+    float copy of every slice: memory stays bounded whatever the core's length."""
+    count = section.shape[0]
+    if count <= limit:
+        return section.astype(np.float32)
+    starts = (np.arange(limit + 1) * count) // limit
+    reduced = np.empty((limit,) + section.shape[1:], np.float32)
+    for n in range(limit):  # block by block: a whole-array cast would be the copy we avoid
+        reduced[n] = section[starts[n]:starts[n + 1]].mean(axis=0, dtype=np.float64)
+    return reduced
 
 
 def _informative_slice(section: np.ndarray, k: int, reach: int = 16) -> int:
