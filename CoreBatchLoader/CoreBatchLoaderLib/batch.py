@@ -175,24 +175,34 @@ class OutputLock:
         self._fd: Optional[int] = None
 
     def __enter__(self) -> "OutputLock":
-        import fcntl
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusively(self._fd)
         except OSError as exc:
             os.close(self._fd)
             self._fd = None
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
                 raise UsageError("output folder %s is in use by another corebatchloader run "
                                  "(lock %s)" % (self.path.parent, self.path.name)) from None
             raise
         os.ftruncate(self._fd, 0)
-        os.write(self._fd, ("%d\n" % os.getpid()).encode())
+        os.write(self._fd, ("%d\n" % os.getpid()).encode())  # who holds it, for people
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing releases the flock
+            os.close(self._fd)  # closing releases the lock
+
+
+def _lock_exclusively(fd: int) -> None:
+    """Non-blocking exclusive lock: flock on POSIX, msvcrt on Windows (Slicer runs there too)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def remove_stale_partials(output_dir: Path) -> int:

@@ -7,7 +7,7 @@ longitudinal section at row ``j`` (every slice's row ``j``).  Reading the whole 
 ``nrrd.read`` does) would need the volume's size in memory; this reader fetches only the bytes
 of those planes.
 
-- ``raw`` data: ``os.pread`` of exactly the needed slice, or of one row per slice — memory is the
+- ``raw`` data: a seek and read of exactly the needed slice, or of one row per slice — memory is the
   answer's size.
 - ``gzip`` data cannot be seeked, so the stream is decompressed in bounded chunks
   (``zlib.decompressobj`` with ``max_length``) and only the needed byte ranges are kept; reading
@@ -316,18 +316,19 @@ def _read_ranges(header: NrrdHeader, wanted: Sequence[Tuple[int, int, int]]) -> 
 
 
 def _pread_ranges(piece: _Piece, ranges: Sequence[Tuple[int, int]], out: bytearray, position: int) -> int:
-    """``os.pread`` each range straight into ``out``: no other buffer, nothing else read."""
-    fd = os.open(piece.path, os.O_RDONLY)
-    try:
+    """Read each range straight into ``out`` (seek + readinto, portable): nothing else is read."""
+    view = memoryview(out)
+    with open(piece.path, "rb", buffering=0) as stream:
         for start, length in ranges:
-            chunk = os.pread(fd, length, piece.offset + start)
-            if len(chunk) != length:
-                raise NrrdFormatError("%s: data ends early (wanted %d bytes at %d, got %d)" % (
-                    piece.path, length, piece.offset + start, len(chunk)))
-            out[position:position + length] = chunk
+            stream.seek(piece.offset + start)
+            got = 0
+            while got < length:
+                count = stream.readinto(view[position + got:position + length])
+                if not count:
+                    raise NrrdFormatError("%s: data ends early (wanted %d bytes at %d, got %d)" % (
+                        piece.path, length, piece.offset + start, got))
+                got += count
             position += length
-    finally:
-        os.close(fd)
     return position
 
 

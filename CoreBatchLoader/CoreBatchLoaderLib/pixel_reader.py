@@ -1,7 +1,8 @@
 """Stored pixel values of one slice: copied from the file, or decoded when compressed.
 
 Native (uncompressed) transfer syntaxes (PS3.5 A.1–A.3) keep a frame's pixels as one run of
-bytes at a known offset: those are read with ``os.pread`` and never pass through a DICOM parser.
+bytes at a known offset: those are read straight into a reused buffer (``readinto``, portable
+to Windows where Slicer often runs) and never pass through a DICOM parser.
 Encapsulated syntaxes (RLE, JPEG, JPEG-LS, JPEG 2000; PS3.5 A.4) and the deflated syntax are
 decoded by pydicom's pixel handlers, one frame at a time; JPEG family decoders come from the
 optional ``pylibjpeg`` / ``gdcm`` plugins, and a missing one is a one-line error naming the
@@ -9,8 +10,7 @@ transfer syntax and what to install.
 """
 from __future__ import annotations
 
-import os
-from typing import Dict
+from typing import BinaryIO, Dict
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class SliceReader:
     """Reads slices of one core, keeping one file descriptor open per multi-frame file."""
 
     def __init__(self) -> None:
-        self._open: Dict[str, int] = {}
+        self._open: Dict[str, BinaryIO] = {}
         self._decoded: Dict[str, object] = {}
         self._scratch = bytearray()
 
@@ -36,8 +36,8 @@ class SliceReader:
         self.close()
 
     def close(self) -> None:
-        for fd in self._open.values():
-            os.close(fd)
+        for stream in self._open.values():
+            stream.close()
         self._open.clear()
         self._decoded.clear()
 
@@ -51,25 +51,37 @@ class SliceReader:
         return _decoded(header, stored_dtype, self._decoded)
 
     def _native(self, header: SliceHeader, stored_dtype: str) -> np.ndarray:
-        fd = self._open.get(header.path)
+        stream = self._open.get(header.path)
         try:
-            if fd is None:
-                fd = os.open(header.path, os.O_RDONLY)
+            if stream is None:
+                stream = open(header.path, "rb", buffering=0)  # unbuffered: one read per slice
                 if header.number_of_frames > 1:
-                    self._open[header.path] = fd
+                    self._open[header.path] = stream
             if len(self._scratch) != header.frame_bytes:
                 self._scratch = bytearray(header.frame_bytes)
             try:
                 # Straight into the reused buffer: no allocation, no page faults per slice.
-                count = os.preadv(fd, [self._scratch], header.pixel_offset)  # type: ignore[arg-type]
+                stream.seek(header.pixel_offset)  # type: ignore[arg-type]
+                count = _read_fully(stream, memoryview(self._scratch))
             finally:
                 if header.number_of_frames == 1:
-                    os.close(fd)
+                    stream.close()
         except OSError as exc:
             raise PixelDataError("%s: cannot read pixel data (%s)" % (header.name, exc.strerror or exc)) from None
         if count != header.frame_bytes:
             raise PixelDataError("%s: pixel data truncated (file changed while reading?)" % header.name)
         return np.frombuffer(self._scratch, dtype=stored_dtype).reshape(header.rows, header.columns)
+
+
+def _read_fully(stream: BinaryIO, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream`` (a raw read may return less); the count read."""
+    done = 0
+    while done < len(buffer):
+        count = stream.readinto(buffer[done:])  # type: ignore[attr-defined]
+        if not count:
+            break
+        done += count
+    return done
 
 
 def _decoded(header: SliceHeader, stored_dtype: str, cache: Dict[str, object]) -> np.ndarray:
