@@ -96,3 +96,20 @@ def test_the_cli_writes_the_scene_and_shows_the_well_strip_in_the_report(tmp_pat
 def test_a_bad_scene_memory_is_a_usage_error(tmp_path: Path, well: Path, size: str) -> None:
     run = cli("convert", well, tmp_path / "out", "--scene-memory", size)
     assert run.returncode == 2 and "--scene-memory" in run.stderr
+
+
+def test_a_rerun_of_a_finished_well_reuses_the_scene_and_a_new_depth_rebuilds_it(tmp_path: Path,
+                                                                                  well: Path) -> None:
+    pytest.importorskip("slicer")
+    args = ("convert", well, tmp_path / "out", "--quiet", "--start-depth", "2450.5", "--core-length", "0.004",
+            "--scene")
+    assert cli(*args).returncode == 0
+    overview = tmp_path / "out" / "scene" / "overview.nrrd"
+    first = overview.stat().st_mtime_ns
+    assert cli(*args).returncode == 0
+    assert overview.stat().st_mtime_ns == first  # nothing re-read, nothing rewritten
+    moved = ("convert", well, tmp_path / "out", "--quiet", "--start-depth", "2460.5", "--core-length", "0.004",
+             "--scene")
+    assert cli(*moved).returncode == 0
+    assert overview.stat().st_mtime_ns != first
+    assert b"2460.5" in (tmp_path / "out" / "scene" / "core_001.nhdr").read_bytes()

@@ -26,6 +26,7 @@ is a slice, the overview's sums and the strip, not the core or the well.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import ExitStack
@@ -102,6 +103,7 @@ class WellLayout:
     window: List[float] = field(default_factory=lambda: list(ROCK_CT_WINDOW))  # grey (low, high) for all
     strip_file: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
+    source_key: str = ""  # what the layout was built from (see scene_key): a rerun reuses it
 
     def to_json(self) -> Dict[str, Any]:
         return asdict(self)
@@ -179,10 +181,15 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
     if not options.build_scene:
         return WellResult()
     try:
-        layout = build_layout(output_dir, records, depths, options.memory_budget or default_budget(),
-                              options.well_name or well_name, durable)
-        from .well_scene import write_scene
-        scene = write_scene(output_dir, layout)
+        budget, name = options.memory_budget or default_budget(), options.well_name or well_name
+        key = scene_key(output_dir, records, depths, budget, name)
+        reused = _unchanged_scene(output_dir, key)
+        if reused is not None:  # rerun of a finished well: no core is read again
+            scene, layout = reused
+        else:
+            layout = build_layout(output_dir, records, depths, budget, name, durable, key)
+            from .well_scene import write_scene
+            scene = write_scene(output_dir, layout)
         strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
         return WellResult(layout, scene, strip)
     except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
@@ -200,12 +207,48 @@ def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, Core
             record.warnings.append(warning)
 
 
+def scene_key(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth], budget: int,
+              well_name: str) -> str:
+    """A hash of everything the scene is made of: depths, budget, name, and each converted file's
+    name, size and modification time — equal keys mean the same scene."""
+    digest = hashlib.sha1(("%s\0%d\n" % (well_name, budget)).encode("utf-8"))
+    for name in sorted(depths):
+        depth = depths[name]
+        digest.update(("%s %r %r %s\n" % (name, depth.top_m, depth.bottom_m, depth.flip)).encode("utf-8"))
+    for record in records:
+        if record.output and record.status in ("converted", "skipped"):
+            try:
+                stat = (Path(output_dir) / record.output).stat()
+            except OSError:
+                continue
+            digest.update(("%s %s %d %d\n" % (record.name, record.output, stat.st_size,
+                                               stat.st_mtime_ns)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _unchanged_scene(output_dir: Path, key: str) -> Optional[tuple]:
+    """(scene.mrml, layout) of an earlier run built from the same ``key`` whose files all exist."""
+    from .well_scene import SCENE_NAME
+    scene = Path(output_dir) / SCENE_NAME
+    try:
+        layout = read_layout(output_dir)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if layout.source_key != key or not scene.exists():
+        return None
+    files = [c.file for c in layout.cores] + [c.full_file for c in layout.cores] + [
+        layout.overview_file, layout.strip_file]
+    if any(not f or not (Path(output_dir) / f).exists() for f in files):
+        return None
+    return scene, layout
+
+
 def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
-                 budget: int, well_name: str, durable: bool = True) -> WellLayout:
+                 budget: int, well_name: str, durable: bool = True, source_key: str = "") -> WellLayout:
     """Write every scene file but ``scene.mrml`` (see the module docstring); returns the layout."""
     output_dir = Path(output_dir)
     scene_dir = output_dir / SCENE_DIR
-    layout = WellLayout(well=well_name, budget=int(budget), factor=1, fits=True)
+    layout = WellLayout(well=well_name, budget=int(budget), factor=1, fits=True, source_key=source_key)
     cores = _placeable(output_dir, records, depths, layout.warnings)
     if not cores:
         raise ValueError("no converted core with a depth to place")
