@@ -89,3 +89,16 @@ def test_symlinked_core_folders_are_followed_once_and_loops_are_not(tmp_path: Pa
     os.symlink(tmp_path / "well", tmp_path / "well" / "core_a" / "loop")
     names = [f.name for f in find_core_folders(tmp_path / "well")]
     assert names == ["core_a", "core_b"]
+
+
+def test_a_scout_image_in_the_core_folder_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    import pydicom
+    series = write_core_series(tmp_path / "core", slices=5)
+    scout = pydicom.dcmread(series.files[0])
+    scout.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+    scout.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]  # a coronal topogram
+    scout.SOPInstanceUID = "1.2.3.4.5.6.7.9"
+    scout.save_as(tmp_path / "core" / "SCOUT.dcm")
+    scan = scan_folder(find_core_folders(tmp_path)[0])
+    assert [len(c.slices) for c in scan.cores] == [5]
+    assert any("localizer" in w and "SCOUT.dcm" in w for w in scan.cores[0].warnings)

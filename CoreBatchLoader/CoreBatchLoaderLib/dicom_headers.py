@@ -62,6 +62,7 @@ class SliceHeader:
     series_number: Optional[int]
     instance_number: Optional[int]
     sop_class_uid: str
+    image_type: str  # (0008,0008) ImageType as "ORIGINAL\\PRIMARY\\AXIAL"; LOCALIZER marks a scout
     transfer_syntax: str
     rows: int
     columns: int
@@ -90,6 +91,11 @@ class SliceHeader:
     @property
     def is_big_endian(self) -> bool:
         return self.transfer_syntax == ExplicitVRBigEndian
+
+    @property
+    def is_localizer(self) -> bool:
+        """A scout/topogram (ImageType LOCALIZER): an image, but not a slice of a core."""
+        return "LOCALIZER" in self.image_type.split("\\")
 
     @property
     def name(self) -> str:
@@ -210,6 +216,7 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         series_number=_int_or_none(ds.get("SeriesNumber")),
         sop_class_uid=str(ds.get("SOPClassUID", "")),
+        image_type=_image_type(ds.get("ImageType")),
         transfer_syntax=str(syntax),  # a pydicom UID is a str subclass: keep the plain text
         rows=rows,
         columns=columns,
@@ -299,6 +306,16 @@ def transfer_syntax_name(uid: str) -> str:
 
 def is_deflated(uid: str) -> bool:
     return uid == DeflatedExplicitVRLittleEndian
+
+
+def _image_type(value: Any) -> str:
+    """ImageType values joined by backslashes, upper case (pydicom gives a list, the scanner text)."""
+    if value is None:
+        return ""
+    if isinstance(value, (str, bytes)):
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        return text.strip().upper()
+    return "\\".join(str(v).strip() for v in value).upper()
 
 
 def _series_uid_or_none(ds: Any) -> Optional[str]:

@@ -2,7 +2,8 @@
 
 A *core folder* is any folder at or below the input that directly holds files; scanning it reads
 every file's header (never pixels), skips what is not an image (non-DICOM files, DICOMDIR,
-RTSTRUCT, SR, presentation states…) and groups the image slices into cores: one per
+RTSTRUCT, SR, presentation states…), leaves out scout images (ImageType LOCALIZER, with a
+warning) and groups the image slices into cores: one per
 Series Instance UID (0020,000E), split further when a series mixes orientations or image sizes
 (Slicer's plugin splits the same way, since such slices cannot share one volume).
 
@@ -126,6 +127,9 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             unreadable.append(exc)
         except OSError as exc:
             unreadable.append(DicomFileError("%s: cannot read (%s)" % (file_name, exc.strerror or exc)))
+    localizers = [s for s in slices if s.is_localizer]
+    if localizers:
+        slices = [s for s in slices if not s.is_localizer]
     groups = group_slices(slices)
     if not groups:
         error = None
@@ -139,6 +143,10 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
         broken = [e for e in unreadable if e.series_uid == series_uid and series_uid]
         if broken:
             core.error = _summary(broken)
+        if localizers:
+            core.warnings.append("left out %d localizer image%s (ImageType LOCALIZER): %s" % (
+                len(localizers), "s" if len(localizers) > 1 else "",
+                ", ".join(s.name for s in localizers[:3]) + (" …" if len(localizers) > 3 else "")))
         strays = [e for e in unreadable if not e.series_uid or e.series_uid not in {
             g[0].series_uid for g in groups}]
         if strays:

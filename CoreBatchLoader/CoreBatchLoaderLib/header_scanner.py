@@ -24,6 +24,7 @@ EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _WANTED: Dict[int, Tuple[str, str]] = {
     0x00020002: ("MediaStorageSOPClassUID", "str"),
     0x00020010: ("TransferSyntaxUID", "str"),
+    0x00080008: ("ImageType", "str"),
     0x00080016: ("SOPClassUID", "str"),
     0x00180050: ("SliceThickness", "number"),
     0x00180088: ("SpacingBetweenSlices", "number"),
