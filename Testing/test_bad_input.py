@@ -117,3 +117,20 @@ def test_unreadable_slice_is_named_and_left_as_a_filled_gap(well: Path, tmp_path
     record = run(well, tmp_path)["locked"]
     assert record.status == "converted" and any("missing slice" in w for w in record.warnings)
     assert any("IM0002.dcm: cannot read" in w for w in record.warnings)
+
+
+def test_a_dicomdir_tree_converts_its_volumes_and_names_what_cannot_be_one(tmp_path: Path) -> None:
+    """pydicom's dicomdirtests: DICOMDIR files, CT series, MR localizers, CR radiographs."""
+    from realdata import pydicom_test_file
+    shutil.copytree(pydicom_test_file("dicomdirtests"), tmp_path / "tree")
+    before = tree_digest(tmp_path / "tree")
+    result = convert_tree(tmp_path / "tree", tmp_path / "out")
+    assert tree_digest(tmp_path / "tree") == before
+    records = by_name(result)
+    assert records["77654033_CT2"].status == "converted" and records["98892001_CT5N"].status == "converted"
+    assert records["98892001_CT5N"].dimensions == [16, 16, 5]
+    radiographs = [r for name, r in records.items() if "_CR" in name]
+    assert radiographs and all(r.status == "failed" and "(0028,0030) PixelSpacing missing" in r.error
+                               for r in radiographs)
+    assert not any("DICOMDIR" in name for name in records)
+    assert result.exit_code == 1
