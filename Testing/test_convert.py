@@ -139,3 +139,31 @@ def test_nhdr_of_a_multiframe_file_skips_to_its_pixel_data(tmp_path: Path) -> No
     data, header = read_back(tmp_path / "out" / "core.nhdr")
     assert np.array_equal(data, series.values)
 
+
+
+def _strip_positions(files, keep=()) -> None:
+    for n, path in enumerate(files):
+        if n in keep:
+            continue
+        ds = pydicom.dcmread(path)
+        del ds.ImagePositionPatient
+        del ds.ImageOrientationPatient
+        ds.save_as(path)
+
+
+def test_slices_without_any_position_are_ordered_by_instance_number_with_a_warning(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", slices=6, slice_thickness=0.8, slice_spacing=0.8)
+    _strip_positions(series.files)
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    assert record.status == "converted"
+    assert any("ImagePositionPatient" in w and "InstanceNumber" in w for w in record.warnings)
+    data, header = read_back(tmp_path / "out" / "core.nrrd")
+    assert np.array_equal(data, series.values)  # instance numbers follow the positions here
+    assert header["space directions"][2][2] == pytest.approx(0.8)
+
+
+def test_slices_with_positions_on_some_files_only_fail_the_core(tmp_path: Path) -> None:
+    series = write_core_series(tmp_path / "in" / "core", slices=6)
+    _strip_positions(series.files, keep=(0, 1))
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    assert record.status == "failed" and "ImageOrientationPatient" in record.error and "IM0003.dcm" in record.error

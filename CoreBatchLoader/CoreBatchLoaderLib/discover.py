@@ -157,11 +157,23 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
 
 
 def group_slices(slices: Sequence[SliceHeader]) -> List[List[SliceHeader]]:
-    """One group per series, split by orientation and image size; in a stable order."""
+    """One group per series, split by orientation and image size; in a stable order.
+
+    A slice without an orientation joins the largest group of its series and size: split off,
+    it would make a second, silently partial core; kept in, the geometry check names it.
+    """
     groups: Dict[tuple, List[SliceHeader]] = {}
+    unoriented: List[SliceHeader] = []
     for header in slices:
-        orientation = tuple(round(v, 4) for v in header.orientation) if header.orientation else None
-        key = (header.series_uid, header.rows, header.columns, orientation)
+        if header.orientation is None:
+            unoriented.append(header)
+            continue
+        orientation = tuple(round(v, 4) for v in header.orientation)
+        groups.setdefault((header.series_uid, header.rows, header.columns, orientation), []).append(header)
+    for header in unoriented:
+        same = [key for key in groups if key[:3] == (header.series_uid, header.rows, header.columns)]
+        key = max(same, key=lambda k: len(groups[k])) if same else (
+            header.series_uid, header.rows, header.columns, None)
         groups.setdefault(key, []).append(header)
     ordered = sorted(groups.values(), key=lambda g: (
         g[0].series_number if g[0].series_number is not None else -1, g[0].series_uid,
