@@ -33,6 +33,10 @@ VARIANTS = {
     "uint8": dict(signed=False, bits_allocated=8),
     "anisotropic": dict(pixel_spacing=(0.3, 0.7), slice_spacing=2.5, rows=30, columns=18),
     "far_below_ground": dict(origin=(-66.5, 120.25, -2450123.456)),
+    # Slicer reads this as float64, we write float32 (half the file): equal here because the values
+    # are exact in float32; for other slopes they agree to float32 rounding.
+    "fractional_rescale_float32": dict(slope=0.5, intercept=-1024.25),
+    "per_slice_rescale": dict(per_slice_rescale=True, slope=1.0, intercept=-1000.0),
 }
 
 
