@@ -160,3 +160,22 @@ def _pydicom_version() -> str:
     import pydicom
 
     return pydicom.__version__
+
+
+def cached_venv(name: str, interpreter: str, requirements: List[str]) -> Path:
+    """The Python of a virtual environment ``name`` under the cache, with ``requirements``
+    installed (built once; rebuilt when the requirements change).  For tests that need another
+    stack than the suite's own: an older Python, or optional decoders the suite must not have."""
+    venv = cache_root() / name
+    python = venv / "bin" / "python"
+    marker = venv / "ready"
+    wanted = "\n".join(requirements)
+    if not marker.exists() or marker.read_text() != wanted:
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+                                 + requirements, capture_output=True, text=True)
+        if install.returncode != 0:
+            raise RuntimeError("could not install %s: %s" % (" ".join(requirements), install.stderr[-500:]))
+        marker.write_text(wanted)
+    return python

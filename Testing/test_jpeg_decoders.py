@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from realdata import cache_root, pydicom_test_file
+from realdata import cached_venv, pydicom_test_file
 from slicer_oracle import assert_same_world_image, load_volume_like_slicer, read_dicom_like_slicer
 
 DECODERS = ["numpy", "pydicom>=3", "pylibjpeg>=2", "pylibjpeg-libjpeg>=2", "pylibjpeg-openjpeg>=2"]
@@ -24,17 +24,7 @@ FILES = {"jpeg2000_lossless": "MR_small_jp2klossless.dcm", "jpeg_ls_lossless": "
 
 @pytest.fixture(scope="session")
 def python_with_decoders() -> Path:
-    venv = cache_root() / "venv-jpeg-decoders"
-    python = venv / "bin" / "python"
-    if not (venv / "ready").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-                                 + DECODERS, capture_output=True, text=True)
-        if install.returncode != 0:
-            pytest.fail("could not install the JPEG decoders: %s" % install.stderr[-500:])
-        (venv / "ready").write_text("\n".join(DECODERS))
-    return python
+    return cached_venv("venv-jpeg-decoders", sys.executable, DECODERS)
 
 
 @pytest.mark.parametrize("core", sorted(FILES))

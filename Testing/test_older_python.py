@@ -16,7 +16,7 @@ import pytest
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
 
 from conftest import ROOT
-from realdata import cache_root
+from realdata import cached_venv
 from CoreBatchLoaderLib.synthetic import write_core_series
 
 OLD_STACK = ["numpy>=1.21,<2", "pydicom>=2.4,<3"]
@@ -43,15 +43,7 @@ def python39() -> str:
 
 @pytest.fixture(scope="session")
 def old_python() -> Path:
-    venv = cache_root() / "venv-py39-numpy1-pydicom2"
-    python = venv / "bin" / "python"
-    if not (venv / "ready").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([python39(), "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + OLD_STACK,
-                       check=True, capture_output=True)
-        (venv / "ready").write_text("\n".join(OLD_STACK))
-    return python
+    return cached_venv("venv-py39-numpy1-pydicom2", python39(), OLD_STACK)
 
 
 def test_python39_with_numpy1_and_pydicom2_writes_the_same_files(tmp_path: Path, old_python: Path) -> None:
