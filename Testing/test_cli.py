@@ -110,3 +110,13 @@ def test_rerun_with_other_output_settings_converts_again(tmp_path: Path) -> None
     assert run.returncode == 0, run.stderr
     assert manifest(tmp_path / "out")["cores"][0]["status"] == "converted"
     assert b"encoding: gzip" in (tmp_path / "out" / "core_001.nrrd").read_bytes()[:400]
+
+
+def test_a_long_list_of_problems_is_cut_and_points_to_the_report(tmp_path: Path) -> None:
+    from CoreBatchLoaderLib.cli import SUMMARY_LINES
+    for n in range(SUMMARY_LINES + 5):
+        write_core_series(tmp_path / "well" / ("bad_%02d" % n), slices=3, duplicate=(1,), seed=n)
+    run = cli("convert", tmp_path / "well", tmp_path / "out", "--quiet")
+    assert run.returncode == 1
+    assert run.stderr.count("FAILED ") == SUMMARY_LINES
+    assert "and 5 more lines" in run.stderr and "report.html" in run.stderr

@@ -114,14 +114,18 @@ def run_and_summarize(args: argparse.Namespace,
     return result.exit_code
 
 
+SUMMARY_LINES = 40  # errors first, then warnings
+
+
 def print_summary(result: BatchResult, output: Path) -> None:
     counts = {status: sum(r.status == status for r in result.records) for status in ("converted", "skipped", "failed")}
-    for record in result.failed:
-        print("FAILED %s: %s" % (record.name, record.error), file=sys.stderr)
-    warned = [r for r in result.records if r.warnings and r.status == "converted"]
-    for record in warned:
-        for warning in record.warnings:
-            print("warning %s: %s" % (record.name, warning), file=sys.stderr)
+    lines = ["FAILED %s: %s" % (r.name, r.error) for r in result.failed]
+    lines += ["warning %s: %s" % (r.name, w) for r in result.records if r.status == "converted" for w in r.warnings]
+    for line in lines[:SUMMARY_LINES]:  # a well of hundreds of cores must not flood the terminal
+        print(line, file=sys.stderr)
+    if len(lines) > SUMMARY_LINES:
+        print("… and %d more lines: every error and warning is in %s" % (
+            len(lines) - SUMMARY_LINES, result.report or result.manifest or "manifest.json"), file=sys.stderr)
     print("%d converted, %d skipped, %d failed%s — manifest: %s" % (
         counts["converted"], counts["skipped"], counts["failed"],
         " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / "manifest.json"))
