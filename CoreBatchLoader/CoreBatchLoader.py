@@ -279,6 +279,14 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.warningDisplay("%s was not converted: %s" % (record.name, record.error))
             return
         node = slicer.mrmlScene.GetNodeByID(self.logic.nodeIDs.get(record.name, ""))
+        from CoreBatchLoaderLib import well_scene
+        if node is not None and well_scene.is_proxy(node):
+            # A proxy of the placed well: the double-click asks for the core at full resolution.
+            try:
+                with slicer.util.tryWithErrorDisplay("Could not load %s at full resolution" % record.name):
+                    well_scene.swap_to_full_resolution(slicer.mrmlScene, node)
+            except Exception:
+                return
         if node is None:
             try:
                 node = slicer.util.loadVolume(str(self._outputDir / record.output), {"name": record.name})

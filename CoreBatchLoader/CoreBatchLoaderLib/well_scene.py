@@ -116,6 +116,11 @@ def write_scene(output_dir: Path, layout: WellLayout) -> Path:
     return path
 
 
+def is_proxy(node: Any) -> bool:
+    """The node shows a core's block-mean proxy, not the core at full resolution."""
+    return node.GetAttribute(ATTRIBUTE_PREFIX + "proxy_factor") not in (None, "1")
+
+
 def swap_to_full_resolution(scene: Any, node: Any) -> bool:
     """Replace a core's proxy by the core at full resolution, in place (same node, same folder).
 
@@ -123,7 +128,7 @@ def swap_to_full_resolution(scene: Any, node: Any) -> bool:
     volume re-read.  Returns False when the node is not a proxy (already full resolution).
     Memory: the full core's voxels — the reason it is not done for every core.
     """
-    if node.GetAttribute(ATTRIBUTE_PREFIX + "proxy_factor") in (None, "1"):
+    if not is_proxy(node):
         return False
     storage = node.GetStorageNode()
     full_name = node.GetAttribute(ATTRIBUTE_PREFIX + "full_resolution_file")
