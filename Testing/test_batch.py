@@ -33,7 +33,8 @@ def comparable(records) -> list:
 
 
 def partials(folder: Path) -> list:
-    return [p.name for p in folder.iterdir() if p.name.endswith(".partial")]
+    """Temporary files anywhere in the output folder (its subfolders included)."""
+    return [str(p.relative_to(folder)) for p in folder.rglob("*") if ".partial" in p.name]
 
 
 def test_output_is_identical_whatever_the_number_of_workers(tmp_path: Path) -> None:

@@ -205,16 +205,25 @@ def _lock_exclusively(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+OWN_SUBFOLDERS = ("thumbnails", "scene")  # where the batch itself writes below the output folder
+
+
 def remove_stale_partials(output_dir: Path) -> int:
-    """Delete temporary files a killed run left behind (never under a final name)."""
+    """Delete temporary files a killed run left behind (never under a final name), in the
+    output folder and the subfolders the batch writes (the caller holds the lock)."""
     removed = 0
-    for entry in output_dir.iterdir():
-        if entry.name.startswith(".") and PARTIAL_SUFFIX in entry.name:
-            try:
-                entry.unlink()
-                removed += 1
-            except OSError:
-                pass
+    for folder in [output_dir] + [output_dir / name for name in OWN_SUBFOLDERS]:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") and PARTIAL_SUFFIX in entry.name:
+                try:
+                    entry.unlink()
+                    removed += 1
+                except OSError:
+                    pass
     return removed
 
 
