@@ -161,9 +161,6 @@ def write_core_nhdr(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     text = nrrd_header(nrrd_type=nrrd_type, sizes=geometry.sizes, space_directions=geometry.directions_lps,
                        space_origin=geometry.origin_lps, encoding="raw", byte_skip=skip,
                        data_files=[os.path.abspath(f) for f in files])
-    if len(files) == 1:  # a single data file is named inline, not as a LIST
-        text = text.replace("data file: LIST\n%s\n" % os.path.abspath(files[0]),
-                            "data file: %s\n" % os.path.abspath(files[0]))
     write_text_atomically(target, text, durable=options.durable)
 
 

@@ -33,13 +33,15 @@ def format_vector(values: Sequence[float]) -> str:
 def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
                 space_directions: Sequence[Sequence[float]], space_origin: Sequence[float],
                 encoding: str = "raw", data_files: Optional[Sequence[str]] = None,
-                byte_skip: Optional[int] = None,
+                byte_skip: Optional[int] = None, line_skip: Optional[int] = None,
                 key_values: Optional[Dict[str, str]] = None) -> str:
-    """The NRRD header text, ending with the blank line that separates it from the data.
+    """The NRRD header text.
 
-    ``data_files`` makes a detached header (``.nhdr``) listing the files holding the data
-    (``data file: LIST``), each contributing one slice; ``byte_skip`` -1 reads each slice from
-    the end of its file.
+    Without ``data_files`` it ends with the blank line that separates it from the data that
+    follows (an attached ``.nrrd``).  With them it is a detached header (``.nhdr``): one file is
+    named inline (``data file: NAME``), several are listed after ``data file: LIST``, each then
+    holding one slice.  ``byte_skip`` -1 reads each slice from the end of its file;
+    ``line_skip`` skips the lines of another header at the start of the data file.
     """
     lines = [
         "NRRD0004",
@@ -59,11 +61,16 @@ def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
         lines.append("byte skip: %d" % byte_skip)
     for key, value in (key_values or {}).items():
         lines.append("%s:=%s" % (key, " ".join(str(value).split())))
-    if data_files is not None:
-        lines.append("data file: LIST")
-        text = "\n".join(lines) + "\n" + "".join("%s\n" % f for f in data_files)
-        return text  # a detached header ends with its file list
-    return "\n".join(lines) + "\n\n"
+    if line_skip is not None:
+        lines.append("line skip: %d" % line_skip)
+    if data_files is None:
+        return "\n".join(lines) + "\n\n"
+    if len(data_files) == 1:
+        lines.append("data file: %s" % data_files[0])
+    else:
+        lines.append("data file: LIST")  # must be the last field: the file names follow
+        lines.extend(data_files)
+    return "\n".join(lines) + "\n"
 
 
 def temporary_path(final: Path) -> Path:

@@ -373,19 +373,17 @@ def write_placed_header(target: Path, source: NrrdHeader, grid: Grid, key_values
     name relative to ``target``.  Detached data (an ``.nhdr`` over DICOM files): the same data
     files and byte skip as the source.
     """
-    text = nrrd_header(nrrd_type=source.type, sizes=grid.sizes, space_directions=grid.directions_lps,
-                       space_origin=grid.origin_lps, encoding=source.encoding,
-                       byte_skip=source.byte_skip if source.data_files else None, key_values=key_values)
-    text = text[:-1]  # drop the blank line that would end an attached header
-    if not source.data_files:
-        with open(source.path, "rb") as stream:
-            lines = stream.read(source.data_offset).count(b"\n")
-        relative = os.path.relpath(source.path, target.parent).replace(os.sep, "/")
-        text += "line skip: %d\ndata file: %s\n" % (lines, relative)
-    elif len(source.data_files) == 1:
-        text += "data file: %s\n" % os.path.abspath(source.data_files[0])
+    if source.data_files:
+        data_files = [os.path.abspath(f) for f in source.data_files]
+        byte_skip, line_skip = source.byte_skip, None
     else:
-        text += "data file: LIST\n" + "".join("%s\n" % os.path.abspath(f) for f in source.data_files)
+        with open(source.path, "rb") as stream:
+            line_skip = stream.read(source.data_offset).count(b"\n")
+        data_files = [os.path.relpath(source.path, target.parent).replace(os.sep, "/")]
+        byte_skip = None
+    text = nrrd_header(nrrd_type=source.type, sizes=grid.sizes, space_directions=grid.directions_lps,
+                       space_origin=grid.origin_lps, encoding=source.encoding, data_files=data_files,
+                       byte_skip=byte_skip, line_skip=line_skip, key_values=key_values)
     write_text_atomically(target, text, durable=durable)
     return target
 
