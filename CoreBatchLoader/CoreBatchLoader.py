@@ -38,7 +38,7 @@ from CoreBatchLoaderLib import mrml_scene
 from CoreBatchLoaderLib.batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from CoreBatchLoaderLib.convert import ConvertOptions, output_file_name
 from CoreBatchLoaderLib.discover import CoreSeries
-from CoreBatchLoaderLib.manifest import CoreRecord
+from CoreBatchLoaderLib.manifest import CoreRecord, one_line
 from CoreBatchLoaderLib.nrrd_writer import temporary_path
 from CoreBatchLoaderLib.scene_options import SceneOptions
 from CoreBatchLoaderLib.slicer_batch import python_for_workers
@@ -434,12 +434,13 @@ class _DicomLibConverter:
             [imported], ["DICOMScalarVolumePlugin"], messages)
         candidates = [(plugin, loadable) for plugin, loadables in loadablesByPlugin.items() for loadable in loadables]
         if not candidates:
-            record.error = _oneLine("Slicer's scalar volume plugin found nothing to load. %s" % " ".join(messages[1:]))
+            record.error = one_line("Slicer's scalar volume plugin found nothing to load. %s"
+                                    % " ".join(messages[1:]), 500)
             return
         plugin, loadable = max(candidates, key=lambda c: (bool(c[1].selected), len(c[1].files), c[1].confidence))
         loadable.selected = True
         if getattr(loadable, "warning", ""):
-            record.warnings.append("Slicer: %s" % _oneLine(loadable.warning))
+            record.warnings.append("Slicer: %s" % one_line(loadable.warning, 500))
         loadMessages: List[str] = []
         nodeIDs = DICOMUtils.loadLoadables({plugin: [loadable]}, loadMessages)
         nodes = [n for n in (slicer.mrmlScene.GetNodeByID(i) for i in nodeIDs) if n is not None]
@@ -450,8 +451,8 @@ class _DicomLibConverter:
         try:
             volumes = [n for n in nodes if n.IsA("vtkMRMLScalarVolumeNode")]
             if len(volumes) != 1:
-                record.error = _oneLine("Slicer's DICOM plugin loaded %d volumes. %s" % (
-                    len(volumes), " ".join(loadMessages)))
+                record.error = one_line("Slicer's DICOM plugin loaded %d volumes. %s" % (
+                    len(volumes), " ".join(loadMessages)), 500)
                 return
             volume = volumes[0]
             if volume.GetParentTransformNode() is not None:
@@ -537,10 +538,6 @@ def _readmeLink() -> str:
 
 def _isSet(path) -> bool:
     return str(path) not in ("", ".")
-
-
-def _oneLine(text) -> str:
-    return " ".join(str(text).split())[:500]
 
 
 #

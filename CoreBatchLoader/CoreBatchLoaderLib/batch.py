@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequ
 
 from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_name
 from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
-from .manifest import CoreRecord, folder_fingerprint, read_manifest, write_manifest
+from .manifest import CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
 from .scene_options import SceneOptions
 
@@ -106,7 +106,7 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
     try:
         scan = scan_folder(job.folder)
     except Exception as exc:  # an unexpected failure must not take the batch down
-        return [_folder_failure(job, "scan failed: %s" % _one_line(exc))]
+        return [_folder_failure(job, "scan failed: %s" % one_line(exc))]
     if scan.error:
         return [_folder_failure(job, scan.error)]
     records = []
@@ -123,7 +123,7 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
                 record = converter(core, Path(job.output_dir), job.options)
             except Exception as exc:  # a bug must cost one core, not the batch
                 record = CoreRecord(name=core.name, source=os.path.abspath(core.folder),
-                                    series_uid=core.series_uid, error="internal error: %s" % _one_line(exc))
+                                    series_uid=core.series_uid, error="internal error: %s" % one_line(exc))
         record.fingerprint = job.fingerprint
         if job.thumbnails and record.status == "converted":
             from .report import draw_thumbnail  # never raises: a picture is not worth a core
@@ -302,7 +302,7 @@ def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
         return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well_strip)
     except Exception as exc:  # pragma: no cover - defensive
         import sys
-        print("corebatchloader: report not written: %s" % _one_line(exc), file=sys.stderr)
+        print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)
         return None
 
 
@@ -373,7 +373,7 @@ def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:
     try:
         client = Client(address, timeout="20s")
     except Exception as exc:
-        raise UsageError("cannot reach the Dask scheduler at %s (%s)" % (address, _one_line(exc))) from None
+        raise UsageError("cannot reach the Dask scheduler at %s (%s)" % (address, one_line(exc))) from None
     try:
         futures = {client.submit(process_folder, job, pure=False, key="corebatchloader-%d-%s" % (
             index, job.folder.name)): index for index, job in enumerate(jobs)}
@@ -387,8 +387,4 @@ def _result_or_failure(future: object, job: FolderJob) -> List[CoreRecord]:
     try:
         return future.result()  # type: ignore[attr-defined]
     except Exception as exc:  # a crashed worker fails its folder only
-        return [_folder_failure(job, "worker failed: %s" % _one_line(exc))]
-
-
-def _one_line(exc: object) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
+        return [_folder_failure(job, "worker failed: %s" % one_line(exc))]

@@ -17,7 +17,7 @@ import numpy as np
 from .dicom_headers import SliceHeader
 from .discover import CoreSeries
 from .geometry import CoreGeometry, GeometryError, compute_geometry
-from .manifest import CoreRecord
+from .manifest import CoreRecord, one_line
 from .nrrd_writer import NrrdStreamWriter, nrrd_header, write_text_atomically
 from .pixel_reader import PixelDataError, SliceReader
 from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value,
@@ -87,11 +87,11 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
         record.type = mapping.output_dtype
         record.bytes = written
     except (CoreError, GeometryError, PixelDataError) as exc:
-        record.status, record.error = "failed", _one_line(exc)
+        record.status, record.error = "failed", one_line(exc, 500)
     except OSError as exc:  # disk full, file too large, permission: this core only
         record.status = "failed"
-        record.error = _one_line("write failed: %s%s" % (
-            exc.strerror or exc, " (%s)" % exc.filename if getattr(exc, "filename", None) else ""))
+        record.error = one_line("write failed: %s%s" % (
+            exc.strerror or exc, " (%s)" % exc.filename if getattr(exc, "filename", None) else ""), 500)
     record.seconds = round(time.perf_counter() - started, 3)
     return record
 
@@ -169,7 +169,3 @@ def _describe(record: CoreRecord, geometry: CoreGeometry) -> None:
     record.spacing = [float(v) for v in geometry.spacing]
     record.origin_lps = [float(v) for v in geometry.origin_lps]
     record.directions_lps = [[float(v) for v in d] for d in geometry.directions_lps]
-
-
-def _one_line(exc: object) -> str:
-    return " ".join(str(exc).split())[:500] or type(exc).__name__

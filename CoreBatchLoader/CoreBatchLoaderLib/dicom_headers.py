@@ -26,6 +26,7 @@ DeflatedExplicitVRLittleEndian = "1.2.840.10008.1.2.1.99"
 ExplicitVRBigEndian = "1.2.840.10008.1.2.2"
 
 from .header_scanner import scan_header
+from .manifest import one_line
 
 PIXEL_DATA_TAG = 0x7FE00010
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR SOP class
@@ -158,10 +159,10 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             ds = pydicom.dcmread(path, defer_size=256, force=True)
             elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
         except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
-            raise DicomFileError("%s: not readable as DICOM (%s)" % (name, _one_line(exc))) from None
+            raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200))) from None
     if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
         if _has_preamble(path):
-            reason = _one_line(caught[0].message) if caught else "no SOP Class UID"
+            reason = one_line(caught[0].message, 200) if caught else "no SOP Class UID"
             raise DicomFileError("%s: DICOM preamble but no readable data set (%s)" % (name, reason))
         raise NotAnImage(path)
     meta = getattr(ds, "file_meta", None)
@@ -177,7 +178,7 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
     except DicomFileError:
         raise
     except Exception as exc:  # malformed values: wrong VR, bad numbers, ...
-        raise DicomFileError("%s: unusable DICOM header (%s)" % (name, _one_line(exc)),
+        raise DicomFileError("%s: unusable DICOM header (%s)" % (name, one_line(exc, 200)),
                              series_uid=_series_uid_or_none(ds)) from None
 
 
@@ -323,11 +324,6 @@ def _series_uid_or_none(ds: Any) -> Optional[str]:
         return str(ds.SeriesInstanceUID)
     except Exception:
         return None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
 
 
 def _floats(value: Any, count: int) -> Optional[tuple]:

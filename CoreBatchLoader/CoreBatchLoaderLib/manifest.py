@@ -53,6 +53,12 @@ class CoreRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def one_line(value: object, limit: int = 300) -> str:
+    """``value`` (an exception or text) as one line of at most ``limit`` characters, as a record's
+    error and every message of a batch must be; an exception without text gives its type."""
+    return " ".join(str(value).split())[:limit] or type(value).__name__
+
+
 def folder_fingerprint(folder: str, file_names: Sequence[str], settings: str = "") -> str:
     """Hash of the folder's file names, sizes and modification times (no file is read), and of
     the ``settings`` that shape the output (a rerun with other settings converts again)."""

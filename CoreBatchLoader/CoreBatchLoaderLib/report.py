@@ -26,7 +26,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from . import __version__
-from .manifest import CoreRecord
+from .manifest import CoreRecord, one_line
 from .nrrd_writer import PARTIAL_SUFFIX, write_text_atomically
 from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
 
@@ -132,7 +132,7 @@ def _picture(output_dir: Path, folder: Path, record: CoreRecord) -> Picture:
         core_thumbnail(nrrd, png)
         return Picture(relative)
     except Exception as exc:  # a picture is never worth failing the report
-        return Picture(warning="thumbnail not drawn: %s" % _one_line(exc))
+        return Picture(warning="thumbnail not drawn: %s" % one_line(exc))
 
 
 def _fresh(png: Path, nrrd: Path) -> bool:
@@ -290,10 +290,6 @@ def human_seconds(seconds: float) -> str:
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _one_line(exc: object) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 _STRIP = """<section class="strip"><h2>The well</h2>

@@ -38,7 +38,7 @@ import numpy as np
 
 from .depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
 from .discover import CoreFolder
-from .manifest import CoreRecord
+from .manifest import CoreRecord, one_line
 from .nrrd_reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
 from .nrrd_writer import nrrd_header, write_text_atomically
 from .overview import MAX_VOXELS, Overview, overview_grid
@@ -193,7 +193,7 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
         return WellResult(layout, scene, strip)
     except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
-        return WellResult(error="scene not written: %s" % (" ".join(str(exc).split())[:300] or type(exc).__name__))
+        return WellResult(error="scene not written: %s" % one_line(exc))
 
 
 def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth]) -> None:
