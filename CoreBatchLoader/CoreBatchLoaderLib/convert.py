@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -38,9 +38,6 @@ class ConvertOptions:
     output_format: str = "nrrd"  # or "nhdr": a detached header over the DICOM files, where exact
 
 
-SliceCallback = Callable[[int, int], None]  # (slices written, total) — for progress bars
-
-
 OUTPUT_FORMATS = ("nrrd", "nhdr")
 
 
@@ -48,8 +45,7 @@ def output_file_name(core_name: str, output_format: str = "nrrd") -> str:
     return "%s.%s" % (core_name, output_format)
 
 
-def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions(),
-                 on_slice: Optional[SliceCallback] = None) -> CoreRecord:
+def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions()) -> CoreRecord:
     """Convert ``core`` into ``output_dir/<name>.nrrd`` and describe the result.
 
     Never raises for bad data: the record's status is "failed" with a one-line error.
@@ -76,12 +72,12 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
             record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
         target = Path(output_dir) / output_file_name(core.name)
         try:
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options, on_slice)
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options)
         except OutOfRange as exc:
             wide = mapping.widened()
             record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
             mapping = wide
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options, on_slice)
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options)
         record.status = "converted"
         record.output = target.name
         record.type = mapping.output_dtype
@@ -97,17 +93,16 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
 
 
 def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
-                    options: ConvertOptions, on_slice: Optional[SliceCallback] = None) -> int:
+                    options: ConvertOptions) -> int:
     """Stream the slices into ``target`` in geometry order; returns the voxel bytes written."""
     first = slices[next(i for i in geometry.slice_order if i is not None)]
     filler = None
-    total = geometry.sizes[2]
     converter = VoxelConverter(mapping, first.rows, first.columns)
     with SliceReader() as reader, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
             compress=options.compress, durable=options.durable) as nrrd:
-        for k, index in enumerate(geometry.slice_order):
+        for index in geometry.slice_order:
             if index is None:
                 if filler is None:
                     filler = np.full((first.rows, first.columns), background_value(first, mapping),
@@ -116,8 +111,6 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
             else:
                 header = slices[index]
                 nrrd.write_slice(converter.convert(reader.stored(header, mapping.stored_dtype), header))
-            if on_slice is not None:
-                on_slice(k + 1, total)
         nrrd.commit()
         return nrrd.bytes_written
 

@@ -22,7 +22,6 @@ from typing import Any, List, Optional, Tuple
 # Transfer syntax UIDs (PS3.5 A): plain strings so the fast path needs no pydicom import.
 ImplicitVRLittleEndian = "1.2.840.10008.1.2"
 ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"
-DeflatedExplicitVRLittleEndian = "1.2.840.10008.1.2.1.99"
 ExplicitVRBigEndian = "1.2.840.10008.1.2.2"
 
 from .header_scanner import scan_header
@@ -303,10 +302,6 @@ def transfer_syntax_name(uid: str) -> str:
         return "%s (%s)" % (UID(uid).name, uid)
     except Exception:
         return uid
-
-
-def is_deflated(uid: str) -> bool:
-    return uid == DeflatedExplicitVRLittleEndian
 
 
 def _image_type(value: Any) -> str:

@@ -102,13 +102,11 @@ class AtomicFile:
         assert self._file is not None
         return self._file
 
-    def commit(self, replace: bool = True) -> None:
+    def commit(self) -> None:
         self.file.flush()
         if self.durable:
             os.fsync(self.file.fileno())
         self.file.close()
-        if not replace and self.final.exists():
-            raise FileExistsError("%s exists" % self.final)
         os.replace(self.temporary, self.final)
         self.committed = True
 
@@ -157,20 +155,21 @@ class NrrdStreamWriter:
 
     def write_slice(self, voxels: np.ndarray) -> None:
         """Append one slice (rows × columns); converted to little endian if needed."""
-        if voxels.dtype.byteorder == ">" or (voxels.dtype.byteorder == "=" and not _little()):
-            voxels = voxels.astype(voxels.dtype.newbyteorder("<"))
+        little = voxels.dtype.newbyteorder("<")
+        if voxels.dtype != little:  # a big-endian array, or any array on a big-endian machine
+            voxels = voxels.astype(little)
         data = np.ascontiguousarray(voxels)
         assert self._stream is not None
         self._stream.write(memoryview(data).cast("B"))
         self.slices_written += 1
         self.bytes_written += data.nbytes
 
-    def commit(self, replace: bool = True) -> None:
+    def commit(self) -> None:
         if self.slices_written != self.expected_slices:
             raise RuntimeError("wrote %d slices of %d" % (self.slices_written, self.expected_slices))
         if self._compress and self._stream is not None:
             self._stream.close()  # writes the gzip trailer, leaves the file open
-        self._atomic.commit(replace=replace)
+        self._atomic.commit()
 
     def __exit__(self, *exc: object) -> None:
         if self._compress and self._stream is not None and not self._atomic.committed:
@@ -179,11 +178,6 @@ class NrrdStreamWriter:
             except Exception:
                 pass
         self._atomic.__exit__(*exc)
-
-
-def _little() -> bool:
-    import sys
-    return sys.byteorder == "little"
 
 
 def write_text_atomically(path: Path, text: str, durable: bool = True) -> None:

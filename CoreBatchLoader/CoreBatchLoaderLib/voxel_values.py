@@ -150,11 +150,6 @@ class VoxelConverter:
         return self._out
 
 
-def to_voxels(stored: np.ndarray, header: SliceHeader, mapping: ValueMapping) -> np.ndarray:
-    """One slice at a time without keeping buffers (convenience for callers outside a loop)."""
-    return VoxelConverter(mapping, header.rows, header.columns).convert(np.array(stored), header).copy()
-
-
 def _wrapped(number: float, dtype: np.dtype) -> object:
     """``number`` as a value of the integer ``dtype``, modulo its range (see VoxelConverter)."""
     bits = 8 * dtype.itemsize
@@ -193,9 +188,3 @@ def _significant_bits(stored: np.ndarray, header: SliceHeader) -> np.ndarray:
         return stored
     np.bitwise_and(stored, stored.dtype.type((1 << header.bits_stored) - 1), out=stored)
     return stored
-
-
-def describe_range(mapping: ValueMapping) -> Optional[str]:
-    if mapping.output_dtype == mapping.wide_dtype:
-        return None
-    return "written as %s; widened to %s if a value does not fit" % (mapping.output_dtype, mapping.wide_dtype)
