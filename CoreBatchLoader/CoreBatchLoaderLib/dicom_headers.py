@@ -104,21 +104,16 @@ class SliceHeader:
         return "%s frame %d" % (base, self.frame + 1) if self.number_of_frames > 1 else base
 
 
-def _has_preamble(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(132)[128:132] == b"DICM"
-
-
-def looks_like_dicom(path: str) -> bool:
-    """Cheap test on the first bytes: a Part 10 preamble ("DICM" at 128) or a bare dataset.
-
-    Bare datasets (no preamble) start with a group 0x0002 or 0x0008 tag in little endian.
-    """
+def dicom_start(path: str) -> Optional[str]:
+    """What the first bytes say: "part10" (a preamble, "DICM" at 128), "bare" (a data set without
+    one: it starts with a group 0x0002 or 0x0008 tag in little endian), or None (not DICOM)."""
     with open(path, "rb") as f:
         head = f.read(132)
     if len(head) == 132 and head[128:132] == b"DICM":
-        return True
-    return head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8
+        return "part10"
+    if head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8:
+        return "bare"
+    return None
 
 
 def read_slice_headers(path: str, use_scanner: bool = True) -> List[SliceHeader]:
@@ -149,7 +144,8 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             raise
         except Exception:
             pass  # let pydicom read it and word the error
-    if not looks_like_dicom(path):
+    start = dicom_start(path)
+    if start is None:
         raise NotAnImage(path)
     import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
     with warnings.catch_warnings(record=True) as caught:
@@ -160,7 +156,7 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
         except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
             raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200))) from None
     if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
-        if _has_preamble(path):
+        if start == "part10":
             reason = one_line(caught[0].message, 200) if caught else "no SOP Class UID"
             raise DicomFileError("%s: DICOM preamble but no readable data set (%s)" % (name, reason))
         raise NotAnImage(path)
