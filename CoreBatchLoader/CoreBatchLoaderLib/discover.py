@@ -136,22 +136,22 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
         if unreadable:
             error = "no readable DICOM image in the folder: %s" % _summary(unreadable)
         return FolderScan(folder, [], error)
+    folder_warnings = []  # about the folder, so repeated on each of its cores
+    if localizers:
+        folder_warnings.append("left out %d localizer image%s (ImageType LOCALIZER): %s" % (
+            len(localizers), "s" if len(localizers) > 1 else "",
+            ", ".join(s.name for s in localizers[:3]) + (" …" if len(localizers) > 3 else "")))
+    series_uids = {g[0].series_uid for g in groups}
+    strays = [e for e in unreadable if not e.series_uid or e.series_uid not in series_uids]
+    if strays:
+        folder_warnings.append("ignored unreadable file%s: %s" % ("s" if len(strays) > 1 else "", _summary(strays)))
     cores = []
     for suffix, group in zip(series_suffixes(groups), groups):
         series_uid = group[0].series_uid
-        core = CoreSeries(folder.name + suffix, folder.path, series_uid, group)
+        core = CoreSeries(folder.name + suffix, folder.path, series_uid, group, warnings=list(folder_warnings))
         broken = [e for e in unreadable if e.series_uid == series_uid and series_uid]
         if broken:
             core.error = _summary(broken)
-        if localizers:
-            core.warnings.append("left out %d localizer image%s (ImageType LOCALIZER): %s" % (
-                len(localizers), "s" if len(localizers) > 1 else "",
-                ", ".join(s.name for s in localizers[:3]) + (" …" if len(localizers) > 3 else "")))
-        strays = [e for e in unreadable if not e.series_uid or e.series_uid not in {
-            g[0].series_uid for g in groups}]
-        if strays:
-            core.warnings.append("ignored unreadable file%s: %s" % (
-                "s" if len(strays) > 1 else "", _summary(strays)))
         cores.append(core)
     return FolderScan(folder, cores)
 
