@@ -36,7 +36,7 @@ from slicer.util import VTKObservationMixin
 
 from CoreBatchLoaderLib import mrml_scene
 from CoreBatchLoaderLib.batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
-from CoreBatchLoaderLib.convert import ConvertOptions, output_file_name
+from CoreBatchLoaderLib.convert import ConvertOptions, core_record, output_file_name
 from CoreBatchLoaderLib.discover import CoreSeries
 from CoreBatchLoaderLib.manifest import CoreRecord, one_line
 from CoreBatchLoaderLib.nrrd_writer import temporary_path
@@ -406,9 +406,7 @@ class _DicomLibConverter:
 
     def __call__(self, core: CoreSeries, outputDir: Path, options: ConvertOptions) -> CoreRecord:
         started = time.perf_counter()
-        record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
-                            status="failed", error=core.error, warnings=list(core.warnings),
-                            slices=len(core.slices), route="dicomlib")
+        record = core_record(core, error=core.error, route="dicomlib")
         try:
             if not core.error:
                 self._convert(core, outputDir, options, record)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence
 
-from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, output_file_name
+from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, core_record, output_file_name
 from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
 from .manifest import CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
@@ -114,16 +114,13 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
         existing = [Path(job.output_dir) / output_file_name(core.name, f) for f in OUTPUT_FORMATS]
         target = next((p for p in existing if p.exists()), existing[0])
         if target.exists() and not job.overwrite and not _ours(job, core.name):
-            record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
-                                status="failed", slices=len(core.slices),
-                                error="output %s exists and was not written by this batch from this source; "
-                                      "use --overwrite to replace it" % target.name)
+            record = core_record(core, error="output %s exists and was not written by this batch from this "
+                                             "source; use --overwrite to replace it" % target.name)
         else:
             try:
                 record = converter(core, Path(job.output_dir), job.options)
             except Exception as exc:  # a bug must cost one core, not the batch
-                record = CoreRecord(name=core.name, source=os.path.abspath(core.folder),
-                                    series_uid=core.series_uid, error="internal error: %s" % one_line(exc))
+                record = core_record(core, error="internal error: %s" % one_line(exc))
         record.fingerprint = job.fingerprint
         if job.thumbnails and record.status == "converted":
             from .report import draw_thumbnail  # never raises: a picture is not worth a core

@@ -45,14 +45,20 @@ def output_file_name(core_name: str, output_format: str = "nrrd") -> str:
     return "%s.%s" % (core_name, output_format)
 
 
+def core_record(core: CoreSeries, **fields: object) -> CoreRecord:
+    """The record of ``core`` before any outcome ("failed" until a route converts it); shared by
+    the engine, the batch and the module's DICOMLib route."""
+    return CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
+                      slices=len(core.slices), warnings=list(core.warnings), **fields)  # type: ignore[arg-type]
+
+
 def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions()) -> CoreRecord:
     """Convert ``core`` into ``output_dir/<name>.nrrd`` and describe the result.
 
     Never raises for bad data: the record's status is "failed" with a one-line error.
     """
     started = time.perf_counter()
-    record = CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
-                        slices=len(core.slices), warnings=list(core.warnings))
+    record = core_record(core)
     try:
         if core.error:
             raise CoreError(core.error)
