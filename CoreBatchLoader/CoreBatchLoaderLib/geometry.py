@@ -94,10 +94,8 @@ def compute_geometry(slices: Sequence[SliceHeader], gap_policy: str = "fill") ->
     directions = [tuple(row * spacing_columns), tuple(column * spacing_rows)]
 
     if len(slices) == 1:
-        step = first.spacing_between_slices or first.slice_thickness or 1.0
-        warnings.append("single slice: slice spacing %g mm taken from %s" % (
-            step, "SpacingBetweenSlices" if first.spacing_between_slices else
-            "SliceThickness" if first.slice_thickness else "neither tag (default 1 mm)"))
+        step, source = _step_from_tags(first)
+        warnings.append("single slice: slice spacing %g mm taken from %s" % (step, source))
         directions.append(tuple(normal * step))
         return CoreGeometry((first.columns, first.rows, 1), tuple(positions[0]), tuple(directions),
                             (0,), tuple(warnings))
@@ -203,17 +201,24 @@ def _geometry_without_positions(slices: Sequence[SliceHeader]) -> CoreGeometry:
                             "the slice order is unknown")
     order = sorted(range(len(slices)), key=lambda n: numbers[n])
     spacing_rows, spacing_columns = _pixel_spacing(first)
-    step = first.spacing_between_slices or first.slice_thickness or 1.0
+    step, source = _step_from_tags(first)
     orientation = first.orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     row, column = np.array(orientation[:3]), np.array(orientation[3:6])
     directions = (tuple(row * spacing_columns), tuple(column * spacing_rows),
                   tuple(slice_normal(orientation) * step))
     warning = ("no (0020,0032) ImagePositionPatient: slices ordered by InstanceNumber, "
-               "%g mm apart from %s, origin at 0" % (
-                   step, "SpacingBetweenSlices" if first.spacing_between_slices else
-                   "SliceThickness" if first.slice_thickness else "a default"))
+               "%g mm apart from %s, origin at 0" % (step, source))
     return CoreGeometry((first.columns, first.rows, len(slices)), (0.0, 0.0, 0.0),
                         tuple(tuple(float(v) for v in d) for d in directions), tuple(order), (warning,))
+
+
+def _step_from_tags(header: SliceHeader) -> Tuple[float, str]:
+    """The slice step when positions cannot give it, and which tag it came from (for the warning)."""
+    if header.spacing_between_slices:
+        return header.spacing_between_slices, "SpacingBetweenSlices"
+    if header.slice_thickness:
+        return header.slice_thickness, "SliceThickness"
+    return 1.0, "neither tag (default 1 mm)"
 
 
 def _short(value: object) -> str:
