@@ -622,7 +622,7 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
         well = self._well(cores=3)
         depthFile = self.tempDir / "depths.txt"
         tops = (2450.0, 2451.0, 2452.5)
-        depthFile.write_text("".join("%g %g\n" % (top, top + 0.0045) for top in tops))  # 9 slices of 0.5 mm
+        depthFile.write_text("".join("%g %g\n" % (top, top + 0.009) for top in tops))  # 9 slices of 1 mm
         for route in ROUTES:
             slicer.mrmlScene.Clear()
             logic = CoreBatchLoaderLogic()
