@@ -46,7 +46,8 @@ def write_nrrd(path: Path, volume: np.ndarray, *, compress: bool = False,
 
 
 def decode_png(data: bytes) -> Tuple[dict, np.ndarray]:
-    """An independent reader for the PNGs we write: chunk CRCs, IHDR, filters None/Sub/Up."""
+    """An independent reader for the PNGs we write: chunk CRCs, IHDR, filters None/Sub/Up;
+    a palette picture comes back as RGB through its PLTE."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, at = [], 8
     while at < len(data):
@@ -59,7 +60,7 @@ def decode_png(data: bytes) -> Tuple[dict, np.ndarray]:
     assert [k for k, _ in chunks][0] == b"IHDR" and chunks[-1][0] == b"IEND"
     width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
     info = dict(width=width, height=height, depth=depth, colour=colour, interlace=interlace)
-    channels = {0: 1, 2: 3}[colour]
+    channels = {0: 1, 2: 3, 3: 1}[colour]
     raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
     assert len(raw) == height * (1 + width * channels)
     lines = np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + width * channels)
@@ -75,6 +76,10 @@ def decode_png(data: bytes) -> Tuple[dict, np.ndarray]:
             out[y] = line + previous
         else:
             raise AssertionError("filter %d not expected from our writer" % kind)
+    if colour == 3:
+        palette = np.frombuffer(dict(chunks)[b"PLTE"], dtype=np.uint8).reshape(-1, 3)
+        assert out.max() < len(palette), "index past the palette"
+        return info, palette[out.reshape(height, width)]
     return info, out.reshape((height, width) if channels == 1 else (height, width, 3))
 
 
@@ -236,6 +241,27 @@ def test_rgb_png_decodes_to_the_same_pixels() -> None:
     np.testing.assert_array_equal(decoded, pixels)
 
 
+def test_palette_png_decodes_to_the_colours_of_its_indices() -> None:
+    palette = np.random.default_rng(4).integers(0, 256, size=(7, 3), dtype=np.uint8)
+    indices = np.random.default_rng(5).integers(0, 7, size=(13, 6), dtype=np.uint8)
+    info, decoded = decode_png(encode_png(indices, palette=palette))
+    assert (info["width"], info["height"], info["colour"]) == (6, 13, 3)
+    np.testing.assert_array_equal(decoded, palette[indices])
+    with pytest.raises(ValueError, match="past the palette"):
+        encode_png(np.full((2, 2), 7, dtype=np.uint8), palette=palette)
+
+
+def test_thumbnail_ticks_are_orange_on_white(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=20, rows=16, columns=16)
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    _, pixels = decode_png(core_thumbnail(tmp_path / "out" / result.records[0].output,
+                                          tmp_path / "t.png").read_bytes())
+    colours = {tuple(c) for c in pixels.reshape(-1, 3)}
+    assert (255, 255, 255) in colours and thumbnails.TICK in colours
+    greys = {c for c in colours if c != thumbnails.TICK}
+    assert all(r == g == b for r, g, b in greys)  # everything but the ticks is grey
+
+
 def test_png_refuses_pixels_that_are_not_8_bit() -> None:
     with pytest.raises(ValueError, match="uint8"):
         encode_png(np.zeros((4, 4), dtype=np.int16))
@@ -283,7 +309,7 @@ def test_thumbnail_of_a_synthetic_core_shows_air_black_and_rock_bright(tmp_path:
     result = convert_tree(tmp_path / "well", tmp_path / "out")
     info, pixels = decode_png(core_thumbnail(tmp_path / "out" / result.records[0].output,
                                              tmp_path / "t.png").read_bytes())
-    assert info["colour"] == 2 and info["height"] <= 512 + 2 * MARGIN
+    assert info["colour"] == 3 and info["height"] <= 512 + 2 * MARGIN
     column = pixels[MARGIN + 100, MARGIN:MARGIN + 200, 0]  # across the long section
     assert column[1] == 0 and column[len(column) // 2] > 150
 

@@ -3,10 +3,15 @@
 Run with `make bench` (installs the peers into .venv first).  Never part of the test suite.
 
 Data (generated once, cached under bench/.cache): one large core (1,000 slices of 512×512,
-unsigned 12-bit with RescaleIntercept −1024, so the rescale must really be applied; ~500 MB) and a
-well of 20 smaller cores.  Every command runs in its own process, interleaved over several rounds
-(so drifting cache or CPU state hits every tool alike); the table reports the median wall time,
-its ratio to `cat` of the same files, and the peak RSS of the process (os.wait4).
+unsigned 12-bit with RescaleIntercept −1024, so the rescale must really be applied; ~500 MB), the
+same without rescale (for `--format nhdr`), a well of 20 smaller cores, and a core of the size the
+labs scan (133 mm × 900 mm at 0.5 mm: 1,800 slices of 512², 0.94 GB).  Every command runs in its
+own process, interleaved over several rounds (so drifting cache or CPU state hits every tool
+alike), each after `sync` so no tool pays for the previous one's writes.  Each command runs twice
+a round: warm (the DICOM files in the page cache: the cost of the program itself) and cold (the
+DICOM files evicted from the page cache with posix_fadvise(DONTNEED) first, as they are in a real
+run over hundreds of GB: the cost a user sees).  The table reports the median wall times, their
+ratio to `cat` of the same files in the same state, and the peak RSS of the process (GNU time).
 
 Writes bench/results.md (a Markdown table and the machine it ran on) and prints it.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -31,6 +37,9 @@ sys.path.insert(0, str(ROOT / "CoreBatchLoader"))
 
 PY = sys.executable
 CLI = [PY, "-m", "CoreBatchLoaderLib.cli", "convert"]
+
+
+REAL_CORE_SLICES = 1800  # 900 mm of core at 0.5 mm
 
 
 def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
@@ -51,6 +60,13 @@ def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
         write_core_series(large / "core", rows=512, columns=512, slices=large_slices, signed=False,
                           bits_stored=12, intercept=-1024.0, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
         _done(large).write_text("ok")
+    real = CACHE / ("real_%d" % REAL_CORE_SLICES)
+    if not _done(real).exists():
+        shutil.rmtree(real, ignore_errors=True)
+        print("generating a lab-size core (%d slices of 512×512)…" % REAL_CORE_SLICES, flush=True)
+        write_core_series(real / "core", rows=512, columns=512, slices=REAL_CORE_SLICES, signed=False,
+                          bits_stored=12, intercept=-1024.0, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
+        _done(real).write_text("ok")
     if not _done(well).exists():
         shutil.rmtree(well, ignore_errors=True)
         print("generating a well of %d cores…" % well_cores, flush=True)
@@ -86,6 +102,17 @@ def timed(command: List[str]) -> Tuple[float, int]:
     return elapsed, peak_kb // 1024
 
 
+def evict(source: Path) -> None:
+    """Drop ``source``'s files from the page cache (no root needed: the pages are clean), so the
+    next command reads them from the disk as a batch over hundreds of GB does."""
+    for path in source.rglob("*.dcm"):
+        fd = os.open(str(path), os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[], List[str]]]:
     """name → function returning a fresh command (each run writes into an empty folder)."""
     files = sorted(str(p) for p in source.rglob("*.dcm"))
@@ -102,6 +129,15 @@ def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[
         return ["sh", "-c", 'for d in "$@"; do cat "$d"/*.dcm > %s/"$(basename "$d")".raw; done' % out, "cat"]\
             + core_folders
 
+    def cat_parallel() -> List[str]:
+        """N shell loops at once, each over its share of the folders: the floor for N workers."""
+        out = fresh("catn")
+        loop = 'for d in "$@"; do cat "$d"/*.dcm > %s/"$(basename "$d")".raw; done' % out
+        shares = [core_folders[n::workers] for n in range(workers)]
+        script = " ".join("sh -c '%s' cat %s &" % (loop, " ".join(shlex.quote(f) for f in share))
+                          for share in shares)
+        return ["sh", "-c", script + " wait"]
+
     commands: Dict[str, Callable[[], List[str]]] = {
         "cat (floor)": cat,
         "corebatchloader, 1 worker": lambda: CLI + [str(source), str(fresh("cbl1")), "--workers", "1", "--quiet",
@@ -111,6 +147,8 @@ def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[
         "corebatchloader, %d workers" % workers: lambda: CLI + [str(source), str(fresh("cbln")), "--workers",
                                                                str(workers), "--quiet", "--no-fsync"],
     }
+    if len(core_folders) >= workers > 1:
+        commands["%d × cat in parallel (floor for %d workers)" % (workers, workers)] = cat_parallel
     if "plain" in source.name:  # exact as .nhdr: the zero-copy header against the copying conversion
         commands["corebatchloader --format nhdr"] = lambda: CLI + [str(source), str(fresh("nhdr")), "--workers",
                                                                    "1", "--quiet", "--format", "nhdr", "--no-fsync"]
@@ -145,11 +183,14 @@ def header_scan_rate(source: Path) -> float:
     return float(out.stdout.strip())
 
 
+MODES = ("warm", "cold")
+
+
 def run(data: Dict[str, Path], rounds: int, workers: int) -> str:
-    lines = ["Machine: %s, %d CPUs, Python %s, %s. Median of %d interleaved rounds, warm page cache; "
-             "peak RSS of the converting process." % (platform.platform(), os.cpu_count() or 1,
-                                                       platform.python_version(), time.strftime("%Y-%m-%d"),
-                                                       rounds), ""]
+    lines = ["Machine: %s, %d CPUs, Python %s, %s. Median of %d interleaved rounds; warm = DICOM files in "
+             "the page cache, cold = evicted before each run; peak RSS of the converting process."
+             % (platform.platform(), os.cpu_count() or 1, platform.python_version(), time.strftime("%Y-%m-%d"),
+                rounds), ""]
     env_path = str(ROOT / "CoreBatchLoader")
     os.environ["PYTHONPATH"] = env_path + os.pathsep + os.environ.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory(dir=CACHE, prefix="run-") as scratch_name:
@@ -158,26 +199,32 @@ def run(data: Dict[str, Path], rounds: int, workers: int) -> str:
             size = sum(p.stat().st_size for p in source.rglob("*.dcm"))
             count = sum(1 for _ in source.rglob("*.dcm"))
             peers = peers_for(source, scratch, workers)
-            times: Dict[str, List[float]] = {name: [] for name in peers}
+            times = {mode: {name: [] for name in peers} for mode in MODES}  # type: Dict[str, Dict[str, List[float]]]
             memory: Dict[str, int] = {name: 0 for name in peers}
             for command in peers.values():  # warm the page cache and the imports
                 timed(command())
                 break
             for round_number in range(rounds):
                 for name, command in peers.items():
-                    seconds, rss = timed(command())
-                    times[name].append(seconds)
-                    memory[name] = max(memory[name], rss)
+                    for mode in MODES:
+                        argv = command()  # empties the tool's output folder (before the sync)
+                        if mode == "cold":
+                            evict(source)
+                        os.sync()
+                        seconds, rss = timed(argv)
+                        times[mode][name].append(seconds)
+                        memory[name] = max(memory[name], rss)
                 print("  %s: round %d/%d done" % (label, round_number + 1, rounds), flush=True)
-            floor = statistics.median(times["cat (floor)"])
+            floor = {mode: statistics.median(times[mode]["cat (floor)"]) for mode in MODES}
             lines += ["### %s — %d files, %.0f MB" % (label, count, size / 1e6), "",
-                      "| tool | median s | × cat | MB/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
+                      "| tool | warm s | × cat | cold s | × cat | cold MB/s | peak RSS MB |",
+                      "|---|---:|---:|---:|---:|---:|---:|"]
             for name in peers:
-                median = statistics.median(times[name])
-                lines.append("| %s | %.2f | %.2f | %.0f | %d |" % (name, median, median / floor, size / 1e6 / median,
-                                                                  memory[name]))
+                warm, cold = (statistics.median(times[mode][name]) for mode in MODES)
+                lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.0f | %d |" % (
+                    name, warm, warm / floor["warm"], cold, cold / floor["cold"], size / 1e6 / cold, memory[name]))
             rate = header_scan_rate(source)
-            lines += ["", "Header scan alone (discovery + grouping, no pixels): %.0f files/s." % rate, ""]
+            lines += ["", "Header scan alone (discovery + grouping, no pixels, warm): %.0f files/s." % rate, ""]
     return "\n".join(lines)
 
 
@@ -205,7 +252,9 @@ def main() -> int:
                  % args.large_slices: large,
                  "Large core without rescale (1 × %d slices of 512², int16, slope 1, intercept 0)"
                  % args.large_slices: plain,
-                 "Well (%d cores × 200 slices of 256², 12-bit → int16 HU)" % args.well_cores: well},
+                 "Well (%d cores × 200 slices of 256², 12-bit → int16 HU)" % args.well_cores: well,
+                 "Lab-size core (133 mm × 900 mm at 0.5 mm: %d slices of 512², 12-bit → int16 HU)"
+                 % REAL_CORE_SLICES: CACHE / ("real_%d" % REAL_CORE_SLICES)},
                 args.rounds, args.workers)
     args.output.write_text("# Benchmark results\n\n" + table + "\n")
     print(table)

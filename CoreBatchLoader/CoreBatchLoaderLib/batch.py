@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, core_record, output_file_name
 from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
@@ -25,6 +25,7 @@ from .nrrd_writer import PARTIAL_SUFFIX
 from .scene_options import SceneOptions
 
 if TYPE_CHECKING:
+    from .depths import CoreDepth
     from .well_layout import WellResult
 
 LOCK_NAME = ".corebatchloader.lock"
@@ -241,11 +242,13 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         for record in read_manifest(output_dir):
             previous.setdefault(record.source, []).append(record)
         folders = find_core_folders(input_dir, exclude=[output_dir])
-        from .well_layout import SceneSetupError, check_options, finish_well  # like the report: not for workers
-        try:  # a bad depth table or a missing slicer-core must cost nothing: check before converting
-            depths = check_options(options.scene, folders)
-        except SceneSetupError as exc:
-            raise UsageError(str(exc)) from None
+        depths: Mapping[str, "CoreDepth"] = {}
+        if options.scene != SceneOptions():  # depths asked for: only then import the scene's code
+            from .well_layout import SceneSetupError, check_options
+            try:  # a bad depth table or a missing slicer-core must cost nothing: check before converting
+                depths = check_options(options.scene, folders)
+            except SceneSetupError as exc:
+                raise UsageError(str(exc)) from None
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite,
                           folder_fingerprint(folder.path, folder.files, _settings(options.convert)),
                           tuple(previous.get(os.path.abspath(folder.path), ())), options.report)
@@ -275,7 +278,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.records = ordered_records()
             result.manifest = write_manifest(output_dir, result.records)
             remove_stale_partials(output_dir)
-        if not result.cancelled:
+        if depths and not result.cancelled:
+            from .well_layout import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
                                       options.convert.durable)
             if result.well is not None:  # the records gained depth-length warnings

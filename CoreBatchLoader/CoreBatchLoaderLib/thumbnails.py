@@ -34,8 +34,13 @@ from .png import write_png
 ROCK_CT_WINDOW = (-1000.0, 3000.0)  # HU: air black, dense minerals white
 MIN_INSIDE_WINDOW = 0.05  # below this fraction of pixels inside the window, use percentiles
 PERCENTILES = (0.5, 99.5)
-BACKGROUND = (255, 255, 255)
 TICK = (240, 130, 20)
+# The picture is a palette PNG: indices 0..254 are greys from black to white, 255 the ticks'
+# orange.  One byte a pixel instead of three: the picture costs a third to draw and deflate.
+GREYS = 255
+WHITE, TICK_INDEX = GREYS - 1, GREYS
+PALETTE = np.vstack([np.repeat(np.round(np.linspace(0.0, 255.0, GREYS))[:, None], 3, axis=1),
+                     [TICK]]).astype(np.uint8)
 MARGIN = 8  # px around each picture; holds the ticks
 GAP = 12  # px between the two pictures
 
@@ -45,7 +50,7 @@ Window = Tuple[float, float]
 def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
                    window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512,
                    axial_size: int = 256) -> Path:
-    """Draw ``nrrd_path`` (3-D NRRD, raw or gzip) into ``png_path`` (RGB PNG); returns ``png_path``.
+    """Draw ``nrrd_path`` (3-D NRRD, raw or gzip) into ``png_path`` (palette PNG); returns ``png_path``.
 
     ``window`` (low, high) in the file's values; ``None`` always uses percentiles.  The section
     fits in ``max_size`` x ``max_size`` px, the axial slice in ``axial_size`` x ``axial_size``.
@@ -62,12 +67,12 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     up_first = _superior_first(header)
     if up_first:
         section = section[::-1]
-    section_grey = to_grey(fit(section, (slices * dz, columns * dx), max_size), low, high)
-    axial_grey = to_grey(fit(axial, (rows * dy, columns * dx), axial_size), low, high)
+    section_grey = to_grey(fit(section, (slices * dz, columns * dx), max_size), low, high, GREYS)
+    axial_grey = to_grey(fit(axial, (rows * dy, columns * dx), axial_size), low, high, GREYS)
     k_row = slices - 1 - k if up_first else k  # where slice k is drawn in the section
     picture = compose(section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
                       axial_mark=(j + 0.5) / rows)
-    return write_png(png_path, picture)
+    return write_png(png_path, picture, palette=PALETTE)
 
 
 def _rows_at_most(section: np.ndarray, limit: int) -> np.ndarray:
@@ -131,21 +136,21 @@ def resample_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
     return sums / widths.reshape(shape).astype(plane.dtype)
 
 
-def to_grey(plane: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Linear window ``low`` → 0 (black), ``high`` → 255 (white), clipped; NaN → black."""
-    scaled = (plane - low) * (255.0 / (high - low))
-    return np.nan_to_num(np.clip(scaled + 0.5, 0, 255)).astype(np.uint8)
+def to_grey(plane: np.ndarray, low: float, high: float, levels: int = 256) -> np.ndarray:
+    """Linear window ``low`` → 0 (black), ``high`` → ``levels - 1`` (white), clipped; NaN → black."""
+    top = levels - 1
+    scaled = (plane - low) * (top / (high - low))
+    return np.nan_to_num(np.clip(scaled + 0.5, 0, top)).astype(np.uint8)
 
 
 def compose(section: np.ndarray, axial: np.ndarray, *, section_mark: float, axial_mark: float) -> np.ndarray:
-    """Both greyscale pictures on one RGB canvas, top-aligned, with ticks at the cut positions.
+    """Both grey pictures (palette indices) on one canvas, top-aligned, with ticks at the cut positions.
 
     ``section_mark``/``axial_mark``: height (0 top .. 1 bottom) where the other plane cuts.
     """
     height = max(section.shape[0], axial.shape[0]) + 2 * MARGIN
     width = section.shape[1] + axial.shape[1] + 4 * MARGIN + GAP
-    canvas = np.empty((height, width, 3), dtype=np.uint8)
-    canvas[:] = BACKGROUND
+    canvas = np.full((height, width), WHITE, dtype=np.uint8)
     left = MARGIN
     _paste(canvas, section, MARGIN, left, section_mark)
     _paste(canvas, axial, MARGIN, left + section.shape[1] + 2 * MARGIN + GAP, axial_mark)
@@ -155,11 +160,11 @@ def compose(section: np.ndarray, axial: np.ndarray, *, section_mark: float, axia
 def _paste(canvas: np.ndarray, grey: np.ndarray, top: int, left: int, mark: float) -> None:
     """Copy ``grey`` in and draw a tick in the margin on each side at height ``mark``."""
     rows, columns = grey.shape
-    canvas[top:top + rows, left:left + columns] = grey[:, :, None]
+    canvas[top:top + rows, left:left + columns] = grey
     y = top + min(rows - 1, int(mark * rows))
     band = slice(max(top, y - 1), min(top + rows, y + 2))
-    canvas[band, left - MARGIN + 1:left - 1] = TICK
-    canvas[band, left + columns + 1:left + columns + MARGIN - 1] = TICK
+    canvas[band, left - MARGIN + 1:left - 1] = TICK_INDEX
+    canvas[band, left + columns + 1:left + columns + MARGIN - 1] = TICK_INDEX
 
 
 def _superior_first(header: NrrdHeader) -> bool:
