@@ -15,7 +15,7 @@ import nrrd
 import pytest
 
 from conftest import convert_tree
-from CoreBatchLoaderLib.batch import OutputLock
+from CoreBatchLoaderLib.batch import OutputLock, run_batch
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 
@@ -114,6 +114,18 @@ def test_kill_9_mid_write_leaves_no_incomplete_final_file_and_a_rerun_completes(
     cores = json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]
     assert sorted(c["status"] for c in cores) != [] and all(c["status"] in ("converted", "skipped") for c in cores)
     assert len(list((tmp_path / "out").glob("*.nrrd"))) == 3 and partials(tmp_path / "out") == []
+
+
+def test_an_interrupted_rerun_keeps_the_earlier_records_so_the_next_run_resumes(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=3, slices=5, rows=16, columns=16)
+    first = run_batch(tmp_path / "well", tmp_path / "out")
+    assert [r.status for r in first.records] == ["converted"] * 3
+    stopped = run_batch(tmp_path / "well", tmp_path / "out", progress=lambda progress: True)  # cancel at once
+    assert stopped.cancelled and [r.status for r in stopped.records] == ["skipped"]
+    kept = json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]
+    assert [c["name"] for c in kept] == [r.name for r in first.records]
+    third = run_batch(tmp_path / "well", tmp_path / "out")
+    assert [(r.status, r.error) for r in third.records] == [("skipped", None)] * 3
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -260,6 +260,12 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         def ordered_records() -> List[CoreRecord]:
             return [r for n in sorted(by_folder) for r in by_folder[n]]
 
+        def manifest_records() -> List[CoreRecord]:
+            """This run's records and, for folders it has not reached (yet), the previous run's:
+            an interrupted rerun must not forget what an earlier run converted, or the next run
+            would take those outputs for someone else's files instead of resuming from them."""
+            return [r for n, job in enumerate(jobs) for r in by_folder.get(n, job.previous)]
+
         try:
             for index, records in _run_jobs(jobs, options, converter):
                 by_folder[index] = records
@@ -267,7 +273,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 cores += len(records)
                 failed += sum(r.status == "failed" for r in records)
                 size += sum(r.bytes for r in records if r.status == "converted")
-                result.manifest = write_manifest(output_dir, ordered_records())
+                result.manifest = write_manifest(output_dir, manifest_records())
                 if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
                                                               time.perf_counter() - started)):
                     result.cancelled = True
@@ -276,7 +282,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.cancelled = True
         finally:
             result.records = ordered_records()
-            result.manifest = write_manifest(output_dir, result.records)
+            result.manifest = write_manifest(output_dir, manifest_records())
             remove_stale_partials(output_dir)
         if depths and not result.cancelled:
             from .well_layout import finish_well
