@@ -233,7 +233,10 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         counts = {s: sum(r.status == s for r in records) for s in ("converted", "skipped", "failed")}
         self.ui.statusLabel.text = "%d converted, %d skipped, %d failed%s — %s" % (
             counts["converted"], counts["skipped"], counts["failed"],
-            " (cancelled)" if self.logic.cancelled else "", self.logic.reportPath or self.logic.manifestPath)
+            " (cancelled)" if self.logic.cancelled else " (stopped)" if self.logic.stopped else "",
+            self.logic.reportPath or self.logic.manifestPath)
+        if self.logic.stopped:
+            slicer.util.errorDisplay("The batch stopped:\n%s" % self.logic.stopped)
 
     def onCancelButton(self):
         self._cancelRequested = True
@@ -305,13 +308,15 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
     """The batch, callable from the Python console without the panel.
 
-    After :meth:`convert`: ``cancelled``, ``manifestPath``, ``reportPath`` (report.html, None when
+    After :meth:`convert`: ``cancelled``, ``stopped`` (why the batch stopped early: the output disk
+    filled up; None otherwise), ``manifestPath``, ``reportPath`` (report.html, None when
     cancelled) and ``nodeIDs`` (core name → node ID of the cores added to the scene) describe the run.
     """
 
     def __init__(self):
         ScriptedLoadableModuleLogic.__init__(self)
         self.cancelled = False
+        self.stopped: Optional[str] = None
         self.manifestPath: Optional[Path] = None
         self.reportPath: Optional[Path] = None
         self.nodeIDs: Dict[str, str] = {}
@@ -337,6 +342,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
+        self.stopped = None
         if sceneOptions is not None:
             scene = sceneOptions
         elif depthFile is not None and _isSet(depthFile):
@@ -355,6 +361,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
             result = self._convertFast(Path(inputDir), Path(outputDir), options, adder, progressCallback)
         self.result = result
         self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
+        self.stopped = result.stopped
         if addToScene and withDepths and not result.cancelled and result.well is not None and not result.well.error:
             self._addWell(Path(outputDir).resolve())
         return result.records

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict
 
 import nrrd
+import numpy as np
 import pytest
 
 from conftest import convert_tree
@@ -126,6 +127,54 @@ def test_an_interrupted_rerun_keeps_the_earlier_records_so_the_next_run_resumes(
     assert [c["name"] for c in kept] == [r.name for r in first.records]
     third = run_batch(tmp_path / "well", tmp_path / "out")
     assert [(r.status, r.error) for r in third.records] == [("skipped", None)] * 3
+
+
+def test_outputs_the_manifest_never_recorded_are_recognised_by_their_header(tmp_path: Path) -> None:
+    """A run stopped between a core's rename and the manifest (power cut, full disk): the rerun
+    recognises the file as its own by the header's source, and still refuses a stranger's file."""
+    write_well(tmp_path / "well", cores=3, slices=5, rows=16, columns=16)
+    assert run_batch(tmp_path / "well", tmp_path / "out").exit_code == 0
+    (tmp_path / "out" / "manifest.json").unlink()
+    stranger = tmp_path / "out" / "core_003.nrrd"
+    nrrd.write(str(stranger), np.zeros((2, 2, 2), dtype=np.int16))
+    rerun = run_batch(tmp_path / "well", tmp_path / "out")
+    assert [(r.name, r.status) for r in rerun.records] == [
+        ("core_001", "converted"), ("core_002", "converted"), ("core_003", "failed")]
+    assert "was not written by this batch" in rerun.records[2].error
+    assert nrrd.read(str(stranger))[0].shape == (2, 2, 2)  # left as it was
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 600 KiB file system (tmpfs) for the output, when this machine lets the tests mount one."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount_point)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: %s" % made.stderr.decode().strip())
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_disk_stops_the_batch_with_one_line_and_a_rerun_resumes(small_disk: Path, tmp_path: Path,
+                                                                      workers: int) -> None:
+    write_well(tmp_path / "well", cores=4, slices=20, rows=64, columns=64)  # 164 KB a core: 3 fit
+    full = subprocess.run(cli_command(tmp_path / "well", small_disk / "out", "--quiet", "--workers", workers),
+                          capture_output=True, text=True, timeout=120)
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    assert "stopped: output disk full while writing core_004.nrrd (No space left on device)" in full.stderr
+    recorded = json.loads((small_disk / "out" / "manifest.json").read_text())["cores"]
+    assert [c["name"] for c in recorded] == ["core_001", "core_002", "core_003"]
+    assert sorted(p.name for p in (small_disk / "out").glob("*.nrrd")) == ["core_001.nrrd", "core_002.nrrd",
+                                                                           "core_003.nrrd"]
+    assert partials(small_disk / "out") == []
+    subprocess.run(["mount", "-o", "remount,size=2m", str(small_disk)], check=True)  # room made
+    rerun = subprocess.run(cli_command(tmp_path / "well", small_disk / "out", "--quiet"), capture_output=True,
+                           text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1 converted, 3 skipped, 0 failed" in rerun.stdout
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -73,6 +73,17 @@ def test_zero_copy_nhdr_loads_in_slicer_as_the_dicom_series_does(tmp_path: Path,
     assert_matches_slicer(series.files, tmp_path / "out" / "core.nhdr")
 
 
+@pytest.mark.parametrize("output_format", ["nrrd", "nhdr"])
+def test_a_folder_named_in_portuguese_converts_and_loads_in_slicer(tmp_path: Path, output_format: str) -> None:
+    """Non-ASCII folder names reach the NRRD header (the source key/value; the file list of a
+    .nhdr) as UTF-8; Slicer's reader and ours must both find the data and the thumbnail drawn."""
+    series = write_core_series(tmp_path / "Poço 7" / "testemunho nº 3", **VARIANTS["signed_int16"])
+    record = convert_tree(tmp_path / "Poço 7", tmp_path / "out", output_format=output_format).records[0]
+    assert record.status == "converted" and record.output.endswith("." + output_format), record.error
+    assert_matches_slicer(series.files, tmp_path / "out" / record.output)
+    assert (tmp_path / "out" / "thumbnails" / (Path(record.output).stem + ".png")).exists()
+
+
 def test_real_chest_ct_matches_slicer(tmp_path: Path) -> None:
     files = chest_ct_files()
     for path in files:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from .convert import OUTPUT_FORMATS, ConvertOptions, convert_core, core_record, output_file_name
+from .convert import (OUTPUT_FORMATS, ConvertOptions, OutputFull, convert_core, core_record, output_file_name,
+                      written_from)
 from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
-from .manifest import CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
+from .manifest import MANIFEST_NAME, CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
 from .scene_options import SceneOptions
 
@@ -78,6 +79,7 @@ ProgressCallback = Callable[[Progress], Optional[bool]]  # returning True cancel
 class BatchResult:
     records: List[CoreRecord] = field(default_factory=list)
     cancelled: bool = False
+    stopped: Optional[str] = None  # why the batch stopped early: the output took no more (disk full)
     manifest: Optional[Path] = None
     report: Optional[Path] = None
     well: Optional[WellResult] = None  # with depths: the scene, or why it was not written
@@ -90,7 +92,7 @@ class BatchResult:
     def exit_code(self) -> int:
         if self.cancelled:
             return 130
-        return 1 if self.failed or (self.well is not None and self.well.error) else 0
+        return 1 if self.stopped or self.failed or (self.well is not None and self.well.error) else 0
 
 
 CoreConverter = Callable[[CoreSeries, Path, ConvertOptions], CoreRecord]
@@ -114,12 +116,14 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
     for core in scan.cores:
         existing = [Path(job.output_dir) / output_file_name(core.name, f) for f in OUTPUT_FORMATS]
         target = next((p for p in existing if p.exists()), existing[0])
-        if target.exists() and not job.overwrite and not _ours(job, core.name):
+        if target.exists() and not job.overwrite and not _ours(job, core, target):
             record = core_record(core, error="output %s exists and was not written by this batch from this "
                                              "source; use --overwrite to replace it" % target.name)
         else:
             try:
                 record = converter(core, Path(job.output_dir), job.options)
+            except OutputFull:
+                raise  # not this core's fault: the batch stops
             except Exception as exc:  # a bug must cost one core, not the batch
                 record = core_record(core, error="internal error: %s" % one_line(exc))
         record.fingerprint = job.fingerprint
@@ -142,9 +146,12 @@ def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
     return [replace(r, status="skipped", seconds=0.0) for r in previous]
 
 
-def _ours(job: FolderJob, core_name: str) -> bool:
-    """The existing output was written by an earlier run of this batch from this folder."""
-    return any(r.name == core_name and r.source == os.path.abspath(job.folder.path) for r in job.previous)
+def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
+    """The existing output ``target`` was written by an earlier run of this batch from ``core``:
+    the previous records say so or, when a run stopped between the file and the manifest,
+    the file's own header does."""
+    source = os.path.abspath(job.folder.path)
+    return any(r.name == core.name and r.source == source for r in job.previous) or written_from(target, core)
 
 
 def _folder_failure(job: FolderJob, error: str) -> CoreRecord:
@@ -273,18 +280,23 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 cores += len(records)
                 failed += sum(r.status == "failed" for r in records)
                 size += sum(r.bytes for r in records if r.status == "converted")
-                result.manifest = write_manifest(output_dir, manifest_records())
+                result.manifest = _save_manifest(output_dir, manifest_records())
                 if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
                                                               time.perf_counter() - started)):
                     result.cancelled = True
                     break
         except KeyboardInterrupt:
             result.cancelled = True
+        except OutputFull as exc:
+            result.stopped = "%s; the cores written so far are complete: make room and run again to resume" % exc
         finally:
             result.records = ordered_records()
-            result.manifest = write_manifest(output_dir, manifest_records())
+            try:
+                result.manifest = _save_manifest(output_dir, manifest_records())
+            except OutputFull as exc:  # the previous manifest stays, complete
+                result.stopped = result.stopped or str(exc)
             remove_stale_partials(output_dir)
-        if depths and not result.cancelled:
+        if depths and not result.cancelled and not result.stopped:
             from .well_layout import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
                                       options.convert.durable)
@@ -294,6 +306,14 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
                                     result.well.strip if result.well else None)
     return result
+
+
+def _save_manifest(output_dir: Path, records: List[CoreRecord]) -> Path:
+    """Write the manifest; an output folder that takes no more writes stops the batch."""
+    try:
+        return write_manifest(output_dir, records)
+    except OSError as exc:
+        raise OutputFull("cannot write %s in %s (%s)" % (MANIFEST_NAME, output_dir, exc.strerror or exc)) from None
 
 
 def _settings(options: ConvertOptions) -> str:
@@ -393,5 +413,7 @@ def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:
 def _result_or_failure(future: object, job: FolderJob) -> List[CoreRecord]:
     try:
         return future.result()  # type: ignore[attr-defined]
+    except OutputFull:
+        raise  # the output disk is full: the batch stops
     except Exception as exc:  # a crashed worker fails its folder only
         return [_folder_failure(job, "worker failed: %s" % one_line(exc))]

@@ -1,7 +1,8 @@
 """The ``corebatchloader`` command: the batch job outside Slicer.
 
 Exit status: 0 every core converted (or skipped as already done), 1 some core failed (the others
-were still converted), 2 the command could not start (bad arguments, missing input, output is a
+were still converted) or the output disk filled up (the batch stopped; a rerun resumes), 2 the
+command could not start (bad arguments, missing input, output is a
 file, output in use), 130 interrupted.  Bad data never shows a traceback.
 """
 from __future__ import annotations
@@ -131,6 +132,8 @@ def print_summary(result: BatchResult, output: Path) -> None:
         " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / "manifest.json"))
     if result.report is not None:
         print("report: %s" % result.report)
+    if result.stopped:
+        print("corebatchloader: stopped: %s" % result.stopped, file=sys.stderr)
     well = result.well
     if well is not None and well.error:
         print("corebatchloader: %s" % well.error, file=sys.stderr)

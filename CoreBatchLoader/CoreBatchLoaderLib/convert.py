@@ -6,11 +6,12 @@ Memory holds one slice at a time.  Every failure becomes a one-line :class:`Core
 """
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from .dicom_headers import SliceHeader
 from .discover import CoreSeries
 from .geometry import CoreGeometry, GeometryError, compute_geometry
 from .manifest import CoreRecord, one_line
+from .nrrd_reader import NrrdFormatError, read_header
 from .nrrd_writer import NrrdStreamWriter, nrrd_header, write_text_atomically
 from .pixel_reader import PixelDataError, SliceReader
 from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value,
@@ -26,6 +28,15 @@ from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter,
 
 class CoreError(Exception):
     """A core cannot be converted; the message is one line for the report."""
+
+
+class OutputFull(Exception):
+    """The output folder takes no more data (disk full, quota exceeded): not this core's fault,
+    and every core after it would fail the same way after writing as much as fits, so the batch
+    stops; what is done stays done, and a rerun resumes once there is room."""
+
+
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 @dataclass(frozen=True)
@@ -52,10 +63,36 @@ def core_record(core: CoreSeries, **fields: object) -> CoreRecord:
                       slices=len(core.slices), warnings=list(core.warnings), **fields)  # type: ignore[arg-type]
 
 
+KEY_PREFIX = "corebatchloader_"  # of every NRRD key/value the engine writes
+SOURCE_KEY = KEY_PREFIX + "source"  # the core's folder
+SERIES_KEY = KEY_PREFIX + "series_uid"
+
+
+def provenance(core: CoreSeries) -> Dict[str, str]:
+    """The key/values every file the engine writes carries: the core's folder and series.
+
+    For people (where did this volume come from?), and for the batch: a rerun recognises its own
+    output by them even when the manifest never recorded it — a crash or a full disk between the
+    file's rename and the manifest's — instead of taking it for someone else's file.
+    """
+    return {key: " ".join(value.split()) for key, value in  # as nrrd_header writes them
+            ((SOURCE_KEY, os.path.abspath(core.folder)), (SERIES_KEY, core.series_uid or ""))}
+
+
+def written_from(path: Path, core: CoreSeries) -> bool:
+    """``path`` is an NRRD file the engine wrote from ``core`` (its header says so)."""
+    try:
+        key_values = read_header(path).key_values
+    except (NrrdFormatError, OSError, UnicodeDecodeError):
+        return False
+    return all(key_values.get(key) == value for key, value in provenance(core).items())
+
+
 def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions()) -> CoreRecord:
     """Convert ``core`` into ``output_dir/<name>.nrrd`` and describe the result.
 
-    Never raises for bad data: the record's status is "failed" with a one-line error.
+    Never raises for bad data: the record's status is "failed" with a one-line error.  Raises
+    :class:`OutputFull` when the output disk is full (the batch stops).
     """
     started = time.perf_counter()
     record = core_record(core)
@@ -70,7 +107,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
             reason = nhdr_blocker(core.slices, geometry, mapping)
             if reason is None:
                 target = Path(output_dir) / output_file_name(core.name, "nhdr")
-                write_core_nhdr(core.slices, geometry, mapping, target, options)
+                write_core_nhdr(core.slices, geometry, mapping, target, options, provenance(core))
                 record.status, record.output, record.type = "converted", target.name, mapping.output_dtype
                 record.bytes = 0
                 record.seconds = round(time.perf_counter() - started, 3)
@@ -78,19 +115,22 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
             record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
         target = Path(output_dir) / output_file_name(core.name)
         try:
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options)
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, provenance(core))
         except OutOfRange as exc:
             wide = mapping.widened()
             record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
             mapping = wide
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options)
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, provenance(core))
         record.status = "converted"
         record.output = target.name
         record.type = mapping.output_dtype
         record.bytes = written
     except (CoreError, GeometryError, PixelDataError) as exc:
         record.status, record.error = "failed", one_line(exc, 500)
-    except OSError as exc:  # disk full, file too large, permission: this core only
+    except OSError as exc:  # file too large, permission: this core only
+        if exc.errno in DISK_FULL:
+            raise OutputFull("output disk full while writing %s (%s)" % (
+                output_file_name(core.name, options.output_format), exc.strerror or exc)) from None
         record.status = "failed"
         record.error = one_line("write failed: %s%s" % (
             exc.strerror or exc, " (%s)" % exc.filename if getattr(exc, "filename", None) else ""), 500)
@@ -99,7 +139,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
 
 
 def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
-                    options: ConvertOptions) -> int:
+                    options: ConvertOptions, key_values: Optional[Dict[str, str]] = None) -> int:
     """Stream the slices into ``target`` in geometry order; returns the voxel bytes written."""
     first = slices[next(i for i in geometry.slice_order if i is not None)]
     filler = None
@@ -107,7 +147,7 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     with SliceReader() as reader, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
-            compress=options.compress, durable=options.durable) as nrrd:
+            compress=options.compress, durable=options.durable, key_values=key_values) as nrrd:
         for index in geometry.slice_order:
             if index is None:
                 if filler is None:
@@ -147,7 +187,7 @@ def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: Val
 
 
 def write_core_nhdr(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
-                    options: ConvertOptions) -> None:
+                    options: ConvertOptions, key_values: Optional[Dict[str, str]] = None) -> None:
     """Write a detached NRRD header whose data are the DICOM files themselves (zero copy)."""
     ordered = [slices[i] for i in geometry.slice_order if i is not None]
     stored_type = mapping.stored_dtype.lstrip("<>=")
@@ -159,7 +199,7 @@ def write_core_nhdr(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
         skip = -1 if all(s.pixel_data_ends_file for s in ordered) else ordered[0].pixel_offset
     text = nrrd_header(nrrd_type=nrrd_type, sizes=geometry.sizes, space_directions=geometry.directions_lps,
                        space_origin=geometry.origin_lps, encoding="raw", byte_skip=skip,
-                       data_files=[os.path.abspath(f) for f in files])
+                       data_files=[os.path.abspath(f) for f in files], key_values=key_values)
     write_text_atomically(target, text, durable=options.durable)
 
 

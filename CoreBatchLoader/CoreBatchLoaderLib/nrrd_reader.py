@@ -138,7 +138,7 @@ def _read_fields(stream: BinaryIO, path: Path) -> Tuple[Dict[str, str], Dict[str
         raw = stream.readline(MAX_HEADER_BYTES)
         if stream.tell() > MAX_HEADER_BYTES:
             raise NrrdFormatError("%s: header longer than %d bytes" % (path, MAX_HEADER_BYTES))
-        line = raw.decode("latin-1").rstrip("\r\n")
+        line = _text(raw).rstrip("\r\n")
         if not raw or not line:
             return fields, key_values, names, stream.tell()
         if in_list:
@@ -154,6 +154,15 @@ def _read_fields(stream: BinaryIO, path: Path) -> Tuple[Dict[str, str], Dict[str
             in_list = name.strip().lower() in ("data file", "datafile") and value.split()[:1] == ["LIST"]
         else:
             raise NrrdFormatError("%s: header line %r is neither a field nor a key/value" % (path, line))
+
+
+def _text(raw: bytes) -> str:
+    """A header line: UTF-8, as our writer writes file names and key/values that name folders, else
+    Latin-1 (any byte is a character: an older writer's bytes still parse)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _build_header(path: Path, fields: Dict[str, str], key_values: Dict[str, str], names: List[str],

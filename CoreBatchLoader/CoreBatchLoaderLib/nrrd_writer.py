@@ -112,7 +112,11 @@ class AtomicFile:
 
     def __exit__(self, *exc: object) -> None:
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # a full disk cannot flush the rest; the file is discarded anyway
+                if self.committed:
+                    raise
         if not self.committed:
             try:
                 os.unlink(self.temporary)
@@ -145,7 +149,7 @@ class NrrdStreamWriter:
 
     def __enter__(self) -> "NrrdStreamWriter":
         self._atomic.__enter__()
-        self._atomic.file.write(self._header.encode("ascii"))
+        self._atomic.file.write(self._header.encode("utf-8"))  # key/values may name folders: UTF-8
         if self._compress:
             self._stream = gzip.GzipFile(fileobj=self._atomic.file, mode="wb",  # type: ignore[assignment]
                                          compresslevel=self._level, mtime=0)

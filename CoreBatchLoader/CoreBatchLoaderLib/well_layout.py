@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .convert import KEY_PREFIX, SOURCE_KEY
 from .depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
 from .discover import CoreFolder
 from .manifest import CoreRecord, one_line
@@ -54,7 +55,6 @@ OVERVIEW_NAME = "overview.nrrd"
 STRIP_NAME = "well_strip.png"
 PROXY_SUFFIX = "_proxy.nrrd"
 OVERVIEW_SHARE = 8  # the overview takes at most 1/8 of the budget
-KEY_PREFIX = "corebatchloader_"
 
 
 class SceneSetupError(Exception):
@@ -331,7 +331,7 @@ def _place(output_dir: Path, core: _Candidate, layout: WellLayout, well_name: st
                   KEY_PREFIX + "top_m": repr(float(core.depth.top_m)),
                   KEY_PREFIX + "bottom_m": repr(float(core.depth.bottom_m)),
                   KEY_PREFIX + "flip": "1" if core.depth.flip else "0",
-                  KEY_PREFIX + "source": core.record.source}
+                  SOURCE_KEY: core.record.source}
     full_file = "%s/%s.nhdr" % (SCENE_DIR, name)
     write_placed_header(output_dir / full_file, core.header, core.grid,
                         dict(key_values, **{KEY_PREFIX + "proxy_factor": "1"}), durable)
