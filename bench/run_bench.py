@@ -42,38 +42,27 @@ CLI = [PY, "-m", "CoreBatchLoaderLib.cli", "convert"]
 REAL_CORE_SLICES = 1800  # 900 mm of core at 0.5 mm
 
 
-def generate(large_slices: int, well_cores: int) -> Tuple[Path, Path]:
+def generate(large_slices: int, well_cores: int) -> None:
     """Write the data once; run in a child process (see main) so this process stays small."""
     from CoreBatchLoaderLib.synthetic import write_core_series, write_well
-    large = CACHE / ("large_%d" % large_slices)
-    well = CACHE / ("well_%d" % well_cores)
-    plain = CACHE / ("plain_%d" % large_slices)
-    if not _done(plain).exists():
-        shutil.rmtree(plain, ignore_errors=True)
-        print("generating the plain int16 core for --format nhdr (no rescale, so .nhdr is exact)…", flush=True)
-        write_core_series(plain / "core", rows=512, columns=512, slices=large_slices, signed=True,
-                          slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
-        _done(plain).write_text("ok")
-    if not _done(large).exists():
-        shutil.rmtree(large, ignore_errors=True)
-        print("generating the large core (%d slices of 512×512)…" % large_slices, flush=True)
-        write_core_series(large / "core", rows=512, columns=512, slices=large_slices, signed=False,
-                          bits_stored=12, intercept=-1024.0, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
-        _done(large).write_text("ok")
-    real = CACHE / ("real_%d" % REAL_CORE_SLICES)
-    if not _done(real).exists():
-        shutil.rmtree(real, ignore_errors=True)
-        print("generating a lab-size core (%d slices of 512×512)…" % REAL_CORE_SLICES, flush=True)
-        write_core_series(real / "core", rows=512, columns=512, slices=REAL_CORE_SLICES, signed=False,
-                          bits_stored=12, intercept=-1024.0, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
-        _done(real).write_text("ok")
-    if not _done(well).exists():
-        shutil.rmtree(well, ignore_errors=True)
-        print("generating a well of %d cores…" % well_cores, flush=True)
-        write_well(well, cores=well_cores, slices=200, rows=256, columns=256, signed=False, bits_stored=12,
-                   intercept=-1024.0)
-        _done(well).write_text("ok")
-    return large, well
+    core = dict(rows=512, columns=512, slice_spacing=0.5, pixel_spacing=(0.26, 0.26))
+    hounsfield = dict(signed=False, bits_stored=12, intercept=-1024.0)
+    data = [
+        (CACHE / ("plain_%d" % large_slices), "the plain int16 core for --format nhdr (no rescale: .nhdr is exact)",
+         lambda f: write_core_series(f / "core", slices=large_slices, signed=True, **core)),
+        (CACHE / ("large_%d" % large_slices), "the large core (%d slices of 512×512)" % large_slices,
+         lambda f: write_core_series(f / "core", slices=large_slices, **hounsfield, **core)),
+        (CACHE / ("real_%d" % REAL_CORE_SLICES), "a lab-size core (%d slices of 512×512)" % REAL_CORE_SLICES,
+         lambda f: write_core_series(f / "core", slices=REAL_CORE_SLICES, **hounsfield, **core)),
+        (CACHE / ("well_%d" % well_cores), "a well of %d cores" % well_cores,
+         lambda f: write_well(f, cores=well_cores, slices=200, rows=256, columns=256, **hounsfield)),
+    ]
+    for folder, what, write in data:
+        if not _done(folder).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            print("generating %s…" % what, flush=True)
+            write(folder)
+            _done(folder).write_text("ok")
 
 
 GNU_TIME = "/usr/bin/time"
