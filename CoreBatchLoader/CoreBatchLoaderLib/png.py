@@ -9,6 +9,9 @@ have it, and a thumbnail is not worth a dependency), and a PNG of 8-bit samples 
 Every row uses filter type 2 ("Up": the difference to the row above).  Core pictures change
 slowly from row to row — bedding planes, a disc drawn line after line — so the differences are
 mostly small numbers that deflate well, and the filter is one vectorised numpy subtraction.
+Deflate runs with the run-length strategy (``Z_RLE``): after the Up filter the redundancy is
+runs of equal bytes, which it finds in about half the time of level-1 string matching, for a
+file no larger.
 """
 from __future__ import annotations
 
@@ -52,8 +55,10 @@ def encode_png(pixels: np.ndarray, level: int = 1, palette: Optional[np.ndarray]
     if height < 1 or width < 1:
         raise ValueError("PNG needs at least one pixel, got %d x %d" % (width, height))
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_RLE)  # see the module docstring
+    data = deflate.compress(_filtered_rows(image)) + deflate.flush()
     return b"".join([SIGNATURE, _chunk(b"IHDR", header)] + chunks +
-                    [_chunk(b"IDAT", zlib.compress(_filtered_rows(image), level)), _chunk(b"IEND", b"")])
+                    [_chunk(b"IDAT", data), _chunk(b"IEND", b"")])
 
 
 def write_png(path: Union[str, Path], pixels: np.ndarray, palette: Optional[np.ndarray] = None) -> Path:

@@ -122,13 +122,15 @@ def fit(plane: np.ndarray, extent_mm: Tuple[float, float], box: int) -> np.ndarr
 def resample_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
     """``size`` samples along ``axis``: each the mean of the voxels it covers (at least one).
 
-    One ``np.add.reduceat`` does both directions: shrinking sums blocks, enlarging repeats
-    (reduceat returns the single element when an index does not advance).
+    Shrinking averages blocks with one ``np.add.reduceat``; enlarging repeats voxels (nearest),
+    which is a ``take``.
     """
     count = plane.shape[axis]
     if count == size:
         return plane
     starts = (np.arange(size) * count) // size
+    if size > count:
+        return np.take(plane, starts, axis=axis)
     widths = np.maximum(np.append(starts[1:], count) - starts, 1)
     sums = np.add.reduceat(plane, starts, axis=axis)
     shape = [1, 1]
