@@ -26,6 +26,19 @@ def test_colliding_names_get_stable_suffixes(tmp_path: Path) -> None:
     assert first == second and len(set(first)) == 2
 
 
+def test_folders_with_very_long_names_convert_under_short_distinct_stable_names(tmp_path: Path) -> None:
+    """A 243-character folder name is a legal name, but its output's temporary file name would
+    pass the 255-byte limit: names are cut to 100 characters and a checksum of the whole."""
+    long_names = ["testemunho_" * 22 + ending for ending in ("topo", "base")]
+    for name in long_names:
+        write_core_series(tmp_path / "well" / name, rows=8, columns=8, slices=3)
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    names = [r.name for r in result.records]
+    assert [r.status for r in result.records] == ["converted", "converted"], [r.error for r in result.records]
+    assert len(set(names)) == 2 and all(len(n) == 100 and n.startswith("testemunho_testemunho") for n in names)
+    assert names == [f.name for f in find_core_folders(tmp_path / "well")]  # the same on every run
+
+
 def test_a_folder_with_two_series_gives_two_named_cores(tmp_path: Path) -> None:
     write_core_series(tmp_path / "core", slices=4, series_number=2, seed=1, file_prefix="A")
     write_core_series(tmp_path / "core", slices=5, series_number=3, seed=2, file_prefix="B")

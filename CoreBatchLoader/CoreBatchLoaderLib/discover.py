@@ -8,13 +8,15 @@ Series Instance UID (0020,000E), split further when a series mixes orientations 
 (Slicer's plugin splits the same way, since such slices cannot share one volume).
 
 Core names come from the folder's path relative to the input ("well7/box3" → "well7_box3"),
-made file-name safe, with a series suffix only when a folder holds several cores; the same
-tree always gives the same names.
+made file-name safe and at most 100 characters long (longer ones keep their beginning and a
+checksum), with a series suffix only when a folder holds several cores; the same tree always
+gives the same names.
 """
 from __future__ import annotations
 
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -22,6 +24,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from .dicom_headers import DicomFileError, NotAnImage, SliceHeader, read_slice_headers
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 100  # characters of a core's name; its files add a series suffix, ".nrrd", "_proxy.nrrd" or
+# a temporary ".<8 hex>.partial" to it, and a file name may have 255 bytes at most
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,15 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = ()) -> List[Cor
 def _folder_name(root: Path, folder: Path) -> str:
     relative = folder.relative_to(root)
     parts = relative.parts or (root.name,)
-    return safe_name("_".join(parts))
+    return short_name(safe_name("_".join(parts)))
+
+
+def short_name(name: str, limit: int = MAX_NAME) -> str:
+    """``name``, or when it is longer than ``limit`` its beginning and a checksum of the whole
+    (stable from run to run, distinct for names that only differ at the end)."""
+    if len(name) <= limit:
+        return name
+    return "%s_%08x" % (name[:limit - 9], zlib.crc32(name.encode("utf-8")))
 
 
 def unique_names(names: Iterable[str]) -> List[str]:
