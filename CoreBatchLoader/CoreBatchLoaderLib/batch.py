@@ -280,7 +280,9 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 cores += len(records)
                 failed += sum(r.status == "failed" for r in records)
                 size += sum(r.bytes for r in records if r.status == "converted")
-                result.manifest = _save_manifest(output_dir, manifest_records())
+                _save_manifest(result, output_dir, manifest_records())
+                if result.stopped:
+                    break
                 if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
                                                               time.perf_counter() - started)):
                     result.cancelled = True
@@ -291,29 +293,28 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.stopped = "%s; the cores written so far are complete: make room and run again to resume" % exc
         finally:
             result.records = ordered_records()
-            try:
-                result.manifest = _save_manifest(output_dir, manifest_records())
-            except OutputFull as exc:  # the previous manifest stays, complete
-                result.stopped = result.stopped or str(exc)
+            _save_manifest(result, output_dir, manifest_records())
             remove_stale_partials(output_dir)
         if depths and not result.cancelled and not result.stopped:
             from .well_layout import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
                                       options.convert.durable)
             if result.well is not None:  # the records gained depth-length warnings
-                result.manifest = write_manifest(output_dir, result.records)
+                _save_manifest(result, output_dir, result.records)
         if options.report and not result.cancelled:
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
                                     result.well.strip if result.well else None)
     return result
 
 
-def _save_manifest(output_dir: Path, records: List[CoreRecord]) -> Path:
-    """Write the manifest; an output folder that takes no more writes stops the batch."""
+def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord]) -> None:
+    """Write the manifest; an output folder that takes no more writes (full disk, gone) stops the
+    batch with ``result.stopped`` saying why, and the previous manifest stays, complete."""
     try:
-        return write_manifest(output_dir, records)
+        result.manifest = write_manifest(output_dir, records)
     except OSError as exc:
-        raise OutputFull("cannot write %s in %s (%s)" % (MANIFEST_NAME, output_dir, exc.strerror or exc)) from None
+        result.stopped = result.stopped or "cannot write %s in %s (%s)" % (
+            MANIFEST_NAME, output_dir, exc.strerror or exc)
 
 
 def _settings(options: ConvertOptions) -> str:
