@@ -92,6 +92,18 @@ def test_the_cli_writes_the_scene_and_shows_the_well_strip_in_the_report(tmp_pat
     assert bounds[5] == pytest.approx(-2450508.0, abs=0.01)
 
 
+def test_a_well_named_in_portuguese_gets_its_proxies_and_scene(tmp_path: Path, well: Path) -> None:
+    """The well's name goes into every proxy's NRRD header (UTF-8) and the scene's node names."""
+    slicer = pytest.importorskip("slicer")
+    run = cli("convert", well, tmp_path / "out", "--quiet", "--start-depth", "100", "--core-length", "0.004",
+              "--scene", "--scene-memory", "1K", "--well-name", "Poço 7")
+    assert run.returncode == 0 and "proxies 1:" in run.stdout, run.stderr
+    assert len(list((tmp_path / "out" / "scene").glob("*_proxy.nrrd"))) == 3
+    scene = slicer.vtkMRMLScene()
+    scene.SetURL(str(tmp_path / "out" / "scene.mrml"))
+    assert scene.Import() and scene.GetFirstNodeByName("Poço 7 overview") is not None
+
+
 @pytest.mark.parametrize("size", ["lots", "0", "-5G"])
 def test_a_bad_scene_memory_is_a_usage_error(tmp_path: Path, well: Path, size: str) -> None:
     run = cli("convert", well, tmp_path / "out", "--scene-memory", size)
