@@ -115,3 +115,26 @@ def test_a_scout_image_in_the_core_folder_is_left_out_with_a_warning(tmp_path: P
     scan = scan_folder(find_core_folders(tmp_path)[0])
     assert [len(c.slices) for c in scan.cores] == [5]
     assert any("localizer" in w and "SCOUT.dcm" in w for w in scan.cores[0].warnings)
+
+
+def test_a_dose_report_screen_capture_beside_the_slices_is_left_out_and_the_name_kept(tmp_path: Path) -> None:
+    """Scanners store a colour screen capture (dose report) in its own series beside the
+    slices: it is no core, so the folder still gives one core under the folder's own name (the
+    name depth tables use) and converts with a warning, not a failure."""
+    import numpy as np
+    import pydicom
+    series = write_core_series(tmp_path / "well" / "core_7", slices=5)
+    report = pydicom.dcmread(series.files[0])
+    report.SeriesInstanceUID, report.SOPInstanceUID = "1.2.3.4.5.6.7.10", "1.2.3.4.5.6.7.11"
+    report.SeriesNumber, report.ImageType = 999, ["DERIVED", "SECONDARY", "DOSE_INFO"]
+    report.SamplesPerPixel, report.PhotometricInterpretation, report.PlanarConfiguration = 3, "RGB", 0
+    report.BitsAllocated, report.BitsStored, report.HighBit, report.PixelRepresentation = 8, 8, 7, 0
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        delattr(report, keyword)
+    report.PixelData = np.zeros((report.Rows, report.Columns, 3), dtype=np.uint8).tobytes()
+    report.save_as(tmp_path / "well" / "core_7" / "DOSE.dcm")
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    assert [(r.name, r.status, r.slices) for r in result.records] == [("core_7", "converted", 5)]
+    assert any(w.startswith("left out 1 colour image (SamplesPerPixel 3") and w.endswith("DOSE.dcm")
+               for w in result.records[0].warnings)
+

@@ -93,9 +93,16 @@ class SliceHeader:
         return self.transfer_syntax == ExplicitVRBigEndian
 
     @property
-    def is_localizer(self) -> bool:
-        """A scout/topogram (ImageType LOCALIZER): an image, but not a slice of a core."""
-        return "LOCALIZER" in self.image_type.split("\\")
+    def left_out_as(self) -> Optional[Tuple[str, str]]:
+        """What this image is when it is an image but no slice of a core (else None): a
+        scout/topogram (ImageType LOCALIZER), or a colour picture (SamplesPerPixel > 1) — the
+        screen captures and dose reports scanners store beside the slices.  A CT slice is grey.
+        Returned as (what it is, why), for the folder's warning."""
+        if "LOCALIZER" in self.image_type.split("\\"):
+            return "localizer image", "ImageType LOCALIZER"
+        if self.samples_per_pixel != 1:
+            return "colour image", "SamplesPerPixel %d: a screen capture or report" % self.samples_per_pixel
+        return None
 
     @property
     def name(self) -> str:

@@ -2,8 +2,9 @@
 
 A *core folder* is any folder at or below the input that directly holds files; scanning it reads
 every file's header (never pixels), skips what is not an image (non-DICOM files, DICOMDIR,
-RTSTRUCT, SR, presentation states…), leaves out scout images (ImageType LOCALIZER, with a
-warning) and groups the image slices into cores: one per
+RTSTRUCT, SR, presentation states…), leaves out, with a warning, the images that are no slices
+(scouts: ImageType LOCALIZER; colour screen captures such as dose reports: SamplesPerPixel > 1)
+and groups the image slices into cores: one per
 Series Instance UID (0020,000E), split further when a series mixes orientations or image sizes
 (Slicer's plugin splits the same way, since such slices cannot share one volume).
 
@@ -139,9 +140,12 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             unreadable.append(exc)
         except OSError as exc:
             unreadable.append(DicomFileError("%s: cannot read (%s)" % (file_name, exc.strerror or exc)))
-    localizers = [s for s in slices if s.is_localizer]
-    if localizers:
-        slices = [s for s in slices if not s.is_localizer]
+    left_out: Dict[Tuple[str, str], List[SliceHeader]] = {}  # (what, why) → images that are no core's slices
+    for header in slices:
+        if header.left_out_as is not None:
+            left_out.setdefault(header.left_out_as, []).append(header)
+    if left_out:
+        slices = [s for s in slices if s.left_out_as is None]
     groups = group_slices(slices)
     if not groups:
         error = None
@@ -149,10 +153,10 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             error = "no readable DICOM image in the folder: %s" % _summary(unreadable)
         return FolderScan(folder, [], error)
     folder_warnings = []  # about the folder, so repeated on each of its cores
-    if localizers:
-        folder_warnings.append("left out %d localizer image%s (ImageType LOCALIZER): %s" % (
-            len(localizers), "s" if len(localizers) > 1 else "",
-            ", ".join(s.name for s in localizers[:3]) + (" …" if len(localizers) > 3 else "")))
+    for (what, why), images in left_out.items():
+        folder_warnings.append("left out %d %s%s (%s): %s" % (
+            len(images), what, "s" if len(images) > 1 else "", why,
+            ", ".join(s.name for s in images[:3]) + (" …" if len(images) > 3 else "")))
     series_uids = {g[0].series_uid for g in groups}
     strays = [e for e in unreadable if not e.series_uid or e.series_uid not in series_uids]
     if strays:
