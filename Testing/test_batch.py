@@ -5,6 +5,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,6 +144,31 @@ def test_outputs_the_manifest_never_recorded_are_recognised_by_their_header(tmp_
         ("core_001", "converted"), ("core_002", "converted"), ("core_003", "failed")]
     assert "was not written by this batch" in rerun.records[2].error
     assert nrrd.read(str(stranger))[0].shape == (2, 2, 2)  # left as it was
+
+
+def test_a_moved_input_resumes_from_its_new_place(tmp_path: Path) -> None:
+    """The input is mounted elsewhere on the next day (another mount point, drive letter): the
+    unchanged cores are skipped, a changed one is converted again, nothing is refused."""
+    write_well(tmp_path / "disk1" / "well", cores=3, slices=5, rows=16, columns=16)
+    assert run_batch(tmp_path / "disk1" / "well", tmp_path / "out").exit_code == 0
+    os.rename(tmp_path / "disk1", tmp_path / "disk2")
+    changed = sorted((tmp_path / "disk2" / "well" / "core_002").iterdir())[0]
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10 ** 9))
+    rerun = run_batch(tmp_path / "disk2" / "well", tmp_path / "out")
+    assert [(r.name, r.status, r.error) for r in rerun.records] == [
+        ("core_001", "skipped", None), ("core_002", "converted", None), ("core_003", "skipped", None)]
+    sources = [c["source"] for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]]
+    assert all(s.startswith(str((tmp_path / "disk2").resolve())) for s in sources)
+
+
+def test_a_copy_of_a_core_folder_is_converted_on_its_own(tmp_path: Path) -> None:
+    """A copy with the same names, sizes and times (cp -a) beside the original is not taken for
+    the original moved: it gets its own output."""
+    write_well(tmp_path / "well", cores=1, slices=5, rows=16, columns=16)
+    assert run_batch(tmp_path / "well", tmp_path / "out").exit_code == 0
+    shutil.copytree(tmp_path / "well" / "core_001", tmp_path / "well" / "core_001_copy", copy_function=shutil.copy2)
+    rerun = run_batch(tmp_path / "well", tmp_path / "out")
+    assert [(r.name, r.status) for r in rerun.records] == [("core_001", "skipped"), ("core_001_copy", "converted")]
 
 
 @pytest.fixture

@@ -134,6 +134,27 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
     return records
 
 
+def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequence[CoreFolder],
+                      fingerprints: Sequence[str]) -> List[tuple]:
+    """Each folder's records from the previous run: found by the folder's path or, when the input
+    has moved (another mount point or drive letter) and that path is gone from the input, by the
+    folder's fingerprint — the same file names, sizes and modification times are the same data —
+    and its name, so a rerun from the new place resumes instead of converting everything again."""
+    paths = {os.path.abspath(folder.path) for folder in folders}
+    moved = {records[0].fingerprint: records for source, records in previous.items()
+             if source not in paths and records and records[0].fingerprint}
+    found = []
+    for folder, fingerprint in zip(folders, fingerprints):
+        records = previous.get(os.path.abspath(folder.path))
+        if records is None:
+            candidates = moved.get(fingerprint, [])
+            if candidates and all(r.name == folder.name or r.name.startswith(folder.name + "_")
+                                  for r in candidates):
+                records = candidates
+        found.append(tuple(records or ()))
+    return found
+
+
 def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
     """The previous records if the folder is unchanged and every output is still there."""
     if job.overwrite or not job.previous:
@@ -143,7 +164,8 @@ def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
         return None
     if any(not r.output or not (Path(job.output_dir) / r.output).exists() for r in previous):
         return None
-    return [replace(r, status="skipped", seconds=0.0) for r in previous]
+    source = os.path.abspath(job.folder.path)  # the folder's path now, when the input has moved
+    return [replace(r, status="skipped", seconds=0.0, source=source) for r in previous]
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
@@ -256,10 +278,12 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 depths = check_options(options.scene, folders)
             except SceneSetupError as exc:
                 raise UsageError(str(exc)) from None
-        jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite,
-                          folder_fingerprint(folder.path, folder.files, _settings(options.convert)),
-                          tuple(previous.get(os.path.abspath(folder.path), ())), options.report)
-                for folder in folders]
+        fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert))
+                        for folder in folders]
+        earlier = _previous_records(previous, folders, fingerprints)
+        jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite, fingerprint,
+                          records, options.report)
+                for folder, fingerprint, records in zip(folders, fingerprints, earlier)]
         by_folder: Dict[int, List[CoreRecord]] = {}
         started = time.perf_counter()
         done = cores = failed = size = 0

@@ -80,12 +80,17 @@ def provenance(core: CoreSeries) -> Dict[str, str]:
 
 
 def written_from(path: Path, core: CoreSeries) -> bool:
-    """``path`` is an NRRD file the engine wrote from ``core`` (its header says so)."""
+    """``path`` is an NRRD file the engine wrote from ``core``'s series (its header says so).
+    The series is what counts, not the folder's path: an input that moved to another mount
+    point still owns its outputs.  Without a Series Instance UID, the folder's path must match."""
     try:
         key_values = read_header(path).key_values
     except (NrrdFormatError, OSError, UnicodeDecodeError):
         return False
-    return all(key_values.get(key) == value for key, value in provenance(core).items())
+    expected = provenance(core)
+    if SOURCE_KEY not in key_values or key_values.get(SERIES_KEY) != expected[SERIES_KEY]:
+        return False
+    return bool(core.series_uid) or key_values[SOURCE_KEY] == expected[SOURCE_KEY]
 
 
 def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = ConvertOptions()) -> CoreRecord:
