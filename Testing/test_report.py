@@ -465,3 +465,12 @@ def test_long_sections_are_reduced_to_block_means_before_any_float_copy() -> Non
     assert small.shape == (1000, 4) and small.dtype == np.float32
     assert np.allclose(small[0], section[:3].mean(axis=0)) and np.allclose(small[-1], section[-3:].mean(axis=0))
     assert _rows_at_most(section[:10], 1000).shape == (10, 4)
+
+
+def test_a_batch_that_stopped_says_so_on_top_of_its_report(batch: Tuple[Path, List[CoreRecord]]) -> None:
+    output, records = batch
+    page = write_report(output, records, stopped="output disk full while writing <core>.nrrd").read_text()
+    banner = '<p class="stopped">The batch stopped before the end: output disk full while writing &lt;core&gt;.nrrd</p>'
+    assert banner in page and page.index(banner) < page.index('<section class="cards">')
+    assert 'class="stopped"' not in write_report(output, records).read_text()
+

@@ -327,7 +327,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 _save_manifest(result, output_dir, result.records)
         if options.report and not result.cancelled:
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
-                                    result.well.strip if result.well else None)
+                                    result.well.strip if result.well else None, result.stopped)
     return result
 
 
@@ -347,11 +347,11 @@ def _settings(options: ConvertOptions) -> str:
 
 
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
-            well_strip: Optional[Path] = None) -> Optional[Path]:
+            well_strip: Optional[Path] = None, stopped: Optional[str] = None) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
     from .report import write_report  # imported here: the report's code is not needed by workers
     try:
-        return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well_strip)
+        return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well_strip, stopped=stopped)
     except Exception as exc:  # pragma: no cover - defensive
         import sys
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)

@@ -65,19 +65,22 @@ class Totals:
 
 
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
-                 elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None) -> Path:
+                 elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
+                 stopped: Optional[str] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
     parallel workers the sum of per-core times overstates it); without it, that sum is shown.
     ``well_strip``: the picture of the whole well (:mod:`.well_strip`), shown above the cores.
+    ``stopped``: why the batch stopped before the end (a full output disk), shown on top.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records)
     write_manifest_csv(output_dir, records)
     strip = Path(os.path.relpath(well_strip, output_dir)).as_posix() if well_strip else None
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
-                       title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip)
+                       title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
+                       stopped)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page)
     return path
@@ -192,13 +195,15 @@ def _cell(text: str) -> str:
 
 
 def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
-                location: str = "", well_strip: Optional[str] = None) -> str:
+                location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None) -> str:
     """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
-    ``well_strip``: the whole-well picture, relative to the report."""
+    ``well_strip``: the whole-well picture, relative to the report; ``stopped``: why the batch
+    ended early."""
     rows = "\n".join(_row(records[n], pictures[n]) for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
         strip=_STRIP.format(url=_e(quote(well_strip))) if well_strip else "",
+        stopped='<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "",
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
         window=("%d to %d HU" % ROCK_CT_WINDOW).replace("-", "\u2212"))
 
@@ -359,6 +364,8 @@ td.msgs li { margin:0 0 4px; padding:3px 8px; border-radius:4px; font-size:12.5p
 td.msgs li.error { color:var(--fail); background:var(--failbg); font-weight:600; }
 td.msgs li.warning { color:var(--warn); background:var(--warnbg); }
 .empty { text-align:center; color:var(--muted); padding:24px; }
+.stopped { color:var(--fail); background:var(--failbg); border:1px solid var(--fail); border-radius:8px;
+  padding:10px 16px; margin:0 0 16px; font-weight:600; }
 .strip { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin-bottom:20px; }
 .strip h2 { margin:0 0 8px; font-size:15px; } .strip img { display:block; max-height:640px; width:auto; }
 .strip p { color:var(--muted); font-size:12.5px; margin:8px 0 0; }
@@ -376,7 +383,7 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <header><h1>{title}</h1><div class="sub">{location} · generated {generated} by CoreBatchLoader {version}</div></header>
 <main>
-<section class="cards">
+{stopped}<section class="cards">
 {cards}
 </section>
 {strip}<table>
