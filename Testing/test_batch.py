@@ -171,6 +171,25 @@ def test_a_copy_of_a_core_folder_is_converted_on_its_own(tmp_path: Path) -> None
     assert [(r.name, r.status) for r in rerun.records] == [("core_001", "skipped"), ("core_001_copy", "converted")]
 
 
+def test_a_series_spread_over_two_folders_converts_as_two_cores_with_a_warning(tmp_path: Path) -> None:
+    """An export that caps the files per folder: one series in DICOM/0001 and DICOM/0002."""
+    uid = "1.2.826.0.1.3680043.8.498.1234567"
+    write_core_series(tmp_path / "DICOM" / "0001", slices=4, series_uid=uid, file_prefix="A")
+    write_core_series(tmp_path / "DICOM" / "0002", slices=4, series_uid=uid, file_prefix="B",
+                      origin=(-10.0, -20.0, 34.0))
+    write_core_series(tmp_path / "DICOM" / "0003", slices=4, seed=5)  # another series: no warning
+    result = run_batch(tmp_path / "DICOM", tmp_path / "out")
+    warned = {r.name: [w for w in r.warnings if "also has slices in" in w] for r in result.records}
+    assert [r.status for r in result.records] == ["converted"] * 3
+    assert warned == {"0001": ["its series (SeriesInstanceUID %s) also has slices in 0002: each folder is "
+                               "converted as a core of its own" % uid],
+                      "0002": ["its series (SeriesInstanceUID %s) also has slices in 0001: each folder is "
+                               "converted as a core of its own" % uid],
+                      "0003": []}
+    again = run_batch(tmp_path / "DICOM", tmp_path / "out")  # resumed: the warning is not repeated
+    assert [len(r.warnings) for r in again.records] == [len(r.warnings) for r in result.records]
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 600 KiB file system (tmpfs) for the output, when this machine lets the tests mount one."""

@@ -311,6 +311,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                                                               time.perf_counter() - started)):
                     result.cancelled = True
                     break
+            warn_about_split_series(ordered_records())
         except KeyboardInterrupt:
             result.cancelled = True
         except OutputFull as exc:
@@ -329,6 +330,24 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
                                     result.well.strip if result.well else None, result.stopped)
     return result
+
+
+def warn_about_split_series(records: Sequence[CoreRecord]) -> None:
+    """Warn on each core whose series also has slices in another folder (once per record).
+
+    A core is a folder's series, but an export that caps the files per folder spreads one
+    series over several folders: each part is then a core of its own, at its own position."""
+    folders: Dict[str, List[CoreRecord]] = {}
+    for record in records:
+        if record.series_uid and record.status in ("converted", "skipped"):
+            folders.setdefault(record.series_uid, []).append(record)
+    for same_series in folders.values():
+        for record in same_series:
+            others = sorted({os.path.basename(r.source) for r in same_series if r.source != record.source})
+            warning = ("its series (SeriesInstanceUID %s) also has slices in %s: each folder is converted as a "
+                       "core of its own" % (record.series_uid, ", ".join(others[:3]) + (" …" if len(others) > 3 else "")))
+            if others and warning not in record.warnings:
+                record.warnings.append(warning)
 
 
 def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord]) -> None:
