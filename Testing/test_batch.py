@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from conftest import convert_tree
-from CoreBatchLoaderLib.batch import OutputLock, run_batch
+from CoreBatchLoaderLib.batch import BatchOptions, OutputLock, run_batch
+from CoreBatchLoaderLib.convert import ConvertOptions
+from CoreBatchLoaderLib.nrrd_reader import read_header, read_slice
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 
@@ -159,6 +161,20 @@ def test_a_moved_input_resumes_from_its_new_place(tmp_path: Path) -> None:
         ("core_001", "skipped", None), ("core_002", "converted", None), ("core_003", "skipped", None)]
     sources = [c["source"] for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]]
     assert all(s.startswith(str((tmp_path / "disk2").resolve())) for s in sources)
+
+
+def test_a_moved_input_gets_new_nhdr_headers_naming_the_files_at_their_new_place(tmp_path: Path) -> None:
+    write_well(tmp_path / "disk1" / "well", cores=2, slices=4, rows=16, columns=16, signed=True)
+    options = BatchOptions(convert=ConvertOptions(output_format="nhdr"))
+    assert [r.output for r in run_batch(tmp_path / "disk1" / "well", tmp_path / "out", options).records] == [
+        "core_001.nhdr", "core_002.nhdr"]
+    os.rename(tmp_path / "disk1", tmp_path / "disk2")
+    rerun = run_batch(tmp_path / "disk2" / "well", tmp_path / "out", options)
+    assert [(r.status, r.error) for r in rerun.records] == [("converted", None)] * 2
+    for name in ("core_001", "core_002"):  # the headers load again: their files are where they say
+        header = read_header(tmp_path / "out" / (name + ".nhdr"))
+        assert all(str(f).startswith(str((tmp_path / "disk2").resolve())) for f in header.data_files)
+        assert read_slice(header, 3).shape == (16, 16)
 
 
 def test_a_copy_of_a_core_folder_is_converted_on_its_own(tmp_path: Path) -> None:

@@ -139,10 +139,12 @@ def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequenc
     """Each folder's records from the previous run: found by the folder's path or, when the input
     has moved (another mount point or drive letter) and that path is gone from the input, by the
     folder's fingerprint — the same file names, sizes and modification times are the same data —
-    and its name, so a rerun from the new place resumes instead of converting everything again."""
+    and its name, so a rerun from the new place resumes instead of converting everything again.
+    Not for ``.nhdr`` outputs: they name the DICOM files at their old place, so they are redone."""
     paths = {os.path.abspath(folder.path) for folder in folders}
     moved = {records[0].fingerprint: records for source, records in previous.items()
-             if source not in paths and records and records[0].fingerprint}
+             if source not in paths and records and records[0].fingerprint
+             and not any((r.output or "").endswith(".nhdr") for r in records)}
     found = []
     for folder, fingerprint in zip(folders, fingerprints):
         records = previous.get(os.path.abspath(folder.path))
