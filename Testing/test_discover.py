@@ -7,7 +7,7 @@ from pathlib import Path
 from pydicom.data import get_testdata_file
 
 from conftest import by_name, convert_tree
-from CoreBatchLoaderLib.discover import find_core_folders, natural_key, safe_name, scan_folder
+from CoreBatchLoaderLib.discover import find_core_folders, is_core_of, natural_key, safe_name, scan_folder
 from CoreBatchLoaderLib.synthetic import write_core_series
 
 
@@ -87,6 +87,12 @@ def test_series_split_by_image_size_gives_two_cores(tmp_path: Path) -> None:
     scan = scan_folder(find_core_folders(tmp_path)[0])
     assert sorted(len(c.slices) for c in scan.cores) == [3, 3]
     assert len({c.name for c in scan.cores}) == 2
+
+
+def test_a_core_name_tells_which_folder_it_came_from() -> None:
+    assert is_core_of("core_001", "core_001") and is_core_of("core_001_s3", "core_001")
+    assert is_core_of("core_001_2", "core_001")
+    assert not is_core_of("core_001_copy", "core_001") and not is_core_of("core_0012", "core_001")
 
 
 def test_helpers_make_safe_and_natural_names() -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optio
 
 from .convert import (OUTPUT_FORMATS, ConvertOptions, OutputFull, convert_core, core_record, output_file_name,
                       written_from)
-from .discover import CoreFolder, CoreSeries, find_core_folders, scan_folder
+from .discover import CoreFolder, CoreSeries, find_core_folders, is_core_of, scan_folder
 from .manifest import MANIFEST_NAME, CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
 from .scene_options import SceneOptions
@@ -150,8 +150,7 @@ def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequenc
         records = previous.get(os.path.abspath(folder.path))
         if records is None:
             candidates = moved.get(fingerprint, [])
-            if candidates and all(r.name == folder.name or r.name.startswith(folder.name + "_")
-                                  for r in candidates):
+            if candidates and all(is_core_of(r.name, folder.name) for r in candidates):
                 records = candidates
         found.append(tuple(records or ()))
     return found

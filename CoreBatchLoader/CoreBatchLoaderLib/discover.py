@@ -207,6 +207,11 @@ def series_suffixes(groups: Sequence[Sequence[SliceHeader]]) -> List[str]:
     return ["_%d" % (n + 1) for n in range(len(groups))]
 
 
+def is_core_of(core_name: str, folder_name: str) -> bool:
+    """``core_name`` is what :func:`series_suffixes` makes of a core in the folder ``folder_name``."""
+    return re.fullmatch(re.escape(folder_name) + r"(_s?\d+)?", core_name) is not None
+
+
 def _summary(errors: Sequence[DicomFileError], limit: int = 3) -> str:
     text = "; ".join(str(e) for e in errors[:limit])
     if len(errors) > limit:
