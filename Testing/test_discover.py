@@ -144,3 +144,21 @@ def test_a_dose_report_screen_capture_beside_the_slices_is_left_out_and_the_name
     assert any(w.startswith("left out 1 colour image (SamplesPerPixel 3") and w.endswith("DOSE.dcm")
                for w in result.records[0].warnings)
 
+
+def test_a_grey_protocol_page_without_position_beside_the_slices_is_left_out(tmp_path: Path) -> None:
+    """The page some scanners add as a series of its own (grey, one image, no position)."""
+    import pydicom
+    series = write_core_series(tmp_path / "well" / "core_8", slices=5)
+    page = pydicom.dcmread(series.files[0])
+    page.SeriesInstanceUID, page.SOPInstanceUID, page.SeriesNumber = "1.2.3.4.5.6.7.20", "1.2.3.4.5.6.7.21", 501
+    page.SOPClassUID = page.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture
+    del page.ImagePositionPatient
+    page.save_as(tmp_path / "well" / "core_8" / "PROTOCOL.dcm")
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    assert [(r.name, r.status, r.slices) for r in result.records] == [("core_8", "converted", 5)]
+    assert any(w.startswith("left out 1 image without position") and w.endswith("PROTOCOL.dcm")
+               for w in result.records[0].warnings)
+    lone = write_core_series(tmp_path / "alone" / "core_9", slices=1)  # a core of one slice is still a core
+    assert [r.status for r in convert_tree(tmp_path / "alone", tmp_path / "out2").records] == ["converted"]
+    assert len(lone.files) == 1
+

@@ -3,8 +3,8 @@
 A *core folder* is any folder at or below the input that directly holds files; scanning it reads
 every file's header (never pixels), skips what is not an image (non-DICOM files, DICOMDIR,
 RTSTRUCT, SR, presentation states…), leaves out, with a warning, the images that are no slices
-(scouts: ImageType LOCALIZER; colour screen captures such as dose reports: SamplesPerPixel > 1)
-and groups the image slices into cores: one per
+(scouts: ImageType LOCALIZER; colour screen captures such as dose reports: SamplesPerPixel > 1;
+a lone image without position in its own series beside the slices: a protocol page) and groups the image slices into cores: one per
 Series Instance UID (0020,000E), split further when a series mixes orientations or image sizes
 (Slicer's plugin splits the same way, since such slices cannot share one volume).
 
@@ -146,7 +146,9 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             left_out.setdefault(header.left_out_as, []).append(header)
     if left_out:
         slices = [s for s in slices if s.left_out_as is None]
-    groups = group_slices(slices)
+    groups, pages = _without_lone_pages(group_slices(slices))
+    if pages:
+        left_out[("image without position", "alone in its series beside the slices: a protocol or report page")] = pages
     if not groups:
         error = None
         if unreadable:
@@ -205,6 +207,16 @@ def series_suffixes(groups: Sequence[Sequence[SliceHeader]]) -> List[str]:
     if None not in numbers and len(set(numbers)) == len(numbers):
         return ["_s%d" % n for n in numbers]  # type: ignore[str-format]
     return ["_%d" % (n + 1) for n in range(len(groups))]
+
+
+def _without_lone_pages(groups: List[List[SliceHeader]]) -> Tuple[List[List[SliceHeader]], List[SliceHeader]]:
+    """The groups but those that are one image without ImagePositionPatient beside a series that
+    has positions — a protocol or dose page the scanner stored with the slices, in grey (colour
+    ones are left out before) — and those images."""
+    if len(groups) < 2 or not any(s.position is not None for group in groups for s in group):
+        return groups, []
+    pages = [group[0] for group in groups if len(group) == 1 and group[0].position is None]
+    return [group for group in groups if not (len(group) == 1 and group[0].position is None)], pages
 
 
 def is_core_of(core_name: str, folder_name: str) -> bool:
