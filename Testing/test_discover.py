@@ -162,3 +162,21 @@ def test_a_grey_protocol_page_without_position_beside_the_slices_is_left_out(tmp
     assert [r.status for r in convert_tree(tmp_path / "alone", tmp_path / "out2").records] == ["converted"]
     assert len(lone.files) == 1
 
+
+def test_a_slice_file_copied_twice_into_the_folder_is_one_slice(tmp_path: Path) -> None:
+    """As Slicer's DICOM database keeps one file per SOPInstanceUID; a scanner that repeats a
+    UID on slices at other positions loses none of them."""
+    import pydicom
+    series = write_core_series(tmp_path / "well" / "core_1", slices=5)
+    shutil.copy(series.files[2], tmp_path / "well" / "core_1" / "IM0003 (1).dcm")
+    result = convert_tree(tmp_path / "well", tmp_path / "out")
+    assert [(r.status, r.slices, r.error) for r in result.records] == [("converted", 5, None)]
+    assert any(w.startswith("left out 1 duplicate file (a copy of an image") for w in result.records[0].warnings)
+    repeated = write_core_series(tmp_path / "odd" / "core_2", slices=4)
+    for path in repeated.files:  # one UID on every slice: a broken generator, not copies
+        ds = pydicom.dcmread(path)
+        ds.SOPInstanceUID = "1.2.3.4.5.6.7.30"
+        ds.save_as(path)
+    assert [(r.status, r.slices) for r in convert_tree(tmp_path / "odd", tmp_path / "out2").records] == [
+        ("converted", 4)]
+

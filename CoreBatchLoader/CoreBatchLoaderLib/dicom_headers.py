@@ -62,6 +62,7 @@ class SliceHeader:
     series_number: Optional[int]
     instance_number: Optional[int]
     sop_class_uid: str
+    sop_instance_uid: str  # (0008,0018): the image's identity; two files with it are one image
     image_type: str  # (0008,0008) ImageType as "ORIGINAL\\PRIMARY\\AXIAL"; LOCALIZER marks a scout
     transfer_syntax: str
     rows: int
@@ -219,6 +220,7 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         series_number=_int_or_none(ds.get("SeriesNumber")),
         sop_class_uid=str(ds.get("SOPClassUID", "")),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "") or ""),
         image_type=_image_type(ds.get("ImageType")),
         transfer_syntax=str(syntax),  # a pydicom UID is a str subclass: keep the plain text
         rows=rows,

@@ -141,6 +141,9 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
         except OSError as exc:
             unreadable.append(DicomFileError("%s: cannot read (%s)" % (file_name, exc.strerror or exc)))
     left_out: Dict[Tuple[str, str], List[SliceHeader]] = {}  # (what, why) → images that are no core's slices
+    slices, copies = _without_copies(slices)
+    if copies:
+        left_out[("duplicate file", "a copy of an image already in the folder: same SOPInstanceUID and position")] = copies
     for header in slices:
         if header.left_out_as is not None:
             left_out.setdefault(header.left_out_as, []).append(header)
@@ -207,6 +210,24 @@ def series_suffixes(groups: Sequence[Sequence[SliceHeader]]) -> List[str]:
     if None not in numbers and len(set(numbers)) == len(numbers):
         return ["_s%d" % n for n in numbers]  # type: ignore[str-format]
     return ["_%d" % (n + 1) for n in range(len(groups))]
+
+
+def _without_copies(slices: List[SliceHeader]) -> Tuple[List[SliceHeader], List[SliceHeader]]:
+    """The slices but the later copies of one image (a file copied twice into the folder, as
+    "IM0001 (1).dcm"), and those copies.  Slicer's DICOM database keeps one file per
+    SOPInstanceUID; here the position and size must match too, so a scanner that repeats UIDs
+    on different slices loses nothing."""
+    first: Dict[Tuple[str, int], SliceHeader] = {}
+    kept, copies = [], []
+    for header in slices:
+        key = (header.sop_instance_uid, header.frame)
+        seen = first.get(key) if header.sop_instance_uid else None
+        if seen is not None and seen.position == header.position and seen.file_size == header.file_size:
+            copies.append(header)
+            continue
+        first.setdefault(key, header)
+        kept.append(header)
+    return kept, copies
 
 
 def _without_lone_pages(groups: List[List[SliceHeader]]) -> Tuple[List[List[SliceHeader]], List[SliceHeader]]:

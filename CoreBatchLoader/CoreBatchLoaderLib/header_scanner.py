@@ -26,6 +26,7 @@ _WANTED: Dict[int, Tuple[str, str]] = {
     0x00020010: ("TransferSyntaxUID", "str"),
     0x00080008: ("ImageType", "str"),
     0x00080016: ("SOPClassUID", "str"),
+    0x00080018: ("SOPInstanceUID", "str"),
     0x00180050: ("SliceThickness", "number"),
     0x00180088: ("SpacingBetweenSlices", "number"),
     0x0020000E: ("SeriesInstanceUID", "str"),
