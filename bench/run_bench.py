@@ -138,6 +138,10 @@ def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[
     }
     if len(core_folders) >= workers > 1:
         commands["%d × cat in parallel (floor for %d workers)" % (workers, workers)] = cat_parallel
+        for count in (1, workers):  # gzip is CPU-bound: where more workers must pay off
+            commands["corebatchloader --compress, %d worker%s" % (count, "s" if count > 1 else "")] = \
+                lambda count=count: CLI + [str(source), str(fresh("gz%d" % count)), "--workers", str(count),
+                                           "--quiet", "--no-fsync", "--compress"]
     if "plain" in source.name:  # exact as .nhdr: the zero-copy header against the copying conversion
         commands["corebatchloader --format nhdr"] = lambda: CLI + [str(source), str(fresh("nhdr")), "--workers",
                                                                    "1", "--quiet", "--format", "nhdr", "--no-fsync"]
