@@ -237,6 +237,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.logic.reportPath or self.logic.manifestPath)
         if self.logic.stopped:
             slicer.util.errorDisplay("The batch stopped:\n%s" % self.logic.stopped)
+        elif not records and not self.logic.cancelled:
+            self.ui.statusLabel.text = "No DICOM image series found under %s" % p.inputDir
 
     def onCancelButton(self):
         self._cancelRequested = True

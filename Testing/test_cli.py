@@ -120,3 +120,13 @@ def test_a_long_list_of_problems_is_cut_and_points_to_the_report(tmp_path: Path)
     assert run.returncode == 1
     assert run.stderr.count("FAILED ") == SUMMARY_LINES
     assert "and 5 more lines" in run.stderr and "report.html" in run.stderr
+
+
+def test_an_input_without_any_dicom_series_is_exit_status_1_with_one_line(tmp_path: Path) -> None:
+    """A wrong INPUT (photos, a parent folder of something else) must not pass for a done batch."""
+    (tmp_path / "photos" / "box1").mkdir(parents=True)
+    (tmp_path / "photos" / "box1" / "IMG_0001.jpg").write_bytes(b"\xff\xd8\xff\xe0 not DICOM")
+    run = cli("convert", tmp_path / "photos", tmp_path / "out", "--quiet")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "no DICOM image series found under %s (1 folder with files looked at)" % (tmp_path / "photos") in run.stderr
+

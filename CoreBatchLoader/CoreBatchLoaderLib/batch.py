@@ -80,6 +80,7 @@ class BatchResult:
     records: List[CoreRecord] = field(default_factory=list)
     cancelled: bool = False
     stopped: Optional[str] = None  # why the batch stopped early: the output took no more (disk full)
+    folders: int = 0  # folders with files that were looked at
     manifest: Optional[Path] = None
     report: Optional[Path] = None
     well: Optional[WellResult] = None  # with depths: the scene, or why it was not written
@@ -92,6 +93,8 @@ class BatchResult:
     def exit_code(self) -> int:
         if self.cancelled:
             return 130
+        if not self.records:
+            return 1  # nothing to convert: most likely the wrong INPUT, which a script must notice
         return 1 if self.stopped or self.failed or (self.well is not None and self.well.error) else 0
 
 
@@ -272,6 +275,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         for record in read_manifest(output_dir):
             previous.setdefault(record.source, []).append(record)
         folders = find_core_folders(input_dir, exclude=[output_dir])
+        result.folders = len(folders)
         depths: Mapping[str, "CoreDepth"] = {}
         if options.scene != SceneOptions():  # depths asked for: only then import the scene's code
             from .well_layout import SceneSetupError, check_options

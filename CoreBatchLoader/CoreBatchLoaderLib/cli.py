@@ -1,7 +1,8 @@
 """The ``corebatchloader`` command: the batch job outside Slicer.
 
 Exit status: 0 every core converted (or skipped as already done), 1 some core failed (the others
-were still converted) or the output disk filled up (the batch stopped; a rerun resumes), 2 the
+were still converted), the output disk filled up (the batch stopped; a rerun resumes) or no DICOM
+series was found at all (most likely the wrong INPUT), 2 the
 command could not start (bad arguments, missing input, output is a
 file, output in use), 130 interrupted.  Bad data never shows a traceback.
 """
@@ -111,14 +112,14 @@ def run_and_summarize(args: argparse.Namespace,
     finally:
         if bar is not None:
             bar.close()
-    print_summary(result, args.output)
+    print_summary(result, args.output, args.input)
     return result.exit_code
 
 
 SUMMARY_LINES = 40  # errors first, then warnings
 
 
-def print_summary(result: BatchResult, output: Path) -> None:
+def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
     counts = {status: sum(r.status == status for r in result.records) for status in ("converted", "skipped", "failed")}
     lines = ["FAILED %s: %s" % (r.name, r.error) for r in result.failed]
     lines += ["warning %s: %s" % (r.name, w) for r in result.records if r.status == "converted" for w in r.warnings]
@@ -134,6 +135,9 @@ def print_summary(result: BatchResult, output: Path) -> None:
         print("report: %s" % result.report)
     if result.stopped:
         print("corebatchloader: stopped: %s" % result.stopped, file=sys.stderr)
+    if not result.records and not result.cancelled:
+        print("corebatchloader: no DICOM image series found under %s (%d folder%s with files looked at)" % (
+            input_dir, result.folders, "" if result.folders == 1 else "s"), file=sys.stderr)
     well = result.well
     if well is not None and well.error:
         print("corebatchloader: %s" % well.error, file=sys.stderr)

@@ -13,8 +13,9 @@ The options are those of ``corebatchloader convert`` (shared through
   (``CoreBatchLoader.CoreBatchLoaderLogic``, imported from the module folder).
 
 Slicer stays open after a script unless it exits, so this one always ends with ``sys.exit`` and
-the CLI's statuses: 0 all converted (or already done), 1 some core failed or the output disk
-filled up, 2 could not start, 130 interrupted.  Nothing Slicer-specific is imported at module level: multiprocessing's
+the CLI's statuses: 0 all converted (or already done), 1 some core failed, the output disk
+filled up or no DICOM series was found, 2 could not start, 130 interrupted.  Nothing
+Slicer-specific is imported at module level: multiprocessing's
 "spawn" workers re-run this file as ``__mp_main__`` in plain PythonSlicer.
 """
 from __future__ import annotations
