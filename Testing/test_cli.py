@@ -130,3 +130,16 @@ def test_an_input_without_any_dicom_series_is_exit_status_1_with_one_line(tmp_pa
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "no DICOM image series found under %s (1 folder with files looked at)" % (tmp_path / "photos") in run.stderr
 
+
+@pytest.mark.parametrize("output, message", [
+    (".", "the output folder is the input folder"),
+    ("core_001", "holds DICOM files of the input (a core folder?)"),
+])
+def test_an_output_folder_that_is_the_input_or_one_of_its_cores_is_refused_before_anything_is_written(
+        tmp_path: Path, output: str, message: str) -> None:
+    write_well(tmp_path / "well", cores=2, slices=3)
+    before = tree_digest(tmp_path / "well")
+    run = cli("convert", tmp_path / "well", tmp_path / "well" / output, "--quiet")
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+    assert tree_digest(tmp_path / "well") == before  # not one file added or changed
+

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optio
 
 from .convert import (OUTPUT_FORMATS, ConvertOptions, OutputFull, convert_core, core_record, output_file_name,
                       written_from)
+from .dicom_headers import dicom_start
 from .discover import CoreFolder, CoreSeries, find_core_folders, is_core_of, scan_folder
 from .manifest import MANIFEST_NAME, CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
 from .nrrd_writer import PARTIAL_SUFFIX
@@ -192,10 +193,31 @@ def prepare_output(input_dir: Path, output_dir: Path) -> None:
         raise UsageError("input %s is not a folder" % input_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError("output %s exists and is not a folder" % output_dir)
+    if output_dir == input_dir:
+        raise UsageError("the output folder is the input folder %s; inputs are never written to: choose "
+                         "another folder (a new subfolder of the input is fine)" % input_dir)
+    if input_dir in output_dir.parents and _holds_dicom(output_dir):
+        raise UsageError("the output folder %s holds DICOM files of the input (a core folder?); choose an "
+                         "empty or new folder" % output_dir)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError("cannot create output folder %s (%s)" % (output_dir, exc.strerror or exc)) from None
+
+
+def _holds_dicom(folder: Path, sample: int = 20) -> bool:
+    """Some of the first ``sample`` visible files directly in ``folder`` are DICOM."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))[:sample]
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if (folder / name).is_file() and dicom_start(str(folder / name)) is not None:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 class OutputLock:
