@@ -29,6 +29,25 @@ def test_csv_with_header_matches_core_or_folder_names_in_any_order(tmp_path: Pat
     assert depths["core_2"].top_m == 11.0
 
 
+@pytest.mark.parametrize("text", [
+    "\ufeffcore;top;bottom\r\ncore_1;2450,0;2450,9\r\ncore_2;2450,9;2451,8\r\ncore_10;2452;2452,95\r\n",  # Excel, pt-BR
+    "2450,0\t2450,9\n2450,9\t2451,8\n2452\t2452,95\n",  # two columns, tabs, decimal commas
+    "2450,0 2450,9\n2450,9 2451,8\n2452 2452,95\n",  # two columns, spaces, decimal commas
+    "core,top,bottom\ncore_1,2450.0,2450.9\ncore_2,2450.9,2451.8\ncore_10,2452,2452.95\n",
+])
+def test_tables_as_spreadsheets_save_them_read_alike(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "depths.csv"
+    path.write_bytes(text.encode("utf-8"))
+    depths = read_depth_table(path, CORES)
+    assert [(depths[n].top_m, depths[n].bottom_m) for n in CORES] == [
+        (2450.0, 2450.9), (2450.9, 2451.8), (2452.0, 2452.95)]
+
+
+def test_a_decimal_comma_in_a_comma_separated_table_is_not_taken_for_a_number(tmp_path: Path) -> None:
+    with pytest.raises(DepthError, match="line 2: bottom 5 m is not below top 2450 m"):
+        read_depth_table(table(tmp_path, "core,top,bottom\ncore_1,2450,5,2451\n"), ["core_1"])
+
+
 def test_back_to_back_cores_from_a_start_depth() -> None:
     depths = back_to_back(CORES, 1000.0, 0.9)
     assert depths["core_10"].top_m == pytest.approx(1001.8)

@@ -6,6 +6,9 @@ Three ways to say it, each checked the same way:
   the natural order of the core names (core_2 before core_10);
 - a CSV with a header ``core,top,bottom[,flip]``, rows matched on the core name or its folder
   name, in any order;
+
+both as a spreadsheet saves them: comma, semicolon, tab or space separated, with a decimal comma
+where the separator is not a comma ("2450,75" in a ``;`` file, as Excel writes it in Brazil);
 - a start depth and a fixed core length, for cores laid back to back.
 
 Checks: bottom below top, no two cores overlapping, exactly one row per core, and (against the
@@ -58,11 +61,12 @@ def read_depth_table(path: Path, core_names: Sequence[str],
     rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
     if not rows:
         raise DepthError("%s: no depths in the file" % path)
-    first_cells = _cells(rows[0][1])
-    if first_cells and not _is_number(first_cells[0]):
-        depths = _named_rows(path, rows, core_names, folder_names or {})
+    dialect = _Dialect.of(rows[0][1])
+    first_cells = dialect.cells(rows[0][1])
+    if first_cells and not dialect.is_number(first_cells[0]):
+        depths = _named_rows(path, rows, core_names, folder_names or {}, dialect)
     else:
-        depths = _ordered_rows(path, rows, core_names)
+        depths = _ordered_rows(path, rows, core_names, dialect)
     check_intervals(path, depths)
     return depths
 
@@ -107,25 +111,25 @@ def length_warnings(depths: Mapping[str, CoreDepth], scanned_mm: Mapping[str, fl
     return warnings
 
 
-def _ordered_rows(path: Path, rows: List[tuple], core_names: Sequence[str]) -> Dict[str, CoreDepth]:
+def _ordered_rows(path: Path, rows: List[tuple], core_names: Sequence[str], dialect: "_Dialect") -> Dict[str, CoreDepth]:
     ordered = sorted(core_names, key=natural_key)
     if len(rows) != len(ordered):
         raise DepthError("%s: %d depth rows for %d cores (one row per core, in core-name order)" % (
             path, len(rows), len(ordered)))
     depths = {}
     for (number, line), name in zip(rows, ordered):
-        cells = _cells(line)
+        cells = dialect.cells(line)
         if len(cells) < 2:
             raise DepthError("%s line %d: expected two numbers, top and bottom in metres: %r" % (
                 path, number, line.strip()))
-        top, bottom = _number(path, number, cells[0]), _number(path, number, cells[1])
+        top, bottom = dialect.number(path, number, cells[0]), dialect.number(path, number, cells[1])
         depths[name] = CoreDepth(name, top, bottom, False, number)
     return depths
 
 
 def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
-                folder_names: Mapping[str, str]) -> Dict[str, CoreDepth]:
-    header = [c.strip().lower() for c in _cells(rows[0][1])]
+                folder_names: Mapping[str, str], dialect: "_Dialect") -> Dict[str, CoreDepth]:
+    header = [c.strip().lower() for c in dialect.cells(rows[0][1])]
     for needed in ("core", "top", "bottom"):
         if needed not in header:
             raise DepthError("%s line %d: the header needs columns core, top, bottom[, flip] (got %s)" % (
@@ -137,7 +141,7 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
         lookup.setdefault(folder.lower(), name)
     depths: Dict[str, CoreDepth] = {}
     for number, line in rows[1:]:
-        cells = dict(zip(header, _cells(line)))
+        cells = dict(zip(header, dialect.cells(line)))
         label = (cells.get("core") or "").strip()
         name = lookup.get(label.lower()) or lookup.get(os.path.basename(label).lower())
         if name is None:
@@ -147,29 +151,51 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
             raise DepthError("%s line %d: core %s listed twice (also line %s)" % (
                 path, number, name, depths[name].line))
         flip = (cells.get("flip") or "").strip().lower() in ("1", "true", "yes", "y", "flip")
-        depths[name] = CoreDepth(name, _number(path, number, cells.get("top", "")),
-                                 _number(path, number, cells.get("bottom", "")), flip, number)
+        depths[name] = CoreDepth(name, dialect.number(path, number, cells.get("top", "")),
+                                 dialect.number(path, number, cells.get("bottom", "")), flip, number)
     missing = [n for n in core_names if n not in depths]
     if missing:
         raise DepthError("%s: no depth row for core%s %s" % (path, "s" if len(missing) > 1 else "", _few(missing)))
     return depths
 
 
-def _cells(line: str) -> List[str]:
-    if "," in line or ";" in line:
-        dialect_delimiter = "," if line.count(",") >= line.count(";") else ";"
-        return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=dialect_delimiter))]
-    return line.split()
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL_COMMA_NUMBER = re.compile(r"[+-]?\d+,\d+")
 
 
-def _is_number(text: str) -> bool:
-    return re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text.strip()) is not None
+@dataclass(frozen=True)
+class _Dialect:
+    """How a table's cells are separated (None: runs of spaces or tabs), and whether its numbers
+    may use a decimal comma — decided once, from the first row, for the whole file."""
 
+    delimiter: Optional[str]
+    decimal_comma: bool
 
-def _number(path: Path, line: int, text: str) -> float:
-    if not _is_number(text):
-        raise DepthError("%s line %d: %r is not a depth in metres" % (path, line, text))
-    return float(text)
+    @classmethod
+    def of(cls, first_row: str) -> "_Dialect":
+        if ";" in first_row:
+            return cls(";", True)
+        if "," not in first_row:
+            return cls(None, True)
+        words = first_row.split()
+        if len(words) >= 2 and all(_DECIMAL_COMMA_NUMBER.fullmatch(w) for w in words[:2]):
+            return cls(None, True)  # "2450,0 2450,9": space separated, decimal commas
+        return cls(",", False)
+
+    def cells(self, line: str) -> List[str]:
+        if self.delimiter is None:
+            return line.split()
+        return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=self.delimiter))]
+
+    def is_number(self, text: str) -> bool:
+        text = text.strip()
+        return _NUMBER.fullmatch(text) is not None or (
+            self.decimal_comma and _DECIMAL_COMMA_NUMBER.fullmatch(text) is not None)
+
+    def number(self, path: Path, line: int, text: str) -> float:
+        if not self.is_number(text):
+            raise DepthError("%s line %d: %r is not a depth in metres" % (path, line, text))
+        return float(text.strip().replace(",", "."))
 
 
 def _few(names: Sequence[str], limit: int = 5) -> str:
