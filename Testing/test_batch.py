@@ -206,6 +206,36 @@ def test_a_series_spread_over_two_folders_converts_as_two_cores_with_a_warning(t
     assert [len(r.warnings) for r in again.records] == [len(r.warnings) for r in result.records]
 
 
+def test_a_manifest_that_is_slow_to_write_is_written_less_often_and_completely_at_the_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of cores make a large manifest: rewriting it after every folder would grow with
+    the square of the cores.  Here each rewrite is made to take 50 ms (the real writer, slowed)."""
+    from CoreBatchLoaderLib import batch
+    write_well(tmp_path / "well", cores=12, slices=2, rows=8, columns=8)
+    writes = []
+
+    def slow_write(output_dir, records, *args):
+        time.sleep(0.05)
+        writes.append(len(records))
+        return real_write(output_dir, records, *args)
+
+    real_write = batch.write_manifest
+    monkeypatch.setattr(batch, "write_manifest", slow_write)
+    result = run_batch(tmp_path / "well", tmp_path / "out", BatchOptions(report=False))
+    assert len(result.records) == 12 and 2 <= len(writes) < 12  # the first folder, then paced, then the end
+    assert writes[-1] == 12 and len(json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]) == 12
+
+
+def test_the_manifest_is_written_after_every_folder_while_that_is_cheap() -> None:
+    from CoreBatchLoaderLib.batch import ManifestPace
+    pace = ManifestPace()
+    assert pace.due()
+    pace.wrote(0.0)
+    assert pace.due()
+    pace.wrote(10.0)  # a 10 s rewrite: not again for 200 s
+    assert not pace.due()
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 600 KiB file system (tmpfs) for the output, when this machine lets the tests mount one."""

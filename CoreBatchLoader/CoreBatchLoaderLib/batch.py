@@ -3,8 +3,9 @@
 The unit of work is a *core folder* (:func:`process_folder`): scan its headers, convert its
 cores.  Folders run in this process, in worker processes, or on a Dask cluster — the same pure
 function everywhere, so the output does not depend on where it ran.  Results stream into the
-manifest as folders finish; a folder whose fingerprint matches the previous manifest and whose
-outputs exist is skipped without reading a header.  One bad folder costs one failed record.
+manifest as folders finish (paced: see :class:`ManifestPace`); a folder whose fingerprint
+matches the previous manifest and whose outputs exist is skipped without reading a header.  One
+bad folder costs one failed record.
 """
 from __future__ import annotations
 
@@ -324,6 +325,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             would take those outputs for someone else's files instead of resuming from them."""
             return [r for n, job in enumerate(jobs) for r in by_folder.get(n, job.previous)]
 
+        pace = ManifestPace()
         try:
             for index, records in _run_jobs(jobs, options, converter):
                 by_folder[index] = records
@@ -331,7 +333,10 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 cores += len(records)
                 failed += sum(r.status == "failed" for r in records)
                 size += sum(r.bytes for r in records if r.status == "converted")
-                _save_manifest(result, output_dir, manifest_records())
+                if pace.due():
+                    began = time.perf_counter()
+                    _save_manifest(result, output_dir, manifest_records())
+                    pace.wrote(time.perf_counter() - began)
                 if result.stopped:
                     break
                 if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
@@ -375,6 +380,24 @@ def warn_about_split_series(records: Sequence[CoreRecord]) -> None:
                        "core of its own" % (record.series_uid, ", ".join(others[:3]) + (" …" if len(others) > 3 else "")))
             if others and warning not in record.warnings:
                 record.warnings.append(warning)
+
+
+class ManifestPace:
+    """When to rewrite the manifest as folders finish: after every folder while that is cheap,
+    else once the run has done ``share`` times the last rewrite's time in other work — so with
+    thousands of cores the rewrites stay a small share of the run instead of growing with the
+    square of the cores.  A core whose record is not written yet when the run dies is not lost:
+    its output names its series, and the rerun takes the file as its own (convert.written_from)."""
+
+    def __init__(self, share: float = 20.0) -> None:
+        self.share = share
+        self._next = 0.0
+
+    def due(self) -> bool:
+        return time.perf_counter() >= self._next
+
+    def wrote(self, seconds: float) -> None:
+        self._next = time.perf_counter() + self.share * seconds
 
 
 def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord]) -> None:

@@ -2,7 +2,8 @@
 
 One :class:`CoreRecord` per core, the same record whichever route converted it (fast engine or
 Slicer's DICOMLib), shown by the CLI, the Slicer panel and the report.  The manifest is
-rewritten atomically after every core, so a crash leaves the previous complete version.
+rewritten atomically as folders finish (after each one while that is cheap, see
+batch.ManifestPace), so a crash leaves the previous complete version.
 A *fingerprint* of each source folder (file names, sizes and modification times: cheap, no
 reading) lets a rerun skip cores whose source has not changed.
 """
