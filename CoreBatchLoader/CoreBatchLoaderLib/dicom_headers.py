@@ -210,7 +210,9 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
                    max(0, min(length, file_size - value_tell))),
                 series_uid=str(ds.get("SeriesInstanceUID", "")))
         offset = int(value_tell)
-        ends_file = value_tell + length == file_size
+        # The pixels end the file only when nothing follows them, not even the pad byte that
+        # makes odd-length pixel data even (PS3.5 7.1.1): "byte skip -1" relies on it.
+        ends_file = value_tell + frame_bytes * frames == file_size
     elif syntax in NATIVE_SYNTAXES:
         raise DicomFileError("%s: native transfer syntax but encapsulated pixel data" % name)
 
