@@ -43,6 +43,18 @@ def test_tables_as_spreadsheets_save_them_read_alike(tmp_path: Path, text: str) 
         (2450.0, 2450.9), (2450.9, 2451.8), (2452.0, 2452.95)]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+def test_tables_in_every_encoding_a_spreadsheet_saves_match_accented_folder_names(tmp_path: Path,
+                                                                                encoding: str) -> None:
+    """Excel's plain CSV on Windows is Windows-1252, its "Unicode text" UTF-16 with tabs."""
+    separator = "\t" if encoding == "utf-16" else ";"
+    text = separator.join(["core", "top", "bottom"]) + "\r\n" + separator.join(["Poço 7", "2450,5", "2451,4"]) + "\r\n"
+    path = tmp_path / "depths.csv"
+    path.write_bytes(text.encode(encoding))
+    depths = read_depth_table(path, ["Po_o_7"], folder_names={"Po_o_7": "Poço 7"})
+    assert (depths["Po_o_7"].top_m, depths["Po_o_7"].bottom_m) == (2450.5, 2451.4)
+
+
 def test_a_decimal_comma_in_a_comma_separated_table_is_not_taken_for_a_number(tmp_path: Path) -> None:
     with pytest.raises(DepthError, match="line 2: bottom 5 m is not below top 2450 m"):
         read_depth_table(table(tmp_path, "core,top,bottom\ncore_1,2450,5,2451\n"), ["core_1"])

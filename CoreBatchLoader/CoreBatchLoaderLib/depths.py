@@ -8,7 +8,8 @@ Three ways to say it, each checked the same way:
   name, in any order;
 
 both as a spreadsheet saves them: comma, semicolon, tab or space separated, with a decimal comma
-where the separator is not a comma ("2450,75" in a ``;`` file, as Excel writes it in Brazil);
+where the separator is not a comma ("2450,75" in a ``;`` file, as Excel writes it in Brazil), in
+UTF-8, UTF-16 or Windows-1252;
 - a start depth and a fixed core length, for cores laid back to back.
 
 Checks: bottom below top, no two cores overlapping, exactly one row per core, and (against the
@@ -55,8 +56,8 @@ def read_depth_table(path: Path, core_names: Sequence[str],
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = _spreadsheet_text(path.read_bytes())
+    except OSError as exc:
         raise DepthError("%s: cannot read the depth table (%s)" % (path, exc)) from None
     rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
     if not rows:
@@ -69,6 +70,18 @@ def read_depth_table(path: Path, core_names: Sequence[str],
         depths = _ordered_rows(path, rows, core_names, dialect)
     check_intervals(path, depths)
     return depths
+
+
+def _spreadsheet_text(data: bytes) -> str:
+    """The text of a table in the encodings spreadsheets save: UTF-8 (with or without BOM),
+    UTF-16 with a BOM ("Unicode text"), else Windows-1252 — Excel's plain CSV on Windows in
+    Western locales, where a core named "Poço 7" is not UTF-8."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 def back_to_back(core_names: Sequence[str], start_m: float, length_m: float) -> Dict[str, CoreDepth]:
@@ -175,6 +188,8 @@ class _Dialect:
     def of(cls, first_row: str) -> "_Dialect":
         if ";" in first_row:
             return cls(";", True)
+        if "\t" in first_row and not _NUMBER.match(first_row.strip()):
+            return cls("\t", True)  # a header row with tabs: names may hold spaces ("Poço 7")
         if "," not in first_row:
             return cls(None, True)
         words = first_row.split()
