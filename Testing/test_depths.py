@@ -60,6 +60,12 @@ def test_a_decimal_comma_in_a_comma_separated_table_is_not_taken_for_a_number(tm
         read_depth_table(table(tmp_path, "core,top,bottom\ncore_1,2450,5,2451\n"), ["core_1"])
 
 
+def test_a_table_for_the_whole_well_serves_a_batch_of_some_of_its_cores(tmp_path: Path) -> None:
+    path = table(tmp_path, "core,top,bottom\n" + "".join("core_%d,%d,%d.9\n" % (n, n, n) for n in range(1, 31)))
+    depths = read_depth_table(path, CORES)
+    assert sorted(depths) == sorted(CORES) and depths["core_10"].top_m == 10.0
+
+
 def test_back_to_back_cores_from_a_start_depth() -> None:
     depths = back_to_back(CORES, 1000.0, 0.9)
     assert depths["core_10"].top_m == pytest.approx(1001.8)
@@ -72,7 +78,8 @@ def test_back_to_back_cores_from_a_start_depth() -> None:
     ("10 11\n10.5 11.5\n12 13\n", "line 2: core core_2 (10.5–11.5 m) overlaps core core_1"),
     ("10 11\n11 abc\n12 13\n", "line 2: 'abc' is not a depth in metres"),
     ("10\n11 12\n12 13\n", "line 1: expected two numbers"),
-    ("core,top,bottom\ncore_1,1,2\ncore_9,2,3\ncore_10,3,4\n", "line 3: no core named 'core_9'"),
+    ("core,top,bottom\ncore_1,1,2\ncore_9,2,3\ncore_10,3,4\n",
+     "no depth row for core core_2; rows naming no core of this batch: 'core_9' (line 3)"),
     ("core,top,bottom\ncore_1,1,2\ncore_1,2,3\ncore_10,3,4\n", "line 3: core core_1 listed twice"),
     ("core,top,bottom\ncore_1,1,2\ncore_10,3,4\n", "no depth row for core core_2"),
     ("name,start,end\ncore_1,1,2\n", "header needs columns core, top, bottom"),

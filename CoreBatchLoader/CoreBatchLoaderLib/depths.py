@@ -5,7 +5,8 @@ Three ways to say it, each checked the same way:
 - GeoSlicer's depth file: two columns, top and bottom in metres, no header, one row per core in
   the natural order of the core names (core_2 before core_10);
 - a CSV with a header ``core,top,bottom[,flip]``, rows matched on the core name or its folder
-  name, in any order;
+  name, in any order; rows for cores not in the batch are passed over (one table for the whole
+  well serves a batch of some of its boxes), and name themselves when a core has no row;
 
 both as a spreadsheet saves them: comma, semicolon, tab or space separated, with a decimal comma
 where the separator is not a comma ("2450,75" in a ``;`` file, as Excel writes it in Brazil), in
@@ -153,13 +154,14 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
     for name, folder in folder_names.items():
         lookup.setdefault(folder.lower(), name)
     depths: Dict[str, CoreDepth] = {}
+    strangers: List[str] = []  # rows for cores not in this batch: a well-wide table, or typos
     for number, line in rows[1:]:
         cells = dict(zip(header, dialect.cells(line)))
         label = (cells.get("core") or "").strip()
         name = lookup.get(label.lower()) or lookup.get(os.path.basename(label).lower())
         if name is None:
-            raise DepthError("%s line %d: no core named %r (cores: %s)" % (
-                path, number, label, _few(sorted(core_names, key=natural_key))))
+            strangers.append("%r (line %d)" % (label, number))
+            continue
         if name in depths:
             raise DepthError("%s line %d: core %s listed twice (also line %s)" % (
                 path, number, name, depths[name].line))
@@ -168,7 +170,9 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
                                  dialect.number(path, number, cells.get("bottom", "")), flip, number)
     missing = [n for n in core_names if n not in depths]
     if missing:
-        raise DepthError("%s: no depth row for core%s %s" % (path, "s" if len(missing) > 1 else "", _few(missing)))
+        raise DepthError("%s: no depth row for core%s %s%s" % (
+            path, "s" if len(missing) > 1 else "", _few(missing),
+            "; rows naming no core of this batch: %s" % _few(strangers) if strangers else ""))
     return depths
 
 
