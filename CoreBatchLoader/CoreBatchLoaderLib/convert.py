@@ -20,7 +20,7 @@ from .discover import CoreSeries
 from .geometry import CoreGeometry, GeometryError, compute_geometry
 from .manifest import CoreRecord, one_line
 from .nrrd_reader import NrrdFormatError, read_header
-from .nrrd_writer import NrrdStreamWriter, nrrd_header, write_text_atomically
+from .nrrd_writer import NrrdStreamWriter, key_value_text, nrrd_header, write_text_atomically
 from .pixel_reader import PixelDataError, SliceReader
 from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value,
                            choose_mapping)
@@ -75,8 +75,8 @@ def provenance(core: CoreSeries) -> Dict[str, str]:
     output by them even when the manifest never recorded it — a crash or a full disk between the
     file's rename and the manifest's — instead of taking it for someone else's file.
     """
-    return {key: " ".join(value.split()) for key, value in  # as nrrd_header writes them
-            ((SOURCE_KEY, os.path.abspath(core.folder)), (SERIES_KEY, core.series_uid or ""))}
+    return {SOURCE_KEY: key_value_text(os.path.abspath(core.folder)),  # as the header holds them
+            SERIES_KEY: key_value_text(core.series_uid or "")}
 
 
 def written_from(path: Path, core: CoreSeries) -> bool:
@@ -101,6 +101,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
     """
     started = time.perf_counter()
     record = core_record(core)
+    key_values = provenance(core)
     try:
         if core.error:
             raise CoreError(core.error)
@@ -112,7 +113,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
             reason = nhdr_blocker(core.slices, geometry, mapping)
             if reason is None:
                 target = Path(output_dir) / output_file_name(core.name, "nhdr")
-                write_core_nhdr(core.slices, geometry, mapping, target, options, provenance(core))
+                write_core_nhdr(core.slices, geometry, mapping, target, options, key_values)
                 record.status, record.output, record.type = "converted", target.name, mapping.output_dtype
                 record.bytes = 0
                 record.seconds = round(time.perf_counter() - started, 3)
@@ -120,12 +121,12 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
             record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
         target = Path(output_dir) / output_file_name(core.name)
         try:
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options, provenance(core))
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values)
         except OutOfRange as exc:
             wide = mapping.widened()
             record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
             mapping = wide
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options, provenance(core))
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values)
         record.status = "converted"
         record.output = target.name
         record.type = mapping.output_dtype

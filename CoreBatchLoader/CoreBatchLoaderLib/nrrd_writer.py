@@ -30,6 +30,11 @@ def format_vector(values: Sequence[float]) -> str:
     return "(%s)" % ",".join(repr(float(v)) for v in values)
 
 
+def key_value_text(value: object) -> str:
+    """A key/value's value as a header line holds it: one line, runs of white space as one space."""
+    return " ".join(str(value).split())
+
+
 def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
                 space_directions: Sequence[Sequence[float]], space_origin: Sequence[float],
                 encoding: str = "raw", data_files: Optional[Sequence[str]] = None,
@@ -60,7 +65,7 @@ def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
     if byte_skip is not None:
         lines.append("byte skip: %d" % byte_skip)
     for key, value in (key_values or {}).items():
-        lines.append("%s:=%s" % (key, " ".join(str(value).split())))
+        lines.append("%s:=%s" % (key, key_value_text(value)))
     if line_skip is not None:
         lines.append("line skip: %d" % line_skip)
     if data_files is None:
