@@ -146,13 +146,13 @@ def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequenc
     folder's fingerprint — the same file names, sizes and modification times are the same data —
     and its name, so a rerun from the new place resumes instead of converting everything again.
     Not for ``.nhdr`` outputs: they name the DICOM files at their old place, so they are redone."""
-    paths = {os.path.abspath(folder.path) for folder in folders}
+    paths = {folder.source for folder in folders}
     moved = {records[0].fingerprint: records for source, records in previous.items()
              if source not in paths and records and records[0].fingerprint
              and not any((r.output or "").endswith(".nhdr") for r in records)}
     found = []
     for folder, fingerprint in zip(folders, fingerprints):
-        records = previous.get(os.path.abspath(folder.path))
+        records = previous.get(folder.source)
         if records is None:
             candidates = moved.get(fingerprint, [])
             if candidates and all(is_core_of(r.name, folder.name) for r in candidates):
@@ -170,20 +170,20 @@ def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
         return None
     if any(not r.output or not (Path(job.output_dir) / r.output).exists() for r in previous):
         return None
-    source = os.path.abspath(job.folder.path)  # the folder's path now, when the input has moved
-    return [replace(r, status="skipped", seconds=0.0, source=source) for r in previous]
+    # the folder's path now, when the input has moved
+    return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous]
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
     """The existing output ``target`` was written by an earlier run of this batch from ``core``:
     the previous records say so or, when a run stopped between the file and the manifest,
     the file's own header does."""
-    source = os.path.abspath(job.folder.path)
-    return any(r.name == core.name and r.source == source for r in job.previous) or written_from(target, core)
+    return (any(r.name == core.name and r.source == job.folder.source for r in job.previous)
+            or written_from(target, core))
 
 
 def _folder_failure(job: FolderJob, error: str) -> CoreRecord:
-    return CoreRecord(name=job.folder.name, source=os.path.abspath(job.folder.path), status="failed",
+    return CoreRecord(name=job.folder.name, source=job.folder.source, status="failed",
                       error=error, fingerprint=job.fingerprint)
 
 

@@ -37,6 +37,11 @@ class CoreFolder:
     name: str
     files: Tuple[str, ...]  # file names in the folder, sorted
 
+    @property
+    def source(self) -> str:
+        """The folder as records and the manifest name it (absolute path)."""
+        return os.path.abspath(self.path)
+
 
 @dataclass
 class CoreSeries:
@@ -144,11 +149,14 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
     slices, copies = _without_copies(slices)
     if copies:
         left_out[("duplicate file", "a copy of an image already in the folder: same SOPInstanceUID and position")] = copies
+    kept = []
     for header in slices:
-        if header.left_out_as is not None:
-            left_out.setdefault(header.left_out_as, []).append(header)
-    if left_out:
-        slices = [s for s in slices if s.left_out_as is None]
+        kind = header.left_out_as
+        if kind is None:
+            kept.append(header)
+        else:
+            left_out.setdefault(kind, []).append(header)
+    slices = kept
     groups, pages = _without_lone_pages(group_slices(slices))
     if pages:
         left_out[("image without position", "alone in its series beside the slices: a protocol or report page")] = pages
