@@ -2,9 +2,9 @@
 
 Exit status: 0 every core converted (or skipped as already done), 1 some core failed (the others
 were still converted), the output disk filled up (the batch stopped; a rerun resumes) or no DICOM
-series was found at all (most likely the wrong INPUT), 2 the
-command could not start (bad arguments, missing input, output is a
-file, output in use), 130 interrupted.  Bad data never shows a traceback.
+series was found at all (most likely the wrong INPUT), 2 the command could not start (bad
+arguments, missing input, output is a file, the input or one of its core folders, output in use),
+130 interrupted.  Bad data never shows a traceback.
 """
 from __future__ import annotations
 

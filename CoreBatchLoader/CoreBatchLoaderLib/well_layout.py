@@ -313,7 +313,7 @@ def _placeable(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[
         try:
             header = read_header(output_dir / record.output)
         except (OSError, NrrdFormatError) as exc:
-            warnings.append("%s is not in the scene: %s" % (record.name, " ".join(str(exc).split())))
+            warnings.append("%s is not in the scene: %s" % (record.name, one_line(exc, 500)))
             continue
         if header.endian != "little":
             warnings.append("%s is not in the scene: big-endian data" % record.name)
