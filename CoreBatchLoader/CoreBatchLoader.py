@@ -9,7 +9,7 @@ folder, with ``manifest.json`` describing each core.  Two routes give the same f
   saved with ``slicer.util.saveNode``: the reference the fast route is checked against.
 
 This file holds only what needs Slicer's application, Qt or DICOMLib; the work is in
-``CoreBatchLoaderLib`` (the MRML side of "add to scene" in ``CoreBatchLoaderLib.mrml_scene``).
+``CoreBatchLoaderLib`` (the MRML side of "add to scene" in ``CoreBatchLoaderLib.mrml.cores``).
 Python 3.9 syntax (Slicer may embed an older Python).
 """
 import dataclasses
@@ -22,26 +22,25 @@ from pathlib import Path
 from typing import Annotated, Dict, List, Optional
 
 import qt
-import vtk
-
 import slicer
+import vtk
+from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from CoreBatchLoaderLib.convert import ConvertOptions, core_record, output_file_name
+from CoreBatchLoaderLib.dicom.discover import CoreSeries
+from CoreBatchLoaderLib.files import temporary_path
+from CoreBatchLoaderLib.messages import one_line
+from CoreBatchLoaderLib.mrml import cores as mrml_scene
+from CoreBatchLoaderLib.record import CoreRecord
+from CoreBatchLoaderLib.slicer_process import python_for_workers
+from CoreBatchLoaderLib.well.options import SceneOptions
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
     ScriptedLoadableModuleTest,
     ScriptedLoadableModuleWidget,
 )
-from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.util import VTKObservationMixin
-
-from CoreBatchLoaderLib import mrml_scene
-from CoreBatchLoaderLib.batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
-from CoreBatchLoaderLib.convert import ConvertOptions, core_record, output_file_name
-from CoreBatchLoaderLib.discover import CoreSeries
-from CoreBatchLoaderLib.manifest import CoreRecord, one_line
-from CoreBatchLoaderLib.nrrd_writer import temporary_path
-from CoreBatchLoaderLib.scene_options import SceneOptions
-from CoreBatchLoaderLib.slicer_batch import python_for_workers
 
 README_URL = "https://github.com/ORGANIZATION/CoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
 ROUTES = ("fast", "dicomlib")
@@ -284,7 +283,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.warningDisplay("%s was not converted: %s" % (record.name, record.error))
             return
         node = slicer.mrmlScene.GetNodeByID(self.logic.nodeIDs.get(record.name, ""))
-        from CoreBatchLoaderLib import well_scene
+        from CoreBatchLoaderLib.mrml import well as well_scene
         if node is not None and well_scene.is_proxy(node):
             # A proxy of the placed well: the double-click asks for the core at full resolution.
             try:
@@ -332,13 +331,13 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
                 wellName=None, sceneOptions=None) -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
-        ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.Progress` after
+        ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.run.Progress` after
         each core folder; returning True cancels the batch (the current folder is finished).
         With ``depthFile`` the cores are placed at their depth and the output folder gets the
         well scene (scene/, scene.mrml, well_strip.png); ``addToScene`` then loads the whole well
         (proxies where the full resolution would exceed ``sceneMemoryGB``; 0 = a quarter of RAM).
         ``sceneOptions`` (a :class:`SceneOptions`, e.g. from the command line) replaces the three
-        depth arguments.  Raises :class:`CoreBatchLoaderLib.batch.UsageError` when the folders or
+        depth arguments.  Raises :class:`CoreBatchLoaderLib.batch.run.UsageError` when the folders or
         depths are unusable.  ``self.result`` holds the whole :class:`BatchResult` afterwards.
         """
         if route not in ROUTES:
@@ -370,7 +369,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     def _addWell(self, outputDir: Path) -> None:
         """The placed well (cores at their depth, proxies, overview) into the live scene."""
-        from CoreBatchLoaderLib import well_layout, well_scene
+        from CoreBatchLoaderLib.mrml import well as well_scene
+        from CoreBatchLoaderLib.well import layout as well_layout
         nodes = well_scene.add_well(slicer.mrmlScene, outputDir, well_layout.read_layout(outputDir), load_data=True)
         self.nodeIDs.update(nodes.cores)
 

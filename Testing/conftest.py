@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "CoreBatchLoader"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from CoreBatchLoaderLib.batch import BatchOptions, BatchResult, run_batch  # noqa: E402
+from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch  # noqa: E402
 from CoreBatchLoaderLib.convert import ConvertOptions  # noqa: E402
 
 

@@ -5,10 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pydicom.data import get_testdata_file
-
 from conftest import by_name, convert_tree, tree_digest
 from CoreBatchLoaderLib.synthetic import write_core_series
+from pydicom.data import get_testdata_file
 
 
 @pytest.fixture

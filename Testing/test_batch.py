@@ -16,11 +16,10 @@ from typing import Dict
 import nrrd
 import numpy as np
 import pytest
-
 from conftest import convert_tree
-from CoreBatchLoaderLib.batch import BatchOptions, OutputLock, run_batch
+from CoreBatchLoaderLib.batch.run import BatchOptions, OutputLock, run_batch
 from CoreBatchLoaderLib.convert import ConvertOptions
-from CoreBatchLoaderLib.nrrd_reader import read_header, read_slice
+from CoreBatchLoaderLib.nrrd.reader import read_header, read_slice
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 
@@ -210,7 +209,7 @@ def test_a_manifest_that_is_slow_to_write_is_written_less_often_and_completely_a
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Thousands of cores make a large manifest: rewriting it after every folder would grow with
     the square of the cores.  Here each rewrite is made to take 50 ms (the real writer, slowed)."""
-    from CoreBatchLoaderLib import batch
+    from CoreBatchLoaderLib.batch import run as batch
     write_well(tmp_path / "well", cores=12, slices=2, rows=8, columns=8)
     writes = []
 
@@ -227,7 +226,7 @@ def test_a_manifest_that_is_slow_to_write_is_written_less_often_and_completely_a
 
 
 def test_the_manifest_is_written_after_every_folder_while_that_is_cheap() -> None:
-    from CoreBatchLoaderLib.batch import ManifestPace
+    from CoreBatchLoaderLib.batch.run import ManifestPace
     pace = ManifestPace()
     assert pace.due()
     pace.wrote(0.0)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import tree_digest
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from CoreBatchLoaderLib.synthetic import write_well
 
 CORES = ("core_001", "core_002", "core_003")

@@ -7,11 +7,9 @@ import nrrd
 import numpy as np
 import pydicom
 import pytest
-from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian,
-                         RLELossless)
-
 from conftest import by_name, convert_tree
 from CoreBatchLoaderLib.synthetic import write_core_series
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
 
 VARIANTS = {
     "signed_explicit": dict(),

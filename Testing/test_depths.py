@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from CoreBatchLoaderLib.depths import DepthError, back_to_back, length_warnings, read_depth_table
+from CoreBatchLoaderLib.well.depths import DepthError, back_to_back, length_warnings, read_depth_table
 
 CORES = ["core_1", "core_2", "core_10"]
 

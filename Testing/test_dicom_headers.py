@@ -5,12 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from CoreBatchLoaderLib.dicom.header_scanner import scan_header
+from CoreBatchLoaderLib.dicom.headers import DicomFileError, NotAnImage, read_slice_headers
+from CoreBatchLoaderLib.synthetic import write_core_series
 from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
-
-from CoreBatchLoaderLib.dicom_headers import DicomFileError, NotAnImage, read_slice_headers
-from CoreBatchLoaderLib.header_scanner import scan_header
-from CoreBatchLoaderLib.synthetic import write_core_series
 
 VARIANTS = {
     "explicit": dict(),

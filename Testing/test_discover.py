@@ -4,11 +4,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pydicom.data import get_testdata_file
-
 from conftest import by_name, convert_tree
-from CoreBatchLoaderLib.discover import find_core_folders, is_core_of, natural_key, safe_name, scan_folder
+from CoreBatchLoaderLib.dicom.discover import find_core_folders, is_core_of, natural_key, safe_name, scan_folder
 from CoreBatchLoaderLib.synthetic import write_core_series
+from pydicom.data import get_testdata_file
 
 
 def test_core_names_follow_the_relative_folder_path_made_file_name_safe(tmp_path: Path) -> None:

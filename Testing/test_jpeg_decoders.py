@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from realdata import cached_venv, pydicom_test_file
 from slicer_oracle import assert_same_world_image, load_volume_like_slicer, read_dicom_like_slicer

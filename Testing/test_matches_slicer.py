@@ -11,10 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
-
 from conftest import by_name, convert_tree
 from CoreBatchLoaderLib.synthetic import write_core_series
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
 from realdata import chest_ct_files, pydicom_test_file
 from slicer_oracle import assert_same_world_image, load_volume_like_slicer, read_dicom_like_slicer
 

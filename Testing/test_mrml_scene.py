@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-import numpy as np
 import nrrd
+import numpy as np
 import pytest
-
 from conftest import ROOT, convert_tree
-from CoreBatchLoaderLib import mrml_scene
-from CoreBatchLoaderLib.batch import BatchResult
-from CoreBatchLoaderLib.manifest import CoreRecord
+from CoreBatchLoaderLib.batch.run import BatchResult
+from CoreBatchLoaderLib.mrml import cores as mrml_scene
+from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 slicer = pytest.importorskip("slicer")
@@ -229,6 +228,6 @@ def test_removing_a_volume_removes_its_display_and_storage_nodes_and_empty_dicom
 
 def test_the_module_imports_without_slicer() -> None:
     code = ("import sys; sys.modules['slicer'] = None; sys.modules['vtk'] = None; "
-            "sys.path.insert(0, %r); import CoreBatchLoaderLib.mrml_scene" % str(ROOT / "CoreBatchLoader"))
+            "sys.path.insert(0, %r); import CoreBatchLoaderLib.mrml.cores" % str(ROOT / "CoreBatchLoader"))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr

@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
-
 from conftest import ROOT
-from realdata import cached_venv
 from CoreBatchLoaderLib.synthetic import write_core_series
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
+from realdata import cached_venv
 
 OLD_STACK = ["numpy>=1.21,<2", "pydicom>=2.4,<3"]
 VARIANTS = {

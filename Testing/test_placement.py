@@ -8,10 +8,15 @@ import os
 
 import numpy as np
 import pytest
-
-from CoreBatchLoaderLib.placement import Grid, block_grid, block_padding, depth_to_s, place_core
-from CoreBatchLoaderLib.proxies import (BlockMean, default_budget, parse_size, physical_memory, smallest_factor,
-                                        volume_bytes)
+from CoreBatchLoaderLib.well.placement import Grid, block_grid, block_padding, depth_to_s, place_core
+from CoreBatchLoaderLib.well.proxies import (
+    BlockMean,
+    default_budget,
+    parse_size,
+    physical_memory,
+    smallest_factor,
+    volume_bytes,
+)
 
 SIZES, SPACING = (20, 24, 12), (0.4, 0.5, 1.25)
 

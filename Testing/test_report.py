@@ -13,16 +13,15 @@ from typing import List, Sequence, Tuple
 import nrrd
 import numpy as np
 import pytest
-
 from conftest import convert_tree
-from CoreBatchLoaderLib import thumbnails
-from CoreBatchLoaderLib.manifest import CoreRecord
-from CoreBatchLoaderLib.nrrd_reader import NrrdFormatError, read_header, read_row_section, read_slice
-from CoreBatchLoaderLib.nrrd_writer import NrrdStreamWriter, nrrd_header
-from CoreBatchLoaderLib.png import encode_png, write_png
-from CoreBatchLoaderLib.report import CSV_FIELDS, summarize, write_report
+from CoreBatchLoaderLib.nrrd.reader import NrrdFormatError, read_header, read_row_section, read_slice
+from CoreBatchLoaderLib.nrrd.writer import NrrdStreamWriter, nrrd_header
+from CoreBatchLoaderLib.record import CoreRecord
+from CoreBatchLoaderLib.report import thumbnails
+from CoreBatchLoaderLib.report.page import CSV_FIELDS, summarize, write_report
+from CoreBatchLoaderLib.report.png import encode_png, write_png
+from CoreBatchLoaderLib.report.thumbnails import MARGIN, choose_window, core_thumbnail, fit
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
-from CoreBatchLoaderLib.thumbnails import MARGIN, choose_window, core_thumbnail, fit
 
 DIRECTIONS = ((0.4, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 1.25))
 
@@ -443,7 +442,7 @@ def test_a_header_with_a_malformed_number_is_a_clear_error(tmp_path: Path) -> No
 
 
 def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
-    from CoreBatchLoaderLib.report import csv_row
+    from CoreBatchLoaderLib.report.page import csv_row
     record = CoreRecord(name="=HYPERLINK(\"x\")", source="/data/@well", error="+1 bad", warnings=["-x"])
     row = csv_row(record)
     assert row[0] == "'=HYPERLINK(\"x\")" and row[8] == "'+1 bad" and row[7] == "'-x"
@@ -451,7 +450,7 @@ def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
 
 
 def test_thumbnail_avoids_a_filled_gap_as_the_axial_picture(tmp_path: Path) -> None:
-    from CoreBatchLoaderLib.thumbnails import _informative_slice
+    from CoreBatchLoaderLib.report.thumbnails import _informative_slice
     section = np.arange(40, dtype=np.float32).reshape(8, 5)
     section[4] = -1000.0  # a filled gap in the middle
     assert _informative_slice(section, 4) == 3
@@ -459,7 +458,7 @@ def test_thumbnail_avoids_a_filled_gap_as_the_axial_picture(tmp_path: Path) -> N
 
 
 def test_long_sections_are_reduced_to_block_means_before_any_float_copy() -> None:
-    from CoreBatchLoaderLib.thumbnails import _rows_at_most
+    from CoreBatchLoaderLib.report.thumbnails import _rows_at_most
     section = np.arange(3000 * 4, dtype=np.int16).reshape(3000, 4)
     small = _rows_at_most(section, 1000)
     assert small.shape == (1000, 4) and small.dtype == np.float32

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
-
 from conftest import convert_tree
-from CoreBatchLoaderLib.report import write_report
+from CoreBatchLoaderLib.report.page import write_report
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

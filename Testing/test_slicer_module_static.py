@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
-
 from conftest import ROOT
-from CoreBatchLoaderLib import cli, slicer_batch
+from CoreBatchLoaderLib import cli, slicer_batch, slicer_process
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 MODULE_DIR = ROOT / "CoreBatchLoader"
@@ -332,8 +331,8 @@ def test_the_headless_entry_exits_with_the_cli_statuses(tmp_path: Path, problem:
 def test_worker_processes_keep_plain_pythons_interpreter_outside_slicer() -> None:
     import multiprocessing.spawn
     before = multiprocessing.spawn.get_executable()
-    with slicer_batch.python_for_workers() as executable:
+    with slicer_process.python_for_workers() as executable:
         assert executable == sys.executable
         assert multiprocessing.spawn.get_executable() == before
-    with slicer_batch.python_for_workers(enabled=False) as executable:
+    with slicer_process.python_for_workers(enabled=False) as executable:
         assert executable is None

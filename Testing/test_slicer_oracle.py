@@ -13,10 +13,8 @@ import nrrd
 import numpy as np
 import pydicom
 import pytest
-import slicer
-from vtk.util import numpy_support
-
 import realdata
+import slicer
 import slicer_oracle
 from slicer_oracle import (
     WorldImage,
@@ -29,6 +27,7 @@ from slicer_oracle import (
     sort_like_slicer,
     world_image_differences,
 )
+from vtk.util import numpy_support
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

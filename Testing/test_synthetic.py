@@ -27,11 +27,7 @@ from pydicom.uid import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CoreBatchLoader"))
 
-from CoreBatchLoaderLib.synthetic import (  # noqa: E402
-    SyntheticSeries,
-    write_core_series,
-    write_well,
-)
+from CoreBatchLoaderLib.synthetic import SyntheticSeries, write_core_series, write_well
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"

@@ -9,17 +9,16 @@ from typing import List
 
 import numpy as np
 import pytest
-
 from conftest import convert_tree
-from CoreBatchLoaderLib.discover import find_core_folders
-from CoreBatchLoaderLib.manifest import CoreRecord
-from CoreBatchLoaderLib.nrrd_reader import iter_slices, read_header
-from CoreBatchLoaderLib.overview import Overview, overview_grid
-from CoreBatchLoaderLib.placement import depth_to_s, place_core
-from CoreBatchLoaderLib.scene_options import SceneOptions
+from CoreBatchLoaderLib.batch.well_steps import SceneSetupError, add_length_warnings, check_options
+from CoreBatchLoaderLib.dicom.discover import find_core_folders
+from CoreBatchLoaderLib.nrrd.reader import iter_slices, read_header
+from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderLib.synthetic import write_well
-from CoreBatchLoaderLib.well_layout import SceneSetupError, add_length_warnings, check_options
-from CoreBatchLoaderLib.well_strip import GAP_HATCH, WellStrip, depth_label, text_mask, tick_step
+from CoreBatchLoaderLib.well.options import SceneOptions
+from CoreBatchLoaderLib.well.overview import Overview, overview_grid
+from CoreBatchLoaderLib.well.placement import depth_to_s, place_core
+from CoreBatchLoaderLib.well.strip import GAP_HATCH, WellStrip, depth_label, text_mask, tick_step
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -153,7 +152,7 @@ def test_a_scan_much_longer_than_its_interval_gets_one_warning_even_when_resumed
 
 
 def test_placed_headers_state_the_depth_in_full(tmp_path: Path) -> None:
-    from CoreBatchLoaderLib.well_layout import write_placed_header
+    from CoreBatchLoaderLib.well.layout import write_placed_header
     write_well(tmp_path / "well", cores=1, slices=4)
     record = convert_tree(tmp_path / "well", tmp_path / "out").records[0]
     source = read_header(tmp_path / "out" / record.output)

@@ -10,21 +10,19 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
-
 from conftest import convert_tree
-from slicer_oracle import load_volume_like_slicer
-from CoreBatchLoaderLib.batch import BatchResult
-from CoreBatchLoaderLib.placement import block_padding
-from CoreBatchLoaderLib.scene_options import SceneOptions
+from CoreBatchLoaderLib.batch.run import BatchResult
 from CoreBatchLoaderLib.synthetic import write_well
-from CoreBatchLoaderLib.well_layout import read_layout
+from CoreBatchLoaderLib.well.layout import read_layout
+from CoreBatchLoaderLib.well.options import SceneOptions
+from CoreBatchLoaderLib.well.placement import block_padding
+from slicer_oracle import load_volume_like_slicer
 from test_placement import brute_block_mean
 
 slicer = pytest.importorskip("slicer")
 import vtk  # noqa: E402  (comes with slicer-core)
+from CoreBatchLoaderLib.mrml import well as well_scene  # noqa: E402
 from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
-
-from CoreBatchLoaderLib import well_scene  # noqa: E402
 
 TOP_M = 2450.123456  # millions of mm: MRML would keep 6 digits of it
 SLICES, ROWS, COLUMNS = 10, 12, 10  # 10 slices of 1 mm: 10 mm cores

@@ -166,7 +166,7 @@ def _importable(module: str) -> bool:
 def header_scan_rate(source: Path) -> float:
     """Files per second for the header scan alone (discovery + grouping, no pixels)."""
     code = ("import sys,time;from pathlib import Path;"
-            "from CoreBatchLoaderLib.discover import find_core_folders, scan_folder;"
+            "from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder;"
             "t=time.perf_counter();n=0\n"
             "for f in find_core_folders(Path(sys.argv[1])):\n"
             "    n+=sum(len(c.slices) for c in scan_folder(f).cores)\n"

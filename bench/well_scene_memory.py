@@ -46,8 +46,9 @@ def high_water_kb() -> int:
 def write_converted_well(out: Path, cores: int, size: int, slices: int, compress: bool) -> Path:
     """NRRD cores as the converter writes them, their manifest records and a depth table."""
     import numpy as np
-    from CoreBatchLoaderLib.manifest import CoreRecord, write_manifest
-    from CoreBatchLoaderLib.nrrd_writer import NrrdStreamWriter
+    from CoreBatchLoaderLib.batch.manifest import write_manifest
+    from CoreBatchLoaderLib.nrrd.writer import NrrdStreamWriter
+    from CoreBatchLoaderLib.record import CoreRecord
 
     out.mkdir(parents=True)
     spacing = (133.0 / size, 133.0 / size, CORE_LENGTH_M * 1000.0 / slices)
@@ -77,11 +78,11 @@ def write_converted_well(out: Path, cores: int, size: int, slices: int, compress
 
 def build(out: Path, budget: int) -> dict:
     """Child process: the scene-building step of ``convert --scene``."""
-    from CoreBatchLoaderLib.depths import read_depth_table
-    from CoreBatchLoaderLib.manifest import read_manifest
-    from CoreBatchLoaderLib.well_layout import build_layout
-    from CoreBatchLoaderLib.well_scene import write_scene
     import slicer  # noqa: F401  (imported before the baseline: its libraries are not the build's memory)
+    from CoreBatchLoaderLib.batch.manifest import read_manifest
+    from CoreBatchLoaderLib.mrml.well import write_scene
+    from CoreBatchLoaderLib.well.depths import read_depth_table
+    from CoreBatchLoaderLib.well.layout import build_layout
 
     records = read_manifest(out)
     depths = read_depth_table(out / "depths.csv", [r.name for r in records])
@@ -118,7 +119,7 @@ def child(step: str, out: Path, budget: int) -> dict:
 
 
 def main() -> None:
-    from CoreBatchLoaderLib.proxies import parse_size
+    from CoreBatchLoaderLib.well.proxies import parse_size
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", type=int, default=100)
     parser.add_argument("--size", type=int, default=128, help="rows and columns per slice")

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from . import __version__
-from .batch import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
-from .proxies import default_budget, parse_size
-from .scene_options import SceneOptions
+from .well.options import SceneOptions
+from .well.proxies import default_budget, parse_size
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,15 +15,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .dicom_headers import SliceHeader
-from .discover import CoreSeries
-from .geometry import CoreGeometry, GeometryError, compute_geometry
-from .manifest import CoreRecord, one_line
-from .nrrd_reader import NrrdFormatError, read_header
-from .nrrd_writer import NrrdStreamWriter, key_value_text, nrrd_header, write_text_atomically
-from .pixel_reader import PixelDataError, SliceReader
-from .voxel_values import (NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value,
-                           choose_mapping)
+from .dicom.discover import CoreSeries
+from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
+from .dicom.headers import SliceHeader
+from .dicom.pixel_reader import PixelDataError, SliceReader
+from .dicom.voxel_values import NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value, choose_mapping
+from .files import write_text_atomically
+from .messages import one_line
+from .nrrd.reader import NrrdFormatError, read_header
+from .nrrd.writer import NrrdStreamWriter, key_value_text, nrrd_header
+from .record import CoreRecord
 
 
 class CoreError(Exception):

@@ -21,53 +21,13 @@ Slicer-specific is imported at module level: multiprocessing's
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
 import sys
 import traceback
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 MODULE_DIR = Path(os.path.abspath(globals().get("__file__") or sys.argv[0])).parent.parent  # the CoreBatchLoader folder
-
-
-@contextlib.contextmanager
-def python_for_workers(enabled: bool = True) -> Iterator[Optional[str]]:
-    """Make multiprocessing start its workers with PythonSlicer while the block runs in Slicer.
-
-    Inside the Slicer application ``sys.executable`` is not a plain Python interpreter, so "spawn"
-    workers must be started with ``PythonSlicer`` (on the PATH of Slicer's process; Slicer's own
-    pip helper finds it the same way).  Yields the interpreter the workers will run: PythonSlicer,
-    ``sys.executable`` outside the Slicer application (nothing is changed), or None when
-    PythonSlicer is not found or ``enabled`` is False — then run with one worker.  The previous
-    setting is restored afterwards.
-    """
-    import multiprocessing
-    import multiprocessing.spawn
-
-    if not enabled:
-        yield None
-        return
-    if not in_slicer_application():
-        yield sys.executable
-        return
-    executable = shutil.which("PythonSlicer")
-    if executable is None:
-        yield None
-        return
-    previous = multiprocessing.spawn.get_executable()
-    multiprocessing.set_executable(executable)
-    try:
-        yield executable
-    finally:
-        multiprocessing.set_executable(previous)
-
-
-def in_slicer_application() -> bool:
-    """True inside 3D Slicer (``slicer.app`` exists), False in plain Python or with slicer-core."""
-    slicer = sys.modules.get("slicer")
-    return slicer is not None and getattr(slicer, "app", None) is not None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from CoreBatchLoaderLib import cli
+    from CoreBatchLoaderLib.slicer_process import python_for_workers
 
     args = build_parser().parse_args(argv)
     if args.route == "fast":

@@ -19,17 +19,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from .convert import (OUTPUT_FORMATS, ConvertOptions, OutputFull, convert_core, core_record, output_file_name,
-                      written_from)
-from .dicom_headers import dicom_start
-from .discover import CoreFolder, CoreSeries, find_core_folders, is_core_of, scan_folder
-from .manifest import MANIFEST_NAME, CoreRecord, folder_fingerprint, one_line, read_manifest, write_manifest
-from .nrrd_writer import PARTIAL_SUFFIX
-from .scene_options import SceneOptions
+from ..convert import (
+    OUTPUT_FORMATS,
+    ConvertOptions,
+    OutputFull,
+    convert_core,
+    core_record,
+    output_file_name,
+    written_from,
+)
+from ..dicom.discover import CoreFolder, CoreSeries, find_core_folders, is_core_of, scan_folder
+from ..dicom.headers import dicom_start
+from ..files import PARTIAL_SUFFIX
+from ..messages import one_line
+from ..record import CoreRecord
+from ..well.options import SceneOptions
+from .manifest import MANIFEST_NAME, folder_fingerprint, read_manifest, write_manifest
 
 if TYPE_CHECKING:
-    from .depths import CoreDepth
-    from .well_layout import WellResult
+    from ..well.depths import CoreDepth
+    from .well_steps import WellResult
 
 LOCK_NAME = ".corebatchloader.lock"
 
@@ -45,7 +54,7 @@ class BatchOptions:
     workers: int = 1  # processes on this machine; 1 = in this process
     scheduler: Optional[str] = None  # Dask scheduler address: run on that cluster instead
     report: bool = True  # report.html, manifest.csv and thumbnails at the end
-    scene: SceneOptions = SceneOptions()  # depths and the whole-well scene (well_layout)
+    scene: SceneOptions = SceneOptions()  # depths and the whole-well scene (.well_steps)
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,7 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
                 record = core_record(core, error="internal error: %s" % one_line(exc))
         record.fingerprint = job.fingerprint
         if job.thumbnails and record.status == "converted":
-            from .report import draw_thumbnail  # never raises: a picture is not worth a core
+            from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
             draw_thumbnail(Path(job.output_dir), record)
         records.append(record)
     return records
@@ -301,7 +310,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         result.folders = len(folders)
         depths: Mapping[str, "CoreDepth"] = {}
         if options.scene != SceneOptions():  # depths asked for: only then import the scene's code
-            from .well_layout import SceneSetupError, check_options
+            from .well_steps import SceneSetupError, check_options
             try:  # a bad depth table or a missing slicer-core must cost nothing: check before converting
                 depths = check_options(options.scene, folders)
             except SceneSetupError as exc:
@@ -353,7 +362,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             _save_manifest(result, output_dir, manifest_records())
             remove_stale_partials(output_dir)
         if depths and not result.cancelled and not result.stopped:
-            from .well_layout import finish_well
+            from .well_steps import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
                                       options.convert.durable)
             if result.well is not None:  # the records gained depth-length warnings
@@ -418,7 +427,7 @@ def _settings(options: ConvertOptions) -> str:
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
             well_strip: Optional[Path] = None, stopped: Optional[str] = None) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
-    from .report import write_report  # imported here: the report's code is not needed by workers
+    from ..report.page import write_report  # imported here: the report's code is not needed by workers
     try:
         return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well_strip, stopped=stopped)
     except Exception as exc:  # pragma: no cover - defensive

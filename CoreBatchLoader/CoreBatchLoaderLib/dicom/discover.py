@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .dicom_headers import DicomFileError, NotAnImage, SliceHeader, read_slice_headers
+from .headers import DicomFileError, NotAnImage, SliceHeader, read_slice_headers
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100  # characters of a core's name; its files add a series suffix, ".nrrd", "_proxy.nrrd" or

@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .dicom_headers import SliceHeader
+from .headers import SliceHeader
 
 GAP_POLICIES = ("fill", "fail")
 

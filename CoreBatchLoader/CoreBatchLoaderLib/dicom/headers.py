@@ -24,8 +24,8 @@ ImplicitVRLittleEndian = "1.2.840.10008.1.2"
 ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"
 ExplicitVRBigEndian = "1.2.840.10008.1.2.2"
 
+from ..messages import one_line
 from .header_scanner import scan_header
-from .manifest import one_line
 
 PIXEL_DATA_TAG = 0x7FE00010
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR SOP class

@@ -14,7 +14,7 @@ from typing import BinaryIO, Dict
 
 import numpy as np
 
-from .dicom_headers import SliceHeader, transfer_syntax_name
+from .headers import SliceHeader, transfer_syntax_name
 
 
 class PixelDataError(Exception):

@@ -17,7 +17,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .dicom_headers import SliceHeader
+from .headers import SliceHeader
 
 # NRRD "type" field names (http://teem.sourceforge.net/nrrd/format.html#type) as Slicer writes them.
 NRRD_TYPES = {

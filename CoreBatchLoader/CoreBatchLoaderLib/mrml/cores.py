@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
-from .manifest import CoreRecord
+from ..record import CoreRecord
 
 PathLike = Union[str, Path]
 

@@ -1,6 +1,6 @@
 """The whole well in a Slicer scene: ``scene.mrml``, or the same nodes in a live scene.
 
-The MRML side of the files :mod:`.well_layout` writes.  One subject-hierarchy folder per well
+The MRML side of the files :mod:`..well.layout` writes.  One subject-hierarchy folder per well
 holds "<well> overview" and then every core (its proxy or its full-resolution placed header),
 sorted by depth.  Every volume gets:
 
@@ -27,10 +27,10 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from . import mrml_scene
-from .nrrd_writer import write_text_atomically
-from .placement import Grid
-from .well_layout import PlacedCore, WellLayout
+from ..files import write_text_atomically
+from ..well.layout import PlacedCore, WellLayout
+from ..well.placement import Grid
+from . import cores as mrml_scene
 
 SCENE_NAME = "scene.mrml"
 SCENE_VERSION = "Slicer 5.4.0 0"  # application, version, revision: the oldest Slicer we support

@@ -10,20 +10,17 @@ DICOM gives them and Slicer turns them into RAS when it loads the file.  Numbers
 with ``repr`` — the shortest text that reads back to the same double — so depths of millions of
 millimetres keep their sub-micrometre digits.
 
-Files are written under a temporary name in the destination folder and renamed into place
-(``os.replace`` is atomic on POSIX), so a final name never holds a partial file.
+Files are written through :class:`..files.AtomicFile`: a final name never holds a partial file.
 """
 from __future__ import annotations
 
 import gzip
-import os
-import uuid
 from pathlib import Path
 from typing import BinaryIO, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-PARTIAL_SUFFIX = ".partial"
+from ..files import AtomicFile
 
 
 def format_vector(values: Sequence[float]) -> str:
@@ -76,57 +73,6 @@ def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
         lines.append("data file: LIST")  # must be the last field: the file names follow
         lines.extend(data_files)
     return "\n".join(lines) + "\n"
-
-
-def temporary_path(final: Path) -> Path:
-    """A name in the same folder (so the rename is atomic) that no other writer uses."""
-    return final.with_name(".%s.%s%s" % (final.name, uuid.uuid4().hex[:8], PARTIAL_SUFFIX))
-
-
-class AtomicFile:
-    """A file written under a temporary name and renamed to ``final`` on :meth:`commit`.
-
-    Leaving the ``with`` block without committing (an exception, Ctrl-C) deletes the temporary
-    file.  ``durable`` fsyncs before the rename so a power cut cannot leave an empty file
-    under the final name.
-    """
-
-    def __init__(self, final: Path, durable: bool = True) -> None:
-        self.final = Path(final)
-        self.temporary = temporary_path(self.final)
-        self.durable = durable
-        self._file: Optional[BinaryIO] = None
-        self.committed = False
-
-    def __enter__(self) -> "AtomicFile":
-        self._file = open(self.temporary, "xb")
-        return self
-
-    @property
-    def file(self) -> BinaryIO:
-        assert self._file is not None
-        return self._file
-
-    def commit(self) -> None:
-        self.file.flush()
-        if self.durable:
-            os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.temporary, self.final)
-        self.committed = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self._file is not None and not self._file.closed:
-            try:
-                self._file.close()
-            except OSError:  # a full disk cannot flush the rest; the file is discarded anyway
-                if self.committed:
-                    raise
-        if not self.committed:
-            try:
-                os.unlink(self.temporary)
-            except FileNotFoundError:
-                pass
 
 
 class NrrdStreamWriter:
@@ -187,10 +133,3 @@ class NrrdStreamWriter:
             except Exception:
                 pass
         self._atomic.__exit__(*exc)
-
-
-def write_text_atomically(path: Path, text: str, durable: bool = True) -> None:
-    """Replace ``path`` with ``text`` so readers see the old or the new file, never a mix."""
-    with AtomicFile(path, durable=durable) as atomic:
-        atomic.file.write(text.encode("utf-8"))
-        atomic.commit()

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from . import __version__
-from .manifest import CoreRecord, one_line
-from .nrrd_writer import PARTIAL_SUFFIX, write_text_atomically
+from .. import __version__
+from ..files import PARTIAL_SUFFIX, write_text_atomically
+from ..messages import one_line
+from ..record import CoreRecord
 from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
 
 REPORT_NAME = "report.html"
@@ -71,7 +72,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
     parallel workers the sum of per-core times overstates it); without it, that sum is shown.
-    ``well_strip``: the picture of the whole well (:mod:`.well_strip`), shown above the cores.
+    ``well_strip``: the picture of the whole well (:mod:`..well.strip`), shown above the cores.
     ``stopped``: why the batch stopped before the end (a full output disk), shown on top.
     """
     output_dir = Path(output_dir)

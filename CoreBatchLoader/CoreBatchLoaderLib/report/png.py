@@ -23,7 +23,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .nrrd_writer import AtomicFile
+from ..files import AtomicFile
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GREY, RGB, PALETTE = 0, 2, 3  # IHDR colour types

@@ -8,7 +8,7 @@ plane cuts the other.
 
 Choices, and why:
 
-- **Memory.** Only the mid slice and one row per slice are read (:mod:`.nrrd_reader`), so a
+- **Memory.** Only the mid slice and one row per slice are read (:mod:`..nrrd.reader`), so a
   50 GB core needs a few MB: the section is ``slices x columns`` voxels.
 - **Window.** A fixed rock-CT window, −1000 (air, black) to 3000 HU (dense minerals, white):
   the same grey means the same density in every core of the report, which is what comparing
@@ -28,7 +28,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .nrrd_reader import NrrdHeader, read_header, read_row_section, read_slice
+from ..nrrd.reader import NrrdHeader, read_header, read_row_section, read_slice
 from .png import write_png
 
 ROCK_CT_WINDOW = (-1000.0, 3000.0)  # HU: air black, dense minerals white

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from .discover import natural_key
+from ..dicom.discover import natural_key
 
 
 class DepthError(Exception):

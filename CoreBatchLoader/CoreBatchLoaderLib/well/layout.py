@@ -9,7 +9,7 @@ After the batch has converted the cores, this writes (all without Slicer)::
     OUTPUT_DIR/scene/placement.json     what went where (for the scene, the Slicer module, people)
     OUTPUT_DIR/well_strip.png           every core's section against depth, for the report
 
-and :mod:`.well_scene` turns that into ``scene.mrml``.
+and :mod:`..mrml.well` turns that into ``scene.mrml``.
 
 **No copy.**  ``<core>.nhdr`` describes the placed grid and points at ``../<core>.nrrd`` with
 ``line skip: N`` (N = the lines of that file's own header, blank line included).  NRRD applies
@@ -21,33 +21,32 @@ files.  Depths are written in full (``repr``) as the header's ``space origin`` a
 headers keep them all, and Slicer takes a loaded volume's position from the file.
 
 **One pass per core.**  The proxy, the core's share of the overview and its strip section all
-come from one streaming read of the converted file (:func:`.nrrd_reader.iter_slices`): memory
+come from one streaming read of the converted file (:func:`..nrrd.reader.iter_slices`): memory
 is a slice, the overview's sums and the strip, not the core or the well.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .convert import KEY_PREFIX, SOURCE_KEY
-from .depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
-from .discover import CoreFolder
-from .manifest import CoreRecord, one_line
-from .nrrd_reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
-from .nrrd_writer import nrrd_header, write_text_atomically
+from ..convert import KEY_PREFIX, SOURCE_KEY
+from ..files import write_text_atomically
+from ..messages import one_line
+from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
+from ..nrrd.writer import nrrd_header
+from ..record import CoreRecord
+from ..report.thumbnails import ROCK_CT_WINDOW, choose_window
+from .depths import CoreDepth
 from .overview import MAX_VOXELS, Overview, overview_grid
 from .placement import Grid, block_grid, block_padding, depth_to_s, place_core
-from .proxies import ProxyWriter, default_budget, smallest_factor, volume_bytes
-from .scene_options import SceneOptions
-from .thumbnails import ROCK_CT_WINDOW, choose_window
-from .well_strip import WellStrip
+from .proxies import ProxyWriter, smallest_factor, volume_bytes
+from .strip import WellStrip
 
 SCENE_DIR = "scene"
 LAYOUT_NAME = "placement.json"
@@ -55,10 +54,6 @@ OVERVIEW_NAME = "overview.nrrd"
 STRIP_NAME = "well_strip.png"
 PROXY_SUFFIX = "_proxy.nrrd"
 OVERVIEW_SHARE = 8  # the overview takes at most 1/8 of the budget
-
-
-class SceneSetupError(Exception):
-    """The depth or scene options cannot be used (found before anything is converted)."""
 
 
 @dataclass
@@ -114,133 +109,6 @@ class WellLayout:
         values = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
         values["cores"] = [PlacedCore(**{k: v for k, v in core.items() if k in known}) for core in data.get("cores", [])]
         return cls(**values)
-
-
-@dataclass
-class WellResult:
-    """What the batch reports about the well: the layout, the scene file, or why not."""
-
-    layout: Optional[WellLayout] = None
-    scene: Optional[Path] = None
-    strip: Optional[Path] = None
-    error: Optional[str] = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Before converting
-
-
-def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[str, CoreDepth]:
-    """The cores' depths, or :class:`SceneSetupError` — called before any core is converted, so a
-    typo in the depth table costs nothing.  Depth rows name core folders (one core per folder)."""
-    if options.depths_file is not None and options.start_depth_m is not None:
-        raise SceneSetupError("give either --depths or --start-depth/--core-length, not both")
-    if (options.start_depth_m is None) != (options.core_length_m is None):
-        raise SceneSetupError("--start-depth and --core-length go together")
-    if options.build_scene and not options.has_depths:
-        raise SceneSetupError("--scene places cores at their depths: give --depths FILE or "
-                              "--start-depth M --core-length M")
-    if options.build_scene:
-        from .well_scene import SceneUnavailable, require_slicer
-        try:
-            require_slicer()
-        except SceneUnavailable as exc:
-            raise SceneSetupError(str(exc)) from None
-    if options.memory_budget is not None and options.memory_budget <= 0:
-        raise SceneSetupError("--scene-memory must be positive")
-    names = [f.name for f in folders]
-    try:
-        if options.depths_file is not None:
-            depths = read_depth_table(Path(options.depths_file), names,
-                                      {f.name: os.path.basename(f.path) for f in folders})
-        elif options.start_depth_m is not None:
-            depths = back_to_back(names, float(options.start_depth_m), float(options.core_length_m or 0.0))
-        else:
-            return {}
-    except DepthError as exc:
-        raise SceneSetupError(str(exc)) from None
-    if options.flip_all:
-        depths = {name: replace(depth, flip=True) for name, depth in depths.items()}
-    return depths
-
-
-# ---------------------------------------------------------------------------------------------
-# After converting
-
-
-def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str, CoreDepth],
-                options: SceneOptions, well_name: str, durable: bool = True) -> Optional[WellResult]:
-    """Length warnings into the records; with ``build_scene`` the scene files and ``scene.mrml``.
-
-    Never raises: a scene that cannot be built is an ``error`` in the result (the cores are
-    converted and stay so).
-    """
-    if not depths:
-        return None
-    add_length_warnings(records, depths)
-    if not options.build_scene:
-        return WellResult()
-    try:
-        budget, name = options.memory_budget or default_budget(), options.well_name or well_name
-        key = scene_key(output_dir, records, depths, budget, name)
-        reused = _unchanged_scene(output_dir, key)
-        if reused is not None:  # rerun of a finished well: no core is read again
-            scene, layout = reused
-        else:
-            layout = build_layout(output_dir, records, depths, budget, name, durable, key)
-            from .well_scene import write_scene
-            scene = write_scene(output_dir, layout)
-        strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
-        return WellResult(layout, scene, strip)
-    except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
-        return WellResult(error="scene not written: %s" % one_line(exc))
-
-
-def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth]) -> None:
-    """Warn where a scan's length differs from its depth interval (once per record)."""
-    scanned = {r.name: float(r.dimensions[2]) * float(r.spacing[2]) for r in records
-               if r.dimensions and r.spacing and r.status in ("converted", "skipped")}
-    for record in records:
-        warning = length_warnings({record.name: depths[record.name]}, scanned).get(record.name) \
-            if record.name in depths else None
-        if warning and warning not in record.warnings:
-            record.warnings.append(warning)
-
-
-def scene_key(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth], budget: int,
-              well_name: str) -> str:
-    """A hash of everything the scene is made of: depths, budget, name, and each converted file's
-    name, size and modification time — equal keys mean the same scene."""
-    digest = hashlib.sha1(("%s\0%d\n" % (well_name, budget)).encode("utf-8"))
-    for name in sorted(depths):
-        depth = depths[name]
-        digest.update(("%s %r %r %s\n" % (name, depth.top_m, depth.bottom_m, depth.flip)).encode("utf-8"))
-    for record in records:
-        if record.output and record.status in ("converted", "skipped"):
-            try:
-                stat = (Path(output_dir) / record.output).stat()
-            except OSError:
-                continue
-            digest.update(("%s %s %d %d\n" % (record.name, record.output, stat.st_size,
-                                               stat.st_mtime_ns)).encode("utf-8"))
-    return digest.hexdigest()
-
-
-def _unchanged_scene(output_dir: Path, key: str) -> Optional[tuple]:
-    """(scene.mrml, layout) of an earlier run built from the same ``key`` whose files all exist."""
-    from .well_scene import SCENE_NAME
-    scene = Path(output_dir) / SCENE_NAME
-    try:
-        layout = read_layout(output_dir)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    if layout.source_key != key or not scene.exists():
-        return None
-    files = [c.file for c in layout.cores] + [c.full_file for c in layout.cores] + [
-        layout.overview_file, layout.strip_file]
-    if any(not f or not (Path(output_dir) / f).exists() for f in files):
-        return None
-    return scene, layout
 
 
 def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],

@@ -1,6 +1,6 @@
 """The options of depth placement and the whole-well scene, as the batch carries them.
 
-Kept apart from :mod:`.well_layout` (which does the work) so that the batch, and every worker
+Kept apart from :mod:`.layout` (which does the work) so that the batch, and every worker
 process that imports it, gets the options without importing the scene code.
 """
 from __future__ import annotations

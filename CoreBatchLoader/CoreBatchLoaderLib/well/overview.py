@@ -24,10 +24,10 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .nrrd_writer import NrrdStreamWriter
+from ..dicom.voxel_values import NRRD_TYPES
+from ..nrrd.writer import NrrdStreamWriter
 from .placement import Grid, ras_to_lps
 from .proxies import cast_mean
-from .voxel_values import NRRD_TYPES
 
 MAX_VOXELS = 4_000_000  # 8 MB in int16; sums and counts while building: 32 MB
 

@@ -24,9 +24,9 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .nrrd_writer import NrrdStreamWriter
+from ..dicom.voxel_values import NRRD_TYPES
+from ..nrrd.writer import NrrdStreamWriter
 from .placement import Grid, blocks
-from .voxel_values import NRRD_TYPES
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?)(b?)\s*", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}

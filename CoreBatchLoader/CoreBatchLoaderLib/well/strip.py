@@ -27,9 +27,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..report.png import write_png
+from ..report.thumbnails import ROCK_CT_WINDOW, choose_window, resample_axis, to_grey
 from .placement import Grid
-from .png import write_png
-from .thumbnails import ROCK_CT_WINDOW, choose_window, resample_axis, to_grey
 
 STRIP_HEIGHT = 1400  # px for the whole cored interval
 MIN_STRIP_WIDTH = 64  # px; narrower to-scale strips are widened (see the module docstring)

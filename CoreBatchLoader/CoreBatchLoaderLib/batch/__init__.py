@@ -1,0 +1,1 @@
+"""The batch: every core folder in processes or on Dask, resumable, with its manifest and the well's steps."""

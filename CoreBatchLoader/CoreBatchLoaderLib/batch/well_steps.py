@@ -1,0 +1,155 @@
+"""The batch's two steps for the well: check the depth options before converting, place the
+cores and write the scene after.
+
+Kept in the batch layer because it joins the well's files (:mod:`..well.layout`, no Slicer)
+and the MRML scene (:mod:`..mrml.well`, slicer-core or Slicer): those two never import each
+other's way back, and neither imports the batch.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from ..dicom.discover import CoreFolder
+from ..messages import one_line
+from ..record import CoreRecord
+from ..well.depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
+from ..well.layout import WellLayout, build_layout, read_layout
+from ..well.options import SceneOptions
+from ..well.proxies import default_budget
+
+
+class SceneSetupError(Exception):
+    """The depth or scene options cannot be used (found before anything is converted)."""
+
+
+@dataclass
+class WellResult:
+    """What the batch reports about the well: the layout, the scene file, or why not."""
+
+    layout: Optional[WellLayout] = None
+    scene: Optional[Path] = None
+    strip: Optional[Path] = None
+    error: Optional[str] = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Before converting
+
+
+def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[str, CoreDepth]:
+    """The cores' depths, or :class:`SceneSetupError` — called before any core is converted, so a
+    typo in the depth table costs nothing.  Depth rows name core folders (one core per folder)."""
+    if options.depths_file is not None and options.start_depth_m is not None:
+        raise SceneSetupError("give either --depths or --start-depth/--core-length, not both")
+    if (options.start_depth_m is None) != (options.core_length_m is None):
+        raise SceneSetupError("--start-depth and --core-length go together")
+    if options.build_scene and not options.has_depths:
+        raise SceneSetupError("--scene places cores at their depths: give --depths FILE or "
+                              "--start-depth M --core-length M")
+    if options.build_scene:
+        from ..mrml.well import SceneUnavailable, require_slicer
+        try:
+            require_slicer()
+        except SceneUnavailable as exc:
+            raise SceneSetupError(str(exc)) from None
+    if options.memory_budget is not None and options.memory_budget <= 0:
+        raise SceneSetupError("--scene-memory must be positive")
+    names = [f.name for f in folders]
+    try:
+        if options.depths_file is not None:
+            depths = read_depth_table(Path(options.depths_file), names,
+                                      {f.name: os.path.basename(f.path) for f in folders})
+        elif options.start_depth_m is not None:
+            depths = back_to_back(names, float(options.start_depth_m), float(options.core_length_m or 0.0))
+        else:
+            return {}
+    except DepthError as exc:
+        raise SceneSetupError(str(exc)) from None
+    if options.flip_all:
+        depths = {name: replace(depth, flip=True) for name, depth in depths.items()}
+    return depths
+
+
+# ---------------------------------------------------------------------------------------------
+# After converting
+
+
+def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str, CoreDepth],
+                options: SceneOptions, well_name: str, durable: bool = True) -> Optional[WellResult]:
+    """Length warnings into the records; with ``build_scene`` the scene files and ``scene.mrml``.
+
+    Never raises: a scene that cannot be built is an ``error`` in the result (the cores are
+    converted and stay so).
+    """
+    if not depths:
+        return None
+    add_length_warnings(records, depths)
+    if not options.build_scene:
+        return WellResult()
+    try:
+        budget, name = options.memory_budget or default_budget(), options.well_name or well_name
+        key = scene_key(output_dir, records, depths, budget, name)
+        reused = _unchanged_scene(output_dir, key)
+        if reused is not None:  # rerun of a finished well: no core is read again
+            scene, layout = reused
+        else:
+            layout = build_layout(output_dir, records, depths, budget, name, durable, key)
+            from ..mrml.well import write_scene
+            scene = write_scene(output_dir, layout)
+        strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
+        return WellResult(layout, scene, strip)
+    except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
+        return WellResult(error="scene not written: %s" % one_line(exc))
+
+
+def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth]) -> None:
+    """Warn where a scan's length differs from its depth interval (once per record)."""
+    scanned = {r.name: float(r.dimensions[2]) * float(r.spacing[2]) for r in records
+               if r.dimensions and r.spacing and r.status in ("converted", "skipped")}
+    for record in records:
+        warning = length_warnings({record.name: depths[record.name]}, scanned).get(record.name) \
+            if record.name in depths else None
+        if warning and warning not in record.warnings:
+            record.warnings.append(warning)
+
+
+def scene_key(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth], budget: int,
+              well_name: str) -> str:
+    """A hash of everything the scene is made of: depths, budget, name, and each converted file's
+    name, size and modification time — equal keys mean the same scene."""
+    digest = hashlib.sha1(("%s\0%d\n" % (well_name, budget)).encode("utf-8"))
+    for name in sorted(depths):
+        depth = depths[name]
+        digest.update(("%s %r %r %s\n" % (name, depth.top_m, depth.bottom_m, depth.flip)).encode("utf-8"))
+    for record in records:
+        if record.output and record.status in ("converted", "skipped"):
+            try:
+                stat = (Path(output_dir) / record.output).stat()
+            except OSError:
+                continue
+            digest.update(("%s %s %d %d\n" % (record.name, record.output, stat.st_size,
+                                               stat.st_mtime_ns)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _unchanged_scene(output_dir: Path, key: str) -> Optional[tuple]:
+    """(scene.mrml, layout) of an earlier run built from the same ``key`` whose files all exist."""
+    from ..mrml.well import SCENE_NAME
+    scene = Path(output_dir) / SCENE_NAME
+    try:
+        layout = read_layout(output_dir)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if layout.source_key != key or not scene.exists():
+        return None
+    files = [c.file for c in layout.cores] + [c.full_file for c in layout.cores] + [
+        layout.overview_file, layout.strip_file]
+    if any(not f or not (Path(output_dir) / f).exists() for f in files):
+        return None
+    return scene, layout
+
+

@@ -1,0 +1,8 @@
+"""How the batch words what went wrong: one line per problem, whatever the source."""
+from __future__ import annotations
+
+
+def one_line(value: object, limit: int = 300) -> str:
+    """``value`` (an exception or text) as one line of at most ``limit`` characters, as a record's
+    error and every message of a batch must be; an exception without text gives its type."""
+    return " ".join(str(value).split())[:limit] or type(value).__name__

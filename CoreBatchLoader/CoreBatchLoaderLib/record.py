@@ -1,0 +1,42 @@
+"""What happened to one core: :class:`CoreRecord`, the keys of ``manifest.json``.
+
+One record per core, the same whichever route converted it (fast engine or Slicer's DICOMLib),
+made by :mod:`.convert`, kept by :mod:`.batch`, shown by the CLI, the Slicer panel and the report.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, List, Optional
+
+STATUSES = ("converted", "skipped", "failed")
+
+
+@dataclass
+class CoreRecord:
+    """What happened to one core; the keys of ``manifest.json``."""
+
+    name: str
+    source: str  # absolute path of the core's folder
+    series_uid: Optional[str] = None
+    status: str = "failed"
+    output: Optional[str] = None  # relative to the output folder
+    error: Optional[str] = None  # one line
+    warnings: List[str] = field(default_factory=list)
+    dimensions: Optional[List[int]] = None  # NRRD sizes: columns, rows, slices
+    spacing: Optional[List[float]] = None  # mm along i, j, k
+    origin_lps: Optional[List[float]] = None
+    directions_lps: Optional[List[List[float]]] = None  # step vectors of i, j, k
+    type: Optional[str] = None  # numpy name of the voxel type
+    seconds: float = 0.0
+    slices: int = 0  # input slices (frames) used
+    bytes: int = 0  # size of the voxel data written
+    fingerprint: Optional[str] = None
+    route: str = "fast"
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "CoreRecord":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

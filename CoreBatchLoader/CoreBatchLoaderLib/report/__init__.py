@@ -1,0 +1,1 @@
+"""The report: report.html, manifest.csv and the pictures it shows (thumbnails, PNG)."""
