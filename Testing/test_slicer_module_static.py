@@ -237,7 +237,7 @@ def top_level_imports(path: Path) -> Set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted(LIB_DIR.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(LIB_DIR.rglob("*.py")), ids=lambda p: p.relative_to(LIB_DIR).as_posix())
 def test_the_library_imports_no_slicer_qt_or_dicomlib_at_import_time(path: Path) -> None:
     assert not top_level_imports(path) & {"slicer", "vtk", "qt", "ctk", "DICOMLib", "CoreBatchLoader"}
     source = path.read_text(encoding="utf-8")
