@@ -27,8 +27,10 @@ reversed slice order, missing slices and duplicated slices.
 Everything is deterministic: the same arguments (including ``seed``) give
 byte-identical files, UIDs included.
 
-Only numpy, pydicom (3.x) and the standard library are used.  The module is
-kept Python 3.9 syntax compatible because Slicer may embed an older Python.
+Only numpy, pydicom and the standard library are used, pydicom 2.4 or 3.x alike: the Slicer
+self-test writes its data with this module inside Slicer 5.4–5.10, which ship pydicom 2.4 (and
+Python 3.9 up to 5.8, hence Python 3.9 syntax).  Both versions write byte-identical files (the
+file meta names this writer, not the pydicom version).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
@@ -73,6 +76,10 @@ PER_SLICE_INTERCEPT_STEP = -4.0  # intercept of slice k: intercept + k * step
 
 Vector3 = Tuple[float, float, float]
 PathLike = Union[str, Path]
+
+# pydicom 3 renamed or added the two keywords the writer needs (save_as's enforce_file_format,
+# compress's generate_instance_uid); pydicom 2.4 (Slicer 5.4–5.10) has neither and raises TypeError.
+PYDICOM_3 = int(pydicom.__version__.split(".")[0]) >= 3
 
 
 @dataclass
@@ -326,6 +333,8 @@ def _file_meta(sop_class: str, sop_instance: str, transfer_syntax: str) -> FileM
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_instance
     meta.TransferSyntaxUID = transfer_syntax
+    # pydicom would write its own version here, the only byte in which its 2.4 and 3 files differ.
+    meta.ImplementationVersionName = "CBL_SYNTHETIC"
     return meta
 
 
@@ -371,7 +380,8 @@ def _set_pixel_data(ds: Dataset, pixels: np.ndarray, transfer_syntax: str) -> No
     if pixels.ndim == 3:
         ds.NumberOfFrames = pixels.shape[0]
     if transfer_syntax == RLELossless:
-        ds.compress(RLELossless, pixels, generate_instance_uid=False)
+        # pydicom 3 gives the compressed dataset a new SOPInstanceUID unless told not to; 2.4 never does.
+        ds.compress(RLELossless, pixels, **({"generate_instance_uid": False} if PYDICOM_3 else {}))
         return
     vr = "OB" if pixels.dtype.itemsize == 1 else "OW"
     if transfer_syntax == ExplicitVRBigEndian:
@@ -556,5 +566,8 @@ def _file_name(prefix: str, number: int, suffix: str) -> str:
 
 
 def _save(ds: Dataset, path: Path) -> None:
-    """Write ``ds`` as a DICOM Part 10 file."""
-    ds.save_as(path, enforce_file_format=True)
+    """Write ``ds`` as a DICOM Part 10 file (preamble, 'DICM', file meta), on pydicom 2.4 and 3."""
+    if PYDICOM_3:
+        ds.save_as(path, enforce_file_format=True)
+    else:  # pragma: no cover - pydicom 2.4: the same file, under the keyword it had then
+        ds.save_as(str(path), write_like_original=False)
