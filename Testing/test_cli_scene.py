@@ -125,3 +125,18 @@ def test_a_rerun_of_a_finished_well_reuses_the_scene_and_a_new_depth_rebuilds_it
     assert cli(*moved).returncode == 0
     assert overview.stat().st_mtime_ns != first
     assert b"2460.5" in (tmp_path / "out" / "scene" / "core_001.nhdr").read_bytes()
+
+
+@pytest.mark.parametrize("table", ["2450 2450.004\n2451 2451.004\n2452 2452.004\n",
+                                   "core,top,bottom\ncore_003,2452,2452.004\ncore_001,2450,2450.004\n"
+                                   "core_002,2451,2451.004\n"])
+def test_a_depth_table_photos_and_a_readme_beside_the_core_folders_are_no_cores(tmp_path: Path, well: Path,
+                                                                                 table: str) -> None:
+    (well / "depths.csv").write_text(table)
+    (well / "README.txt").write_text("well 7, cores 1-3\n")
+    (well / "core_002.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    (well / "photos").mkdir()
+    (well / "photos" / "box1.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    run = cli("convert", well, tmp_path / "out", "--quiet", "--depths", well / "depths.csv")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.nrrd")) == list(CORES)

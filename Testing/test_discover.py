@@ -88,6 +88,26 @@ def test_series_split_by_image_size_gives_two_cores(tmp_path: Path) -> None:
     assert len({c.name for c in scan.cores}) == 2
 
 
+def test_each_part_of_a_series_split_by_image_size_is_warned_naming_the_other_and_the_sizes(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "core_7", slices=4, rows=16, columns=16, series_uid="1.2.3.4", file_prefix="S")
+    write_core_series(tmp_path / "core_7", slices=3, rows=20, columns=24, series_uid="1.2.3.4", file_prefix="L",
+                      origin=(0.0, 0.0, 100.0))
+    result = convert_tree(tmp_path, tmp_path.parent / "out")
+    small, large = sorted(result.records, key=lambda r: r.dimensions[2], reverse=True)
+    assert {small.status, large.status} == {"converted"}
+    [warning] = [w for w in small.warnings if "split" in w]
+    assert large.name in warning and "16×16" in warning and "20×24" in warning and "1.2.3.4" in warning
+    [warning] = [w for w in large.warnings if "split" in w]
+    assert small.name in warning and "16×16" in warning and "20×24" in warning
+
+
+def test_a_folder_with_two_series_of_one_size_has_no_split_warning(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "core", slices=3, series_number=1, file_prefix="A")
+    write_core_series(tmp_path / "core", slices=3, series_number=2, file_prefix="B", seed=5)
+    result = convert_tree(tmp_path, tmp_path.parent / "out")
+    assert len(result.records) == 2 and not any("split" in w for r in result.records for w in r.warnings)
+
+
 def test_a_core_name_tells_which_folder_it_came_from() -> None:
     assert is_core_of("core_001", "core_001") and is_core_of("core_001_s3", "core_001")
     assert is_core_of("core_001_2", "core_001")

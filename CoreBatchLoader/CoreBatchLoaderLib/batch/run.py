@@ -28,7 +28,14 @@ from ..convert import (
     output_file_name,
     written_from,
 )
-from ..dicom.discover import CoreFolder, CoreSeries, find_core_folders, is_core_of, scan_folder
+from ..dicom.discover import (
+    CoreFolder,
+    CoreSeries,
+    find_core_folders,
+    holds_dicom_image,
+    is_core_of,
+    scan_folder,
+)
 from ..dicom.headers import dicom_start
 from ..files import PARTIAL_SUFFIX
 from ..messages import one_line
@@ -308,6 +315,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             previous.setdefault(record.source, []).append(record)
         folders = find_core_folders(input_dir, exclude=[output_dir])
         result.folders = len(folders)
+        folders = [folder for folder in folders if holds_dicom_image(folder)]  # depth tables name only these
         depths: Mapping[str, "CoreDepth"] = {}
         if options.scene != SceneOptions():  # depths asked for: only then import the scene's code
             from .well_steps import SceneSetupError, check_options

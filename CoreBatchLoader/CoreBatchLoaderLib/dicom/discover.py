@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .headers import DicomFileError, NotAnImage, SliceHeader, read_slice_headers
+from .headers import DicomFileError, NotAnImage, SliceHeader, dicom_start, read_slice_headers
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 100  # characters of a core's name; its files add a series suffix, ".nrrd", "_proxy.nrrd" or
@@ -182,7 +182,49 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
         if broken:
             core.error = _summary(broken)
         cores.append(core)
+    warn_about_split_parts(cores)
     return FolderScan(folder, cores)
+
+
+def warn_about_split_parts(cores: Sequence[CoreSeries]) -> None:
+    """Warn on each core that is part of a series split by image size or orientation, naming
+    the other parts and how they differ: the split also renames the core (core_7 → core_7_1),
+    so a depth table written for the folder no longer matches, and the user must see why."""
+    for core in cores:
+        others = [c for c in cores if c is not core and c.series_uid == core.series_uid and core.series_uid]
+        if not others:
+            continue
+        first = core.slices[0]
+        parts = []
+        for other in others:
+            theirs = other.slices[0]
+            if (theirs.rows, theirs.columns) != (first.rows, first.columns):
+                parts.append("%s (%d slices of %d×%d)" % (other.name, len(other.slices), theirs.rows, theirs.columns))
+            else:
+                parts.append("%s (%d slices in another orientation)" % (other.name, len(other.slices)))
+        core.warnings.append(
+            "its series (SeriesInstanceUID %s) was split: these %d slices of %d×%d are this core, the rest "
+            "is %s — slices of different sizes or orientations cannot share one volume" % (
+                core.series_uid, len(core.slices), first.rows, first.columns, ", ".join(parts)))
+
+
+def holds_dicom_image(folder: CoreFolder) -> bool:
+    """Whether ``folder`` directly holds a DICOM image (or a DICOM file too broken to tell, which
+    then fails as a core): a well folder holding only the depth table, photos, a README or a
+    DICOMDIR next to its core folders is no core — with depths, it needs no depth row.  Reads
+    one header for a core folder (its first DICOM file is a slice)."""
+    for file_name in folder.files:
+        path = os.path.join(folder.path, file_name)
+        try:
+            if dicom_start(path) is None:
+                continue
+            read_slice_headers(path)
+        except (NotAnImage, OSError):
+            continue
+        except DicomFileError:
+            pass  # too broken to tell: it fails as a core, with its reason
+        return True
+    return False
 
 
 def group_slices(slices: Sequence[SliceHeader]) -> List[List[SliceHeader]]:
