@@ -16,6 +16,7 @@ from typing import Callable, List, Optional
 
 from . import __version__
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
 from .convert import ConvertOptions
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
@@ -63,6 +64,10 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fsync", action="store_true",
                         help="do not force each file to disk before renaming it (faster, less safe)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    parser.add_argument("--no-ct-log", action="store_false", dest="ct_log",
+                        help="do not measure the CT log (logs/<core>.csv, well_ct_log.las) while converting")
+    parser.add_argument("--void-threshold", type=float, default=DEFAULT_VOID_THRESHOLD_HU, metavar="HU",
+                        help="the CT log's void fraction counts voxels below this (default %(default)g HU)")
     well = parser.add_argument_group("depths and the whole-well scene")
     well.add_argument("--depths", type=Path, metavar="FILE", dest="depths_file",
                       help="core depths in metres: two columns top bottom, one row per core folder in name "
@@ -91,7 +96,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     options = BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
-                               output_format=args.output_format),
+                               output_format=args.output_format, ct_log=args.ct_log,
+                               void_threshold_hu=args.void_threshold),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args))
     return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, options, progress=bar))
 

@@ -15,6 +15,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU, CtLog
+from .analysis.slices import AnalysisContext, CoreInterval, SliceAnalyses, SliceAnalysis
 from .dicom.discover import CoreSeries
 from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
 from .dicom.headers import SliceHeader
@@ -48,6 +50,10 @@ class ConvertOptions:
     gap_policy: str = "fill"  # "fill" missing slices with background, or "fail" the core
     durable: bool = True  # fsync each file before its rename
     output_format: str = "nrrd"  # or "nhdr": a detached header over the DICOM files, where exact
+    ct_log: bool = True  # logs/<core>.csv and the axis while converting (not for .nhdr: no pixel is read)
+    void_threshold_hu: float = DEFAULT_VOID_THRESHOLD_HU  # the CT log's voids: voxels below this
+    depth: Optional[CoreInterval] = None  # this core's place in the well, when the batch knows it
+    threaded_analyses: bool = True  # the analyses in a thread beside the conversion
 
 
 OUTPUT_FORMATS = ("nrrd", "nhdr")
@@ -121,17 +127,21 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
                 return record
             record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
         target = Path(output_dir) / output_file_name(core.name)
+        analyses = slice_analyses(geometry, options)
         try:
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values)
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values, analyses)
         except OutOfRange as exc:
             wide = mapping.widened()
             record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
             mapping = wide
-            written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values)
+            analyses = slice_analyses(geometry, options)  # afresh: they see the slices again
+            written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values, analyses)
         record.status = "converted"
         record.output = target.name
         record.type = mapping.output_dtype
         record.bytes = written
+        analyses.finish(AnalysisContext(Path(output_dir), core.name, geometry, record, options.depth,
+                                        options.durable))
     except (CoreError, GeometryError, PixelDataError) as exc:
         record.status, record.error = "failed", one_line(exc, 500)
     except OSError as exc:  # file too large, permission: this core only
@@ -145,26 +155,43 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
     return record
 
 
+def slice_analyses(geometry: CoreGeometry, options: ConvertOptions) -> SliceAnalyses:
+    """The analyses that measure each slice while it is converted (the CT log unless
+    ``--no-ct-log``), fresh for one pass over the slices."""
+    analyses: List[SliceAnalysis] = []
+    if options.ct_log:
+        analyses.append(CtLog(geometry.sizes[2], options.void_threshold_hu))
+    spacing = geometry.spacing
+    return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses)
+
+
 def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
-                    options: ConvertOptions, key_values: Optional[Dict[str, str]] = None) -> int:
-    """Stream the slices into ``target`` in geometry order; returns the voxel bytes written."""
+                    options: ConvertOptions, key_values: Optional[Dict[str, str]] = None,
+                    analyses: Optional[SliceAnalyses] = None) -> int:
+    """Stream the slices into ``target`` in geometry order, each also to ``analyses`` (a gap
+    as None); returns the voxel bytes written.  The analyses have seen every slice on return."""
     first = slices[next(i for i in geometry.slice_order if i is not None)]
     filler = None
     converter = VoxelConverter(mapping, first.rows, first.columns)
-    with SliceReader() as reader, NrrdStreamWriter(
+    analyses = analyses or SliceAnalyses((), (1.0, 1.0))
+    with SliceReader() as reader, analyses, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
             compress=options.compress, durable=options.durable, key_values=key_values) as nrrd:
-        for index in geometry.slice_order:
+        for k, index in enumerate(geometry.slice_order):
             if index is None:
                 if filler is None:
                     filler = np.full((first.rows, first.columns), background_value(first, mapping),
                                      dtype=mapping.output_dtype)
                 nrrd.write_slice(filler)
+                analyses.add_slice(k, None)
             else:
                 header = slices[index]
-                nrrd.write_slice(converter.convert(reader.stored(header, mapping.stored_dtype), header))
+                voxels = converter.convert(reader.stored(header, mapping.stored_dtype), header)
+                analyses.add_slice(k, voxels)
+                nrrd.write_slice(voxels)
         nrrd.commit()
+        analyses.join()
         return nrrd.bytes_written
 
 

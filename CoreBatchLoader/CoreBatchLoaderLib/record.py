@@ -32,6 +32,10 @@ class CoreRecord:
     bytes: int = 0  # size of the voxel data written
     fingerprint: Optional[str] = None
     route: str = "fast"
+    ct_log: Optional[str] = None  # logs/<core>.csv, relative to the output folder (analysis.ct_log)
+    axis_tilt_deg: Optional[float] = None  # the core axis against the scan axis
+    axis_point_lps: Optional[List[float]] = None  # a point of the fitted axis, mm
+    axis_direction_lps: Optional[List[float]] = None  # its unit direction, along +k
 
     def to_json(self) -> Dict[str, Any]:
         return asdict(self)

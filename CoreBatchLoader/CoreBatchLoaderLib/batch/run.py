@@ -17,8 +17,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ..analysis.slices import CoreInterval
 from ..convert import (
     OUTPUT_FORMATS,
     ConvertOptions,
@@ -75,6 +76,7 @@ class FolderJob:
     fingerprint: str
     previous: Sequence[CoreRecord] = ()
     thumbnails: bool = True  # draw each converted core's report picture in the worker
+    depths: Tuple[Tuple[str, CoreInterval], ...] = ()  # the folder's cores in the well, when known
 
 
 @dataclass
@@ -141,8 +143,10 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
             record = core_record(core, error="output %s exists and was not written by this batch from this "
                                              "source; use --overwrite to replace it" % target.name)
         else:
+            depth = dict(job.depths).get(core.name)
+            options = replace(job.options, depth=depth) if depth is not None else job.options
             try:
-                record = converter(core, Path(job.output_dir), job.options)
+                record = converter(core, Path(job.output_dir), options)
             except OutputFull:
                 raise  # not this core's fault: the batch stops
             except Exception as exc:  # a bug must cost one core, not the batch
@@ -326,8 +330,9 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert))
                         for folder in folders]
         earlier = _previous_records(previous, folders, fingerprints)
+        intervals = tuple((name, CoreInterval(d.top_m, d.bottom_m, d.flip)) for name, d in depths.items())
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite, fingerprint,
-                          records, options.report)
+                          records, options.report, tuple(i for i in intervals if is_core_of(i[0], folder.name)))
                 for folder, fingerprint, records in zip(folders, fingerprints, earlier)]
         by_folder: Dict[int, List[CoreRecord]] = {}
         started = time.perf_counter()
@@ -429,7 +434,10 @@ def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreReco
 
 def _settings(options: ConvertOptions) -> str:
     """The options that change what a core's output file holds (not how it is written)."""
-    return "compress=%s gap=%s format=%s" % (options.compress, options.gap_policy, options.output_format)
+    settings = "compress=%s gap=%s format=%s" % (options.compress, options.gap_policy, options.output_format)
+    if options.ct_log:  # the log is measured while converting: another threshold means converting again
+        settings += " ctlog void=%g" % options.void_threshold_hu
+    return settings
 
 
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,

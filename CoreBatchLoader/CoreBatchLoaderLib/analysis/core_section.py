@@ -1,0 +1,201 @@
+"""Where the rock is in one slice: the core's cross-section, not the air, liner, barrel or gap.
+
+Found once per output slice while converting and shared by every analysis (:mod:`.slices`), so
+it must cost far less than converting the slice (~0.3 ms for 512² int16 at copy speed).  It
+works on a *sample grid* — every ``step``-th pixel in both directions, ~128 samples across
+(1 mm for a 133 mm core at 0.26 mm pixels) — with plain numpy, no labelling or distance
+transforms (scipy would cost more than converting):
+
+1. matter: samples denser than ``MATTER_HU`` (−500 HU: rock, liner, barrel, caps; not air or
+   foam);
+2. the outline: matter filled along rows (a sample between two matter samples of its row) — a
+   liner becomes its disc, the core its disc with pores and cracks filled;
+3. a liner or barrel: the air enclosed by that outline (the gap between core and liner) reaches
+   close to the outline all around (in at least 5 of 8 octants).  Its CT number does not matter
+   (aluminium overlaps rock): it is cut off geometrically, at the outermost enclosed air — the
+   liner's bore — so a core lying on the liner's low side, the gap there under a voxel, comes
+   out without its liner;
+4. the rock: the remaining matter eroded by one sample (crumbs and liner slivers go), filled
+   along rows: that is the **mask**, eroded against partial volume at the edge.  The
+   **equivalent radius** comes from the area of the same outline before the erosion (one sample
+   grown back inside the unfilled outline), the **centre** from its centroid;
+5. not rock: a section whose matter averages below ``min_core_hu`` (300 HU: foam spacers, plastic
+   end caps, water) or is narrower than ``min_diameter_mm`` is None — as is an empty slice.
+
+Rubble (broken pieces with air between them) gives the filled outline of the pieces, so its
+void fraction is the air between them.  A scanner table under the core would join the outline;
+core scanners rarely have one in the image, medical ones do (not handled).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+try:  # Python ≥ 3.8 everywhere we run; a cached mask is computed on first use only
+    from functools import cached_property
+except ImportError:  # pragma: no cover
+    cached_property = property  # type: ignore[assignment,misc]
+
+MATTER_HU = -500.0
+MIN_CORE_HU = 300.0
+MIN_DIAMETER_MM = 10.0
+SAMPLES_ACROSS = 100
+
+
+@dataclass(frozen=True, eq=False)
+class CoreSection:
+    """The rock's cross-section in one slice.
+
+    Pixel coordinates follow the NRRD/IJK convention: ``i`` = column, ``j`` = row of the slice
+    array ``values[j, i]``.  ``radius_mm`` is the *equivalent* radius (the disc of the same area
+    as the filled cross-section) in millimetres; ``pixel_spacing_ij_mm`` turns it into pixels
+    (:attr:`radius_ij_px`), since pixels need not be square.
+    """
+
+    centre_ij: Tuple[float, float]  # centroid of the filled section, full-resolution pixels
+    radius_mm: float  # equivalent radius of the filled section (before erosion)
+    pixel_spacing_ij_mm: Tuple[float, float]  # mm between columns (i), between rows (j)
+    shape: Tuple[int, int]  # rows, columns of the slice
+    step: int  # the sample grid: values[::step, ::step]
+    sample_mask: np.ndarray = field(repr=False)  # bool, the eroded section on the sample grid
+    lined: bool = False  # a liner or barrel was found and cut away
+
+    @property
+    def diameter_mm(self) -> float:
+        return 2.0 * self.radius_mm
+
+    @property
+    def radius_ij_px(self) -> Tuple[float, float]:
+        """The equivalent radius in pixels along i (columns) and j (rows)."""
+        return self.radius_mm / self.pixel_spacing_ij_mm[0], self.radius_mm / self.pixel_spacing_ij_mm[1]
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """The eroded section at full resolution (bool, rows × columns): a pixel is in when the
+        samples around it (above, below, left and right on the sample grid) all are.  Built on
+        first use — the CT log itself never needs it."""
+        rows, columns = self.shape
+        h, w = self.sample_mask.shape
+        row_low = np.minimum(np.arange(rows) // self.step, h - 1)
+        row_high = np.minimum(-(-np.arange(rows) // self.step), h - 1)
+        column_low = np.minimum(np.arange(columns) // self.step, w - 1)
+        column_high = np.minimum(-(-np.arange(columns) // self.step), w - 1)
+        mask = self.sample_mask
+        return (mask[row_low][:, column_low] & mask[row_low][:, column_high]
+                & mask[row_high][:, column_low] & mask[row_high][:, column_high])
+
+    def samples(self, values: np.ndarray) -> np.ndarray:
+        """The section's voxels of ``values`` (the slice it was found in) on the sample grid."""
+        return values[::self.step, ::self.step][self.sample_mask]
+
+
+def sample_step(rows: int, columns: int, across: int = SAMPLES_ACROSS) -> int:
+    """Every how many pixels a sample is taken, for ~``across`` samples along the shorter side."""
+    return max(1, int(round(min(rows, columns) / float(across))))
+
+
+def find_core_section(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float],
+                      step: Optional[int] = None, min_core_hu: float = MIN_CORE_HU,
+                      min_diameter_mm: float = MIN_DIAMETER_MM) -> Optional[CoreSection]:
+    """The core's cross-section in the slice ``values`` (rows × columns, HU), or None when the
+    slice holds no core (see the module docstring).  ``step`` defaults to :func:`sample_step`."""
+    rows, columns = values.shape
+    step = step or sample_step(rows, columns)
+    sample = values[::step, ::step]
+    h, w = sample.shape
+    dx, dy = pixel_spacing_ij_mm[0] * step, pixel_spacing_ij_mm[1] * step  # mm between samples
+    matter = sample > MATTER_HU
+    if not matter.any():
+        return None
+    outline = _span_fill(matter)
+    rock, lined = matter, False
+    enclosed_air = outline & ~matter
+    outline_count = int(np.count_nonzero(outline))
+    if np.count_nonzero(enclosed_air) > 0.02 * outline_count:
+        cut = _liner_bore(outline, enclosed_air, outline_count, dx, dy)
+        if cut is not None:
+            rock, lined = matter & cut, True
+    inner = _span_fill(_erode(rock))
+    inner_count = int(np.count_nonzero(inner))
+    if inner_count == 0:
+        return None
+    section = _dilate(inner) & (outline if not lined else _span_fill(rock))
+    area_mm2 = float(np.count_nonzero(section)) * dx * dy
+    radius = math.sqrt(area_mm2 / math.pi)
+    if 2.0 * radius < min_diameter_mm:
+        return None
+    solid = inner & matter
+    if not solid.any() or float(sample[solid].mean()) < min_core_hu:
+        return None
+    column_sums, row_sums = section.sum(axis=0), section.sum(axis=1)
+    total = float(column_sums.sum())
+    centre_i = float(column_sums @ np.arange(w)) / total * step
+    centre_j = float(row_sums @ np.arange(h)) / total * step
+    return CoreSection((centre_i, centre_j), radius, (float(pixel_spacing_ij_mm[0]), float(pixel_spacing_ij_mm[1])),
+                       (rows, columns), step, inner, lined)
+
+
+def _liner_bore(outline: np.ndarray, enclosed_air: np.ndarray, outline_count: int,
+                dx: float, dy: float) -> Optional[np.ndarray]:
+    """Samples inside a liner's bore (bool), or None when the enclosed air is not a liner's gap
+    (pores or vugs in a bare core)."""
+    h, w = outline.shape
+    rows_mm, columns_mm = np.arange(h) * dy, np.arange(w) * dx
+    centre_y = float(outline.sum(axis=1) @ rows_mm) / outline_count
+    centre_x = float(outline.sum(axis=0) @ columns_mm) / outline_count
+    y2 = (rows_mm - centre_y) ** 2
+    x2 = (columns_mm - centre_x) ** 2
+    r2 = y2[:, None] + x2[None, :]
+    outer_radius = math.sqrt(outline_count * dx * dy / math.pi)
+    air_r2 = r2[enclosed_air]
+    bore = math.sqrt(float(air_r2.max()))
+    if outer_radius - bore > 0.25 * outer_radius:
+        return None  # a thick shell of matter outside the outermost air: a bare core with pores
+    band = max(2.0 * max(dx, dy), 0.05 * outer_radius)
+    near_wall = np.nonzero(enclosed_air & (r2 > (bore - band) ** 2))
+    octants = _octants(near_wall[1] * dx - centre_x, near_wall[0] * dy - centre_y)
+    if len(octants) < 5:
+        return None
+    return r2 < (bore - 0.5 * min(dx, dy)) ** 2
+
+
+def _octants(x: np.ndarray, y: np.ndarray) -> set:
+    """Which of the 8 octants around the origin the points fall in."""
+    code = (x > 0).astype(np.int8) * 4 + (y > 0).astype(np.int8) * 2 + (np.abs(x) > np.abs(y)).astype(np.int8)
+    return set(np.unique(code).tolist())
+
+
+def _span_fill(mask: np.ndarray) -> np.ndarray:
+    """Samples lying between two ``mask`` samples of their row: a disc's pores and cracks
+    filled, a ring made a disc, the outline of scattered pieces.  (Rows only: filling along
+    columns as well would double the cost and change only concave outlines.)"""
+    w = mask.shape[1]
+    first = mask.argmax(axis=1)
+    last = w - 1 - mask[:, ::-1].argmax(axis=1)
+    last[~mask.any(axis=1)] = -1  # an empty row spans nothing
+    columns = np.arange(w)[None, :]
+    return (columns >= first[:, None]) & (columns <= last[:, None])
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    """Samples whose four neighbours are all in ``mask`` (the image border counts as outside)."""
+    out = mask.copy()
+    out[1:] &= mask[:-1]
+    out[:-1] &= mask[1:]
+    out[:, 1:] &= mask[:, :-1]
+    out[:, :-1] &= mask[:, 1:]
+    out[0], out[-1], out[:, 0], out[:, -1] = False, False, False, False
+    return out
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one sample to its four neighbours (undoes :func:`_erode` on a disc)."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out

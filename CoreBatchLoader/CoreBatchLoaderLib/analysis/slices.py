@@ -1,0 +1,181 @@
+"""The hook in the conversion's slice loop: analyses that measure each slice as it goes by.
+
+An analysis (the CT log, the unwrapped surface…) implements :class:`SliceAnalysis`::
+
+    add_slice(k, values, section)   once per output slice k = 0 … n−1, in order
+    finish(context)                 once, after the volume is written
+
+``values`` is the slice (rows × columns, the voxel values written, HU for CT) or None for a
+missing slice filled with background; ``section`` its :class:`~.core_section.CoreSection` or
+None when the slice shows no core.  The section is found once per slice and shared by all
+analyses.  ``values`` is a buffer reused after the call returns: copy what you keep (memory
+stays one slice plus small per-slice rows).
+
+:class:`SliceAnalyses` runs them in a worker thread beside the conversion: the slice is copied
+into one of two buffers (~20 µs for 512² int16) and the conversion goes on reading and writing
+while the thread finds the section and runs the analyses — numpy and file I/O release the GIL.
+
+**Analyses never fail the core**: an exception in ``add_slice`` stops that analysis (the others
+go on), one in ``finish`` is caught; each becomes a warning on the core's record and the volume
+converts all the same.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..dicom.geometry import CoreGeometry
+from ..messages import one_line
+from .core_section import CoreSection, find_core_section
+
+try:
+    from typing import Protocol
+except ImportError:  # pragma: no cover - Python < 3.8
+    Protocol = object  # type: ignore[assignment,misc]
+
+
+@dataclass(frozen=True)
+class CoreInterval:
+    """Where the core came from in the well, as the depth table says (plain numbers: the well's
+    code sits in a later stage).  ``flip``: the scan runs bottom to top, slice k = last is the top."""
+
+    top_m: float
+    bottom_m: float
+    flip: bool = False
+
+
+@dataclass
+class AnalysisContext:
+    """What an analysis needs to write its results once the volume is written."""
+
+    output_dir: Path
+    core_name: str
+    geometry: CoreGeometry  # spacing, directions, origin (LPS), slice order (None = gap)
+    record: Any  # the core's record (convert.CoreRecord): set its fields, append to its warnings
+    depth: Optional[CoreInterval] = None  # None when no depth was given
+    durable: bool = True  # fsync files before their rename (files.write_text_atomically)
+
+
+class SliceAnalysis(Protocol):
+    """What the conversion calls; see the module docstring."""
+
+    name: str  # for warnings: "CT log"
+
+    def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection]) -> None:
+        ...
+
+    def finish(self, context: AnalysisContext) -> None:
+        ...
+
+
+class SliceAnalyses:
+    """Feeds the slices of one core to ``analyses`` (see the module docstring).
+
+    Use as a context manager around the slice loop: :meth:`add_slice` per output slice,
+    :meth:`join` once all are written, then :meth:`finish` with the core's context.  Leaving the
+    block stops the thread (also when the conversion failed).
+    """
+
+    def __init__(self, analyses: Sequence[SliceAnalysis], pixel_spacing_ij_mm: Tuple[float, float],
+                 threaded: bool = True) -> None:
+        self.analyses: List[SliceAnalysis] = list(analyses)
+        self.pixel_spacing_ij_mm = pixel_spacing_ij_mm
+        self.threaded = threaded and bool(self.analyses)
+        self.warnings: List[str] = []
+        self._failed: List[bool] = [False] * len(self.analyses)
+        self._work: "queue.Queue[Optional[tuple]]" = queue.Queue(maxsize=1)
+        self._free: "queue.Queue[np.ndarray]" = queue.Queue()
+        self._buffers = 0
+        self._thread: Optional[threading.Thread] = None
+        self._section_errors = 0
+
+    def __enter__(self) -> "SliceAnalyses":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.join()
+
+    def add_slice(self, k: int, values: Optional[np.ndarray]) -> None:
+        """Slice ``k`` (None for a gap); returns as soon as the slice is copied."""
+        if not self.analyses:
+            return
+        if not self.threaded:
+            self._analyse(k, values)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="corebatchloader-analyses", daemon=True)
+            self._thread.start()
+        buffer = None
+        if values is not None:
+            if self._buffers < 2:  # two buffers: one being analysed, one being filled
+                self._free.put(np.empty_like(values))
+                self._buffers += 1
+            buffer = self._free.get()
+            if buffer.shape != values.shape or buffer.dtype != values.dtype:
+                buffer = np.empty_like(values)
+            np.copyto(buffer, values)
+        self._work.put((k, buffer))
+
+    def join(self) -> None:
+        """Wait until every slice given is analysed (stops the thread)."""
+        if self._thread is not None:
+            self._work.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def finish(self, context: AnalysisContext) -> None:
+        """Each analysis that did not fail writes its results; failures become warnings."""
+        self.join()
+        for n, analysis in enumerate(self.analyses):
+            if self._failed[n]:
+                continue
+            try:
+                analysis.finish(context)
+            except Exception as exc:
+                self._fail(n, exc)
+        for warning in self.warnings:
+            if warning not in context.record.warnings:
+                context.record.warnings.append(warning)
+
+    def _run(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            k, buffer = item
+            try:
+                self._analyse(k, buffer)
+            finally:
+                if buffer is not None:
+                    self._free.put(buffer)
+
+    def _analyse(self, k: int, values: Optional[np.ndarray]) -> None:
+        section = None
+        if values is not None:
+            try:
+                section = find_core_section(values, self.pixel_spacing_ij_mm)
+            except Exception as exc:  # a bug here must cost the analyses one slice, not the core
+                self._section_errors += 1
+                if self._section_errors == 1:
+                    self._warn("core cross-section not searched in slice %d: %s"
+                               % (k, one_line(exc)))
+        for n, analysis in enumerate(self.analyses):
+            if self._failed[n]:
+                continue
+            try:
+                analysis.add_slice(k, values, section)
+            except Exception as exc:
+                self._fail(n, exc)
+
+    def _fail(self, n: int, exc: BaseException) -> None:
+        self._failed[n] = True
+        self._warn("%s not written: %s" % (getattr(self.analyses[n], "name", "analysis"), one_line(exc)))
+
+    def _warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)

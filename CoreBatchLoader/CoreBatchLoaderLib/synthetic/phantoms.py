@@ -1,0 +1,233 @@
+"""Core phantoms with known answers: cylinders of known CT number by layer, in liners or bare.
+
+For the analyses measured while converting (the CT log, the unwrap): every number a test checks
+is known here by construction — the CT number of each layer, the noise, the diameter, the axis
+(off the image centre and tilted), which slices hold no core.  Real scans differ in ways each
+option imitates:
+
+- ``liner``: ``"plastic"`` (a few hundred HU) or ``"aluminium"`` (a dense barrel, 2500 HU, above
+  the rock's CT numbers) or None (a bare core);
+- ``touching``: a horizontal scanner leaves the core lying on the liner's low side (+row
+  direction), the gap there a fraction of a voxel, wide on the other side;
+- ``tilt_deg`` / ``centre_mm``: the core axis off the image centre and not along the scan axis;
+- ``rubble``: slices of broken rock (pieces with air between them), ``foam``: foam spacers
+  (−850 HU), ``caps``: polyethylene end caps (−100 HU), ``missing``: slices not written (a gap);
+- ``layers``: CT numbers along the core axis from grid slice 0, each a length in mm.
+
+Voxels at an edge hold their partial volume (the covered fraction of the pixel, to first order),
+then Gaussian noise of ``noise_hu``; stored as signed 16 bit with RescaleIntercept −1024.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .cores import _series_uids, _write_single_frames
+from .dicom_files import PathLike, _make_format, _make_geometry, _Slice, _write_order, _written_indices
+
+AIR_HU = -1000.0
+FOAM_HU = -850.0
+END_CAP_HU = -100.0  # polyethylene
+LINER_HU = {"plastic": 300.0, "aluminium": 2500.0}
+INTERCEPT = -1024.0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A run of rock of one CT number, ``length_mm`` long along the core axis."""
+
+    length_mm: float
+    hu: float
+
+
+@dataclass(frozen=True)
+class CorePhantom:
+    """What to draw; every length in mm, positions in the slice plane from the image centre
+    along the columns (x, i) and rows (y, j)."""
+
+    rows: int = 160
+    columns: int = 160
+    pixel_spacing: Tuple[float, float] = (0.5, 0.5)  # DICOM order: between rows, between columns
+    slice_spacing: float = 1.0
+    slices: int = 60
+    diameter_mm: float = 60.0
+    centre_mm: Tuple[float, float] = (0.0, 0.0)  # the axis at the middle slice
+    tilt_deg: float = 0.0  # axis against the scan axis
+    tilt_azimuth_deg: float = 0.0  # 0: the axis leans towards +x (columns), 90: towards +y (rows)
+    layers: Tuple[Layer, ...] = (Layer(1e9, 2000.0),)
+    noise_hu: float = 30.0
+    liner: Optional[str] = None  # "plastic", "aluminium" or None
+    liner_inner_mm: float = 66.0  # inner diameter
+    liner_wall_mm: float = 3.0
+    touching: bool = False  # core on the liner's low side (+y), else concentric
+    touch_gap_mm: float = 0.2
+    rubble: Tuple[int, ...] = ()  # grid slices of broken rock
+    foam: Tuple[int, ...] = ()
+    caps: Tuple[int, ...] = ()
+    missing: Tuple[int, ...] = ()
+    origin_z_mm: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class PhantomSeries:
+    """A written phantom and its truth, per grid slice k (ascending along the normal)."""
+
+    folder: Path
+    files: List[Path]
+    phantom: CorePhantom
+    centres_ij: np.ndarray  # (slices, 2): the axis in pixel coordinates (i = column, j = row)
+    layer_hu: np.ndarray  # (slices,): CT number of the rock where one layer fills the slice, else NaN
+    has_core: np.ndarray  # (slices,) bool: rock in the slice (a missing slice has none)
+    rubble_void_fraction: np.ndarray  # (slices,): air share of the core's disc in rubble slices, else 0
+    spacing_ijk: Tuple[float, float, float] = field(default=(0.5, 0.5, 1.0))
+
+
+def write_phantom(folder: PathLike, phantom: CorePhantom = CorePhantom()) -> PhantomSeries:
+    """Write ``phantom`` as a CT series (one file per slice) into ``folder``; its truth."""
+    row_spacing, column_spacing = phantom.pixel_spacing
+    origin = (-(phantom.columns - 1) / 2.0 * column_spacing, -(phantom.rows - 1) / 2.0 * row_spacing,
+              phantom.origin_z_mm)
+    geometry = _make_geometry(phantom.pixel_spacing, phantom.slice_spacing, origin, (1.0, 0.0, 0.0),
+                              (0.0, 1.0, 0.0))
+    fmt = _make_format(True, 16, None)
+    written = _written_indices(phantom.slices, phantom.missing, ())
+    by_index = {}
+    for k in written:
+        hu = phantom_slice_hu(phantom, k)
+        stored = np.clip(np.rint(hu - INTERCEPT), fmt.low, fmt.high).astype(fmt.dtype)
+        by_index[k] = _Slice(k=k, copy=0, pixels=stored, slope=1.0, intercept=INTERCEPT)
+    uids = _series_uids(phantom.seed, 1, None, None)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    files = _write_single_frames(out, by_index, _write_order(written, (), False), geometry, fmt, uids, 1,
+                                 "PHANTOM", phantom.slice_spacing, "1.2.840.10008.1.2.1", False, phantom.seed,
+                                 "IM", ".dcm")
+    truth = [_slice_truth(phantom, k) for k in range(phantom.slices)]
+    truth = [t if k in by_index else (t[0], float("nan"), False, 0.0) for k, t in enumerate(truth)]
+    return PhantomSeries(
+        folder=out, files=files, phantom=phantom,
+        centres_ij=np.array([t[0] for t in truth]), layer_hu=np.array([t[1] for t in truth]),
+        has_core=np.array([t[2] for t in truth]), rubble_void_fraction=np.array([t[3] for t in truth]),
+        spacing_ijk=(column_spacing, row_spacing, geometry.slice_spacing))
+
+
+def phantom_slice_hu(phantom: CorePhantom, k: int) -> np.ndarray:
+    """The CT numbers (HU, float) of grid slice ``k``, noise included."""
+    clean, _ = _clean_slice(phantom, k)
+    rng = np.random.default_rng([phantom.seed, k, 17])
+    return clean + rng.normal(0.0, phantom.noise_hu, size=clean.shape)
+
+
+def _axes(phantom: CorePhantom) -> Tuple[np.ndarray, np.ndarray]:
+    """(x, y) mm of every pixel centre from the image centre, shaped for broadcasting."""
+    row_spacing, column_spacing = phantom.pixel_spacing
+    x = (np.arange(phantom.columns) - (phantom.columns - 1) / 2.0)[None, :] * column_spacing
+    y = (np.arange(phantom.rows) - (phantom.rows - 1) / 2.0)[:, None] * row_spacing
+    return x, y
+
+
+def _z(phantom: CorePhantom, k: int) -> float:
+    """Distance of slice ``k`` from the middle slice along the scan axis, mm."""
+    return (k - (phantom.slices - 1) / 2.0) * phantom.slice_spacing
+
+
+def _axis_centre(phantom: CorePhantom, k: int, centre: Tuple[float, float]) -> Tuple[float, float]:
+    lean = math.tan(math.radians(phantom.tilt_deg)) * _z(phantom, k)
+    azimuth = math.radians(phantom.tilt_azimuth_deg)
+    return centre[0] + lean * math.cos(azimuth), centre[1] + lean * math.sin(azimuth)
+
+
+def _liner_centre_mm(phantom: CorePhantom) -> Tuple[float, float]:
+    if not phantom.touching:
+        return phantom.centre_mm
+    drop = phantom.liner_inner_mm / 2.0 - phantom.diameter_mm / 2.0 - phantom.touch_gap_mm
+    return phantom.centre_mm[0], phantom.centre_mm[1] - drop  # the liner sits higher (−y)
+
+
+def _coverage(phantom: CorePhantom, k: int, centre: Tuple[float, float], radius: float,
+              x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(share of each pixel inside the tilted cylinder of ``radius``, position along its axis)."""
+    cx, cy = _axis_centre(phantom, k, centre)
+    tilt, azimuth = math.radians(phantom.tilt_deg), math.radians(phantom.tilt_azimuth_deg)
+    dx, dy = x - cx, y - cy
+    along = dx * math.cos(azimuth) + dy * math.sin(azimuth)  # in the slice, towards the lean
+    across = -dx * math.sin(azimuth) + dy * math.cos(azimuth)
+    distance = np.sqrt((along * math.cos(tilt)) ** 2 + across ** 2)  # to the axis, perpendicular to it
+    pixel = math.sqrt(phantom.pixel_spacing[0] * phantom.pixel_spacing[1])
+    share = np.clip((radius - distance) / pixel + 0.5, 0.0, 1.0)
+    axial = _z(phantom, k) * math.cos(tilt) + along * math.sin(tilt)  # along the axis from the middle
+    return share, axial
+
+
+def _layer_at(phantom: CorePhantom, along_from_slice0_mm: np.ndarray) -> np.ndarray:
+    ends = np.cumsum([layer.length_mm for layer in phantom.layers])
+    index = np.clip(np.searchsorted(ends, along_from_slice0_mm, side="right"), 0, len(phantom.layers) - 1)
+    return np.array([layer.hu for layer in phantom.layers])[index]
+
+
+def _clean_slice(phantom: CorePhantom, k: int) -> Tuple[np.ndarray, float]:
+    """(noise-free HU of slice ``k``, air share of the core's disc)."""
+    x, y = _axes(phantom)
+    core, axial = _coverage(phantom, k, phantom.centre_mm, phantom.diameter_mm / 2.0, x, y)
+    start = -_z(phantom, 0)  # axial position of slice 0's centre is -start
+    rock = _layer_at(phantom, axial + start)
+    void_share = 0.0
+    fill = rock
+    if k in phantom.rubble:
+        pieces = _rubble_pieces(phantom, k, x, y)
+        void_share = float(((1 - pieces) * core).sum() / max(core.sum(), 1e-9))
+        fill = AIR_HU + pieces * (rock - AIR_HU)
+    if k in phantom.foam or k in phantom.caps:
+        fill = np.full_like(rock, FOAM_HU if k in phantom.foam else END_CAP_HU)
+    values = AIR_HU + core * (fill - AIR_HU)
+    if phantom.liner is not None:
+        liner_centre = _liner_centre_mm(phantom)
+        inner_r = phantom.liner_inner_mm / 2.0
+        outer, _ = _coverage(phantom, k, liner_centre, inner_r + phantom.liner_wall_mm, x, y)
+        inner, _ = _coverage(phantom, k, liner_centre, inner_r, x, y)
+        if k in phantom.foam or k in phantom.caps:  # a spacer or cap fills the liner's bore
+            values = AIR_HU + inner * ((FOAM_HU if k in phantom.foam else END_CAP_HU) - AIR_HU)
+        values = values + (outer - inner) * (LINER_HU[phantom.liner] - AIR_HU)
+    return values, void_share
+
+
+def _rubble_pieces(phantom: CorePhantom, k: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """1 where a piece of broken rock lies, 0 in the air between pieces (smooth-edged blobs)."""
+    rng = np.random.default_rng([phantom.seed, 4242])
+    phase = rng.uniform(0, 2 * math.pi, size=3)
+    z = k * phantom.slice_spacing
+    field_ = (np.sin(x / 6.0 + phase[0]) * np.sin(y / 7.0 + phase[1]) * math.cos(z / 9.0 + phase[2]))
+    return np.clip((field_ + 0.15) * 4.0 + 0.5, 0.0, 1.0)
+
+
+def _slice_truth(phantom: CorePhantom, k: int) -> Tuple[Tuple[float, float], float, bool, float]:
+    """(axis centre (i, j) px, layer HU or NaN, holds rock, rubble air share) of slice ``k``."""
+    cx, cy = _axis_centre(phantom, k, phantom.centre_mm)
+    row_spacing, column_spacing = phantom.pixel_spacing
+    centre_ij = (cx / column_spacing + (phantom.columns - 1) / 2.0, cy / row_spacing + (phantom.rows - 1) / 2.0)
+    has_core = k not in phantom.foam and k not in phantom.caps
+    layer = float("nan")
+    if has_core and k not in phantom.rubble:
+        radius = phantom.diameter_mm / 2.0
+        tilt = math.radians(phantom.tilt_deg)
+        start = -_z(phantom, 0)
+        centre_axial = _z(phantom, k) * math.cos(tilt) + start
+        reach = radius * math.tan(tilt) + phantom.slice_spacing  # how far the section spans along the axis
+        ends = np.cumsum([layer_.length_mm for layer_ in phantom.layers])
+        low, high = _layer_at(phantom, np.array([centre_axial - reach, centre_axial + reach]))
+        crossing = np.any((ends > centre_axial - reach) & (ends < centre_axial + reach))
+        if low == high and not crossing:
+            layer = float(low)
+    rubble_void = _clean_slice(phantom, k)[1] if k in phantom.rubble else 0.0
+    return centre_ij, layer, has_core, rubble_void
+
+
+def well_of_phantoms(root: PathLike, phantoms: Sequence[CorePhantom]) -> List[PhantomSeries]:
+    """Write each phantom as ``root/core_00n`` (each its own series: distinct seeds)."""
+    return [write_phantom(Path(root) / ("core_%03d" % n), replace(phantom, seed=phantom.seed * 100 + n))
+            for n, phantom in enumerate(phantoms, 1)]

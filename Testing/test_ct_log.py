@@ -1,0 +1,145 @@
+"""The CT log of each core, measured while converting (issue 12 items 2–4, 6), against phantoms
+written as DICOM files whose every number is known."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import by_name, convert_tree
+
+from CoreBatchLoaderLib.analysis.ct_log import STATISTICS, CtLog, read_log_csv
+from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
+
+NOISE = 35.0
+LAYERED = CorePhantom(rows=192, columns=192, liner="aluminium", touching=True, tilt_deg=3.0, tilt_azimuth_deg=40.0, centre_mm=(6.0, -4.0),
+                      layers=(Layer(20.0, 1400.0), Layer(25.0, 2300.0), Layer(100.0, 1800.0)), noise_hu=NOISE,
+                      missing=(50,), slices=64)
+
+
+def column(rows: np.ndarray, name: str) -> np.ndarray:
+    return rows[:, STATISTICS.index(name)]
+
+
+@pytest.fixture(scope="module")
+def layered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ctlog")
+    truth = well_of_phantoms(root / "in", [LAYERED])[0]
+    result = convert_tree(root / "in", root / "out")
+    return truth, by_name(result)["core_001"], root / "out"
+
+
+def test_layer_means_and_noise_match_the_phantom(layered):
+    truth, record, out = layered
+    first, distance, ks, rows = read_log_csv(out / record.ct_log)
+    assert first == "distance_mm" and list(ks) == list(range(LAYERED.slices))
+    assert distance == pytest.approx((ks + 0.5) * LAYERED.slice_spacing)
+    known = ~np.isnan(truth.layer_hu)
+    assert {1400.0, 2300.0, 1800.0} <= set(truth.layer_hu[known])
+    for name in ("ct_mean_hu", "ct_median_hu"):
+        assert np.abs(column(rows, name)[known] - truth.layer_hu[known]).max() <= 20.0
+    assert np.abs(column(rows, "ct_std_hu")[known] - NOISE).max() <= 10.0
+    p10, p90 = column(rows, "ct_p10_hu")[known], column(rows, "ct_p90_hu")[known]
+    z90 = 1.2816  # normal quantile: P10/P90 of Gaussian noise about the layer's CT number
+    assert np.abs(p10 - (truth.layer_hu[known] - z90 * NOISE)).max() <= 20.0
+    assert np.abs(p90 - (truth.layer_hu[known] + z90 * NOISE)).max() <= 20.0
+    assert np.all(column(rows, "void_fraction")[known] == 0.0)
+
+
+def test_diameter_and_centre_match_the_phantom(layered):
+    truth, record, out = layered
+    _, _, ks, rows = read_log_csv(out / record.ct_log)
+    written = ~np.isnan(column(rows, "diameter_mm"))
+    assert np.abs(column(rows, "diameter_mm")[written] - LAYERED.diameter_mm).max() <= 1.0
+    centres = np.column_stack([column(rows, "centre_i_px"), column(rows, "centre_j_px")])
+    assert np.abs(centres[written] - truth.centres_ij[written]).max() < 1.0
+
+
+def test_axis_tilt_is_in_the_record(layered):
+    _, record, out = layered
+    assert record.axis_tilt_deg == pytest.approx(LAYERED.tilt_deg, abs=0.3)
+    direction = np.array(record.axis_direction_lps)
+    assert np.linalg.norm(direction) == pytest.approx(1.0)
+    lean = np.degrees(np.arctan2(direction[1], direction[0]))  # LPS x = i, y = j here
+    assert lean == pytest.approx(LAYERED.tilt_azimuth_deg, abs=3.0)
+    manifest = {r["name"]: r for r in json.loads((out / "manifest.json").read_text())["cores"]}
+    assert manifest["core_001"]["axis_tilt_deg"] == record.axis_tilt_deg
+    assert len(manifest["core_001"]["axis_point_lps"]) == 3
+
+
+def test_a_gap_is_an_empty_row(layered):
+    _, record, out = layered
+    text = (out / record.ct_log).read_text().splitlines()
+    gap = text[1 + 50].split(",")
+    assert gap[1] == "50" and gap[2:] == [""] * len(STATISTICS)
+
+
+def test_rubble_foam_and_end_caps(tmp_path):
+    phantom = CorePhantom(liner="plastic", touching=True, rubble=tuple(range(20, 26)), foam=(0, 1, 2), caps=(59,))
+    truth = well_of_phantoms(tmp_path / "in", [phantom])[0]
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core_001"]
+    _, _, _, rows = read_log_csv(tmp_path / "out" / record.ct_log)
+    void = column(rows, "void_fraction")
+    assert np.isnan(void[[0, 1, 2, 59]]).all()  # no core: empty, not zero
+    rubble = np.array(range(20, 26))
+    assert np.all(void[rubble] > 0.1) and np.all(void[rubble] < truth.rubble_void_fraction[rubble] + 0.15)
+    assert np.all(void[30:50] == 0.0)
+    assert record.axis_tilt_deg == pytest.approx(0.0, abs=0.3)  # rubble centres do not tilt the axis
+
+
+def test_a_core_never_seen_warns_and_still_converts(tmp_path):
+    well_of_phantoms(tmp_path / "in", [CorePhantom(liner="plastic", foam=tuple(range(60)))])
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core_001"]
+    assert record.status == "converted" and (tmp_path / "out" / "core_001.nrrd").exists()
+    assert any("no core cross-section found" in w for w in record.warnings)
+    assert record.axis_tilt_deg is None
+    _, _, _, rows = read_log_csv(tmp_path / "out" / record.ct_log)
+    assert np.isnan(rows).all()
+
+
+def test_a_failing_analysis_is_a_warning_not_a_failed_core(tmp_path, monkeypatch):
+    def broken(self, k, values, section):
+        raise ZeroDivisionError("on purpose")
+    monkeypatch.setattr(CtLog, "add_slice", broken)
+    well_of_phantoms(tmp_path / "in", [CorePhantom(slices=8)])
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core_001"]
+    assert record.status == "converted" and record.ct_log is None
+    assert any(w.startswith("CT log not written: ") and "on purpose" in w for w in record.warnings)
+
+
+def test_no_ct_log_option(tmp_path):
+    from CoreBatchLoaderLib.cli import main
+    well_of_phantoms(tmp_path / "in", [CorePhantom(slices=6)])
+    assert main(["convert", str(tmp_path / "in"), str(tmp_path / "out"), "--no-ct-log", "--quiet",
+                 "--workers", "1", "--no-fsync"]) == 0
+    assert not (tmp_path / "out" / "logs").exists()
+    assert main(["convert", str(tmp_path / "in"), str(tmp_path / "out2"), "--void-threshold", "3000", "--quiet",
+                 "--workers", "1", "--no-fsync"]) == 0
+    _, _, _, rows = read_log_csv(tmp_path / "out2" / "logs" / "core_001.csv")
+    assert np.all(column(rows, "void_fraction") > 0.99)  # all rock lies below 3000 HU
+
+
+def test_in_a_thread_or_inline_the_log_is_the_same(tmp_path):
+    from CoreBatchLoaderLib.convert import ConvertOptions, convert_core
+    from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
+    well_of_phantoms(tmp_path / "in", [CorePhantom(slices=10, rubble=(4,))])
+    core = scan_folder(find_core_folders(tmp_path / "in")[0]).cores[0]
+    texts = []
+    for threaded in (True, False):
+        out = tmp_path / ("out_%s" % threaded)
+        out.mkdir()
+        record = convert_core(core, out, ConvertOptions(durable=False, threaded_analyses=threaded))
+        texts.append((out / record.ct_log).read_text())
+    assert texts[0] == texts[1]
+
+
+def test_the_log_costs_a_rerun_nothing_but_a_new_threshold_reconverts(tmp_path):
+    from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
+    from CoreBatchLoaderLib.convert import ConvertOptions
+    well_of_phantoms(tmp_path / "in", [CorePhantom(slices=6)])
+    convert_tree(tmp_path / "in", tmp_path / "out")
+    again = convert_tree(tmp_path / "in", tmp_path / "out")
+    assert again.records[0].status == "skipped" and again.records[0].ct_log == "logs/core_001.csv"
+    other = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(
+        convert=ConvertOptions(durable=False, void_threshold_hu=-300.0), workers=1))
+    assert other.records[0].status == "converted"
