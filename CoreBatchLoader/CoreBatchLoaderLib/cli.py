@@ -4,7 +4,7 @@ Exit status: 0 every core converted (or skipped as already done), 1 some core fa
 were still converted), the output disk filled up (the batch stopped; a rerun resumes) or no DICOM
 series was found at all (most likely the wrong INPUT), 2 the command could not start (bad
 arguments, missing input, output is a file, the input or one of its core folders, output in use),
-130 interrupted.  Bad data never shows a traceback.
+130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (stopped cleanly alike).  Bad data never shows a traceback.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from . import __version__
+from .batch.lifetime import stop_signals_interrupt
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
 from .convert import ConvertOptions
@@ -105,21 +106,25 @@ def run_convert(args: argparse.Namespace) -> int:
 def run_and_summarize(args: argparse.Namespace,
                       start: Callable[[Optional["ProgressBar"]], BatchResult]) -> int:
     """Run a batch (``start`` gets the progress bar, or None with --quiet), print the summary,
-    and turn the outcome into the exit status; shared with Slicer's headless entry."""
+    and turn the outcome into the exit status; shared with Slicer's headless entry.
+
+    SIGTERM and SIGHUP stop the batch as Ctrl-C does (:mod:`.batch.lifetime`): exit status 143,
+    129 (130 for Ctrl-C), every core written so far complete and recorded."""
     bar = None if args.quiet else ProgressBar()
-    try:
-        result = start(bar)
-    except UsageError as exc:
-        print("corebatchloader: error: %s" % exc, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("corebatchloader: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if bar is not None:
-            bar.close()
-    print_summary(result, args.output, args.input)
-    return result.exit_code
+    with stop_signals_interrupt() as stops:
+        try:
+            result = start(bar)
+        except UsageError as exc:
+            print("corebatchloader: error: %s" % exc, file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("corebatchloader: interrupted", file=sys.stderr)
+            return stops.exit_status()
+        finally:
+            if bar is not None:
+                bar.close()
+        print_summary(result, args.output, args.input)
+        return stops.exit_status() if result.cancelled else result.exit_code
 
 
 SUMMARY_LINES = 40  # errors first, then warnings

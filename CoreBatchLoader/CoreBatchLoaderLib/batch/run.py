@@ -42,6 +42,7 @@ from ..files import PARTIAL_SUFFIX
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
+from .lifetime import WORKER_BLOCKED_SIGNALS, die_with_parent
 from .manifest import MANIFEST_NAME, folder_fingerprint, read_manifest, write_manifest
 
 if TYPE_CHECKING:
@@ -468,13 +469,14 @@ def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,
 
 
 def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple]:
-    """Folders in worker processes.  Workers never see Ctrl-C: the parent owns the interrupt,
-    terminates them, and removes their temporary files (it holds the output lock)."""
+    """Folders in worker processes.  Workers never act on Ctrl-C or a hang-up: the parent owns the
+    interrupt (and SIGTERM, see :mod:`.lifetime`), terminates them, and removes their temporary
+    files (it holds the output lock); a worker whose parent dies ends by itself."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait  # only for pools
     # "spawn" avoids forking a process that may hold threads (Slicer, Dask, the tqdm monitor).
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
     pending: Dict["Future[List[CoreRecord]]", int] = {}
     queue = list(enumerate(jobs))
     finished_normally = False
@@ -483,7 +485,7 @@ def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple
         while queue or pending:
             while queue and len(pending) < 2 * workers:
                 index, job = queue.pop(0)
-                with _interrupts_blocked():  # workers start here and inherit the blocked SIGINT
+                with _interrupts_blocked():  # workers start here and inherit the blocked signals
                     pending[pool.submit(process_folder, job)] = index
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in finished:
@@ -501,10 +503,13 @@ def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple
 
 @contextmanager
 def _interrupts_blocked() -> Iterator[None]:
+    """Workers started inside inherit these signals blocked (SIGTERM too, which
+    :func:`.lifetime.die_with_parent` unblocks once the worker can take it); here, in the main
+    process, a stop signal meanwhile waits until the pool is consistent again."""
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_BLOCKED_SIGNALS | {signal.SIGTERM})
     try:
         yield
     finally:
