@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from . import __version__
+from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
+from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from .batch.lifetime import stop_signals_interrupt
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
-from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
 from .convert import ConvertOptions
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
@@ -69,6 +70,11 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not measure the CT log (logs/<core>.csv, well_ct_log.las) while converting")
     parser.add_argument("--void-threshold", type=float, default=DEFAULT_VOID_THRESHOLD_HU, metavar="HU",
                         help="the CT log's void fraction counts voxels below this (default %(default)g HU)")
+    analysis = parser.add_argument_group("measured while converting")
+    analysis.add_argument("--unwrap-radius", type=_unwrap_radius, default=DEFAULT_RADIUS_TEXT, metavar="R",
+                          help="radius of each core's unwrapped surface (unwrap/<core>_unwrap.nrrd): a fraction "
+                               "of the core's measured radius (default %(default)s) or millimetres (30mm)")
+    analysis.add_argument("--no-unwrap", action="store_true", help="do not unwrap the cores")
     well = parser.add_argument_group("depths and the whole-well scene")
     well.add_argument("--depths", type=Path, metavar="FILE", dest="depths_file",
                       help="core depths in metres: two columns top bottom, one row per core folder in name "
@@ -98,7 +104,8 @@ def run_convert(args: argparse.Namespace) -> int:
     options = BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format, ct_log=args.ct_log,
-                               void_threshold_hu=args.void_threshold),
+                               void_threshold_hu=args.void_threshold,
+                               unwrap_radius=None if args.no_unwrap else args.unwrap_radius),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args))
     return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, options, progress=bar))
 
@@ -214,6 +221,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _unwrap_radius(text: str) -> str:
+    try:
+        return UnwrapRadius.parse(text).text()
+    except UnwrapRadiusError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _size(text: str) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU, CtLog
 from .analysis.slices import AnalysisContext, CoreInterval, SliceAnalyses, SliceAnalysis
+from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapAnalysis, UnwrapRadius
 from .dicom.discover import CoreSeries
 from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
 from .dicom.headers import SliceHeader
@@ -25,7 +26,7 @@ from .dicom.voxel_values import NRRD_TYPES, OutOfRange, ValueMapping, VoxelConve
 from .files import write_text_atomically
 from .messages import one_line
 from .nrrd.reader import NrrdFormatError, read_header
-from .nrrd.writer import NrrdStreamWriter, key_value_text, nrrd_header
+from .nrrd.writer import SERIES_KEY, SOURCE_KEY, NrrdStreamWriter, nrrd_header, provenance_key_values
 from .record import CoreRecord
 
 
@@ -54,6 +55,7 @@ class ConvertOptions:
     void_threshold_hu: float = DEFAULT_VOID_THRESHOLD_HU  # the CT log's voids: voxels below this
     depth: Optional[CoreInterval] = None  # this core's place in the well, when the batch knows it
     threaded_analyses: bool = True  # the analyses in a thread beside the conversion
+    unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT  # --unwrap-radius (analysis.unwrap); None: no unwrap
 
 
 OUTPUT_FORMATS = ("nrrd", "nhdr")
@@ -70,9 +72,6 @@ def core_record(core: CoreSeries, **fields: object) -> CoreRecord:
                       slices=len(core.slices), warnings=list(core.warnings), **fields)  # type: ignore[arg-type]
 
 
-KEY_PREFIX = "corebatchloader_"  # of every NRRD key/value the engine writes
-SOURCE_KEY = KEY_PREFIX + "source"  # the core's folder
-SERIES_KEY = KEY_PREFIX + "series_uid"
 
 
 def provenance(core: CoreSeries) -> Dict[str, str]:
@@ -82,8 +81,7 @@ def provenance(core: CoreSeries) -> Dict[str, str]:
     output by them even when the manifest never recorded it — a crash or a full disk between the
     file's rename and the manifest's — instead of taking it for someone else's file.
     """
-    return {SOURCE_KEY: key_value_text(os.path.abspath(core.folder)),  # as the header holds them
-            SERIES_KEY: key_value_text(core.series_uid or "")}
+    return provenance_key_values(os.path.abspath(core.folder), core.series_uid)
 
 
 def written_from(path: Path, core: CoreSeries) -> bool:
@@ -157,11 +155,13 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
 
 def slice_analyses(geometry: CoreGeometry, options: ConvertOptions) -> SliceAnalyses:
     """The analyses that measure each slice while it is converted (the CT log unless
-    ``--no-ct-log``), fresh for one pass over the slices."""
+    ``--no-ct-log``, the unwrap unless ``--no-unwrap``), fresh for one pass over the slices."""
     analyses: List[SliceAnalysis] = []
+    spacing = geometry.spacing
     if options.ct_log:
         analyses.append(CtLog(geometry.sizes[2], options.void_threshold_hu))
-    spacing = geometry.spacing
+    if options.unwrap_radius:  # after the CT log: its finish fits the axis the unwrap follows
+        analyses.append(UnwrapAnalysis(UnwrapRadius.parse(options.unwrap_radius), (spacing[0], spacing[1])))
     return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses)
 
 

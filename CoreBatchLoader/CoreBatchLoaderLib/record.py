@@ -36,6 +36,8 @@ class CoreRecord:
     axis_tilt_deg: Optional[float] = None  # the core axis against the scan axis
     axis_point_lps: Optional[List[float]] = None  # a point of the fitted axis, mm
     axis_direction_lps: Optional[List[float]] = None  # its unit direction, along +k
+    unwrap: Optional[str] = None  # the unwrapped surface (2-D NRRD), relative to the output folder
+    unwrap_radius_mm: Optional[float] = None
 
     def to_json(self) -> Dict[str, Any]:
         return asdict(self)

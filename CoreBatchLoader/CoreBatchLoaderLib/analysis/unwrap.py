@@ -37,16 +37,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..nrrd.writer import KEY_PREFIX, provenance_key_values, write_image_2d
 
 DEFAULT_RADIUS_TEXT = "0.9"
 ANGLE_CONVENTION = ("column c covers theta = 360 deg x (c + 0.5) / W about the core axis, in the slice plane "
                     "from +i (column) toward +j (row); row 0 = top of the core")
 MISSING_HU = -1000.0  # where the unwrap has no sample: air (clipped to the output type's range)
 BAND_PIXELS = 2.5  # half-width of the band about the provisional circle, in pixels
-BAND_RELATIVE = 0.02  # plus this fraction of the radius when the radius is a fraction of the core's
+BAND_RELATIVE = 0.01  # plus this fraction of the radius when the radius is a fraction of the core's
 
 
 class UnwrapRadiusError(ValueError):
@@ -285,3 +288,96 @@ def to_output_type(unwrap: np.ndarray, dtype: str) -> np.ndarray:
     info = np.iinfo(kind)
     filled = np.where(np.isfinite(unwrap), np.rint(unwrap), min(max(MISSING_HU, info.min), info.max))
     return np.clip(filled, info.min, info.max).astype(kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis at the conversion's hook, and its file
+
+
+UNWRAP_DIR = "unwrap"
+UNWRAP_SUFFIX = "_unwrap.nrrd"
+RADIUS_KEY = KEY_PREFIX + "unwrap_radius_mm"
+ANGLE_KEY = KEY_PREFIX + "unwrap_angle"
+FIRST_ROW_KEY = KEY_PREFIX + "unwrap_first_row_depth_m"  # the centre of row 0, when depths are known
+
+
+def unwrap_file(core_name: str) -> str:
+    """The unwrap's path relative to the output folder."""
+    return "%s/%s%s" % (UNWRAP_DIR, core_name, UNWRAP_SUFFIX)
+
+
+def fit_line(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> SliceAxis:
+    """The straight axis x(z), y(z) through the centres by least squares (slice millimetres)."""
+    (ax, bx), (ay, by) = np.polyfit(z, x, 1), np.polyfit(z, y, 1)
+    direction = np.array([ax, ay, 1.0]) / math.sqrt(ax * ax + ay * ay + 1.0)
+    return SliceAxis((float(bx), float(by), 0.0), tuple(float(v) for v in direction))  # type: ignore[arg-type]
+
+
+class UnwrapAnalysis:
+    """The unwrap at the conversion's per-slice hook (:mod:`.slices`): bands while the slices
+    go by, the file when the core is written (see the module docstring)."""
+
+    name = "unwrap"
+
+    def __init__(self, radius: UnwrapRadius, pixel_spacing_ij_mm: Tuple[float, float]) -> None:
+        self.radius = radius
+        self.spacing_ij = (float(pixel_spacing_ij_mm[0]), float(pixel_spacing_ij_mm[1]))
+        self.bands: Optional[RingBands] = None
+        self.dtype: Optional[np.dtype] = None
+        self.centres: List[Tuple[int, float, float]] = []  # k, i, j: the axis when the CT log is off
+
+    def add_slice(self, k: int, values: Optional[np.ndarray], section: object) -> None:
+        if values is None:
+            return
+        if self.bands is None:
+            self.bands = RingBands(values.shape, self.spacing_ij, self.radius)
+            self.dtype = values.dtype
+        if section is None:
+            return
+        centre = getattr(section, "centre_ij")
+        self.centres.append((int(k), float(centre[0]), float(centre[1])))
+        self.bands.add(k, values, centre, float(getattr(section, "radius_mm")))
+
+    def finish(self, context: object) -> None:
+        record = getattr(context, "record")
+        geometry = getattr(context, "geometry")
+        bands = self.bands
+        if bands is None or len(self.centres) < 2:
+            record.warnings.append("unwrap not written: the core's cross-section was found in fewer than "
+                                   "two slices")
+            return
+        spacing = geometry.spacing
+        axis = self._axis(record, geometry, spacing)
+        radius_mm = self.radius.mm(bands.measured_radius_mm())
+        assert radius_mm is not None  # bands exist only where a radius was measured
+        slices = int(geometry.sizes[2])
+        depth = getattr(context, "depth", None)
+        flip = bool(getattr(depth, "flip", False))
+        image = sample_unwrap(bands, axis, radius_mm, slices, spacing[2], flip)
+        empty = int(np.isnan(image).all(axis=1).sum())
+        if empty:
+            record.warnings.append("unwrap: %d of %d rows without a sample (no core found there, or it strays "
+                                   "from the fitted axis); drawn as %g" % (empty, slices, MISSING_HU))
+        width = image.shape[1]
+        key_values = provenance_key_values(record.source, record.series_uid)
+        key_values.update({KEY_PREFIX + "core": record.name, RADIUS_KEY: repr(round(radius_mm, 6)),
+                           KEY_PREFIX + "unwrap_radius": self.radius.text(), ANGLE_KEY: ANGLE_CONVENTION,
+                           KEY_PREFIX + "unwrap_axis_tilt_deg": repr(round(axis.tilt_deg(), 4))})
+        if depth is not None:
+            key_values[FIRST_ROW_KEY] = repr(float(depth.top_m) + spacing[2] / 2000.0)
+        relative = unwrap_file(record.name)
+        target = Path(getattr(context, "output_dir")) / relative
+        target.parent.mkdir(exist_ok=True)
+        write_image_2d(target, to_output_type(image, (self.dtype or np.dtype("float32")).name),
+                       (2.0 * math.pi * radius_mm / width, spacing[2]), key_values,
+                       durable=bool(getattr(context, "durable", True)))
+        record.unwrap = relative
+        record.unwrap_radius_mm = round(radius_mm, 6)
+
+    def _axis(self, record: object, geometry: object, spacing: Sequence[float]) -> SliceAxis:
+        """The CT log's fitted axis (the manifest's), or the same fit through this core's centres."""
+        point, direction = getattr(record, "axis_point_lps", None), getattr(record, "axis_direction_lps", None)
+        if point is not None and direction is not None:
+            return SliceAxis.from_lps(point, direction, geometry.origin_lps, geometry.directions_lps)  # type: ignore
+        k, i, j = (np.array(v, dtype=np.float64) for v in zip(*self.centres))
+        return fit_line(k * spacing[2], i * spacing[0], j * spacing[1])

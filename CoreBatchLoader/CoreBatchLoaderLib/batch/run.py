@@ -383,7 +383,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 _save_manifest(result, output_dir, result.records)
         if options.report and not result.cancelled:
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
-                                    result.well.strip if result.well else None, result.stopped)
+                                    result.well, result.stopped)
     return result
 
 
@@ -438,15 +438,18 @@ def _settings(options: ConvertOptions) -> str:
     settings = "compress=%s gap=%s format=%s" % (options.compress, options.gap_policy, options.output_format)
     if options.ct_log:  # the log is measured while converting: another threshold means converting again
         settings += " ctlog void=%g" % options.void_threshold_hu
+    if options.unwrap_radius:  # so is the unwrap: another radius means converting again
+        settings += " unwrap=%s" % options.unwrap_radius
     return settings
 
 
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
-            well_strip: Optional[Path] = None, stopped: Optional[str] = None) -> Optional[Path]:
+            well: Optional["WellResult"] = None, stopped: Optional[str] = None) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
     try:
-        return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well_strip, stopped=stopped)
+        return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well.strip if well else None,
+                            well_unwrap=well.unwrap_strip if well else None, stopped=stopped)
     except Exception as exc:  # pragma: no cover - defensive
         import sys
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)

@@ -34,6 +34,7 @@ class WellResult:
     scene: Optional[Path] = None
     strip: Optional[Path] = None
     error: Optional[str] = None
+    unwrap_strip: Optional[Path] = None  # well_unwrap.png
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +102,8 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
             from ..mrml.well import write_scene
             scene = write_scene(output_dir, layout)
         strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
-        return WellResult(layout, scene, strip)
+        unwrap_strip = Path(output_dir) / layout.unwrap_strip_file if layout.unwrap_strip_file else None
+        return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip)
     except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
         return WellResult(error="scene not written: %s" % one_line(exc))
 
@@ -127,12 +129,14 @@ def scene_key(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[s
         digest.update(("%s %r %r %s\n" % (name, depth.top_m, depth.bottom_m, depth.flip)).encode("utf-8"))
     for record in records:
         if record.output and record.status in ("converted", "skipped"):
-            try:
-                stat = (Path(output_dir) / record.output).stat()
-            except OSError:
-                continue
-            digest.update(("%s %s %d %d\n" % (record.name, record.output, stat.st_size,
-                                               stat.st_mtime_ns)).encode("utf-8"))
+            for output in (record.output, record.unwrap):
+                try:
+                    stat = (Path(output_dir) / output).stat() if output else None
+                except OSError:
+                    continue
+                if stat is not None:
+                    digest.update(("%s %s %d %d\n" % (record.name, output, stat.st_size,
+                                                       stat.st_mtime_ns)).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -148,6 +152,7 @@ def _unchanged_scene(output_dir: Path, key: str) -> Optional[tuple]:
         return None
     files = [c.file for c in layout.cores] + [c.full_file for c in layout.cores] + [
         layout.overview_file, layout.strip_file]
+    files += [f for f in [c.unwrap_file for c in layout.cores] + [layout.unwrap_strip_file] if f]
     if any(not f or not (Path(output_dir) / f).exists() for f in files):
         return None
     return scene, layout

@@ -1,8 +1,9 @@
 """The whole well in a Slicer scene: ``scene.mrml``, or the same nodes in a live scene.
 
 The MRML side of the files :mod:`..well.layout` writes.  One subject-hierarchy folder per well
-holds "<well> overview" and then every core (its proxy or its full-resolution placed header),
-sorted by depth.  Every volume gets:
+holds "<well> overview", then every core (its proxy or its full-resolution placed header),
+sorted by depth, then every core's unwrap ("<core> unwrap", a vertical plane at the core's depth
+beside the cores: the coronal view through the well shows sections and unwraps side by side).  Every volume gets:
 
 - a ``vtkMRMLVolumeArchetypeStorageNode`` pointing at its file, so the scene file lists the
   file (relative to the scene: the output folder can move) and Slicer reads the geometry from
@@ -61,6 +62,7 @@ class WellNodes:
     folder_item: int
     overview: Optional[str] = None  # node ID
     cores: Dict[str, str] = field(default_factory=dict)  # core name → node ID, in depth order
+    unwraps: Dict[str, str] = field(default_factory=dict)  # core name → its "<core> unwrap" node ID
 
 
 def add_well(scene: Any, output_dir: Path, layout: WellLayout, load_data: bool = True) -> WellNodes:
@@ -81,10 +83,19 @@ def add_well(scene: Any, output_dir: Path, layout: WellLayout, load_data: bool =
         mrml_scene.place_in_folder(scene, overview, nodes.folder_item)
         nodes.overview = overview.GetID()
     for core in sorted(layout.cores, key=lambda c: (c.top_m, c.name)):
-        volume = _add_volume(scene, core.name, output_dir / core.file, core, window, load_data)
+        volume = _add_volume(scene, core.name, output_dir / core.file, core.grid, window, load_data)
         set_core_attributes(volume, core)
         mrml_scene.place_in_folder(scene, volume, nodes.folder_item)
         nodes.cores[core.name] = volume.GetID()
+    for core in sorted(layout.cores, key=lambda c: (c.top_m, c.name)):
+        if core.unwrap_file:
+            unwrap = _add_volume(scene, "%s unwrap" % core.name, output_dir / core.unwrap_file, core.unwrap_grid,
+                                 window, load_data)
+            for key, value in (("top_m", repr(core.top_m)), ("bottom_m", repr(core.bottom_m)),
+                               ("unwrap_radius_mm", repr(core.unwrap_radius_mm)), ("unwrap_of", core.name)):
+                unwrap.SetAttribute(ATTRIBUTE_PREFIX + key, value)
+            mrml_scene.place_in_folder(scene, unwrap, nodes.folder_item)
+            nodes.unwraps[core.name] = unwrap.GetID()
     return nodes
 
 
@@ -184,7 +195,7 @@ def show_in_views(scene: Any, volume: Any, layout: WellLayout) -> None:
         view.JumpSliceByCentering(0.0, 0.0, (top + bottom) / 2.0)
 
 
-def _add_volume(scene: Any, name: str, path: Path, core: Optional[PlacedCore], window: Sequence[float],
+def _add_volume(scene: Any, name: str, path: Path, grid: Optional[Grid], window: Sequence[float],
                 load_data: bool) -> Any:
     volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
@@ -193,8 +204,8 @@ def _add_volume(scene: Any, name: str, path: Path, core: Optional[PlacedCore], w
     storage.SetCenterImage(0)  # the position is the file's
     storage.SetUseOrientationFromFile(1)
     volume.SetAndObserveStorageNodeID(storage.GetID())
-    if core is not None:
-        _set_geometry(volume, core.grid)
+    if grid is not None:
+        _set_geometry(volume, grid)
     display = scene.AddNewNodeByClass("vtkMRMLScalarVolumeDisplayNode")
     display.SetAndObserveColorNodeID(GREY_COLOR_NODE_ID)
     display.SetAutoWindowLevel(0)

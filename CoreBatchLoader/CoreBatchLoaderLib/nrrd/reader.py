@@ -88,7 +88,10 @@ class NrrdHeader:
 
     @property
     def spacing(self) -> Tuple[float, ...]:
-        """Length (mm) of each axis' step vector; 1.0 for an axis without one."""
+        """Length (mm) of each axis' step vector, else its ``spacings`` entry, else 1.0."""
+        if self.space_directions is None and "spacings" in self.fields:
+            given = [float(v) for v in self.fields["spacings"].split()]
+            return tuple(given + [1.0] * (len(self.sizes) - len(given)))
         return tuple(float(np.linalg.norm(d)) if d is not None else 1.0
                      for d in (self.space_directions or [None] * self.dimension))
 
@@ -180,8 +183,11 @@ def _build_header(path: Path, fields: Dict[str, str], key_values: Dict[str, str]
         raise NrrdFormatError("%s: 'line skip' is not supported" % path)
     sizes = tuple(int(v) for v in fields["sizes"].split())
     dimension = int(fields["dimension"])
-    if dimension != 3 or len(sizes) != 3:
-        raise NrrdFormatError("%s: expected a 3-D volume, found dimension %d sizes %r" % (path, dimension, sizes))
+    if dimension == 2 and len(sizes) == 2:  # a picture (an unwrap): one slice of a volume
+        sizes += (1,)
+    elif dimension != 3 or len(sizes) != 3:
+        raise NrrdFormatError("%s: expected a 3-D volume or a 2-D picture, found dimension %d sizes %r"
+                              % (path, dimension, sizes))
     byte_skip = int(fields.get("byte skip", fields.get("byteskip", "0")))
     if byte_skip < -1 or (byte_skip == -1 and encoding != "raw"):
         raise NrrdFormatError("%s: 'byte skip: %d' is not valid with encoding %s" % (path, byte_skip, encoding))

@@ -20,7 +20,13 @@ from typing import BinaryIO, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..dicom.voxel_values import NRRD_TYPES
 from ..files import AtomicFile
+
+
+KEY_PREFIX = "corebatchloader_"  # of every NRRD key/value the engine writes
+SOURCE_KEY = KEY_PREFIX + "source"  # the core's folder
+SERIES_KEY = KEY_PREFIX + "series_uid"
 
 
 def format_vector(values: Sequence[float]) -> str:
@@ -30,6 +36,12 @@ def format_vector(values: Sequence[float]) -> str:
 def key_value_text(value: object) -> str:
     """A key/value's value as a header line holds it: one line, runs of white space as one space."""
     return " ".join(str(value).split())
+
+
+def provenance_key_values(source: str, series_uid: Optional[str]) -> Dict[str, str]:
+    """The key/values naming the folder and series a file was made from, as a header holds them
+    (see ``convert.provenance``: a rerun knows its own files by them)."""
+    return {SOURCE_KEY: key_value_text(source), SERIES_KEY: key_value_text(series_uid or "")}
 
 
 def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
@@ -133,3 +145,24 @@ class NrrdStreamWriter:
             except Exception:
                 pass
         self._atomic.__exit__(*exc)
+
+
+def write_image_2d(final: Path, image: np.ndarray, spacings: Tuple[float, float],
+                   key_values: Optional[Dict[str, str]] = None, durable: bool = True) -> Path:
+    """A 2-D picture of values (rows × columns) as an attached raw NRRD, atomically.
+
+    ``spacings`` (between columns, between rows) rather than ``space directions``: Slicer's
+    reader (ITK) refuses a 2-D image placed in 3-D space, and a picture that is not a plane of
+    the scan (an unwrapped core) has no place of its own; the scene places it with a 3-D
+    detached header over this file (``line skip``), as it places the cores.
+    """
+    data = np.ascontiguousarray(image.astype(image.dtype.newbyteorder("<")))
+    lines = ["NRRD0004", "type: %s" % NRRD_TYPES[data.dtype.name], "dimension: 2", "sizes: %d %d" % (data.shape[1], data.shape[0]),
+             "spacings: %r %r" % (float(spacings[0]), float(spacings[1])), "kinds: domain domain",
+             "endian: little", "encoding: raw"]
+    lines += ["%s:=%s" % (key, key_value_text(value)) for key, value in (key_values or {}).items()]
+    with AtomicFile(final, durable=durable) as atomic:
+        atomic.file.write(("\n".join(lines) + "\n\n").encode("utf-8"))
+        atomic.file.write(memoryview(data).cast("B"))
+        atomic.commit()
+    return Path(final)

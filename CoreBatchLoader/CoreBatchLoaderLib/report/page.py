@@ -29,7 +29,7 @@ from .. import __version__
 from ..files import PARTIAL_SUFFIX, write_text_atomically
 from ..messages import one_line
 from ..record import CoreRecord
-from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
+from .thumbnails import ROCK_CT_WINDOW, core_thumbnail, unwrap_picture
 
 REPORT_NAME = "report.html"
 CSV_NAME = "manifest.csv"
@@ -41,10 +41,11 @@ STATUS_ORDER = {"failed": 0}  # failures first; the rest keep the batch's order
 
 @dataclass(frozen=True)
 class Picture:
-    """A core's thumbnail (relative to the output folder) or why there is none."""
+    """A core's thumbnail and unwrap picture (relative to the output folder) or why there is none."""
 
     relative: Optional[str] = None
     warning: Optional[str] = None
+    unwrap: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,22 @@ class Totals:
 
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
                  elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
-                 stopped: Optional[str] = None) -> Path:
+                 stopped: Optional[str] = None, well_unwrap: Optional[Path] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
     parallel workers the sum of per-core times overstates it); without it, that sum is shown.
     ``well_strip``: the picture of the whole well (:mod:`..well.strip`), shown above the cores.
     ``stopped``: why the batch stopped before the end (a full output disk), shown on top.
+    ``well_unwrap``: every core's unwrapped surface at its depth, beside the strip.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records)
     write_manifest_csv(output_dir, records)
-    strip = Path(os.path.relpath(well_strip, output_dir)).as_posix() if well_strip else None
+    strip, unwrap = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None for p in (well_strip, well_unwrap))
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
-                       stopped)
+                       stopped, unwrap)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page)
     return path
@@ -124,19 +126,33 @@ def draw_thumbnail(output_dir: Path, record: CoreRecord) -> None:
 def _picture(output_dir: Path, folder: Path, record: CoreRecord) -> Picture:
     if record.status not in ("converted", "skipped") or not record.output:
         return Picture()
+    unwrap, unwrap_warning = _unwrap_picture(output_dir, record)
     nrrd = output_dir / record.output
     png = folder / (Path(record.output).stem + ".png")
     relative = "%s/%s" % (THUMBNAIL_DIR, png.name)
     try:
         if not nrrd.exists():
-            return Picture(warning="thumbnail: output %s not found" % record.output)
-        if _fresh(png, nrrd):
-            return Picture(relative)
-        folder.mkdir(exist_ok=True)
-        core_thumbnail(nrrd, png)
-        return Picture(relative)
+            return Picture(warning="thumbnail: output %s not found" % record.output, unwrap=unwrap)
+        if not _fresh(png, nrrd):
+            folder.mkdir(exist_ok=True)
+            core_thumbnail(nrrd, png)
+        return Picture(relative, unwrap_warning, unwrap)
     except Exception as exc:  # a picture is never worth failing the report
-        return Picture(warning="thumbnail not drawn: %s" % one_line(exc))
+        return Picture(warning="thumbnail not drawn: %s" % one_line(exc), unwrap=unwrap)
+
+
+def _unwrap_picture(output_dir: Path, record: CoreRecord) -> Tuple[Optional[str], Optional[str]]:
+    """(``unwrap/<core>_unwrap.png`` beside the core's unwrap, or None; a warning or None)."""
+    if not record.unwrap:
+        return None, None
+    nrrd = output_dir / record.unwrap
+    relative = str(Path(record.unwrap).with_suffix(".png").as_posix())
+    try:
+        if not _fresh(output_dir / relative, nrrd):
+            unwrap_picture(nrrd, output_dir / relative)
+        return relative, None
+    except Exception as exc:  # a picture is never worth failing the report
+        return None, "unwrap picture not drawn: %s" % one_line(exc)
 
 
 def _fresh(png: Path, nrrd: Path) -> bool:
@@ -196,14 +212,15 @@ def _cell(text: str) -> str:
 
 
 def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
-                location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None) -> str:
+                location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None,
+                well_unwrap: Optional[str] = None) -> str:
     """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
     ``well_strip``: the whole-well picture, relative to the report; ``stopped``: why the batch
     ended early."""
     rows = "\n".join(_row(records[n], pictures[n]) for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
-        strip=_STRIP.format(url=_e(quote(well_strip))) if well_strip else "",
+        strip=_well_html(well_strip, well_unwrap),
         stopped='<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "",
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
         window=("%d to %d HU" % ROCK_CT_WINDOW).replace("-", "\u2212"))
@@ -247,8 +264,14 @@ def _picture_html(record: CoreRecord, picture: Picture) -> str:
     if not picture.relative:
         return '<div class="nopic">no picture</div>'
     url = _e(quote(picture.relative))
-    return ('<a href="%s"><img src="%s" alt="%s: long section and axial slice" decoding="async"></a>'
-            % (url, url, _e(record.name)))
+    html_text = ('<a href="%s"><img src="%s" alt="%s: long section and axial slice" decoding="async"></a>'
+                 % (url, url, _e(record.name)))
+    if picture.unwrap:
+        unwrap_url = _e(quote(picture.unwrap))
+        html_text += ('<a href="%s"><img class="unwrap" src="%s" alt="%s: unwrapped surface" decoding="async" '
+                      'title="unwrapped at r = %s mm; angle from +i toward +j, top of the core up"></a>'
+                      % (unwrap_url, unwrap_url, _e(record.name), _e("%g" % (record.unwrap_radius_mm or 0))))
+    return '<div class="pics">%s</div>' % html_text
 
 
 def _output_html(record: CoreRecord) -> str:
@@ -298,11 +321,28 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _well_html(strip: Optional[str], unwrap: Optional[str]) -> str:
+    """The well section: the strip, and the well's unwrap beside it on the same depth scale."""
+    if not strip:
+        return ""
+    pictures = [_WELL_PICTURE.format(url=_e(quote(strip)), alt="Well strip: every core's longitudinal section at "
+                                     "its depth")]
+    if unwrap:
+        pictures.append(_WELL_PICTURE.format(url=_e(quote(unwrap)), alt="Well unwrap: every core's unwrapped "
+                                             "surface at its depth"))
+    return _STRIP.format(pictures="".join(pictures), unwrap_text=_UNWRAP_TEXT if unwrap else "")
+
+
+_WELL_PICTURE = '<a href="{url}"><img src="{url}" alt="{alt}"></a>'
 _STRIP = """<section class="strip"><h2>The well</h2>
-<a href="{url}"><img src="{url}" alt="Well strip: every core's longitudinal section at its depth"></a>
+<div class="well-pictures">{pictures}</div>
 <p>Longitudinal section through the middle of every core at its depth (metres on the left); orange lines
-mark core tops and bottoms, hatching the intervals without core. Click to open it full size.</p></section>
+mark core tops and bottoms, hatching the intervals without core. {unwrap_text}Click a picture to open it full
+size.</p></section>
 """
+_UNWRAP_TEXT = """Beside it, on the same depth scale, each core's outer surface unwrapped about its axis
+(angle from the scan's +i toward +j, left to right): a planar bed or fracture is a sinusoid whose
+amplitude is r&middot;tan(dip) and whose deepest point is the dip direction. """
 
 _EMPTY = '<tr><td colspan="9" class="empty">No cores found.</td></tr>'
 
@@ -356,6 +396,7 @@ td.core { min-width:240px; max-width:320px; }
 .badge.skipped { color:#3e4c59; background:#e4e7eb; }
 .badge.failed { color:#fff; background:var(--fail); }
 td.pic { width:1%; padding:6px 10px; }
+.pics { display:flex; gap:8px; align-items:flex-start; }
 td.pic img { display:block; height:120px; width:auto; max-width:none; border-radius:3px; }
 .nopic { width:120px; height:60px; display:flex; align-items:center; justify-content:center;
   color:var(--muted); font-size:12px; border:1px dashed #cbd2d9; border-radius:4px; }
@@ -368,6 +409,7 @@ td.msgs li.warning { color:var(--warn); background:var(--warnbg); }
 .stopped { color:var(--fail); background:var(--failbg); border:1px solid var(--fail); border-radius:8px;
   padding:10px 16px; margin:0 0 16px; font-weight:600; }
 .strip { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin-bottom:20px; }
+.well-pictures { display:flex; gap:16px; align-items:flex-start; }
 .strip h2 { margin:0 0 8px; font-size:15px; } .strip img { display:block; max-height:640px; width:auto; }
 .strip p { color:var(--muted); font-size:12.5px; margin:8px 0 0; }
 footer { color:var(--muted); font-size:12px; margin-top:16px; line-height:1.6; }

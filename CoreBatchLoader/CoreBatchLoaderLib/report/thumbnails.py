@@ -75,6 +75,19 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     return write_png(png_path, picture, palette=PALETTE)
 
 
+def unwrap_picture(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
+                   window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512) -> Path:
+    """Draw an unwrapped core (2-D NRRD, top row first) into ``png_path``, in the thumbnails' grey
+    window and aspect true to its spacing (mm of arc across, slice spacing down)."""
+    header = read_header(nrrd_path)
+    columns, rows = header.sizes[0], header.sizes[1]
+    picture = read_slice(header, 0).astype(np.float32)
+    low, high = choose_window(picture.ravel(), window)
+    arc_mm, row_mm = header.spacing[0], header.spacing[1]
+    grey = to_grey(fit(picture, (rows * row_mm, columns * arc_mm), max_size), low, high, GREYS)
+    return write_png(png_path, grey, palette=PALETTE)
+
+
 def _rows_at_most(section: np.ndarray, limit: int) -> np.ndarray:
     """``section`` as float32 with at most ``limit`` rows (block means), without ever holding a
     float copy of every slice: memory stays bounded whatever the core's length."""

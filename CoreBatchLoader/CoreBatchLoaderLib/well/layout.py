@@ -8,6 +8,9 @@ After the batch has converted the cores, this writes (all without Slicer)::
     OUTPUT_DIR/scene/overview.nrrd      the whole cored interval at low resolution
     OUTPUT_DIR/scene/placement.json     what went where (for the scene, the Slicer module, people)
     OUTPUT_DIR/well_strip.png           every core's section against depth, for the report
+    OUTPUT_DIR/scene/<core>_unwrap.nhdr the core's unwrap (``unwrap/<core>_unwrap.nrrd``) placed at
+                                        its depth as a vertical plane beside the cores, no copy
+    OUTPUT_DIR/well_unwrap.png          every core's unwrap against depth, on the strip's scale
 
 and :mod:`..mrml.well` turns that into ``scene.mrml``.
 
@@ -35,16 +38,16 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..convert import KEY_PREFIX, SOURCE_KEY
+from ..nrrd.writer import KEY_PREFIX, SOURCE_KEY
 from ..files import write_text_atomically
 from ..messages import one_line
-from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
+from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header, read_slice
 from ..nrrd.writer import nrrd_header
 from ..record import CoreRecord
 from ..report.thumbnails import ROCK_CT_WINDOW, choose_window
 from .depths import CoreDepth
 from .overview import MAX_VOXELS, Overview, overview_grid
-from .placement import Grid, block_grid, block_padding, depth_to_s, place_core
+from .placement import Grid, block_grid, block_padding, depth_to_s, place_core, place_unwrap
 from .proxies import ProxyWriter, smallest_factor, volume_bytes
 from .strip import WellStrip
 
@@ -52,6 +55,9 @@ SCENE_DIR = "scene"
 LAYOUT_NAME = "placement.json"
 OVERVIEW_NAME = "overview.nrrd"
 STRIP_NAME = "well_strip.png"
+UNWRAP_STRIP_NAME = "well_unwrap.png"
+UNWRAP_HEADER_SUFFIX = "_unwrap.nhdr"
+UNWRAP_GAP_MM = 10.0  # between the widest core and the unwraps in the scene
 PROXY_SUFFIX = "_proxy.nrrd"
 OVERVIEW_SHARE = 8  # the overview takes at most 1/8 of the budget
 
@@ -76,11 +82,21 @@ class PlacedCore:
     sizes: List[int] = field(default_factory=list)  # the shown volume's grid (LPS, as its header)
     directions_lps: List[List[float]] = field(default_factory=list)
     origin_lps: List[float] = field(default_factory=list)
+    unwrap_file: Optional[str] = None  # the unwrap's placed header, when the core has an unwrap
+    unwrap_radius_mm: Optional[float] = None
+    unwrap_sizes: List[int] = field(default_factory=list)
+    unwrap_directions_lps: List[List[float]] = field(default_factory=list)
+    unwrap_origin_lps: List[float] = field(default_factory=list)
 
     @property
     def grid(self) -> Grid:
         return Grid(tuple(self.sizes), tuple(tuple(d) for d in self.directions_lps),  # type: ignore[arg-type]
                     tuple(self.origin_lps))  # type: ignore[arg-type]
+
+    @property
+    def unwrap_grid(self) -> Grid:
+        return Grid(tuple(self.unwrap_sizes), tuple(tuple(d) for d in self.unwrap_directions_lps),  # type: ignore
+                    tuple(self.unwrap_origin_lps))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -97,6 +113,7 @@ class WellLayout:
     overview_bytes: int = 0
     window: List[float] = field(default_factory=lambda: list(ROCK_CT_WINDOW))  # grey (low, high) for all
     strip_file: Optional[str] = None
+    unwrap_strip_file: Optional[str] = None  # well_unwrap.png, when any core has an unwrap
     warnings: List[str] = field(default_factory=list)
     source_key: str = ""  # what the layout was built from (see scene_key): a rerun reuses it
 
@@ -138,8 +155,16 @@ def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mappin
     overview = Overview(grid)
     width_mm = max(float(np.ptp(c.grid.ras_bounds()[0])) for c in cores)
     strip = WellStrip(top_s, bottom_s, width_mm)
+    unwraps = _unwraps(output_dir, cores, layout.warnings)
+    unwrap_strip = WellStrip(top_s, bottom_s, max(u.sizes[0] * u.spacing[0] for u in unwraps.values())) \
+        if unwraps else None
+    left_r = max(float(abs(c.grid.ras_bounds()[0]).max()) for c in cores) + UNWRAP_GAP_MM
     for core in cores:
-        layout.cores.append(_place(output_dir, core, layout, well_name, overview, strip, durable))
+        placed = _place(output_dir, core, layout, well_name, overview, strip, durable)
+        unwrap = unwraps.get(core.record.name)
+        if unwrap is not None and unwrap_strip is not None:
+            _place_unwrap(output_dir, core, placed, unwrap, unwrap_strip, left_r, well_name, durable)
+        layout.cores.append(placed)
     layout.overview_file = "%s/%s" % (SCENE_DIR, OVERVIEW_NAME)
     overview.write(output_dir / layout.overview_file, overview_type,
                    {KEY_PREFIX + "well": well_name, KEY_PREFIX + "top_m": repr(-top_s / 1000.0),
@@ -147,6 +172,9 @@ def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mappin
     layout.window = list(choose_window(overview.sample(), ROCK_CT_WINDOW))
     layout.strip_file = STRIP_NAME
     strip.write(output_dir / STRIP_NAME)
+    if unwrap_strip is not None:
+        layout.unwrap_strip_file = UNWRAP_STRIP_NAME
+        unwrap_strip.write(output_dir / UNWRAP_STRIP_NAME)
     _remove_stale(scene_dir, layout)
     write_text_atomically(scene_dir / LAYOUT_NAME, json.dumps(layout.to_json(), indent=1) + "\n", durable)
     return layout
@@ -233,6 +261,34 @@ def _place(output_dir: Path, core: _Candidate, layout: WellLayout, well_name: st
                       origin_lps=list(shown_grid.origin_lps))
 
 
+def _unwraps(output_dir: Path, cores: Sequence[_Candidate], warnings: List[str]) -> Dict[str, NrrdHeader]:
+    """The headers of the cores' unwraps (``record.unwrap``) that can be read, by core name."""
+    found = {}
+    for core in cores:
+        if not core.record.unwrap:
+            continue
+        try:
+            found[core.record.name] = read_header(output_dir / core.record.unwrap)
+        except (OSError, NrrdFormatError) as exc:
+            warnings.append("%s: unwrap not in the scene: %s" % (core.record.name, one_line(exc, 500)))
+    return found
+
+
+def _place_unwrap(output_dir: Path, core: _Candidate, placed: PlacedCore, unwrap: NrrdHeader, strip: WellStrip,
+                  left_r: float, well_name: str, durable: bool) -> None:
+    """The unwrap's placed header (``scene/<core>_unwrap.nhdr``) and its share of well_unwrap.png."""
+    name = core.record.name
+    grid = place_unwrap(unwrap.sizes, unwrap.spacing, core.depth.top_m, left_r)
+    relative = "%s/%s%s" % (SCENE_DIR, name, UNWRAP_HEADER_SUFFIX)
+    write_placed_header(output_dir / relative, unwrap, grid, {
+        KEY_PREFIX + "well": well_name, KEY_PREFIX + "core": name, KEY_PREFIX + "top_m": repr(float(core.depth.top_m)),
+        SOURCE_KEY: core.record.source}, durable)
+    placed.unwrap_file, placed.unwrap_radius_mm = relative, core.record.unwrap_radius_mm
+    placed.unwrap_sizes, placed.unwrap_origin_lps = list(grid.sizes), list(grid.origin_lps)
+    placed.unwrap_directions_lps = [list(d) for d in grid.directions_lps]
+    strip.paste(name, core.grid, read_slice(unwrap, 0), width_mm=unwrap.sizes[0] * unwrap.spacing[0])
+
+
 def write_placed_header(target: Path, source: NrrdHeader, grid: Grid, key_values: Dict[str, str],
                         durable: bool = True) -> Path:
     """A detached header placing ``source``'s voxels on ``grid`` without copying them.
@@ -258,7 +314,7 @@ def write_placed_header(target: Path, source: NrrdHeader, grid: Grid, key_values
 
 def _remove_stale(scene_dir: Path, layout: WellLayout) -> None:
     """Delete placed headers and proxies of an earlier layout that this one does not use."""
-    current = {Path(c.file).name for c in layout.cores} | {Path(c.full_file).name for c in layout.cores}
+    current = {Path(f).name for c in layout.cores for f in (c.file, c.full_file, c.unwrap_file) if f}
     for entry in scene_dir.iterdir():
         ours = entry.name.endswith((".nhdr", PROXY_SUFFIX))
         if ours and entry.name not in current and entry.is_file():

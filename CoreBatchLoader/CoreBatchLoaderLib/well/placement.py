@@ -122,3 +122,19 @@ def ras_to_lps(ras: Sequence[float]) -> Vector:
 
 def _vector(values: Sequence[float]) -> Vector:
     return (float(values[0]), float(values[1]), float(values[2]))
+
+
+def place_unwrap(sizes: Sequence[int], spacing: Sequence[float], top_m: float, left_r_mm: float) -> Grid:
+    """The grid of a core's unwrap (``sizes`` columns × rows, ``spacing`` mm of arc × mm per row)
+    hung as a vertical plane at its core's depth, its left edge at R = ``left_r_mm``.
+
+    Row 0 is the top of the core (the unwrap is written top first, flipped or not), its top edge
+    at S = −1000 × top; columns run along +R, rows down (−S), the one slice faces +A: the
+    coronal plane A = 0, where a slice view through the cores shows their sections beside
+    their unwraps.  Right-handed, as :func:`place_core`'s grids.
+    """
+    columns, rows = (int(v) for v in sizes[:2])
+    arc, row = (float(v) for v in spacing[:2])
+    ras = ((arc, 0.0, 0.0), (0.0, 0.0, -row), (0.0, 1.0, 0.0))
+    origin_ras = (float(left_r_mm) + arc / 2.0, 0.0, depth_to_s(top_m) - row / 2.0)
+    return Grid((columns, rows, 1), tuple(ras_to_lps(d) for d in ras), ras_to_lps(origin_ras))  # type: ignore[arg-type]

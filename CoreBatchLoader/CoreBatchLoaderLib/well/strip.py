@@ -135,11 +135,12 @@ class WellStrip:
     def core(self, name: str, placed: Grid, flip: bool) -> "CoreSection":
         return CoreSection(self, name, placed, flip)
 
-    def paste(self, name: str, placed: Grid, section: np.ndarray) -> None:
-        """Draw a core's section (top row first, columns along +R) at its place."""
+    def paste(self, name: str, placed: Grid, section: np.ndarray, width_mm: Optional[float] = None) -> None:
+        """Draw a core's section (top row first, columns along +R) at its place; ``width_mm``
+        when the picture is not the core's width (an unwrap: its circumference)."""
         bottom, top = placed.s_range()
         y0, y1 = self.row_of(top), self.row_of(bottom)
-        width_mm = placed.sizes[0] * placed.spacing[0]
+        width_mm = placed.sizes[0] * placed.spacing[0] if width_mm is None else width_mm
         columns = max(1, int(round(width_mm / self.mm_per_px * self.exaggeration)))
         x0 = (self.width - columns) // 2
         self.cores.append((name, top, bottom))
