@@ -25,6 +25,7 @@ import qt
 import slicer
 import vtk
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from CoreBatchLoaderLib.analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from CoreBatchLoaderLib.convert import ConvertOptions, core_record, output_file_name
 from CoreBatchLoaderLib.dicom.discover import CoreSeries
 from CoreBatchLoaderLib.files import temporary_path
@@ -107,6 +108,8 @@ class CoreBatchLoaderParameterNode:
     addToScene - load the converted cores into the scene.
     depthFile - core depth table: with it, cores are placed at their depth and a well scene is built.
     sceneMemoryGB - memory budget of the well's voxels in the scene (0: a quarter of the RAM).
+    unwrap - lay each core's outer surface flat while converting.
+    unwrapRadius - where: a fraction of the core's radius ("0.9") or millimetres ("30mm").
     """
 
     inputDir: Path
@@ -118,6 +121,8 @@ class CoreBatchLoaderParameterNode:
     addToScene: bool = False
     depthFile: Path
     sceneMemoryGB: Annotated[float, WithinRange(0.0, 4096.0)] = 0.0
+    unwrap: bool = True
+    unwrapRadius: str = DEFAULT_RADIUS_TEXT
 
 
 #
@@ -216,7 +221,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             records = self.logic.convert(
                 p.inputDir, p.outputDir, route=p.route, addToScene=p.addToScene,
                 progressCallback=self._onProgress, compress=p.compress, workers=p.workers,
-                overwrite=p.overwrite, depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB)
+                overwrite=p.overwrite, depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
+                unwrapRadius=p.unwrapRadius if p.unwrap else None)
         except UsageError as exc:
             self.ui.statusLabel.text = "Not started: %s" % exc
             slicer.util.errorDisplay("The batch cannot start:\n%s" % exc)
@@ -311,7 +317,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     After :meth:`convert`: ``cancelled``, ``stopped`` (why the batch stopped early: the output disk
     filled up; None otherwise), ``manifestPath``, ``reportPath`` (report.html, None when
-    cancelled) and ``nodeIDs`` (core name → node ID of the cores added to the scene) describe the run.
+    cancelled) and ``nodeIDs`` (core name → node ID of the cores added to the scene) describe the run;
+    :meth:`unwrapFiles` lists the unwrapped surfaces it wrote.
     """
 
     def __init__(self):
@@ -328,7 +335,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     def convert(self, inputDir, outputDir, route="fast", addToScene=False, progressCallback=None,
                 compress=False, workers=1, overwrite=False, depthFile=None, sceneMemoryGB=0.0,
-                wellName=None, sceneOptions=None) -> List[CoreRecord]:
+                wellName=None, sceneOptions=None, unwrapRadius="0.9") -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
         ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.run.Progress` after
@@ -338,7 +345,9 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         (proxies where the full resolution would exceed ``sceneMemoryGB``; 0 = a quarter of RAM).
         ``sceneOptions`` (a :class:`SceneOptions`, e.g. from the command line) replaces the three
         depth arguments.  Raises :class:`CoreBatchLoaderLib.batch.run.UsageError` when the folders or
-        depths are unusable.  ``self.result`` holds the whole :class:`BatchResult` afterwards.
+        depths are unusable.  ``unwrapRadius``: each core's unwrapped surface at this radius ("0.9":
+        a fraction of the core's radius, "30mm": millimetres; None: no unwrap), see :meth:`unwrapFiles`.
+        ``self.result`` holds the whole :class:`BatchResult` afterwards.
         """
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
@@ -352,7 +361,13 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         else:
             scene = SceneOptions()
         withDepths = scene.has_depths
-        options = BatchOptions(convert=ConvertOptions(compress=compress), overwrite=overwrite,
+        if unwrapRadius is not None:
+            try:
+                unwrapRadius = UnwrapRadius.parse(unwrapRadius).text()
+            except UnwrapRadiusError as exc:
+                raise UsageError(str(exc)) from None
+        options = BatchOptions(convert=ConvertOptions(compress=compress, unwrap_radius=unwrapRadius),
+                               overwrite=overwrite,
                                workers=int(workers) if route == "fast" else 1, scene=scene)
         # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
         adder = _SceneAdder(Path(outputDir).resolve(), self.nodeIDs) if addToScene and not withDepths else None
@@ -367,12 +382,25 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
             self._addWell(Path(outputDir).resolve())
         return result.records
 
+    def unwrapFiles(self) -> Dict[str, Path]:
+        """The last batch's unwrapped surfaces: core name → ``unwrap/<core>_unwrap.nrrd`` (its PNG
+        lies beside it), and ``"well"`` → ``well_unwrap.png`` when the well was placed at depth."""
+        result = self.result
+        if result is None or result.manifest is None:
+            return {}
+        output = Path(result.manifest).parent
+        files = {r.name: output / r.unwrap for r in result.records if r.unwrap}
+        if result.well is not None and result.well.unwrap_strip is not None:
+            files["well"] = result.well.unwrap_strip
+        return files
+
     def _addWell(self, outputDir: Path) -> None:
         """The placed well (cores at their depth, proxies, overview) into the live scene."""
         from CoreBatchLoaderLib.mrml import well as well_scene
         from CoreBatchLoaderLib.well import layout as well_layout
         nodes = well_scene.add_well(slicer.mrmlScene, outputDir, well_layout.read_layout(outputDir), load_data=True)
         self.nodeIDs.update(nodes.cores)
+        self.nodeIDs.update({"%s unwrap" % name: node for name, node in nodes.unwraps.items()})
 
     def _convertFast(self, inputDir, outputDir, options, adder, progressCallback):
         def onFolder(progress: Progress) -> bool:

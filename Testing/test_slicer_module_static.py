@@ -125,7 +125,7 @@ def test_every_parameter_is_bound_to_exactly_one_widget_and_every_binding_is_a_p
     assert set(bindings) - set(parameters) == set(), "SlicerParameterName without a parameter"
     assert set(parameters) - set(bindings) == set(), "parameter without a widget"
     assert set(parameters) == {"inputDir", "outputDir", "route", "compress", "workers", "overwrite", "addToScene",
-                               "depthFile", "sceneMemoryGB"}
+                               "depthFile", "sceneMemoryGB", "unwrap", "unwrapRadius"}
 
 
 def test_each_bound_widget_is_one_slicer_can_connect_to_its_parameter_type() -> None:
@@ -187,10 +187,11 @@ def test_the_logic_convert_signature_is_the_console_api() -> None:
     arguments = [a.arg for a in convert.args.args]
     defaults = dict(zip(arguments[-len(convert.args.defaults):], (ast.literal_eval(d) for d in convert.args.defaults)))
     assert arguments == ["self", "inputDir", "outputDir", "route", "addToScene", "progressCallback", "compress",
-                         "workers", "overwrite", "depthFile", "sceneMemoryGB", "wellName", "sceneOptions"]
+                         "workers", "overwrite", "depthFile", "sceneMemoryGB", "wellName", "sceneOptions",
+                         "unwrapRadius"]
     assert defaults == {"route": "fast", "addToScene": False, "progressCallback": None, "compress": False,
                         "workers": 1, "overwrite": False, "depthFile": None, "sceneMemoryGB": 0.0,
-                        "wellName": None, "sceneOptions": None}
+                        "wellName": None, "sceneOptions": None, "unwrapRadius": "0.9"}
 
 
 def test_the_module_help_links_the_readme_section_which_shows_every_way_in() -> None:
