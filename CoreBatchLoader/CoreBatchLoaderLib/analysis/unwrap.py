@@ -38,11 +38,15 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..dicom.geometry import CoreGeometry
 from ..nrrd.writer import KEY_PREFIX, provenance_key_values, write_image_2d
+from .core_section import CoreSection
+from .ct_log import fit_axis
+from .slices import AnalysisContext
 
 DEFAULT_RADIUS_TEXT = "0.9"
 ANGLE_CONVENTION = ("column c covers theta = 360 deg x (c + 0.5) / W about the core axis, in the slice plane "
@@ -306,13 +310,6 @@ def unwrap_file(core_name: str) -> str:
     return "%s/%s%s" % (UNWRAP_DIR, core_name, UNWRAP_SUFFIX)
 
 
-def fit_line(z: np.ndarray, x: np.ndarray, y: np.ndarray) -> SliceAxis:
-    """The straight axis x(z), y(z) through the centres by least squares (slice millimetres)."""
-    (ax, bx), (ay, by) = np.polyfit(z, x, 1), np.polyfit(z, y, 1)
-    direction = np.array([ax, ay, 1.0]) / math.sqrt(ax * ax + ay * ay + 1.0)
-    return SliceAxis((float(bx), float(by), 0.0), tuple(float(v) for v in direction))  # type: ignore[arg-type]
-
-
 class UnwrapAnalysis:
     """The unwrap at the conversion's per-slice hook (:mod:`.slices`): bands while the slices
     go by, the file when the core is written (see the module docstring)."""
@@ -326,7 +323,7 @@ class UnwrapAnalysis:
         self.dtype: Optional[np.dtype] = None
         self.centres: List[Tuple[int, float, float]] = []  # k, i, j: the axis when the CT log is off
 
-    def add_slice(self, k: int, values: Optional[np.ndarray], section: object) -> None:
+    def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection]) -> None:
         if values is None:
             return
         if self.bands is None:
@@ -334,25 +331,24 @@ class UnwrapAnalysis:
             self.dtype = values.dtype
         if section is None:
             return
-        centre = getattr(section, "centre_ij")
+        centre = section.centre_ij
         self.centres.append((int(k), float(centre[0]), float(centre[1])))
-        self.bands.add(k, values, centre, float(getattr(section, "radius_mm")))
+        self.bands.add(k, values, centre, section.radius_mm)
 
-    def finish(self, context: object) -> None:
-        record = getattr(context, "record")
-        geometry = getattr(context, "geometry")
+    def finish(self, context: AnalysisContext) -> None:
+        record, geometry = context.record, context.geometry
         bands = self.bands
-        if bands is None or len(self.centres) < 2:
+        axis = self._axis(record, geometry)
+        if bands is None or axis is None:
             record.warnings.append("unwrap not written: the core's cross-section was found in fewer than "
-                                   "two slices")
+                                   "three slices")
             return
         spacing = geometry.spacing
-        axis = self._axis(record, geometry, spacing)
         radius_mm = self.radius.mm(bands.measured_radius_mm())
         assert radius_mm is not None  # bands exist only where a radius was measured
         slices = int(geometry.sizes[2])
-        depth = getattr(context, "depth", None)
-        flip = bool(getattr(depth, "flip", False))
+        depth = context.depth
+        flip = bool(depth is not None and depth.flip)
         image = sample_unwrap(bands, axis, radius_mm, slices, spacing[2], flip)
         empty = int(np.isnan(image).all(axis=1).sum())
         if empty:
@@ -366,18 +362,24 @@ class UnwrapAnalysis:
         if depth is not None:
             key_values[FIRST_ROW_KEY] = repr(float(depth.top_m) + spacing[2] / 2000.0)
         relative = unwrap_file(record.name)
-        target = Path(getattr(context, "output_dir")) / relative
+        target = Path(context.output_dir) / relative
         target.parent.mkdir(exist_ok=True)
         write_image_2d(target, to_output_type(image, (self.dtype or np.dtype("float32")).name),
                        (2.0 * math.pi * radius_mm / width, spacing[2]), key_values,
-                       durable=bool(getattr(context, "durable", True)))
+                       durable=context.durable)
         record.unwrap = relative
         record.unwrap_radius_mm = round(radius_mm, 6)
 
-    def _axis(self, record: object, geometry: object, spacing: Sequence[float]) -> SliceAxis:
-        """The CT log's fitted axis (the manifest's), or the same fit through this core's centres."""
-        point, direction = getattr(record, "axis_point_lps", None), getattr(record, "axis_direction_lps", None)
-        if point is not None and direction is not None:
-            return SliceAxis.from_lps(point, direction, geometry.origin_lps, geometry.directions_lps)  # type: ignore
-        k, i, j = (np.array(v, dtype=np.float64) for v in zip(*self.centres))
-        return fit_line(k * spacing[2], i * spacing[0], j * spacing[1])
+    def _axis(self, record: Any, geometry: CoreGeometry) -> Optional[SliceAxis]:
+        """The CT log's fitted axis (the manifest's), or the same fit through the centres this
+        analysis saw when the CT log is off (``--no-ct-log``); None without three centres."""
+        point, direction = record.axis_point_lps, record.axis_direction_lps
+        if point is None or direction is None:
+            if len(self.centres) < 3:
+                return None
+            k, i, j = (np.array(v, dtype=np.float64) for v in zip(*self.centres))
+            fitted = fit_axis(np.column_stack([i, j]), k, geometry.ijk_to_lps)
+            if fitted is None:
+                return None
+            point, direction = fitted[0], fitted[1]
+        return SliceAxis.from_lps(point, direction, geometry.origin_lps, geometry.directions_lps)

@@ -58,6 +58,7 @@ STRIP_NAME = "well_strip.png"
 UNWRAP_STRIP_NAME = "well_unwrap.png"
 UNWRAP_HEADER_SUFFIX = "_unwrap.nhdr"
 UNWRAP_GAP_MM = 10.0  # between the widest core and the unwraps in the scene
+UNWRAP_STRIP_MAX_WIDTH = 480  # px of well_unwrap.png's picture, beside the strip in the report
 PROXY_SUFFIX = "_proxy.nrrd"
 OVERVIEW_SHARE = 8  # the overview takes at most 1/8 of the budget
 
@@ -156,8 +157,8 @@ def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mappin
     width_mm = max(float(np.ptp(c.grid.ras_bounds()[0])) for c in cores)
     strip = WellStrip(top_s, bottom_s, width_mm)
     unwraps = _unwraps(output_dir, cores, layout.warnings)
-    unwrap_strip = WellStrip(top_s, bottom_s, max(u.sizes[0] * u.spacing[0] for u in unwraps.values())) \
-        if unwraps else None
+    unwrap_strip = WellStrip(top_s, bottom_s, max(u.sizes[0] * u.spacing[0] for u in unwraps.values()),
+                             max_width=UNWRAP_STRIP_MAX_WIDTH) if unwraps else None
     left_r = max(float(abs(c.grid.ras_bounds()[0]).max()) for c in cores) + UNWRAP_GAP_MM
     for core in cores:
         placed = _place(output_dir, core, layout, well_name, overview, strip, durable)

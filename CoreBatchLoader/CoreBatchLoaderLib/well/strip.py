@@ -10,7 +10,9 @@ Choices, and why:
 - **Scale.** Depth is to scale (``mm_per_px`` from the interval and the picture's height); the
   width is to the same scale unless that makes the strip narrower than :data:`MIN_STRIP_WIDTH`,
   in which case it is stretched sideways and :attr:`WellStrip.exaggeration` says by how much (a
-  100 m well drawn 1600 px high would otherwise show its cores 2 px wide).  Shrinking averages
+  100 m well drawn 1600 px high would otherwise show its cores 2 px wide); a picture may also
+  be given a ``max_width`` (the well's unwrap of a few short cores), then it is squeezed and
+  says so the same way.  Shrinking averages
   (:func:`.thumbnails.resample_axis`), so thin beds do not alias.
 - **Grey levels.** The report's rock-CT window (:func:`.thumbnails.choose_window`), the same
   grey for the same density in every core.
@@ -118,12 +120,15 @@ class WellStrip:
     ``top_s``/``bottom_s``: the interval drawn (S, mm); ``width_mm``: the widest core.
     """
 
-    def __init__(self, top_s: float, bottom_s: float, width_mm: float, height: int = STRIP_HEIGHT) -> None:
+    def __init__(self, top_s: float, bottom_s: float, width_mm: float, height: int = STRIP_HEIGHT,
+                 max_width: Optional[int] = None) -> None:
         self.top_s, self.bottom_s = float(top_s), float(bottom_s)
         self.height = int(height)
         self.mm_per_px = (self.top_s - self.bottom_s) / self.height
         to_scale = width_mm / self.mm_per_px
         self.width = max(MIN_STRIP_WIDTH, int(round(to_scale)))
+        if max_width is not None:  # a short well's unwrap would be thousands of pixels wide
+            self.width = min(self.width, max_width)
         self.exaggeration = self.width / to_scale if to_scale > 0 else 1.0
         self.values = np.full((self.height, self.width), np.nan, dtype=np.float32)
         self.cores: List[Tuple[str, float, float]] = []  # name, top S, bottom S (voxel edges)
@@ -165,7 +170,7 @@ class WellStrip:
         strip_x = MARGIN + label_w + TICK_LENGTH + 4
         strip_y = MARGIN + text_h + 6 + text_h // 2  # the unit, then room for half the top label
         width = strip_x + self.width + TICK_LENGTH + 6 + names_w + MARGIN
-        stretched = self.exaggeration > 1.05
+        stretched = abs(math.log(self.exaggeration)) > 0.05 if self.exaggeration > 0 else False
         height = strip_y + self.height + MARGIN + text_h // 2 + (text_h + 8 if stretched else 0)
         canvas = np.empty((height, width, 3), dtype=np.uint8)
         canvas[:] = BACKGROUND

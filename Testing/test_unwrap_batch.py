@@ -1,0 +1,136 @@
+"""The unwrap through the whole batch (issue 13): measured while converting, written as files,
+drawn in the well's picture, placed in the scene — proven on the dipping-bed phantom with
+the core found by the CT log's section finder and the axis it fits, and read back by Slicer's
+own MRML (slicer-core).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Tuple
+
+import numpy as np
+import pytest
+from conftest import convert_tree
+from CoreBatchLoaderLib.analysis.unwrap import ANGLE_KEY, FIRST_ROW_KEY, RADIUS_KEY, MISSING_HU
+from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
+from CoreBatchLoaderLib.convert import ConvertOptions
+from CoreBatchLoaderLib.nrrd.reader import read_header, read_slice
+from CoreBatchLoaderLib.synthetic.dipping_beds import write_dipping_bed_core
+from CoreBatchLoaderLib.well.options import SceneOptions
+from test_report import decode_png
+from test_unwrap import DIP_TOLERANCE_DEG, DIRECTION_TOLERANCE_DEG, angle_difference, read_dip
+
+TOP_M = 1234.5
+CORE_M = 0.05  # 100 slices of 0.5 mm
+BEDS = {"core_a": dict(dip_deg=35.0, dip_direction_deg=250.0, tilt_deg=4.0),
+        "core_b": dict(dip_deg=20.0, dip_direction_deg=60.0, tilt_deg=3.0, tilt_azimuth_deg=150.0, seed=3)}
+
+
+def build(root: Path, scene: bool = False, flip: bool = False, **options: object) -> BatchResult:
+    truths = {}
+    for number, (name, beds) in enumerate(sorted(BEDS.items()), start=1):
+        _, truths[name] = write_dipping_bed_core(root / "in" / name, flip=flip, series_number=number,
+                                                 **beds)  # type: ignore[arg-type]
+    depths = SceneOptions(start_depth_m=TOP_M, core_length_m=CORE_M, flip_all=flip, build_scene=scene,
+                          memory_budget=10 ** 9, well_name="W-13") if scene or flip else SceneOptions()
+    result = convert_tree(root / "in", root / "out", scene=depths, **options)
+    assert result.exit_code == 0, [(r.name, r.error, r.warnings) for r in result.records]
+    result.truths = truths  # type: ignore[attr-defined]
+    return result
+
+
+@pytest.fixture(scope="module")
+def well(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, BatchResult]:
+    root = tmp_path_factory.mktemp("unwrap-well")
+    return root / "out", build(root, scene=True, flip=True)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_sinusoid_of_each_cores_unwrap_gives_back_its_dip(tmp_path: Path, flip: bool) -> None:
+    result = build(tmp_path, flip=flip)
+    for record in result.records:
+        header = read_header(tmp_path / "out" / record.unwrap)
+        radius_mm = float(header.key_values[RADIUS_KEY])
+        dip, direction = read_dip(read_slice(header, 0), header.spacing[1], radius_mm)
+        truth = BEDS[record.name]
+        assert abs(dip - truth["dip_deg"]) <= DIP_TOLERANCE_DEG, record.name
+        assert angle_difference(direction, truth["dip_direction_deg"]) <= DIRECTION_TOLERANCE_DEG, record.name
+
+
+def test_the_unwrap_file_says_its_radius_convention_and_depth(well: Tuple[Path, BatchResult]) -> None:
+    out, result = well
+    for record in result.records:
+        header = read_header(out / record.unwrap)
+        columns, rows, _ = header.sizes
+        radius_mm = float(header.key_values[RADIUS_KEY])
+        assert radius_mm == pytest.approx(0.9 * result.truths[record.name].core_radius_mm, abs=0.25)
+        assert header.spacing[0] * columns == pytest.approx(2 * math.pi * radius_mm)  # mm of arc per column
+        assert header.spacing[0] == pytest.approx(0.5, rel=0.01)  # about a pixel of arc
+        assert (rows, header.spacing[1]) == (100, 0.5)  # one row per slice, the slice spacing
+        assert "+i" in header.key_values[ANGLE_KEY] and "+j" in header.key_values[ANGLE_KEY]
+        first_row = TOP_M + (0.0 if record.name == "core_a" else CORE_M) + 0.00025
+        assert float(header.key_values[FIRST_ROW_KEY]) == pytest.approx(first_row, abs=1e-9)
+        assert header.type == "short"  # the core's own output type (int16)
+
+
+def test_no_unwrap_writes_no_unwrap(tmp_path: Path) -> None:
+    write_dipping_bed_core(tmp_path / "in" / "core")
+    result = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(
+        convert=ConvertOptions(durable=False, unwrap_radius=None), workers=1))
+    assert result.records[0].unwrap is None and not (tmp_path / "out" / "unwrap").exists()
+
+
+def test_a_radius_in_millimetres_is_the_radius_unwrapped(tmp_path: Path) -> None:
+    write_dipping_bed_core(tmp_path / "in" / "core")
+    result = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(
+        convert=ConvertOptions(durable=False, unwrap_radius="15mm"), workers=1))
+    header = read_header(tmp_path / "out" / result.records[0].unwrap)
+    assert float(header.key_values[RADIUS_KEY]) == 15.0
+
+
+def test_the_well_unwrap_shares_the_strips_depth_scale(well: Tuple[Path, BatchResult]) -> None:
+    out, result = well
+    strip_info, strip = decode_png((out / "well_strip.png").read_bytes())
+    unwrap_info, unwrap = decode_png((out / "well_unwrap.png").read_bytes())
+    assert result.well is not None and result.well.unwrap_strip == out / "well_unwrap.png"
+
+    def core_rows(picture: np.ndarray) -> np.ndarray:
+        """Rows where the picture shows rock grey (not white paper, not black air)."""
+        grey = picture.astype(int)
+        rock = (grey[..., 0] == grey[..., 2]) & (grey[..., 0] > 120) & (grey[..., 0] < 250)
+        return np.nonzero(rock.sum(axis=1) > 20)[0]
+
+    strip_rows, unwrap_rows = core_rows(strip), core_rows(unwrap)
+    assert abs(strip_rows[0] - unwrap_rows[0]) <= 3 and abs(strip_rows[-1] - unwrap_rows[-1]) <= 3
+
+
+def test_slicer_reads_each_unwrap_at_its_depth_beside_the_cores(well: Tuple[Path, BatchResult]) -> None:
+    from test_well_scene import ijk_to_ras, load, voxels
+
+    out, result = well
+    scene, nodes = load(out / "scene.mrml")
+    for n, record in enumerate(sorted(result.records, key=lambda r: r.name)):
+        node = nodes["%s unwrap" % record.name]
+        assert node.GetImageData() is not None
+        matrix = ijk_to_ras(node)
+        top_s = -1000.0 * (TOP_M + n * CORE_M)
+        row_mm = 0.5
+        assert matrix[2, 3] == pytest.approx(top_s - row_mm / 2.0, abs=1e-3)  # row 0: the core's top
+        assert matrix[2, 1] == pytest.approx(-row_mm)  # rows go down
+        core_bounds = [0.0] * 6
+        nodes[record.name].GetRASBounds(core_bounds)
+        assert matrix[0, 3] > core_bounds[1]  # beside the core, to its right
+        stored = read_slice(read_header(out / record.unwrap), 0)
+        assert np.array_equal(voxels(node)[0], stored)
+        assert (stored != MISSING_HU).mean() > 0.97
+    del scene
+
+
+def test_the_report_shows_each_unwrap_and_the_well_unwrap(well: Tuple[Path, BatchResult]) -> None:
+    out, result = well
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for record in result.records:
+        assert 'class="unwrap" src="unwrap/%s_unwrap.png"' % record.name in page
+        assert (out / "unwrap" / ("%s_unwrap.png" % record.name)).is_file()
+    assert 'src="well_unwrap.png"' in page
