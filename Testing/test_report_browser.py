@@ -68,7 +68,9 @@ def test_every_picture_in_the_report_loads_in_chromium(report: Path, tmp_path: P
     done = run_chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", report.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     attributes = body_attributes(done.stdout)
-    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("5", "5")
+    # five thumbnails and the five cores' unwrapped surfaces
+    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("10", "10")
+    assert len(re.findall(r'<img class="unwrap" src="unwrap/core_00\d_unwrap.png"', done.stdout)) == 5
 
 
 def test_chromium_renders_the_report_with_failures_first(report: Path, tmp_path: Path) -> None:

@@ -134,3 +134,18 @@ def test_the_report_shows_each_unwrap_and_the_well_unwrap(well: Tuple[Path, Batc
         assert 'class="unwrap" src="unwrap/%s_unwrap.png"' % record.name in page
         assert (out / "unwrap" / ("%s_unwrap.png" % record.name)).is_file()
     assert 'src="well_unwrap.png"' in page
+
+
+def test_chromium_renders_the_report_with_its_unwrap_images(well: Tuple[Path, BatchResult], tmp_path: Path) -> None:
+    from test_report_browser import CHROMIUM, body_attributes, run_chromium
+
+    if CHROMIUM is None:
+        pytest.skip("no Chromium binary on PATH")
+    out, _ = well
+    done = run_chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
+                        (out / "report.html").as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    attributes = body_attributes(done.stdout)
+    # two thumbnails, two unwraps, the well strip and the well unwrap
+    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("6", "6")
+    assert '<img src="well_unwrap.png"' in done.stdout
