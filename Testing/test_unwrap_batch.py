@@ -149,3 +149,13 @@ def test_chromium_renders_the_report_with_its_unwrap_images(well: Tuple[Path, Ba
     # two thumbnails, two unwraps, the well strip and the well unwrap
     assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("6", "6")
     assert '<img src="well_unwrap.png"' in done.stdout
+
+
+def test_a_rerun_skips_unwrapped_cores_and_redoes_a_core_whose_unwrap_is_gone(tmp_path: Path) -> None:
+    write_dipping_bed_core(tmp_path / "in" / "core")
+    first = convert_tree(tmp_path / "in", tmp_path / "out")
+    unwrap = tmp_path / "out" / first.records[0].unwrap
+    assert [r.status for r in convert_tree(tmp_path / "in", tmp_path / "out").records] == ["skipped"]
+    unwrap.unlink()
+    again = convert_tree(tmp_path / "in", tmp_path / "out")
+    assert [r.status for r in again.records] == ["converted"] and unwrap.is_file()

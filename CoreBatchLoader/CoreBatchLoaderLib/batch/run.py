@@ -191,6 +191,8 @@ def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
         return None
     if any(not r.output or not (Path(job.output_dir) / r.output).exists() for r in previous):
         return None
+    if any(r.unwrap and not (Path(job.output_dir) / r.unwrap).exists() for r in previous):
+        return None  # measured while converting: a lost unwrap means converting again
     # the folder's path now, when the input has moved
     return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous]
 
