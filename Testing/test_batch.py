@@ -213,10 +213,10 @@ def test_a_manifest_that_is_slow_to_write_is_written_less_often_and_completely_a
     write_well(tmp_path / "well", cores=12, slices=2, rows=8, columns=8)
     writes = []
 
-    def slow_write(output_dir, records, *args):
+    def slow_write(output_dir, records, *args, **kwargs):
         time.sleep(0.05)
         writes.append(len(records))
-        return real_write(output_dir, records, *args)
+        return real_write(output_dir, records, *args, **kwargs)
 
     real_write = batch.write_manifest
     monkeypatch.setattr(batch, "write_manifest", slow_write)

@@ -44,10 +44,11 @@ def read_manifest(output_dir: Path) -> List[CoreRecord]:
         return []
 
 
-def write_manifest(output_dir: Path, records: Sequence[CoreRecord], extra: Optional[Dict[str, Any]] = None) -> Path:
+def write_manifest(output_dir: Path, records: Sequence[CoreRecord], extra: Optional[Dict[str, Any]] = None,
+                   durable: bool = True) -> Path:
     path = Path(output_dir) / MANIFEST_NAME
     document: Dict[str, Any] = {"version": MANIFEST_VERSION}
     document.update(extra or {})
     document["cores"] = [r.to_json() for r in records]
-    write_text_atomically(path, json.dumps(document, indent=1) + "\n")
+    write_text_atomically(path, json.dumps(document, indent=1) + "\n", durable)
     return path

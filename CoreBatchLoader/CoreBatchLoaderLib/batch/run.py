@@ -38,7 +38,7 @@ from ..dicom.discover import (
     scan_folder,
 )
 from ..dicom.headers import dicom_start
-from ..files import PARTIAL_SUFFIX
+from ..files import PARTIAL_SUFFIX, sync_folder
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
@@ -360,7 +360,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 size += sum(r.bytes for r in records if r.status == "converted")
                 if pace.due():
                     began = time.perf_counter()
-                    _save_manifest(result, output_dir, manifest_records())
+                    _save_manifest(result, output_dir, manifest_records(), options.convert.durable)
                     pace.wrote(time.perf_counter() - began)
                 if result.stopped:
                     break
@@ -375,17 +375,17 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.stopped = "%s; the cores written so far are complete: make room and run again to resume" % exc
         finally:
             result.records = ordered_records()
-            _save_manifest(result, output_dir, manifest_records())
+            _save_manifest(result, output_dir, manifest_records(), options.convert.durable)
             remove_stale_partials(output_dir)
         if depths and not result.cancelled and not result.stopped:
             from .well_steps import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
                                       options.convert.durable)
             if result.well is not None:  # the records gained depth-length warnings
-                _save_manifest(result, output_dir, result.records)
+                _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.report and not result.cancelled:
             result.report = _report(output_dir, result.records, time.perf_counter() - started,
-                                    result.well, result.stopped)
+                                    result.well, result.stopped, options.convert.durable)
     return result
 
 
@@ -425,11 +425,16 @@ class ManifestPace:
         self._next = time.perf_counter() + self.share * seconds
 
 
-def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord]) -> None:
+def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord], durable: bool) -> None:
     """Write the manifest; an output folder that takes no more writes (full disk, gone) stops the
-    batch with ``result.stopped`` saying why, and the previous manifest stays, complete."""
+    batch with ``result.stopped`` saying why, and the previous manifest stays, complete.
+
+    ``durable``: the manifest is fsynced, then the output folder, which makes every output
+    renamed into it so far durable with it — one folder fsync per manifest, not per file."""
     try:
-        result.manifest = write_manifest(output_dir, records)
+        result.manifest = write_manifest(output_dir, records, durable=durable)
+        if durable:
+            sync_folder(output_dir)
     except OSError as exc:
         result.stopped = result.stopped or "cannot write %s in %s (%s)" % (
             MANIFEST_NAME, output_dir, exc.strerror or exc)
@@ -446,12 +451,16 @@ def _settings(options: ConvertOptions) -> str:
 
 
 def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
-            well: Optional["WellResult"] = None, stopped: Optional[str] = None) -> Optional[Path]:
+            well: Optional["WellResult"] = None, stopped: Optional[str] = None,
+            durable: bool = True) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
     try:
-        return write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well.strip if well else None,
-                            well_unwrap=well.unwrap_strip if well else None, stopped=stopped)
+        report = write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well.strip if well else None,
+                              well_unwrap=well.unwrap_strip if well else None, stopped=stopped, durable=durable)
+        if durable:
+            sync_folder(output_dir)
+        return report
     except Exception as exc:  # pragma: no cover - defensive
         import sys
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from ..dicom.discover import CoreFolder
+from ..files import sync_folder
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
-from ..well.layout import WellLayout, build_layout, read_layout
+from ..well.layout import SCENE_DIR, WellLayout, build_layout, read_layout
 from ..well.options import SceneOptions
 from ..well.proxies import default_budget
 
@@ -100,7 +101,9 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         else:
             layout = build_layout(output_dir, records, depths, budget, name, durable, key)
             from ..mrml.well import write_scene
-            scene = write_scene(output_dir, layout)
+            scene = write_scene(output_dir, layout, durable)
+            if durable:  # the scene folder's new files and renames, once (the output folder's: the report)
+                sync_folder(Path(output_dir) / SCENE_DIR)
         strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
         unwrap_strip = Path(output_dir) / layout.unwrap_strip_file if layout.unwrap_strip_file else None
         return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip)

@@ -99,7 +99,7 @@ def add_well(scene: Any, output_dir: Path, layout: WellLayout, load_data: bool =
     return nodes
 
 
-def write_scene(output_dir: Path, layout: WellLayout) -> Path:
+def write_scene(output_dir: Path, layout: WellLayout, durable: bool = True) -> Path:
     """``OUTPUT_DIR/scene.mrml``: the well's nodes, file names relative to the output folder.
 
     Replaced atomically, like every other output.  No voxel is loaded.
@@ -121,7 +121,7 @@ def write_scene(output_dir: Path, layout: WellLayout) -> Path:
         scene.SetVersion(SCENE_VERSION)
         if not scene.Commit():
             raise RuntimeError("Slicer could not write the scene %s" % path)
-        write_text_atomically(path, scene.GetSceneXMLString())
+        write_text_atomically(path, scene.GetSceneXMLString(), durable)
     finally:
         scene.Clear(1)
     return path

@@ -68,7 +68,8 @@ class Totals:
 
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
                  elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
-                 stopped: Optional[str] = None, well_unwrap: Optional[Path] = None) -> Path:
+                 stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
+                 durable: bool = True) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -76,16 +77,17 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``well_strip``: the picture of the whole well (:mod:`..well.strip`), shown above the cores.
     ``stopped``: why the batch stopped before the end (a full output disk), shown on top.
     ``well_unwrap``: every core's unwrapped surface at its depth, beside the strip.
+    ``durable``: fsync the page and the CSV (``--no-fsync`` says not to).
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records)
-    write_manifest_csv(output_dir, records)
+    write_manifest_csv(output_dir, records, durable)
     strip, unwrap = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None for p in (well_strip, well_unwrap))
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
                        stopped, unwrap)
     path = output_dir / REPORT_NAME
-    write_text_atomically(path, page)
+    write_text_atomically(path, page, durable)
     return path
 
 
@@ -181,7 +183,7 @@ def _remove_partials(folder: Path) -> None:
 # manifest.csv
 
 
-def write_manifest_csv(output_dir: Path, records: Sequence[CoreRecord]) -> Path:
+def write_manifest_csv(output_dir: Path, records: Sequence[CoreRecord], durable: bool = True) -> Path:
     """One row per core, in the batch's order; numbers exact (``repr``), lists joined."""
     text = io.StringIO()
     writer = csv.writer(text)
@@ -189,7 +191,7 @@ def write_manifest_csv(output_dir: Path, records: Sequence[CoreRecord]) -> Path:
     for record in records:
         writer.writerow(csv_row(record))
     path = Path(output_dir) / CSV_NAME
-    write_text_atomically(path, text.getvalue())
+    write_text_atomically(path, text.getvalue(), durable)
     return path
 
 
