@@ -47,3 +47,15 @@ def by_name(result: BatchResult) -> Dict[str, object]:
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path / "out"
+
+
+@pytest.fixture(params=["isal", "zlib"])
+def gzip_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``--compress`` with the fast deflate (isal, which ``make`` installs) and with the pure-zlib
+    fallback a Python without the wheel gets (isal made unimportable)."""
+    if request.param == "zlib":
+        monkeypatch.setitem(sys.modules, "isal", None)
+        monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)
+    else:
+        pytest.importorskip("isal")
+    return request.param

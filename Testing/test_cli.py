@@ -111,6 +111,17 @@ def test_rerun_with_other_output_settings_converts_again(tmp_path: Path) -> None
     assert b"encoding: gzip" in (tmp_path / "out" / "core_001.nrrd").read_bytes()[:400]
 
 
+def test_compress_without_the_fast_deflate_says_in_one_line_what_to_install(
+        tmp_path: Path, gzip_library: str, capsys: pytest.CaptureFixture) -> None:
+    from CoreBatchLoaderLib.cli import main
+    from CoreBatchLoaderLib.nrrd.writer import FAST_GZIP_MISSING
+    write_well(tmp_path / "well", cores=1, slices=4)
+    assert main(["convert", str(tmp_path / "well"), str(tmp_path / "out"), "--quiet", "--workers", "1",
+                 "--no-fsync", "--compress"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "isal" in line]
+    assert notes == ([] if gzip_library == "isal" else ["corebatchloader: " + FAST_GZIP_MISSING])
+
+
 def test_a_long_list_of_problems_is_cut_and_points_to_the_report(tmp_path: Path) -> None:
     from CoreBatchLoaderLib.cli import SUMMARY_LINES
     for n in range(SUMMARY_LINES + 5):

@@ -20,6 +20,7 @@ from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusErro
 from .batch.lifetime import stop_signals_interrupt
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
+from .nrrd.writer import fast_gzip_note
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
 
@@ -64,7 +65,8 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                         help="nrrd: one file per core (default); nhdr: a detached header that points "
                              "at the DICOM files (zero copy), only where that is exact")
     parser.add_argument("--no-fsync", action="store_true",
-                        help="do not force each file to disk before renaming it (faster, less safe)")
+                        help="force no file to disk (no fsync at all: faster; a power cut may lose the "
+                             "last files, never leave half a file under a final name)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
     parser.add_argument("--no-ct-log", action="store_false", dest="ct_log",
                         help="do not measure the CT log (logs/<core>.csv, well_ct_log.las) while converting")
@@ -101,6 +103,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    note = fast_gzip_note() if args.compress else None
+    if note:
+        print("corebatchloader: %s" % note, file=sys.stderr)
     options = BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format, ct_log=args.ct_log,
