@@ -286,3 +286,22 @@ def test_ctrl_c_stops_cleanly_with_status_130(tmp_path: Path, workers: int) -> N
     for core in manifest["cores"]:
         if core["status"] == "converted":
             assert (tmp_path / "out" / core["output"]).is_file()
+
+
+def test_workers_are_forked_only_from_a_process_without_other_threads() -> None:
+    """Forking is cheap (nothing imported again) but unsafe beside threads (Slicer, Dask, tqdm):
+    a lock another thread holds would stay locked in the child forever."""
+    import threading
+
+    from CoreBatchLoaderLib.batch.run import worker_start_method
+    if threading.active_count() == 1:
+        can_fork = sys.platform.startswith("linux") and sys.version_info >= (3, 11)
+        assert worker_start_method() == ("fork" if can_fork else "spawn")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert worker_start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()
