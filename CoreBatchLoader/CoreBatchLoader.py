@@ -13,6 +13,7 @@ This file holds only what needs Slicer's application, Qt or DICOMLib; the work i
 Python 3.9 syntax (Slicer may embed an older Python).
 """
 import dataclasses
+import importlib.util
 import logging
 import os
 import shutil
@@ -214,6 +215,10 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.resultsTable.setRowCount(0)
         self.ui.progressBar.setValue(0)
         self.ui.statusLabel.text = "Looking for core folders…"
+        if _isSet(p.depthFile) and importlib.util.find_spec("lasio") is None and slicer.util.confirmOkCancelDisplay(
+                "The well's CT log (well_ct_log.las) is written with the Python package lasio, which is not "
+                "installed. Install it now (pip install lasio)?"):
+            slicer.util.pip_install("lasio")  # first use, after asking (Slicer's extension practice)
         self._running, self._cancelRequested = True, False
         self._updateButtons()
         slicer.app.processEvents()
@@ -240,6 +245,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             counts["converted"], counts["skipped"], counts["failed"],
             " (cancelled)" if self.logic.cancelled else " (stopped)" if self.logic.stopped else "",
             self.logic.reportPath or self.logic.manifestPath)
+        if self.logic.logChartID:  # the well's CT log in Slicer's plot view
+            slicer.modules.plots.logic().ShowChartInLayout(slicer.mrmlScene.GetNodeByID(self.logic.logChartID))
         if self.logic.stopped:
             slicer.util.errorDisplay("The batch stopped:\n%s" % self.logic.stopped)
         elif not records and not self.logic.cancelled:
@@ -317,8 +324,9 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     After :meth:`convert`: ``cancelled``, ``stopped`` (why the batch stopped early: the output disk
     filled up; None otherwise), ``manifestPath``, ``reportPath`` (report.html, None when
-    cancelled) and ``nodeIDs`` (core name → node ID of the cores added to the scene) describe the run;
-    :meth:`unwrapFiles` lists the unwrapped surfaces it wrote.
+    cancelled), ``nodeIDs`` (core name → node ID of the cores added to the scene), ``lasPath``
+    (the well's CT log, well_ct_log.las, after a batch with depths) and ``logChartID`` (its plot
+    chart in the scene) describe the run; :meth:`unwrapFiles` lists the unwrapped surfaces it wrote.
     """
 
     def __init__(self):
@@ -329,6 +337,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.reportPath: Optional[Path] = None
         self.nodeIDs: Dict[str, str] = {}
         self.result: Optional[BatchResult] = None
+        self.lasPath: Optional[Path] = None
+        self.logChartID: Optional[str] = None
 
     def getParameterNode(self):
         return CoreBatchLoaderParameterNode(super().getParameterNode())
@@ -352,7 +362,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
-        self.stopped = None
+        self.stopped, self.lasPath, self.logChartID = None, None, None
         if sceneOptions is not None:
             scene = sceneOptions
         elif depthFile is not None and _isSet(depthFile):
@@ -380,6 +390,12 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.stopped = result.stopped
         if addToScene and withDepths and not result.cancelled and result.well is not None and not result.well.error:
             self._addWell(Path(outputDir).resolve())
+        log = result.well.log if result.well is not None else None
+        if log is not None and log.table is not None and not result.cancelled:
+            from CoreBatchLoaderLib.mrml.ct_log import add_log_plot
+            self.lasPath = log.las
+            _, chart = add_log_plot(slicer.mrmlScene, log.table, scene.well_name or Path(inputDir).name, load_data=True)
+            self.logChartID = chart.GetID()
         return result.records
 
     def unwrapFiles(self) -> Dict[str, Path]:

@@ -68,9 +68,10 @@ def test_every_picture_in_the_report_loads_in_chromium(report: Path, tmp_path: P
     done = run_chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", report.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     attributes = body_attributes(done.stdout)
-    # five thumbnails and the five cores' unwrapped surfaces
-    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("10", "10")
+    # five thumbnails, the five cores' unwrapped surfaces and five CT log profiles (no depths)
+    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("15", "15")
     assert len(re.findall(r'<img class="unwrap" src="unwrap/core_00\d_unwrap.png"', done.stdout)) == 5
+    assert len(re.findall(r'<img class="profile" src="logs/core_00\d.svg"', done.stdout)) == 5
 
 
 def test_chromium_renders_the_report_with_failures_first(report: Path, tmp_path: Path) -> None:
@@ -87,3 +88,21 @@ def test_chromium_screenshot_is_a_full_window_picture(report: Path, tmp_path: Pa
     data = shot.read_bytes()
     assert png_size(data) == WINDOW
     assert len(data) > 40_000, "a near-empty page compresses to a few kB; got %d bytes" % len(data)
+
+
+def test_chromium_renders_the_well_log_track_beside_the_strip(tmp_path: Path) -> None:
+    """Issue 12: the report's CT log track (an SVG whose name says 'log') loads and draws."""
+    pytest.importorskip("slicer")
+    from test_well_ct_log import run_well
+    _, result = run_well(tmp_path / "well")
+    track = result.well.log.track
+    assert "log" in track.name
+    done = run_chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", result.report.as_uri())
+    attributes = body_attributes(done.stdout)
+    loaded, total = attributes.get("data-images-loaded"), attributes.get("data-images-total")
+    assert loaded == total and 'src="%s"' % track.name in done.stdout
+    shot = tmp_path / "track.png"
+    done = run_chromium(tmp_path / "profile2", "--screenshot=%s" % shot, "--window-size=800,1500",
+                        "--virtual-time-budget=5000", track.as_uri())
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    assert len(shot.read_bytes()) > 20_000, "the track rendered nearly blank"

@@ -162,6 +162,11 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
         print("corebatchloader: no DICOM image series found under %s (%d folder%s with files looked at)" % (
             input_dir, result.folders, "" if result.folders == 1 else "s"), file=sys.stderr)
     well = result.well
+    if well is not None and well.log is not None:
+        for warning in well.log.warnings:
+            print("warning CT log: %s" % warning, file=sys.stderr)
+        if well.log.las is not None:
+            print("CT log: %s" % well.log.las)
     if well is not None and well.error:
         print("corebatchloader: %s" % well.error, file=sys.stderr)
     if well is not None and well.layout is not None:

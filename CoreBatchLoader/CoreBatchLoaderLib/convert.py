@@ -54,7 +54,7 @@ class ConvertOptions:
     ct_log: bool = True  # logs/<core>.csv and the axis while converting (not for .nhdr: no pixel is read)
     void_threshold_hu: float = DEFAULT_VOID_THRESHOLD_HU  # the CT log's voids: voxels below this
     depth: Optional[CoreInterval] = None  # this core's place in the well, when the batch knows it
-    threaded_analyses: bool = True  # the analyses in a thread beside the conversion
+    threaded_analyses: bool = False  # the analyses in a thread beside the conversion (analysis.slices)
     unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT  # --unwrap-radius (analysis.unwrap); None: no unwrap
 
 
@@ -162,7 +162,7 @@ def slice_analyses(geometry: CoreGeometry, options: ConvertOptions) -> SliceAnal
         analyses.append(CtLog(geometry.sizes[2], options.void_threshold_hu))
     if options.unwrap_radius:  # after the CT log: its finish fits the axis the unwrap follows
         analyses.append(UnwrapAnalysis(UnwrapRadius.parse(options.unwrap_radius), (spacing[0], spacing[1])))
-    return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses)
+    return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses, spacing[2])
 
 
 def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,

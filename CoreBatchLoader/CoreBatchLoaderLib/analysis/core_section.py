@@ -2,8 +2,9 @@
 
 Found once per output slice while converting and shared by every analysis (:mod:`.slices`), so
 it must cost far less than converting the slice (~0.3 ms for 512² int16 at copy speed).  It
-works on a *sample grid* — every ``step``-th pixel in both directions, ~128 samples across
-(1 mm for a 133 mm core at 0.26 mm pixels) — with plain numpy, no labelling or distance
+works on a *sample grid* — every ``step``-th pixel in both directions, ~100 samples across
+(1.3 mm for a 133 mm core at 0.26 mm pixels; coarser grids shift the centre of a core lying on
+its liner by a millimetre) — with plain numpy, no labelling or distance
 transforms (scipy would cost more than converting):
 
 1. matter: samples denser than ``MATTER_HU`` (−500 HU: rock, liner, barrel, caps; not air or
@@ -43,6 +44,8 @@ MATTER_HU = -500.0
 MIN_CORE_HU = 300.0
 MIN_DIAMETER_MM = 10.0
 SAMPLES_ACROSS = 100
+STATISTICS_SAMPLES = 2048  # voxels per slice for its statistics: σ to ±1.6 %, percentiles to ~1 HU
+STATISTICS_ROWS = 16  # …taken on this many rows across the section (see CoreSection.sample_index)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,9 +90,40 @@ class CoreSection:
         return (mask[row_low][:, column_low] & mask[row_low][:, column_high]
                 & mask[row_high][:, column_low] & mask[row_high][:, column_high])
 
+    @cached_property
+    def sample_index(self) -> np.ndarray:
+        """Flat indices (into ``values.reshape(-1)``) of at most ``STATISTICS_SAMPLES`` voxels of
+        the eroded section, on ``STATISTICS_ROWS`` rows evenly spread across it, each row's run
+        of voxels between its first and last sample in the mask (every few voxels).
+
+        Rows, not scattered voxels: a slice just converted is mostly out of the CPU caches by the
+        time it is measured, and a gather costs a cache miss per line it touches — 2,000
+        scattered voxels ~50 µs, the same number on a few rows a fifth of that.
+        """
+        rows = np.nonzero(self.sample_mask.any(axis=1))[0]
+        rows = rows[np.linspace(0, len(rows) - 1, min(STATISTICS_ROWS, len(rows))).round().astype(int)]
+        runs = []
+        for row in np.unique(rows):
+            columns = np.nonzero(self.sample_mask[row])[0]
+            runs.append((row * self.step, columns[0] * self.step, columns[-1] * self.step))
+        length = sum(last - first + 1 for _, first, last in runs)
+        stride = max(1, -(-length // STATISTICS_SAMPLES))
+        width = self.shape[1]
+        return np.concatenate([row * width + np.arange(first, last + 1, stride) for row, first, last in runs])
+
+    @cached_property
+    def check_index(self) -> np.ndarray:
+        """The part of :attr:`sample_index` on every other of its rows, thinned to ≤ 256 voxels:
+        enough to see whether the section still covers the core in a later slice
+        (:mod:`.slices`), and its cache lines are then warm for the statistics."""
+        rows = self.sample_index // self.shape[1]
+        kept = self.sample_index[np.isin(rows, np.unique(rows)[1::2])]
+        return kept[::max(1, -(-len(kept) // 256))]
+
     def samples(self, values: np.ndarray) -> np.ndarray:
-        """The section's voxels of ``values`` (the slice it was found in) on the sample grid."""
-        return values[::self.step, ::self.step][self.sample_mask]
+        """The section's voxels of ``values`` (a slice of the same size) at :attr:`sample_index`:
+        one gather, so a slice's statistics cost microseconds."""
+        return values.reshape(-1).take(self.sample_index)
 
 
 def sample_step(rows: int, columns: int, across: int = SAMPLES_ACROSS) -> int:

@@ -381,7 +381,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         if depths and not result.cancelled and not result.stopped:
             from .well_steps import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
-                                      options.convert.durable)
+                                      options.convert.durable, options.convert.ct_log)
             if result.well is not None:  # the records gained depth-length warnings
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.report and not result.cancelled:
@@ -458,7 +458,8 @@ def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
     try:
         report = write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well.strip if well else None,
-                              well_unwrap=well.unwrap_strip if well else None, stopped=stopped, durable=durable)
+                              well_unwrap=well.unwrap_strip if well else None, stopped=stopped, durable=durable,
+                              log_track=well.log.track if well and well.log else None)
         if durable:
             sync_folder(output_dir)
         return report

@@ -17,6 +17,7 @@ from ..dicom.discover import CoreFolder
 from ..files import sync_folder
 from ..messages import one_line
 from ..record import CoreRecord
+from ..well.ct_log import WellLogFiles, write_well_log
 from ..well.depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
 from ..well.layout import SCENE_DIR, WellLayout, build_layout, read_layout
 from ..well.options import SceneOptions
@@ -36,6 +37,7 @@ class WellResult:
     strip: Optional[Path] = None
     error: Optional[str] = None
     unwrap_strip: Optional[Path] = None  # well_unwrap.png
+    log: Optional[WellLogFiles] = None  # the well's CT log: LAS, table, track (or why not)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,34 +83,40 @@ def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[
 
 
 def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str, CoreDepth],
-                options: SceneOptions, well_name: str, durable: bool = True) -> Optional[WellResult]:
-    """Length warnings into the records; with ``build_scene`` the scene files and ``scene.mrml``.
+                options: SceneOptions, well_name: str, durable: bool = True,
+                ct_log: bool = True) -> Optional[WellResult]:
+    """Length warnings into the records; the well's CT log (unless ``ct_log`` is off); with
+    ``build_scene`` the scene files and ``scene.mrml`` (with the log's table and plot).
 
     Never raises: a scene that cannot be built is an ``error`` in the result (the cores are
-    converted and stay so).
+    converted and stay so); a log that cannot be written is a warning in ``log``.
     """
     if not depths:
         return None
     add_length_warnings(records, depths)
+    name = options.well_name or well_name
     if not options.build_scene:
-        return WellResult()
+        return WellResult(log=write_well_log(output_dir, records, depths, name, durable) if ct_log else None)
+    log = None
     try:
-        budget, name = options.memory_budget or default_budget(), options.well_name or well_name
-        key = scene_key(output_dir, records, depths, budget, name)
+        budget = options.memory_budget or default_budget()
+        key = scene_key(output_dir, records, depths, budget, name, ct_log)
         reused = _unchanged_scene(output_dir, key)
+        layout = reused[1] if reused is not None else build_layout(output_dir, records, depths, budget, name,
+                                                                   durable, key)
+        log = write_well_log(output_dir, records, depths, name, durable, layout) if ct_log else None
         if reused is not None:  # rerun of a finished well: no core is read again
-            scene, layout = reused
+            scene = reused[0]
         else:
-            layout = build_layout(output_dir, records, depths, budget, name, durable, key)
             from ..mrml.well import write_scene
-            scene = write_scene(output_dir, layout, durable)
+            scene = write_scene(output_dir, layout, durable, log.table if log else None)
             if durable:  # the scene folder's new files and renames, once (the output folder's: the report)
                 sync_folder(Path(output_dir) / SCENE_DIR)
         strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
         unwrap_strip = Path(output_dir) / layout.unwrap_strip_file if layout.unwrap_strip_file else None
-        return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip)
+        return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip, log=log)
     except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
-        return WellResult(error="scene not written: %s" % one_line(exc))
+        return WellResult(error="scene not written: %s" % one_line(exc), log=log)
 
 
 def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth]) -> None:
@@ -123,10 +131,11 @@ def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, Core
 
 
 def scene_key(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth], budget: int,
-              well_name: str) -> str:
-    """A hash of everything the scene is made of: depths, budget, name, and each converted file's
-    name, size and modification time — equal keys mean the same scene."""
-    digest = hashlib.sha1(("%s\0%d\n" % (well_name, budget)).encode("utf-8"))
+              well_name: str, ct_log: bool = True) -> str:
+    """A hash of everything the scene is made of: depths, budget, name, whether it shows the CT
+    log, and each converted file's name, size and modification time — equal keys mean the same
+    scene."""
+    digest = hashlib.sha1(("%s\0%d%s\n" % (well_name, budget, " ctlog" if ct_log else "")).encode("utf-8"))
     for name in sorted(depths):
         depth = depths[name]
         digest.update(("%s %r %r %s\n" % (name, depth.top_m, depth.bottom_m, depth.flip)).encode("utf-8"))

@@ -32,6 +32,7 @@ from ..files import write_text_atomically
 from ..well.layout import PlacedCore, WellLayout
 from ..well.placement import Grid
 from . import cores as mrml_scene
+from .ct_log import add_log_plot
 
 SCENE_NAME = "scene.mrml"
 SCENE_VERSION = "Slicer 5.4.0 0"  # application, version, revision: the oldest Slicer we support
@@ -99,8 +100,10 @@ def add_well(scene: Any, output_dir: Path, layout: WellLayout, load_data: bool =
     return nodes
 
 
-def write_scene(output_dir: Path, layout: WellLayout, durable: bool = True) -> Path:
-    """``OUTPUT_DIR/scene.mrml``: the well's nodes, file names relative to the output folder.
+def write_scene(output_dir: Path, layout: WellLayout, durable: bool = True,
+                log_table: Optional[Path] = None) -> Path:
+    """``OUTPUT_DIR/scene.mrml``: the well's nodes, file names relative to the output folder;
+    with ``log_table`` (``well_ct_log.csv``) also the CT log's table node and plot chart.
 
     Replaced atomically, like every other output.  No voxel is loaded.
     """
@@ -113,6 +116,8 @@ def write_scene(output_dir: Path, layout: WellLayout, durable: bool = True) -> P
         nodes = add_well(scene, output_dir, layout, load_data=False)
         if nodes.overview:
             show_in_views(scene, scene.GetNodeByID(nodes.overview), layout)
+        if log_table is not None:
+            add_log_plot(scene, Path(log_table).resolve(), layout.well)
         scene.SetRootDirectory(str(output_dir))  # file names are written relative to this
         scene.SetURL(str(path))
         scene.SetSaveToXMLString(1)  # the text, written atomically below, never half a file

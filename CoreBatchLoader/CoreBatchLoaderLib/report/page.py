@@ -22,13 +22,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from .. import __version__
 from ..files import PARTIAL_SUFFIX, write_text_atomically
 from ..messages import one_line
 from ..record import CoreRecord
+from .log_svg import core_profile
 from .thumbnails import ROCK_CT_WINDOW, core_thumbnail, unwrap_picture
 
 REPORT_NAME = "report.html"
@@ -69,7 +70,7 @@ class Totals:
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
                  elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
                  stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
-                 durable: bool = True) -> Path:
+                 durable: bool = True, log_track: Optional[Path] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -78,14 +79,18 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``stopped``: why the batch stopped before the end (a full output disk), shown on top.
     ``well_unwrap``: every core's unwrapped surface at its depth, beside the strip.
     ``durable``: fsync the page and the CSV (``--no-fsync`` says not to).
+    ``log_track``: the well's CT log track (:mod:`.log_svg`), beside the strip; without it each
+    core with a CT log gets a small profile in its row.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records)
     write_manifest_csv(output_dir, records, durable)
-    strip, unwrap = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None for p in (well_strip, well_unwrap))
+    strip, unwrap, track = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
+                            for p in (well_strip, well_unwrap, log_track))
+    profiles = {} if track else core_profiles(output_dir, records, durable)
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
-                       stopped, unwrap)
+                       stopped, unwrap, track, profiles)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page, durable)
     return path
@@ -157,6 +162,23 @@ def _unwrap_picture(output_dir: Path, record: CoreRecord) -> Tuple[Optional[str]
         return None, "unwrap picture not drawn: %s" % one_line(exc)
 
 
+def core_profiles(output_dir: Path, records: Sequence[CoreRecord], durable: bool = True) -> Dict[str, str]:
+    """Core name → its CT log profile (``logs/<core>.svg``, relative), drawn where missing or
+    older than the log."""
+    profiles = {}
+    for record in records:
+        if record.status not in ("converted", "skipped") or not record.ct_log:
+            continue
+        log = output_dir / record.ct_log
+        svg = log.with_suffix(".svg")
+        try:
+            if _fresh(svg, log) or core_profile(log, svg, record.name, durable) is not None:
+                profiles[record.name] = Path(os.path.relpath(svg, output_dir)).as_posix()
+        except Exception:  # a profile is never worth failing the report
+            continue
+    return profiles
+
+
 def _fresh(png: Path, nrrd: Path) -> bool:
     """The picture exists and was drawn after the NRRD was last written (resumed batch)."""
     try:
@@ -215,14 +237,16 @@ def _cell(text: str) -> str:
 
 def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
                 location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None,
-                well_unwrap: Optional[str] = None) -> str:
+                well_unwrap: Optional[str] = None, log_track: Optional[str] = None,
+                profiles: Optional[Dict[str, str]] = None) -> str:
     """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
-    ``well_strip``: the whole-well picture, relative to the report; ``stopped``: why the batch
-    ended early."""
-    rows = "\n".join(_row(records[n], pictures[n]) for n in ordered(records))
+    ``well_strip``, ``log_track``: the whole-well pictures, relative to the report; ``stopped``:
+    why the batch ended early; ``profiles``: core name → its CT log profile."""
+    rows = "\n".join(_row(records[n], pictures[n], (profiles or {}).get(records[n].name))
+                     for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
-        strip=_well_html(well_strip, well_unwrap),
+        strip=_well_html(well_strip, log_track, well_unwrap),
         stopped='<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "",
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
         window=("%d to %d HU" % ROCK_CT_WINDOW).replace("-", "\u2212"))
@@ -244,10 +268,12 @@ def _cards(totals: Totals) -> str:
         kind, _e(value), _e(label)) for label, value, kind in cards)
 
 
-def _row(record: CoreRecord, picture: Picture) -> str:
+def _row(record: CoreRecord, picture: Picture, profile: Optional[str] = None) -> str:
     status = record.status if record.status in ("converted", "skipped", "failed") else "failed"
+    profile_html = ('<a href="%s"><img class="profile" src="%s" alt="%s: CT log along the core"></a>' % (
+        _e(quote(profile)), _e(quote(profile)), _e(record.name)) if profile else "")
     cells = [
-        '<td class="pic">%s</td>' % _picture_html(record, picture),
+        '<td class="pic">%s%s</td>' % (_picture_html(record, picture), profile_html),
         '<td class="core"><div class="name">%s</div>%s<div class="path" title="%s">%s</div></td>' % (
             _e(record.name), _output_html(record), _e(record.source), _e(record.source)),
         '<td><span class="badge %s">%s</span></td>' % (status, _e(record.status)),
@@ -323,25 +349,36 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _well_html(strip: Optional[str], unwrap: Optional[str]) -> str:
-    """The well section: the strip, and the well's unwrap beside it on the same depth scale."""
-    if not strip:
+def _well_html(strip: Optional[str], track: Optional[str], unwrap: Optional[str]) -> str:
+    """The well section: the strip, the CT log track and the well's unwrap side by side, on one
+    depth scale (the pictures have the same height)."""
+    if not strip and not track:
         return ""
-    pictures = [_WELL_PICTURE.format(url=_e(quote(strip)), alt="Well strip: every core's longitudinal section at "
-                                     "its depth")]
+    pictures, notes = [], []
+    if strip:
+        pictures.append(_WELL_PICTURE.format(url=_e(quote(strip)), alt="Well strip: every core's longitudinal "
+                                             "section at its depth"))
+        notes.append(_STRIP_TEXT)
+    if track:
+        pictures.append(_WELL_PICTURE.format(url=_e(quote(track)), alt="CT log of the well: mean CT number with "
+                                             "its P10-P90 band, and the core diameter, against depth"))
+        notes.append(_LOG_TEXT)
     if unwrap:
         pictures.append(_WELL_PICTURE.format(url=_e(quote(unwrap)), alt="Well unwrap: every core's unwrapped "
                                              "surface at its depth"))
-    return _STRIP.format(pictures="".join(pictures), unwrap_text=_UNWRAP_TEXT if unwrap else "")
+        notes.append(_UNWRAP_TEXT)
+    return _STRIP.format(pictures="".join(pictures), notes="".join(notes))
 
 
 _WELL_PICTURE = '<a href="{url}"><img src="{url}" alt="{alt}"></a>'
 _STRIP = """<section class="strip"><h2>The well</h2>
 <div class="well-pictures">{pictures}</div>
-<p>Longitudinal section through the middle of every core at its depth (metres on the left); orange lines
-mark core tops and bottoms, hatching the intervals without core. {unwrap_text}Click a picture to open it full
-size.</p></section>
+<p>{notes}Click a picture to open it full size.</p></section>
 """
+_STRIP_TEXT = """Longitudinal section through the middle of every core at its depth (metres on the left); orange lines
+mark core tops and bottoms, hatching the intervals without core. """
+_LOG_TEXT = """The CT log (well_ct_log.las): mean CT number of the rock in each slice with its 10th–90th
+percentile band, and the core's equivalent diameter; breaks where there is no core. """
 _UNWRAP_TEXT = """Beside it, on the same depth scale, each core's outer surface unwrapped about its axis
 (angle from the scan's +i toward +j, left to right): a planar bed or fracture is a sinusoid whose
 amplitude is r&middot;tan(dip) and whose deepest point is the dip direction. """
@@ -414,6 +451,8 @@ td.msgs li.warning { color:var(--warn); background:var(--warnbg); }
 .well-pictures { display:flex; gap:16px; align-items:flex-start; }
 .strip h2 { margin:0 0 8px; font-size:15px; } .strip img { display:block; max-height:640px; width:auto; }
 .strip p { color:var(--muted); font-size:12.5px; margin:8px 0 0; }
+td.pic img.profile { display:inline-block; height:120px; margin-left:6px; vertical-align:top; }
+td.pic a { display:inline-block; vertical-align:top; }
 footer { color:var(--muted); font-size:12px; margin-top:16px; line-height:1.6; }
 """
 

@@ -115,6 +115,8 @@ class WellLayout:
     window: List[float] = field(default_factory=lambda: list(ROCK_CT_WINDOW))  # grey (low, high) for all
     strip_file: Optional[str] = None
     unwrap_strip_file: Optional[str] = None  # well_unwrap.png, when any core has an unwrap
+    strip_interval_s: List[float] = field(default_factory=list)  # top, bottom S (mm) the strip spans
+    strip_rows: List[int] = field(default_factory=list)  # its picture: top row, rows of the interval, height
     warnings: List[str] = field(default_factory=list)
     source_key: str = ""  # what the layout was built from (see scene_key): a rerun reuses it
 
@@ -172,6 +174,8 @@ def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mappin
                     KEY_PREFIX + "bottom_m": repr(-bottom_s / 1000.0)}, durable)
     layout.window = list(choose_window(overview.sample(), ROCK_CT_WINDOW))
     layout.strip_file = STRIP_NAME
+    layout.strip_interval_s = [strip.top_s, strip.bottom_s]
+    layout.strip_rows = [strip.top_px, strip.height, strip.picture_height]
     strip.write(output_dir / STRIP_NAME)
     if unwrap_strip is not None:
         layout.unwrap_strip_file = UNWRAP_STRIP_NAME

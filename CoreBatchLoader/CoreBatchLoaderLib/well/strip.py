@@ -29,6 +29,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..report.log_svg import depth_label, nice_step
 from ..report.png import write_png
 from ..report.thumbnails import ROCK_CT_WINDOW, choose_window, resample_axis, to_grey
 from .placement import Grid
@@ -99,19 +100,7 @@ def draw_text(canvas: np.ndarray, text: str, top: int, left: int, colour: Sequen
 
 def tick_step(mm_per_px: float, min_spacing_px: int = MIN_TICK_SPACING) -> float:
     """The smallest 1, 2 or 5 × 10ⁿ m step whose ticks are at least ``min_spacing_px`` apart."""
-    wanted_m = min_spacing_px * mm_per_px / 1000.0
-    exponent = math.floor(math.log10(wanted_m))
-    for mantissa in (1, 2, 5, 10):
-        step = mantissa * 10.0 ** exponent
-        if step >= wanted_m * (1 - 1e-9):
-            return step
-    return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
-
-
-def depth_label(depth_m: float, step_m: float) -> str:
-    """``depth_m`` with as many decimals as the tick step needs (0.5 m steps: one)."""
-    decimals = max(0, -math.floor(math.log10(step_m) + 1e-9))
-    return "%.*f" % (decimals, depth_m)
+    return nice_step(min_spacing_px * mm_per_px / 1000.0)
 
 
 class WellStrip:
@@ -132,6 +121,23 @@ class WellStrip:
         self.exaggeration = self.width / to_scale if to_scale > 0 else 1.0
         self.values = np.full((self.height, self.width), np.nan, dtype=np.float32)
         self.cores: List[Tuple[str, float, float]] = []  # name, top S, bottom S (voxel edges)
+
+    @property
+    def top_px(self) -> int:
+        """The picture's row of the interval's top: below the unit and half the top label."""
+        text_h = GLYPH_HEIGHT * FONT_SCALE
+        return MARGIN + text_h + 6 + text_h // 2
+
+    @property
+    def stretched(self) -> bool:
+        """Drawn wider or narrower than to scale (the picture then says so under the strip)."""
+        return abs(math.log(self.exaggeration)) > 0.05 if self.exaggeration > 0 else False
+
+    @property
+    def picture_height(self) -> int:
+        """Rows of the rendered picture (a log track drawn beside it takes the same)."""
+        text_h = GLYPH_HEIGHT * FONT_SCALE
+        return self.top_px + self.height + MARGIN + text_h // 2 + (text_h + 8 if self.stretched else 0)
 
     def row_of(self, s: float) -> int:
         """The pixel row at the level ``s`` (a boundary between rows)."""
@@ -168,10 +174,10 @@ class WellStrip:
         names = [name[:NAME_LIMIT] for name, _, _ in self.cores]
         names_w = max([len(n) for n in names] + [0]) * glyph_w
         strip_x = MARGIN + label_w + TICK_LENGTH + 4
-        strip_y = MARGIN + text_h + 6 + text_h // 2  # the unit, then room for half the top label
+        strip_y = self.top_px
         width = strip_x + self.width + TICK_LENGTH + 6 + names_w + MARGIN
-        stretched = abs(math.log(self.exaggeration)) > 0.05 if self.exaggeration > 0 else False
-        height = strip_y + self.height + MARGIN + text_h // 2 + (text_h + 8 if stretched else 0)
+        stretched = self.stretched
+        height = self.picture_height
         canvas = np.empty((height, width, 3), dtype=np.uint8)
         canvas[:] = BACKGROUND
         self._draw_strip(canvas, strip_y, strip_x, window)

@@ -1,0 +1,55 @@
+"""The well's CT log in a Slicer scene: a table node over ``well_ct_log.csv`` and a plot chart.
+
+The table node reads the resampled log (:mod:`..well.ct_log`) through Slicer's table storage
+node — the CSV beside ``scene.mrml`` with its ``.schema.csv`` (doubles, empty cells as NaN), so
+the scene file only names it.  The chart plots CT mean, P10 and P90 against depth (a scatter
+series without markers is a line in table order: depth order); Slicer's plot view shows it
+beside the cores (the module switches the layout after a batch with depths).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+LOG_CHART_NAME = "CT log"
+SERIES = (  # column, colour (r, g, b in 0–1), line width, dashed
+    ("CTMEAN", (0.12, 0.37, 0.75), 2.0, False),
+    ("CTP10", (0.55, 0.70, 0.88), 1.0, True),
+    ("CTP90", (0.55, 0.70, 0.88), 1.0, True),
+)
+
+
+def add_log_plot(scene: Any, table_path: Path, well_name: str, load_data: bool = False) -> Tuple[Any, Any]:
+    """(table node, plot chart node) of the well's CT log; ``load_data`` reads the table now
+    (a live scene), else the scene file only points at it."""
+    table = scene.AddNewNodeByClass("vtkMRMLTableNode", "%s CT log" % well_name)
+    storage = scene.AddNewNodeByClass("vtkMRMLTableStorageNode")
+    storage.SetFileName(str(table_path))
+    table.SetAndObserveStorageNodeID(storage.GetID())
+    if load_data and not storage.ReadData(table):
+        raise RuntimeError("Slicer's table reader could not read %s" % table_path)
+    chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", "%s %s" % (well_name, LOG_CHART_NAME))
+    chart.SetTitle("%s: CT log" % well_name)
+    chart.SetXAxisTitle("depth (m)")
+    chart.SetYAxisTitle("CT number (HU)")
+    for column, colour, width, dashed in SERIES:
+        series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", "%s %s" % (well_name, column))
+        series.SetAndObserveTableNodeID(table.GetID())
+        series.SetXColumnName("DEPT")
+        series.SetYColumnName(column)
+        series.SetPlotType(series.PlotTypeScatter)
+        series.SetMarkerStyle(series.MarkerStyleNone)
+        series.SetLineWidth(width)
+        series.SetColor(*colour)
+        if dashed:
+            series.SetLineStyle(series.LineStyleDash)
+        chart.AddAndObservePlotSeriesNodeID(series.GetID())
+    return table, chart
+
+
+def log_series_columns(chart: Any) -> Dict[str, str]:
+    """Series name → its Y column, for people and tests reading a chart back."""
+    scene = chart.GetScene()
+    return {scene.GetNodeByID(chart.GetNthPlotSeriesNodeID(n)).GetName():
+            scene.GetNodeByID(chart.GetNthPlotSeriesNodeID(n)).GetYColumnName()
+            for n in range(chart.GetNumberOfPlotSeriesNodes())}

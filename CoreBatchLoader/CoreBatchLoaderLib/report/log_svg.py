@@ -1,0 +1,224 @@
+"""The CT log drawn as SVG: the well's log track beside the well strip, a small profile per core.
+
+SVG because a log is lines and text: sharp at any zoom, real fonts, a few tens of kB whatever
+the well's length (the rows are averaged per pixel row first).  Depth runs down the page, as on
+a core log; the CT track shows the mean CT number with its P10–P90 band (shaded), the second
+track the equivalent diameter.  Where there is no core (between cores, a gap, a slice without
+a cross-section) the lines break.
+
+The vertical geometry is given by the caller, so the well's track lines up row for row with
+the well strip (:mod:`..well.strip`): ``top_px`` is where depth ``top_s`` is drawn,
+``height_px`` spans the interval, ``total_height_px`` is the picture's height.
+"""
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from ..analysis.ct_log import STATISTICS, read_log_csv
+from ..files import write_text_atomically
+
+INK = "#1f2933"
+MUTED = "#616e7c"
+BAND = "#b9d3ee"
+MEAN = "#1f5fbf"
+DIAMETER = "#b45309"
+BOUNDARY = "#f08214"
+GRID = "#e4e7eb"
+FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif"
+
+
+class LogTrack:
+    """A log track: depth interval (S, mm: ``top_s`` > ``bottom_s``), cores added, then drawn.
+
+    Sizes are in picture pixels; the report shows the well's track about 0.45× (beside a strip
+    of ~1,450 rows shown 640 px high), hence the large default font.
+    """
+
+    def __init__(self, top_s: float, bottom_s: float, title: str, height_px: int = 1400, top_px: int = 39,
+                 total_height_px: Optional[int] = None, ct_width: int = 480, diameter_width: int = 190,
+                 axis_width: int = 150, font_px: int = 24) -> None:
+        self.top_s, self.bottom_s = float(top_s), float(bottom_s)
+        self.title = title
+        self.height_px, self.top_px = int(height_px), int(top_px)
+        self.total_height_px = int(total_height_px or top_px + height_px + font_px)
+        self.ct_width, self.diameter_width, self.axis_width, self.font_px = ct_width, diameter_width, axis_width, font_px
+        self.mm_per_px = (self.top_s - self.bottom_s) / float(self.height_px)
+        self.cores: List[Tuple[str, float, float]] = []  # name, top m, bottom m
+        self._curves: List[np.ndarray] = []  # per core: (points, 5): y, mean, p10, p90, diameter
+
+    def y_of_depth(self, depth_m: float) -> float:
+        return self.top_px + (self.top_s + 1000.0 * depth_m) / self.mm_per_px
+
+    def add_core(self, name: str, top_m: float, bottom_m: float, depth_m: np.ndarray, rows: np.ndarray) -> None:
+        """A core's rows (STATISTICS columns) at the slice-centre depths ``depth_m``.  Slices
+        denser than the picture's rows are averaged per row; sparser ones are joined by lines."""
+        self.cores.append((name, float(top_m), float(bottom_m)))
+        columns = [STATISTICS.index(c) for c in ("ct_mean_hu", "ct_p10_hu", "ct_p90_hu", "diameter_mm")]
+        y = self.top_px + (self.top_s + 1000.0 * np.asarray(depth_m, dtype=float)) / self.mm_per_px
+        order = np.argsort(y)
+        points = np.column_stack([y[order], rows[order][:, columns]])
+        if len(points) > 1.5 * max(1.0, np.ptp(y)):  # more slices than rows: the mean of each row
+            row = np.floor(points[:, 0]).astype(int)
+            row -= row.min()
+            counts = np.bincount(row)
+            sums = np.column_stack([np.bincount(row, weights=points[:, n]) for n in range(5)])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                points = (sums / counts[:, None])[counts > 0]  # NaN stays NaN: a row with a gap breaks
+        self._curves.append(points)
+
+    def svg(self) -> str:
+        every = np.concatenate(self._curves) if self._curves else np.full((0, 5), np.nan)
+        bands = every[:, 2:4][np.isfinite(every[:, 2:4])]
+        ct_low, ct_high = _nice_range(bands, 250.0)
+        d_low, d_high = _nice_range(every[:, 4][np.isfinite(every[:, 4])], 5.0)
+        x_ct = self.axis_width
+        x_d = x_ct + self.ct_width + self.font_px
+        width = x_d + self.diameter_width + self.font_px // 2
+        f = self.font_px
+        parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+                 'style="%s;font-size:%dpx">' % (width, self.total_height_px, width, self.total_height_px, FONT, f),
+                 '<title>%s</title>' % _e(self.title),
+                 '<rect width="100%%" height="100%%" fill="#fff"/>']
+        top = self.top_px
+        for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):  # grey: no core
+            parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#eef1f4"/>' % (x0, top, w, self.height_px))
+        for _, top_m, bottom_m in self.cores:
+            y0, y1 = self.y_of_depth(top_m), self.y_of_depth(bottom_m)
+            for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):
+                parts.append('<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#fff"/>' % (x0, y0, w, max(0.0, y1 - y0)))
+        parts += self._depth_axis(x_ct, width)
+        for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):
+            parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="%s" stroke-width="1.5"/>' % (
+                x0, top, w, self.height_px, MUTED))
+        stroke = max(1.5, f / 9.0)
+        for _, top_m, bottom_m in self.cores:
+            for y in (self.y_of_depth(top_m), self.y_of_depth(bottom_m)):
+                parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="%.1f"/>' % (
+                    x_ct, x_d + self.diameter_width, y, y, BOUNDARY, stroke))
+        to_x_ct = lambda v: x_ct + (np.clip(v, ct_low, ct_high) - ct_low) * self.ct_width / (ct_high - ct_low)  # noqa: E731
+        to_x_d = lambda v: x_d + (np.clip(v, d_low, d_high) - d_low) * self.diameter_width / (d_high - d_low)  # noqa: E731
+        for points in self._curves:
+            y, mean, p10, p90, diameter = points.T
+            for run in _runs(np.isfinite(p10) & np.isfinite(p90)):
+                run = np.repeat(run, 2) if len(run) == 1 else run
+                ys = y[run] + (np.array([-0.5, 0.5]) if len(set(run.tolist())) == 1 else 0.0)
+                outline = ["%.1f,%.1f" % (a, b) for a, b in zip(to_x_ct(p90[run]), ys)]
+                outline += ["%.1f,%.1f" % (a, b) for a, b in zip(to_x_ct(p10[run])[::-1], ys[::-1])]
+                parts.append('<polygon points="%s" fill="%s" fill-opacity="0.7" stroke="none"/>' % (" ".join(outline), BAND))
+            parts += _polylines(to_x_ct(mean), y, np.isfinite(mean), MEAN, 1.6 * stroke)
+            parts += _polylines(to_x_d(diameter), y, np.isfinite(diameter), DIAMETER, 1.6 * stroke)
+        parts += self._scales(x_ct, x_d, (ct_low, ct_high), (d_low, d_high))
+        parts.append("</svg>")
+        return "\n".join(parts) + "\n"
+
+    def _depth_axis(self, x_axis: int, right: int) -> List[str]:
+        parts = []
+        top_m, bottom_m = -self.top_s / 1000.0, -self.bottom_s / 1000.0
+        step = nice_step((bottom_m - top_m) / max(1.0, self.height_px / (2.2 * self.font_px)))
+        first = math.ceil(top_m / step - 1e-9)
+        for n in range(first, int(math.floor(bottom_m / step + 1e-9)) + 1):
+            depth = n * step
+            y = self.y_of_depth(depth)
+            parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"/>' % (x_axis - 8, right, y, y, GRID))
+            parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5"/>' % (
+                x_axis - 8, x_axis, y, y, INK))
+            parts.append('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="%s">%s</text>' % (
+                x_axis - 12, y, INK, depth_label(depth, step)))
+        return parts
+
+    def _scales(self, x_ct: int, x_d: int, ct: Tuple[float, float], d: Tuple[float, float]) -> List[str]:
+        """Curve names and the ends of each scale, above the tracks (in the strip's top margin)."""
+        y = self.top_px - 6
+        small = int(round(0.8 * self.font_px))
+        return [
+            '<text x="%d" y="%d" text-anchor="end" fill="%s">m</text>' % (x_ct - 12, y, MUTED),
+            '<text x="%d" y="%d" fill="%s" font-size="%d">%s</text>' % (x_ct, y, MUTED, small, _minus(ct[0])),
+            '<text x="%d" y="%d" text-anchor="middle" fill="%s">CT mean, <tspan fill="%s">P10–P90</tspan> (HU)</text>' % (
+                x_ct + self.ct_width // 2, y, MEAN, "#5b8cc4"),
+            '<text x="%d" y="%d" text-anchor="end" fill="%s" font-size="%d">%s</text>' % (
+                x_ct + self.ct_width, y, MUTED, small, _minus(ct[1])),
+            '<text x="%d" y="%d" text-anchor="middle" fill="%s">Ø (mm)</text>' % (
+                x_d + self.diameter_width // 2, y - self.font_px - 2 if self.top_px > 2.5 * self.font_px else y,
+                DIAMETER),
+            '<text x="%d" y="%d" fill="%s" font-size="%d">%s</text>' % (x_d, y, MUTED, small, _minus(d[0])),
+            '<text x="%d" y="%d" text-anchor="end" fill="%s" font-size="%d">%s</text>' % (
+                x_d + self.diameter_width, y, MUTED, small, _minus(d[1])),
+        ]
+
+
+def write_log_track(path: Path, track: LogTrack, durable: bool = True) -> Path:
+    write_text_atomically(path, track.svg(), durable=durable)
+    return path
+
+
+def core_profile(csv_path: Path, svg_path: Path, title: str, durable: bool = True) -> Optional[Path]:
+    """A small profile of one core's log (no depths: along the core from its top), or None when
+    the log has no row with a core."""
+    _, first_values, _, rows = read_log_csv(csv_path)
+    if not np.isfinite(rows[:, 0]).any() or not len(first_values):
+        return None
+    distance_mm = np.asarray(first_values, dtype=float)
+    if distance_mm.max() < 1.0:  # depth_m: the profile runs from the core's top all the same
+        distance_mm = (distance_mm - distance_mm.min()) * 1000.0
+    length = float(distance_mm.max() + distance_mm.min())  # the last slice centre + half a slice
+    track = LogTrack(0.0, -length, title, height_px=240, top_px=44, total_height_px=262, ct_width=150,
+                     diameter_width=70, axis_width=52, font_px=13)
+    track.add_core(title, 0.0, length / 1000.0, distance_mm / 1000.0, rows)
+    return write_log_track(svg_path, track, durable)
+
+
+def _runs(valid: np.ndarray) -> List[np.ndarray]:
+    """Index arrays of the consecutive runs of True in ``valid``."""
+    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+    return [np.arange(a, b) for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0])]
+
+
+def _polylines(x: np.ndarray, y: np.ndarray, valid: np.ndarray, colour: str, width: float) -> List[str]:
+    """One polyline per run of valid rows (a lone row: a one-pixel stroke)."""
+    parts = []
+    for run in _runs(valid):
+        xs, ys = x[run], y[run]
+        if len(run) == 1:
+            xs, ys = np.repeat(xs, 2), ys + np.array([-0.5, 0.5])
+        points = " ".join("%.1f,%.1f" % (a, b) for a, b in zip(xs, ys))
+        parts.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="%.1f" '
+                     'stroke-linejoin="round"/>' % (points, colour, width))
+    return parts
+
+
+def _nice_range(values: np.ndarray, unit: float) -> Tuple[float, float]:
+    """The 1st–99th percentile of ``values`` widened to multiples of ``unit`` (never empty)."""
+    if values.size == 0:
+        return 0.0, unit
+    low, high = np.percentile(values, [1, 99])
+    low, high = math.floor(low / unit) * unit, math.ceil(high / unit) * unit
+    return (low, high) if high > low else (low, low + unit)
+
+
+def nice_step(wanted: float) -> float:
+    """The smallest 1, 2 or 5 × 10ⁿ at least ``wanted`` (a scale's tick step)."""
+    exponent = math.floor(math.log10(max(wanted, 1e-12)))
+    for mantissa in (1, 2, 5, 10):
+        step = mantissa * 10.0 ** exponent
+        if step >= wanted * (1 - 1e-9):
+            return step
+    return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
+
+
+def depth_label(depth_m: float, step_m: float) -> str:
+    """``depth_m`` with as many decimals as the tick step needs (0.5 m steps: one)."""
+    decimals = max(0, -math.floor(math.log10(step_m) + 1e-9))
+    return "%.*f" % (decimals, depth_m)
+
+
+def _minus(value: float) -> str:
+    return ("%g" % value).replace("-", "\u2212")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)

@@ -1,0 +1,237 @@
+"""The well's CT log: every core's log (:mod:`..analysis.ct_log`) at its depth, as LAS 2.0.
+
+After the batch, with depths, from the ``logs/<core>.csv`` files the conversion wrote (no core
+is read again):
+
+1. each slice's depth: the slice centre of the core *placed* as in the scene
+   (:func:`.placement.place_core`: the same top, the same flip), so the log and the volumes
+   agree; each core's CSV is rewritten with ``depth_m`` as its first column;
+2. one regular depth column for the well: the step is the finest slice spacing of the well,
+   the rows on that core's slice centres (so each of its slices has a row of its own), from the
+   shallowest slice centre down; each row takes the slice whose centre is nearest, or NULL
+   (−999.25) if none lies within half a step — between cores, in gaps, where a slice showed no
+   core, and every other row of a core scanned at twice the step;
+3. ``well_ct_log.las`` (LAS 2.0, written with lasio): ``DEPT`` in M, then ``CTMEAN``, ``CTMED``,
+   ``CTSTD``, ``CTP10``, ``CTP90`` (HU), ``VOIDFR`` (V/V), ``DIAM`` (MM); well name, start, stop,
+   step and NULL in ``~Well``; each core's top and bottom in ``~Parameter`` (``TOP1``/``BOT1``…
+   described by the core's name) and as a table in ``~Other``;
+4. ``well_ct_log.csv`` (+ ``.schema.csv``): the same rows for the scene's table node, NULL left
+   empty (:mod:`..mrml.well` points a table node at it);
+5. ``well_ct_log.svg``: the log track for the report (:mod:`..report.log_svg`), on the well
+   strip's depth scale when there is one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..analysis.ct_log import DEPTH_COLUMN, STATISTICS, log_csv_text, read_log_csv
+from ..files import write_text_atomically
+from ..messages import one_line
+from ..record import CoreRecord
+from ..report.log_svg import LogTrack, write_log_track
+from .depths import CoreDepth
+from .layout import WellLayout
+from .placement import depth_to_s, place_core
+from .strip import STRIP_HEIGHT
+
+LAS_NAME = "well_ct_log.las"
+TABLE_NAME = "well_ct_log.csv"
+TRACK_NAME = "well_ct_log.svg"
+NULL = -999.25
+# mnemonic, unit, column of the core logs, description
+CURVES: Tuple[Tuple[str, str, str, str], ...] = (
+    ("CTMEAN", "HU", "ct_mean_hu", "CT number, mean over the core's cross-section"),
+    ("CTMED", "HU", "ct_median_hu", "CT number, median"),
+    ("CTSTD", "HU", "ct_std_hu", "CT number, standard deviation"),
+    ("CTP10", "HU", "ct_p10_hu", "CT number, 10th percentile"),
+    ("CTP90", "HU", "ct_p90_hu", "CT number, 90th percentile"),
+    ("VOIDFR", "V/V", "void_fraction", "share of the cross-section below the void threshold"),
+    ("DIAM", "MM", "diameter_mm", "equivalent diameter of the core's cross-section"),
+)
+LAS_MISSING = "well_ct_log.las not written: it needs lasio (pip install lasio)"
+
+
+@dataclass
+class CoreLog:
+    """One core's log at its depth: slice-centre depths (m) and the rows of STATISTICS."""
+
+    name: str
+    depth: CoreDepth
+    depth_m: np.ndarray
+    rows: np.ndarray
+    spacing_mm: float
+
+
+@dataclass
+class WellLog:
+    """The well's log on one regular depth column (NaN = NULL)."""
+
+    well: str
+    step_m: float
+    depth_m: np.ndarray
+    curves: Dict[str, np.ndarray]  # by mnemonic
+    cores: List[CoreLog]
+
+
+@dataclass
+class WellLogFiles:
+    """What :func:`write_well_log` wrote (paths under the output folder), and what it could not."""
+
+    las: Optional[Path] = None
+    table: Optional[Path] = None
+    track: Optional[Path] = None
+    warnings: List[str] = field(default_factory=list)
+
+
+def slice_depths(sizes: Sequence[int], spacing: Sequence[float], depth: CoreDepth) -> np.ndarray:
+    """Depth (m) of every slice centre k = 0 … n−1 of a core placed as in the scene."""
+    matrix = place_core(sizes, spacing, depth.top_m, depth.flip).ijk_to_ras()
+    s = matrix[2, 2] * np.arange(int(sizes[2])) + matrix[2, 3]  # S of (0, 0, k): i and j run level
+    return -s / 1000.0
+
+
+def core_logs(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
+              durable: bool = True) -> Tuple[List[CoreLog], List[str]]:
+    """Every converted core's log at its depth, by depth; each CSV rewritten with ``depth_m``
+    when its first column is not already these depths.  Warnings name cores left out."""
+    logs, warnings = [], []
+    for record in records:
+        depth = depths.get(record.name)
+        if depth is None or record.status not in ("converted", "skipped"):
+            continue
+        if not record.ct_log or not record.dimensions or not record.spacing:
+            warnings.append("%s has no CT log (converted with --no-ct-log or as .nhdr): NULL in %s"
+                            % (record.name, LAS_NAME))
+            continue
+        path = Path(output_dir) / record.ct_log
+        try:
+            first, values, ks, rows = read_log_csv(path)
+        except (OSError, ValueError) as exc:
+            warnings.append("%s: CT log unreadable, NULL in %s (%s)" % (record.name, LAS_NAME, one_line(exc)))
+            continue
+        depth_m = slice_depths(record.dimensions, record.spacing, depth)
+        if len(ks) != len(depth_m):
+            warnings.append("%s: CT log has %d rows for %d slices, NULL in %s" % (
+                record.name, len(ks), len(depth_m), LAS_NAME))
+            continue
+        if first != DEPTH_COLUMN or not np.allclose(values, depth_m, atol=5e-7):
+            write_text_atomically(path, log_csv_text(DEPTH_COLUMN, depth_m, rows), durable=durable)
+        logs.append(CoreLog(record.name, depth, depth_m, rows, float(record.spacing[2])))
+    return sorted(logs, key=lambda c: (c.depth.top_m, c.name)), warnings
+
+
+def resample(cores: Sequence[CoreLog], well: str) -> WellLog:
+    """The regular depth column (module docstring, step 2)."""
+    finest = min(cores, key=lambda c: c.spacing_mm)
+    step_m = finest.spacing_mm / 1000.0
+    # rows on the finest core's slice centres (each of its slices gets its own row), extended up
+    shallowest = min(float(c.depth_m.min()) for c in cores)
+    start = float(finest.depth_m.min()) - math.ceil((float(finest.depth_m.min()) - shallowest) / step_m - 1e-9) * step_m
+    end = max(float(c.depth_m.max()) for c in cores)
+    count = int(math.floor((end - start) / step_m + 0.5)) + 1
+    depth = start + np.arange(count) * step_m
+    taken = np.full((count, len(STATISTICS)), np.nan)
+    nearest = np.full(count, np.inf)
+    for core in cores:
+        order = np.argsort(core.depth_m)
+        centres = core.depth_m[order]
+        first = int(np.searchsorted(depth, centres[0] - step_m / 2.0, side="left"))
+        last = int(np.searchsorted(depth, centres[-1] + step_m / 2.0, side="right"))
+        rows = np.arange(first, last)
+        after = np.clip(np.searchsorted(centres, depth[rows]), 1, len(centres) - 1) if len(centres) > 1 \
+            else np.zeros(len(rows), dtype=int)
+        before = np.maximum(after - 1, 0)
+        closer = np.abs(centres[before] - depth[rows]) <= np.abs(centres[after] - depth[rows])
+        pick = np.where(closer, before, after)
+        distance = np.abs(centres[pick] - depth[rows])
+        better = (distance <= step_m / 2.0 + 1e-9) & (distance < nearest[rows])
+        nearest[rows[better]] = distance[better]
+        taken[rows[better]] = core.rows[order[pick[better]]]
+    curves = {mnemonic: taken[:, STATISTICS.index(column)] for mnemonic, _, column, _ in CURVES}
+    return WellLog(well, step_m, depth, curves, list(cores))
+
+
+def write_las(path: Path, log: WellLog, durable: bool = True) -> Path:
+    """``well_ct_log.las`` (module docstring, step 3); ImportError without lasio."""
+    import io
+
+    import lasio
+
+    las = lasio.LASFile()
+    las.well["WELL"].value = log.well
+    las.well["NULL"].value = NULL
+    las.well["SRVC"].value = "CoreBatchLoader (core CT log)"
+    las.append_curve("DEPT", log.depth_m, unit="M", descr="depth of the slice centre along the hole")
+    for mnemonic, unit, _, description in CURVES:
+        las.append_curve(mnemonic, log.curves[mnemonic], unit=unit, descr=description)
+    for n, core in enumerate(log.cores, 1):
+        las.params.append(lasio.HeaderItem("TOP%d" % n, unit="M", value=core.depth.top_m, descr="%s top" % core.name))
+        las.params.append(lasio.HeaderItem("BOT%d" % n, unit="M", value=core.depth.bottom_m,
+                                           descr="%s bottom" % core.name))
+    las.other = "\n".join(["Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
+        "%s %.4f %.4f%s" % (c.name, c.depth.top_m, c.depth.bottom_m, " flipped" if c.depth.flip else "")
+        for c in log.cores])
+    text = io.StringIO()
+    digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
+    las.write(text, version=2.0, wrap=False, STRT=round(float(log.depth_m[0]), digits),
+              STOP=round(float(log.depth_m[-1]), digits), STEP=round(log.step_m, digits + 2),
+              fmt="%.4f", column_fmt={0: "%%.%df" % digits})
+    write_text_atomically(path, text.getvalue(), durable=durable)
+    return path
+
+
+def write_table(path: Path, log: WellLog, durable: bool = True) -> Path:
+    """``well_ct_log.csv`` and its ``.schema.csv`` (every column a double) for Slicer's table node."""
+    names = ["DEPT"] + [c[0] for c in CURVES]
+    columns = [log.depth_m] + [log.curves[c[0]] for c in CURVES]
+    lines = [",".join(names)]
+    for row in zip(*columns):
+        lines.append(",".join("" if math.isnan(v) else "%.6g" % v if n else "%.6f" % v for n, v in enumerate(row)))
+    write_text_atomically(path, "\n".join(lines) + "\n", durable=durable)
+    # nullValue: what an empty cell reads as (Slicer reads 0 otherwise, and the plot would dive to 0 HU)
+    schema = ["columnName,type,unitLabel,nullValue"] + ["%s,double,%s,nan" % (name, unit) for name, unit in
+                                                        [("DEPT", "m")] + [(c[0], c[1].lower()) for c in CURVES]]
+    write_text_atomically(table_schema_path(path), "\n".join(schema) + "\n", durable=durable)
+    return path
+
+
+def table_schema_path(table: Path) -> Path:
+    """Where Slicer's table storage node looks for a CSV's column types."""
+    return Path(table).with_name(Path(table).stem + ".schema.csv")
+
+
+def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
+                   well_name: str, durable: bool = True, layout: Optional[WellLayout] = None) -> WellLogFiles:
+    """Steps 1–5 of the module docstring.  With the scene's ``layout``, the log track takes the
+    well strip's depth interval and rows, so the two line up.  Never raises: what fails is a
+    warning."""
+    output_dir = Path(output_dir)
+    result = WellLogFiles()
+    try:
+        cores, result.warnings = core_logs(output_dir, records, depths, durable)
+        if not cores:
+            return result
+        log = resample(cores, well_name)
+        result.table = write_table(output_dir / TABLE_NAME, log, durable)
+        if layout is not None and layout.strip_interval_s and layout.strip_rows:
+            (top_s, bottom_s), (top_px, height_px, picture_px) = layout.strip_interval_s, layout.strip_rows
+        else:
+            top_s = max(depth_to_s(c.depth.top_m) for c in cores)
+            bottom_s = min(depth_to_s(max(c.depth.bottom_m, float(c.depth_m.max()))) for c in cores)
+            top_px, height_px, picture_px = 39, STRIP_HEIGHT, None
+        track = LogTrack(top_s, bottom_s, well_name, height_px, top_px, picture_px)
+        for core in cores:
+            track.add_core(core.name, core.depth.top_m, core.depth.bottom_m, core.depth_m, core.rows)
+        result.track = write_log_track(output_dir / TRACK_NAME, track, durable)
+        try:
+            result.las = write_las(output_dir / LAS_NAME, log, durable)
+        except ImportError:
+            result.warnings.append(LAS_MISSING)
+    except Exception as exc:  # the log is extra: converted cores stay converted
+        result.warnings.append("well CT log not written: %s" % one_line(exc))
+    return result
