@@ -216,8 +216,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.progressBar.setValue(0)
         self.ui.statusLabel.text = "Looking for core folders…"
         if _isSet(p.depthFile) and importlib.util.find_spec("lasio") is None and slicer.util.confirmOkCancelDisplay(
-                "The well's CT log (well_ct_log.las) is written with the Python package lasio, which is not "
-                "installed. Install it now (pip install lasio)?"):
+                "The well's CT log (well_ct_log.las) needs the Python package lasio. Install it now?"):
             slicer.util.pip_install("lasio")  # first use, after asking (Slicer's extension practice)
         self._running, self._cancelRequested = True, False
         self._updateButtons()
@@ -390,12 +389,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.stopped = result.stopped
         if addToScene and withDepths and not result.cancelled and result.well is not None and not result.well.error:
             self._addWell(Path(outputDir).resolve())
-        log = result.well.log if result.well is not None else None
-        if log is not None and log.table is not None and not result.cancelled:
-            from CoreBatchLoaderLib.mrml.ct_log import add_log_plot
-            self.lasPath = log.las
-            _, chart = add_log_plot(slicer.mrmlScene, log.table, scene.well_name or Path(inputDir).name, load_data=True)
-            self.logChartID = chart.GetID()
+        from CoreBatchLoaderLib.mrml.ct_log import add_well_log
+        self.lasPath, self.logChartID = add_well_log(slicer.mrmlScene, result.well, scene.well_name or Path(inputDir).name)
         return result.records
 
     def unwrapFiles(self) -> Dict[str, Path]:

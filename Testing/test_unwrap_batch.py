@@ -146,8 +146,8 @@ def test_chromium_renders_the_report_with_its_unwrap_images(well: Tuple[Path, Ba
                         (out / "report.html").as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     attributes = body_attributes(done.stdout)
-    # two thumbnails, two unwraps, the well strip and the well unwrap
-    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("6", "6")
+    # two thumbnails, two unwraps, the well strip, the CT log track and the well unwrap
+    assert (attributes.get("data-images-loaded"), attributes.get("data-images-total")) == ("7", "7")
     assert '<img src="well_unwrap.png"' in done.stdout
 
 

@@ -179,3 +179,18 @@ def test_without_depths_each_core_gets_a_small_profile_in_the_report(tmp_path):
         assert (tmp_path / "out" / "logs" / ("%s.svg" % name)).read_text().startswith("<svg")
         assert 'class="profile" src="logs/%s.svg"' % name in page
     assert not (tmp_path / "out" / "well_ct_log.las").exists()
+
+
+def test_after_a_batch_the_module_puts_the_log_in_the_live_scene(well):
+    """What Logic.convert does after a batch with depths (lasPath, logChartID), on slicer-core."""
+    import slicer
+    from CoreBatchLoaderLib.mrml.ct_log import add_well_log
+    _, result, out = well
+    scene = slicer.vtkMRMLScene()
+    las, chart_id = add_well_log(scene, result.well, "Phantom 1")
+    assert las == out / "well_ct_log.las"
+    chart = scene.GetNodeByID(chart_id)
+    series = scene.GetNodeByID(chart.GetNthPlotSeriesNodeID(0))
+    table = scene.GetNodeByID(series.GetTableNodeID()).GetTable()
+    assert table.GetNumberOfRows() == len(lasio.read(str(las)).index)  # read now: a live scene
+    assert add_well_log(scene, None, "no well") == (None, None)

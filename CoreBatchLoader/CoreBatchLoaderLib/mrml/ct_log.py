@@ -9,7 +9,7 @@ beside the cores (the module switches the layout after a batch with depths).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 LOG_CHART_NAME = "CT log"
 SERIES = (  # column, colour (r, g, b in 0–1), line width, dashed
@@ -45,6 +45,16 @@ def add_log_plot(scene: Any, table_path: Path, well_name: str, load_data: bool =
             series.SetLineStyle(series.LineStyleDash)
         chart.AddAndObservePlotSeriesNodeID(series.GetID())
     return table, chart
+
+
+def add_well_log(scene: Any, well: Any, well_name: str) -> Tuple[Optional[Path], Optional[str]]:
+    """After a batch: the CT log's table and chart into a live ``scene`` when the batch's
+    ``well`` result (``batch.well_steps.WellResult``) wrote one; (LAS path or None, chart ID or None)."""
+    log = getattr(well, "log", None)
+    if log is None or log.table is None:
+        return None, None
+    _, chart = add_log_plot(scene, log.table, well_name, load_data=True)
+    return log.las, chart.GetID()
 
 
 def log_series_columns(chart: Any) -> Dict[str, str]:
