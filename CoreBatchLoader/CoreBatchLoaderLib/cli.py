@@ -158,6 +158,8 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
         print("report: %s" % result.report)
     if result.stopped:
         print("corebatchloader: stopped: %s" % result.stopped, file=sys.stderr)
+    for line in result.not_written:
+        print("corebatchloader: %s" % line, file=sys.stderr)
     if not result.records and not result.cancelled:
         print("corebatchloader: no DICOM image series found under %s (%d folder%s with files looked at)" % (
             input_dir, result.folders, "" if result.folders == 1 else "s"), file=sys.stderr)

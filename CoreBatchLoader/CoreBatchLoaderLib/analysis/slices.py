@@ -126,8 +126,9 @@ class SliceAnalyses:
             self._analyse(k, values)
             return
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="corebatchloader-analyses", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="corebatchloader-analyses", daemon=True)
+            thread.start()
+            self._thread = thread  # only once started: a Ctrl-C or SIGTERM in between must stay one
         buffer = None
         if values is not None:
             if self._buffers < 2:  # two buffers: one being analysed, one being filled

@@ -14,7 +14,14 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..files import write_text_atomically
+from ..files import (
+    ForeignFile,
+    compact_ledger,
+    record_written,
+    start_ledger,
+    write_text_atomically,
+    written_by_batch,
+)
 from ..record import CoreRecord
 
 MANIFEST_NAME = "manifest.json"
@@ -41,6 +48,39 @@ def read_manifest(output_dir: Path) -> List[CoreRecord]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return [CoreRecord.from_json(item) for item in data.get("cores", [])]
     except (OSError, ValueError, TypeError, AttributeError):
+        return []
+
+
+def claim_output_folder(output_dir: Path, own_folders: Sequence[Path], overwrite: bool) -> None:
+    """Before a batch writes into ``output_dir``: its ledger of the batch's files is started (it
+    covers the subfolders too, see :mod:`..files`) and compacted; a ``manifest.json`` there that
+    is not the batch's raises :class:`..files.ForeignFile` (unless ``overwrite``); one a version
+    before the ledger wrote (it reads as a manifest) makes the batch claim the files of
+    ``own_folders`` as its own.  The caller holds the output lock."""
+    start_ledger(output_dir)
+    path = Path(output_dir) / MANIFEST_NAME
+    if path.exists() and not written_by_batch(path):
+        if _reads_as_manifest(path):
+            for folder in own_folders:
+                for entry in _visible_files(folder):
+                    record_written(entry)
+        elif not overwrite:
+            raise ForeignFile(path)
+    compact_ledger(output_dir)
+
+
+def _reads_as_manifest(path: Path) -> bool:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and "version" in document and isinstance(document.get("cores"), list)
+
+
+def _visible_files(folder: Path) -> List[Path]:
+    try:
+        return [entry for entry in Path(folder).iterdir() if not entry.name.startswith(".") and entry.is_file()]
+    except OSError:
         return []
 
 

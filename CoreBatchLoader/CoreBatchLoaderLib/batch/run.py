@@ -39,12 +39,19 @@ from ..dicom.discover import (
     scan_folder,
 )
 from ..dicom.headers import dicom_start
-from ..files import PARTIAL_SUFFIX, sync_folder
+from ..files import (
+    PARTIAL_SUFFIX,
+    ForeignFile,
+    foreign_files_replaceable,
+    record_written,
+    sync_folder,
+    written_by_batch,
+)
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent
-from .manifest import MANIFEST_NAME, folder_fingerprint, read_manifest, write_manifest
+from .manifest import MANIFEST_NAME, claim_output_folder, folder_fingerprint, read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from ..well.depths import CoreDepth
@@ -106,6 +113,7 @@ class BatchResult:
     manifest: Optional[Path] = None
     report: Optional[Path] = None
     well: Optional[WellResult] = None  # with depths: the scene, or why it was not written
+    not_written: List[str] = field(default_factory=list)  # outputs left out: a foreign file holds the name
 
     @property
     def failed(self) -> List[CoreRecord]:
@@ -117,7 +125,8 @@ class BatchResult:
             return 130
         if not self.records:
             return 1  # nothing to convert: most likely the wrong INPUT, which a script must notice
-        return 1 if self.stopped or self.failed or (self.well is not None and self.well.error) else 0
+        return 1 if (self.stopped or self.failed or self.not_written
+                     or (self.well is not None and self.well.error)) else 0
 
 
 CoreConverter = Callable[[CoreSeries, Path, ConvertOptions], CoreRecord]
@@ -127,7 +136,13 @@ the manifest and the report."""
 
 
 def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> List[CoreRecord]:
-    """Scan one folder and convert its cores (or reuse the previous run's results)."""
+    """Scan one folder and convert its cores (or reuse the previous run's results); files the
+    batch did not write are replaced only with ``--overwrite`` (:mod:`..files`)."""
+    with foreign_files_replaceable(job.overwrite):
+        return _convert_folder(job, converter)
+
+
+def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord]:
     reused = _reusable(job)
     if reused is not None:
         return reused
@@ -202,8 +217,13 @@ def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
     """The existing output ``target`` was written by an earlier run of this batch from ``core``:
     the previous records say so or, when a run stopped between the file and the manifest,
     the file's own header does."""
-    return (any(r.name == core.name and r.source == job.folder.source for r in job.previous)
-            or written_from(target, core))
+    if written_by_batch(target):
+        return any(r.name == core.name for r in job.previous) or written_from(target, core)
+    if (any(r.name == core.name and r.source == job.folder.source for r in job.previous)
+            or written_from(target, core)):
+        record_written(target)  # from a version before the ledger: proven ours, claimed now
+        return True
+    return False
 
 
 def _folder_failure(job: FolderJob, error: str) -> CoreRecord:
@@ -283,14 +303,22 @@ def _lock_exclusively(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-OWN_SUBFOLDERS = ("thumbnails", "scene")  # where the batch itself writes below the output folder
+def own_folders(output_dir: Path) -> List[Path]:
+    """The output folder and its subfolders, where the batch writes (``thumbnails/``, ``logs/``…;
+    only files it names as its own are ever touched there)."""
+    folders = [output_dir]
+    try:
+        folders += sorted(entry for entry in output_dir.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    except OSError:
+        pass
+    return folders
 
 
 def remove_stale_partials(output_dir: Path) -> int:
     """Delete temporary files a killed run left behind (never under a final name), in the
     output folder and the subfolders the batch writes (the caller holds the lock)."""
     removed = 0
-    for folder in [output_dir] + [output_dir / name for name in OWN_SUBFOLDERS]:
+    for folder in own_folders(output_dir):
         try:
             entries = list(folder.iterdir())
         except OSError:
@@ -316,8 +344,12 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     prepare_output(input_dir, output_dir)
     result = BatchResult()
-    with OutputLock(output_dir):
+    with OutputLock(output_dir), foreign_files_replaceable(options.overwrite):
         remove_stale_partials(output_dir)
+        try:
+            claim_output_folder(output_dir, own_folders(output_dir), options.overwrite)
+        except ForeignFile as exc:
+            raise UsageError("%s in the output folder %s; or choose another folder" % (exc, output_dir)) from None
         previous: Dict[str, List[CoreRecord]] = {}
         for record in read_manifest(output_dir):
             previous.setdefault(record.source, []).append(record)
@@ -385,8 +417,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             if result.well is not None:  # the records gained depth-length warnings
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.report and not result.cancelled:
-            result.report = _report(output_dir, result.records, time.perf_counter() - started,
-                                    result.well, result.stopped, options.convert.durable)
+            result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
+                                    options.convert.durable)
     return result
 
 
@@ -451,18 +483,22 @@ def _settings(options: ConvertOptions) -> str:
     return settings
 
 
-def _report(output_dir: Path, records: List[CoreRecord], elapsed: float,
-            well: Optional["WellResult"] = None, stopped: Optional[str] = None,
+def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optional["WellResult"] = None,
             durable: bool = True) -> Optional[Path]:
-    """report.html + manifest.csv; a failure here must not turn a good batch into a crash."""
+    """report.html + manifest.csv; a failure here must not turn a good batch into a crash, and
+    someone else's file under their names is left as it is (``result.not_written``)."""
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
     try:
-        report = write_report(output_dir, records, elapsed_seconds=elapsed, well_strip=well.strip if well else None,
-                              well_unwrap=well.unwrap_strip if well else None, stopped=stopped, durable=durable,
-                              log_track=well.log.track if well and well.log else None)
+        report = write_report(output_dir, result.records, elapsed_seconds=elapsed,
+                              well_strip=well.strip if well else None,
+                              well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
+                              durable=durable, log_track=well.log.track if well and well.log else None)
         if durable:
             sync_folder(output_dir)
         return report
+    except ForeignFile as exc:
+        result.not_written.append("report not written: %s" % exc)
+        return None
     except Exception as exc:  # pragma: no cover - defensive
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)
         return None

@@ -1,0 +1,113 @@
+"""Issue 15 item 6: a file the batch did not write is never replaced without --overwrite, whatever
+output it is named like (report, CSV, thumbnails, manifest, logs, scene files): one mechanism,
+CoreBatchLoaderLib.files (a ledger of what AtomicFile wrote), used by every writer."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from CoreBatchLoaderLib.files import (
+    LEDGER_NAME,
+    AtomicFile,
+    ForeignFile,
+    compact_ledger,
+    foreign_files_replaceable,
+    write_text_atomically,
+    written_by_batch,
+)
+from CoreBatchLoaderLib.synthetic import write_well
+from test_cli import cli, manifest
+
+FOREIGN = "somebody else's work\n"
+
+
+def test_an_atomic_file_replaces_its_own_file_but_not_one_it_did_not_write(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ours.txt", tmp_path / "theirs.txt"
+    write_text_atomically(ours, "one")
+    write_text_atomically(ours, "two")  # the batch's own file: replaced
+    assert ours.read_text() == "two" and written_by_batch(ours)
+    theirs.write_text(FOREIGN)
+    with pytest.raises(ForeignFile, match="theirs.txt exists and was not written by this batch"):
+        write_text_atomically(theirs, "mine")
+    assert theirs.read_text() == FOREIGN and list(tmp_path.glob("*.partial")) == []
+    ours.write_text("edited by hand")  # changed since the batch wrote it: no longer the batch's
+    with pytest.raises(ForeignFile):
+        write_text_atomically(ours, "three")
+    with foreign_files_replaceable(True):  # --overwrite
+        write_text_atomically(theirs, "mine")
+    assert theirs.read_text() == "mine"
+
+
+def test_a_ledger_written_by_another_process_is_read_incrementally(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    write_text_atomically(target, "1")
+    assert written_by_batch(target)  # this process has now read the ledger up to here
+    claim = json.dumps([target.name + "2", 1, 1]) + "\n"  # another worker appends a line
+    with open(tmp_path / LEDGER_NAME, "a") as ledger:
+        ledger.write(claim)
+    with AtomicFile(target) as atomic:
+        atomic.file.write(b"22")
+        atomic.commit()
+    assert written_by_batch(target)
+
+
+def test_someone_elses_report_and_csv_in_the_output_folder_are_kept_and_named(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=2, slices=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("report.html", "manifest.csv"):
+        (out / name).write_text(FOREIGN)
+    run = cli("convert", tmp_path / "well", out, "--quiet")
+    assert run.returncode == 1, run.stderr
+    assert "not written by this batch" in run.stderr and "--overwrite" in run.stderr
+    assert (out / "report.html").read_text() == FOREIGN and (out / "manifest.csv").read_text() == FOREIGN
+    assert [c["status"] for c in manifest(out)["cores"]] == ["converted"] * 2  # the cores still convert
+    replaced = cli("convert", tmp_path / "well", out, "--quiet", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert (out / "report.html").read_text() != FOREIGN and (out / "manifest.csv").read_text() != FOREIGN
+    again = cli("convert", tmp_path / "well", out, "--quiet")  # now the batch's own: replaced freely
+    assert again.returncode == 0, again.stderr
+
+
+def test_someone_elses_thumbnail_is_kept_and_the_core_says_so(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=4)
+    thumbnails = tmp_path / "out" / "thumbnails"
+    thumbnails.mkdir(parents=True)
+    (thumbnails / "core_001.png").write_text(FOREIGN)
+    run = cli("convert", tmp_path / "well", tmp_path / "out", "--quiet")
+    assert (thumbnails / "core_001.png").read_text() == FOREIGN
+    assert "not written by this batch" in (tmp_path / "out" / "report.html").read_text(), run.stderr
+
+
+def test_someone_elses_manifest_is_a_usage_error_before_anything_is_written(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text(FOREIGN)
+    run = cli("convert", tmp_path / "well", out, "--quiet")
+    assert run.returncode == 2 and "manifest.json exists and was not written by this batch" in run.stderr
+    assert (out / "manifest.json").read_text() == FOREIGN and list(out.glob("*.nrrd")) == []
+
+
+def test_an_output_folder_from_before_the_ledger_is_still_the_batchs_own(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=2, slices=4)
+    out = tmp_path / "out"
+    assert cli("convert", tmp_path / "well", out, "--quiet").returncode == 0
+    for ledger in out.rglob(LEDGER_NAME):  # as an earlier version left the folder
+        ledger.unlink()
+    report = (out / "report.html").read_text()
+    rerun = cli("convert", tmp_path / "well", out, "--quiet")  # its manifest proves the folder is the batch's
+    assert rerun.returncode == 0, rerun.stderr
+    assert (out / "report.html").read_text() != report  # another run, another page (2 skipped)
+
+
+def test_the_ledger_keeps_only_claims_that_hold_when_compacted(tmp_path: Path) -> None:
+    kept, gone = tmp_path / "kept.txt", tmp_path / "gone.txt"
+    for n in range(100):  # a manifest rewritten after every folder, run after run
+        write_text_atomically(kept, "x" * n, durable=False)
+        write_text_atomically(gone, "y" * n, durable=False)
+    gone.unlink()
+    compact_ledger(tmp_path)
+    lines = (tmp_path / LEDGER_NAME).read_text().splitlines()
+    assert [json.loads(line)[0] for line in lines] == ["kept.txt"] and written_by_batch(kept)
