@@ -19,7 +19,7 @@ import pytest
 
 from CoreBatchLoaderLib.analysis.unwrap import (
     RADIUS_KEY,
-    RingBands,
+    Rings,
     SliceAxis,
     UnwrapRadius,
     UnwrapRadiusError,
@@ -63,12 +63,12 @@ def phantom_unwrap(folder: Path, axis_of_truth: bool = True, **options: object) 
     di, dj, dk = header.spacing
     axis = SliceAxis(truth.axis_point, truth.axis_direction) if axis_of_truth else SliceAxis(
         truth.axis_point, (0.0, 0.0, 1.0))
-    bands = RingBands((header.sizes[1], header.sizes[0]), (di, dj))
+    rings = Rings((header.sizes[1], header.sizes[0]), (di, dj))
     for k, values in enumerate(iter_slices(header)):
         centre = axis.at_z(k * dk)
-        bands.add(k, values, (centre[0] / di, centre[1] / dj), truth.core_radius_mm)
-    radius = 0.9 * truth.core_radius_mm
-    return sample_unwrap(bands, axis, radius, header.sizes[2], dk, flip=truth.flip), radius, truth
+        rings.add(k, values, (centre[0] / di, centre[1] / dj), truth.core_radius_mm)
+    assert rings.radius_mm == pytest.approx(0.9 * truth.core_radius_mm)
+    return sample_unwrap(rings, axis, header.sizes[2], dk, flip=truth.flip), rings.radius_mm, truth
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -96,13 +96,13 @@ def test_the_unwrap_samples_rock_not_liner_or_air(tmp_path: Path) -> None:
     assert inner.min() > (BED_HU + LINER_HU) / 2.0  # no liner (350 HU), no air (-1000 HU)
 
 
-def test_ring_bands_keep_a_small_share_of_each_slice() -> None:
-    """Memory: the unwrap keeps a band of each slice (~5 % for a 133 mm core at 0.26 mm pixels)."""
-    bands = RingBands((512, 512), (0.26, 0.26))
-    slice_bytes = 512 * 512 * 2
+def test_each_slice_leaves_one_ring_of_the_unwraps_width() -> None:
+    """Memory: one unwrap row per slice (1 % of a 512² int16 slice for a 133 mm core at 0.26 mm)."""
+    rings = Rings((512, 512), (0.26, 0.26))
     for k in range(3):
-        bands.add(k, np.zeros((512, 512), np.int16), (256.0, 256.0), 64.0)
-    assert bands.nbytes() < 0.05 * 3 * slice_bytes
+        rings.add(k, np.zeros((512, 512), np.int16), (256.0, 256.0), 64.0)
+    assert rings.width == round(2 * math.pi * 0.9 * 64.0 / 0.26)
+    assert rings.nbytes() == 3 * rings.width * 4 < 0.025 * 3 * 512 * 512 * 2
 
 
 @pytest.mark.parametrize("text, expected", [("0.9", UnwrapRadius(0.9, False)), ("30mm", UnwrapRadius(30.0, True)),
