@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class DippingBeds:
     liner_centre: Tuple[float, float]
     liner_radii_mm: Tuple[float, float]  # inner, outer
     bed_mm: float
+    bed_spacing_mm: Optional[float] = None  # parallel beds this far apart; None: one bed
 
     def hu(self, z: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The CT numbers of the plane ``z`` at (x, y), without noise."""
@@ -57,7 +58,10 @@ class DippingBeds:
         toward_dip = math.cos(psi) * across + math.sin(psi) * third
         dip = math.radians(self.dip_deg)
         normal = math.cos(dip) * down - math.sin(dip) * toward_dip  # deepest where θ = ψ
-        in_bed = np.abs(rel @ normal) <= self.bed_mm / 2.0
+        across_beds = rel @ normal
+        if self.bed_spacing_mm:
+            across_beds = (across_beds + self.bed_spacing_mm / 2.0) % self.bed_spacing_mm - self.bed_spacing_mm / 2.0
+        in_bed = np.abs(across_beds) <= self.bed_mm / 2.0
         liner_r = np.hypot(x - self.liner_centre[0], y - self.liner_centre[1])
         values = np.full(x.shape, AIR_HU)
         values[(liner_r >= self.liner_radii_mm[0]) & (liner_r <= self.liner_radii_mm[1])] = LINER_HU
@@ -71,7 +75,8 @@ def write_dipping_bed_core(folder: PathLike, *, dip_deg: float = 30.0, dip_direc
                            core_radius_mm: float = 22.0, rows: int = 128, columns: int = 128, slices: int = 100,
                            pixel_spacing: Tuple[float, float] = (0.5, 0.5), slice_spacing: float = 0.5,
                            origin: Tuple[float, float, float] = (-30.0, -40.0, 100.0), noise_hu: float = 30.0,
-                           series_number: int = 1, seed: int = 0) -> Tuple[SyntheticSeries, DippingBeds]:
+                           series_number: int = 1, seed: int = 0, bed_mm: float = 4.0,
+                           bed_spacing_mm: Optional[float] = None) -> Tuple[SyntheticSeries, DippingBeds]:
     """Write the phantom as a CT series in ``folder``; returns the series and its truth.
 
     The liner (inner radius core + 3.5 mm, 2.5 mm wall) is centred 3 mm left of and 2 mm
@@ -86,7 +91,7 @@ def write_dipping_bed_core(folder: PathLike, *, dip_deg: float = 30.0, dip_direc
         axis_point=(liner_centre[0], liner_centre[1] + 1.5, (slices - 1) / 2.0 * slice_spacing),
         axis_direction=(math.sin(tilt) * math.cos(azimuth), math.sin(tilt) * math.sin(azimuth), math.cos(tilt)),
         flip=flip, liner_centre=liner_centre, liner_radii_mm=(core_radius_mm + 3.5, core_radius_mm + 6.0),
-        bed_mm=4.0)
+        bed_mm=bed_mm, bed_spacing_mm=bed_spacing_mm)
     geometry = _make_geometry(pixel_spacing, slice_spacing, origin, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
     fmt = _make_format(True, 16, None)
     y, x = np.mgrid[0:rows, 0:columns].astype(np.float64)

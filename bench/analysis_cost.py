@@ -1,0 +1,106 @@
+"""Benchmark: what the analyses measured while converting cost — the CT log and the unwrap.
+
+Run with `.venv/bin/python bench/analysis_cost.py` (not part of the test suite).  Data: a
+lab-size core cross-section (512² at 0.26 mm: a 133 mm core, 12-bit with RescaleIntercept
+−1024 → int16 HU), ``--slices`` slices of 0.5 mm (default 900: 450 mm of core), generated once
+under bench/.cache.  Four commands, interleaved over ``--rounds`` rounds, each warm (the DICOM
+files in the page cache) and cold (evicted first, as in a real batch), all with one worker and
+``--no-fsync`` like the main table's "corebatchloader, 1 worker":
+
+- neither analysis (``--no-ct-log --no-unwrap``): the conversion alone, the baseline;
+- the unwrap alone (``--no-ct-log``): it pays the core's cross-section search too;
+- the CT log alone (``--no-unwrap``);
+- both (the default).
+
+Prints a Markdown table (median wall seconds, ratio to the baseline, peak RSS) and the unwrap's
+marginal cost (both against the CT log alone): the cross-section search is shared, so that is
+what turning the unwrap on adds to a default run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run_bench import CACHE, CLI, _done, evict, timed  # noqa: E402  (the main bench's helpers)
+
+VARIANTS = {
+    "neither (conversion only)": ["--no-ct-log", "--no-unwrap"],
+    "unwrap only": ["--no-ct-log"],
+    "CT log only": ["--no-unwrap"],
+    "CT log + unwrap (default)": [],
+}
+
+
+def generate(slices: int) -> Path:
+    folder = CACHE / ("analysis_%d" % slices)
+    if not _done(folder).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        print("generating a %d-slice core…" % slices, flush=True)
+        code = ("import sys; sys.path.insert(0, %r); from CoreBatchLoaderLib.synthetic import write_core_series; "
+                "write_core_series(%r, rows=512, columns=512, slices=%d, slice_spacing=0.5, "
+                "pixel_spacing=(0.26, 0.26), signed=False, bits_stored=12, intercept=-1024.0)"
+                % (str(HERE.parent / "CoreBatchLoader"), str(folder / "core"), slices))
+        subprocess.run([sys.executable, "-c", code], check=True)
+        _done(folder).write_text("ok")
+    return folder
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slices", type=int, default=900)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    source = generate(args.slices)
+    size_mb = sum(p.stat().st_size for p in source.rglob("*.dcm")) / 1e6
+    times: Dict[str, Dict[str, List[float]]] = {name: {"warm": [], "cold": []} for name in VARIANTS}
+    rss: Dict[str, List[int]] = {name: [] for name in VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="cbl-analysis-") as scratch:
+        for round_number in range(args.rounds):
+            for name, flags in VARIANTS.items():
+                for state in ("warm", "cold"):
+                    out = Path(scratch) / "out"
+                    shutil.rmtree(out, ignore_errors=True)
+                    subprocess.run(["sync"], check=False)
+                    if state == "cold":
+                        evict(source)
+                    else:
+                        subprocess.run(["cat"] + [str(p) for p in sorted(source.rglob("*.dcm"))],
+                                       stdout=subprocess.DEVNULL, check=True)
+                    seconds, peak = timed(CLI + [str(source), str(out), "--workers", "1", "--quiet", "--no-fsync"]
+                                          + flags)
+                    times[name][state].append(seconds)
+                    rss[name].append(peak)
+            print("round %d/%d done" % (round_number + 1, args.rounds), file=sys.stderr, flush=True)
+    median = {name: {state: statistics.median(values) for state, values in by.items()} for name, by in times.items()}
+    base = median["neither (conversion only)"]
+    lines = ["### Analyses while converting (1 core × %d slices of 512², 12-bit → int16 HU) — %d files, %.0f MB"
+             % (args.slices, args.slices, size_mb), "",
+             "| run | warm s | × conversion | cold s | × conversion | peak RSS MB |", "|---|---:|---:|---:|---:|---:|"]
+    for name in VARIANTS:
+        m = median[name]
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %d |" % (
+            name, m["warm"], m["warm"] / base["warm"], m["cold"], m["cold"] / base["cold"], max(rss[name])))
+    log, both = median["CT log only"], median["CT log + unwrap (default)"]
+    lines += ["", "The unwrap on top of the CT log (what it adds to a default run): warm ×%.3f, cold ×%.3f; "
+              "alone (with its own cross-section search): warm ×%.3f, cold ×%.3f."
+              % (both["warm"] / log["warm"], both["cold"] / log["cold"],
+                 median["unwrap only"]["warm"] / base["warm"], median["unwrap only"]["cold"] / base["cold"]),
+              "", "Medians of %d interleaved rounds; %s, %d CPUs, Python %s; load average at the end %s."
+              % (args.rounds, platform.platform(), os.cpu_count() or 1, platform.python_version(),
+                 " ".join("%.1f" % v for v in os.getloadavg()))]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
