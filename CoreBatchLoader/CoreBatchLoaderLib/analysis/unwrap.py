@@ -259,31 +259,37 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     axis that is the same shift of rows for every row, so the second step is plain slicing.
     """
     width, radius = rings.width, rings.radius_mm
-    image = np.full((slices, width), np.nan, dtype=np.float32)
+    image = np.full((width, slices), np.nan, dtype=np.float32)  # column-major: step 2 shifts rows
     if not rings.rows:
-        return image
+        return image.T
     theta = 2.0 * math.pi * (np.arange(width) + 0.5) / width
     sin, cos = np.sin(theta).astype(np.float32), np.cos(theta).astype(np.float32)
     ks = np.array(sorted(k for k in rings.rows if 0 <= k < slices), dtype=np.int64)
     if ks.size == 0:
-        return image
+        return image.T
     crossings = np.array(axis.point) + ((ks * slice_mm - axis.point[2]) / axis.direction[2])[:, None] * \
         np.array(axis.direction)
     offsets = np.array([rings.centres_mm[k] for k in ks]) - crossings[:, :2]
     near = np.hypot(offsets[:, 0], offsets[:, 1]) <= STRAY_PIXELS * max(rings.spacing_ij)
     ks, offsets = ks[near], offsets[near]  # a centre that strays from the axis: its ring lies elsewhere
     offsets = (offsets * (width / (2.0 * math.pi * radius))).astype(np.float32)  # mm → columns of arc
-    columns = np.arange(width, dtype=np.float32)
+    limit = int(math.ceil(float(np.abs(offsets).max(initial=0.0)) * math.sqrt(2.0))) + 2  # columns a ring turns
+    padded_width = width + 2 * limit
+    columns = np.arange(limit, limit + width, dtype=np.float32)  # where column c is in a padded ring
     for start in range(0, ks.size, ROWS_PER_CHUNK):  # 1. each ring turned about the axis
         chunk = slice(start, start + ROWS_PER_CHUNK)
-        at = columns + (offsets[chunk, 0:1] * sin - offsets[chunk, 1:2] * cos)
-        c0 = np.floor(at)
-        fraction = at - c0
-        rows = np.stack([rings.rows[k] for k in ks[chunk]])
+        at = columns + (offsets[chunk, 0:1] * sin - offsets[chunk, 1:2] * cos)  # ≥ 0: truncation floors
+        left = at.astype(np.int32)
+        fraction = at - left
+        rows = np.empty((len(ks[chunk]), padded_width), dtype=np.float32)  # the ring wrapped round at both ends
+        for n, k in enumerate(ks[chunk]):
+            ring = rings.rows[k]
+            rows[n, limit:limit + width] = ring
+            rows[n, :limit], rows[n, limit + width:] = ring[width - limit:], ring[:limit]
+        left += (np.arange(rows.shape[0], dtype=np.int32) * padded_width)[:, None]
         flat = rows.reshape(-1)
-        base = (np.arange(rows.shape[0], dtype=np.int64) * width)[:, None]
-        left = c0.astype(np.int64) % width
-        image[ks[chunk]] = flat[base + left] * (1 - fraction) + flat[base + (left + 1) % width] * fraction
+        before = flat.take(left)
+        image[:, ks[chunk]] = (before + (flat.take(left + 1) - before) * fraction).T
     direction = np.array(axis.direction)  # 2. the circle square to the axis, between slices
     across = np.array([1.0, 0.0, 0.0]) - direction[0] * direction  # +i, square to the axis
     across /= np.linalg.norm(across)
@@ -292,17 +298,17 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     whole = np.floor(offset).astype(np.int64)
     fraction = (offset - whole).astype(np.float32)
     reach = int(np.abs(whole).max()) + 2
-    padded = np.full((slices + 2 * reach, width), np.nan, dtype=np.float32)
-    padded[reach:reach + slices] = image
-    unwrap = np.empty_like(image)
+    padded = np.full((width, slices + 2 * reach), np.nan, dtype=np.float32)
+    padded[:, reach:reach + slices] = image
+    unwrap = np.empty((slices, width), dtype=np.float32)
     edges = [0] + list(np.flatnonzero(np.diff(whole)) + 1) + [width]
     for a, b in zip(edges[:-1], edges[1:]):  # runs of columns that take the same two slices
         step = int(whole[a])
-        low = padded[reach + step:reach + step + slices, a:b]
-        high = padded[reach + step + 1:reach + step + 1 + slices, a:b]
-        f = fraction[a:b]
+        low = padded[a:b, reach + step:reach + step + slices]
+        high = padded[a:b, reach + step + 1:reach + step + 1 + slices]
+        f = fraction[a:b, None]
         # a weight of 0 must not let the other slice's missing value through
-        unwrap[:, a:b] = low * (1 - f) + np.where(f > 0, high, 0) * f
+        unwrap[:, a:b] = (low * (1 - f) + np.where(f > 0, high, 0) * f).T
     return unwrap[::-1] if flip else unwrap
 
 
