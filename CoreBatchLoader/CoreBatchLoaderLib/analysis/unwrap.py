@@ -259,14 +259,21 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     axis that is the same shift of rows for every row, so the second step is plain slicing.
     """
     width, radius = rings.width, rings.radius_mm
-    image = np.full((width, slices), np.nan, dtype=np.float32)  # column-major: step 2 shifts rows
-    if not rings.rows:
-        return image.T
     theta = 2.0 * math.pi * (np.arange(width) + 0.5) / width
     sin, cos = np.sin(theta).astype(np.float32), np.cos(theta).astype(np.float32)
+    direction = np.array(axis.direction)  # the circle square to the axis: its slices above and below
+    across = np.array([1.0, 0.0, 0.0]) - direction[0] * direction  # +i, square to the axis
+    across /= np.linalg.norm(across)
+    third = np.cross(direction, across)  # toward +j when the axis runs toward +k
+    offset = radius * (cos * across[2] + sin * third[2]) / slice_mm  # slices above/below the row's own
+    whole = np.floor(offset).astype(np.int64)
+    reach = int(np.abs(whole).max()) + 2
+    # column-major (step 2 shifts rows), with room above and below: the rings go in the middle
+    padded = np.full((width, slices + 2 * reach), np.nan, dtype=np.float32)
+    image = padded[:, reach:reach + slices]
     ks = np.array(sorted(k for k in rings.rows if 0 <= k < slices), dtype=np.int64)
     if ks.size == 0:
-        return image.T
+        return np.ascontiguousarray(image.T)
     crossings = np.array(axis.point) + ((ks * slice_mm - axis.point[2]) / axis.direction[2])[:, None] * \
         np.array(axis.direction)
     offsets = np.array([rings.centres_mm[k] for k in ks]) - crossings[:, :2]
@@ -290,16 +297,7 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
         flat = rows.reshape(-1)
         before = flat.take(left)
         image[:, ks[chunk]] = (before + (flat.take(left + 1) - before) * fraction).T
-    direction = np.array(axis.direction)  # 2. the circle square to the axis, between slices
-    across = np.array([1.0, 0.0, 0.0]) - direction[0] * direction  # +i, square to the axis
-    across /= np.linalg.norm(across)
-    third = np.cross(direction, across)  # toward +j when the axis runs toward +k
-    offset = radius * (cos * across[2] + sin * third[2]) / slice_mm  # slices above/below the row's own
-    whole = np.floor(offset).astype(np.int64)
-    fraction = (offset - whole).astype(np.float32)
-    reach = int(np.abs(whole).max()) + 2
-    padded = np.full((width, slices + 2 * reach), np.nan, dtype=np.float32)
-    padded[:, reach:reach + slices] = image
+    fraction = (offset - whole).astype(np.float32)  # 2. the circle square to the axis, between slices
     unwrap = np.empty((slices, width), dtype=np.float32)
     edges = [0] + list(np.flatnonzero(np.diff(whole)) + 1) + [width]
     for a, b in zip(edges[:-1], edges[1:]):  # runs of columns that take the same two slices
@@ -315,11 +313,13 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
 def to_output_type(unwrap: np.ndarray, dtype: str) -> np.ndarray:
     """The unwrap in the core's voxel type: rounded, clipped; no sample → :data:`MISSING_HU`."""
     kind = np.dtype(dtype)
+    missing = ~np.isfinite(unwrap)
     if kind.kind == "f":
-        return np.where(np.isfinite(unwrap), unwrap, MISSING_HU).astype(kind)
+        return np.where(missing, np.float32(MISSING_HU), unwrap).astype(kind)
     info = np.iinfo(kind)
-    filled = np.where(np.isfinite(unwrap), np.rint(unwrap), min(max(MISSING_HU, info.min), info.max))
-    return np.clip(filled, info.min, info.max).astype(kind)
+    filled = np.rint(unwrap)  # float32, like the unwrap: no float64 copy of a long core
+    filled[missing] = min(max(MISSING_HU, info.min), info.max)
+    return np.clip(filled, info.min, info.max, out=filled).astype(kind)
 
 
 # ---------------------------------------------------------------------------------------------
