@@ -12,8 +12,8 @@ files in the page cache) and cold (evicted first, as in a real batch), all with 
 - the CT log alone (``--no-unwrap``);
 - both (the default).
 
-Prints a Markdown table (median wall and CPU seconds, ratio to the baseline, peak RSS) and the unwrap's
-marginal cost (both against the CT log alone): the cross-section search is shared, so that is
+Writes bench/analysis_cost.md and prints it: a Markdown table (median wall and CPU seconds,
+ratio to the baseline, peak RSS) and the unwrap's marginal cost (both against the CT log alone): the cross-section search is shared, so that is
 what turning the unwrap on adds to a default run.
 """
 from __future__ import annotations
@@ -120,7 +120,9 @@ def main() -> int:
               "", "Medians of %d interleaved rounds; %s, %d CPUs, Python %s; load average at the end %s."
               % (args.rounds, platform.platform(), os.cpu_count() or 1, platform.python_version(),
                  " ".join("%.1f" % v for v in os.getloadavg()))]
-    print("\n".join(lines))
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    (HERE / "analysis_cost.md").write_text(text, encoding="utf-8")  # replaced: add notes by hand after a run
     return 0
 
 

@@ -77,7 +77,8 @@ def _run_dicomlib(args: argparse.Namespace) -> int:
 
     def start(bar):
         logic.convert(args.input, args.output, route="dicomlib", compress=args.compress,
-                      overwrite=args.overwrite, progressCallback=bar, sceneOptions=cli.scene_options(args))
+                      overwrite=args.overwrite, progressCallback=bar, sceneOptions=cli.scene_options(args),
+                      unwrapRadius=None if args.no_unwrap else args.unwrap_radius)
         return logic.result
 
     return cli.run_and_summarize(args, start)
