@@ -13,8 +13,8 @@ files in the page cache) and cold (evicted first, as in a real batch), all with 
 - both (the default).
 
 Writes bench/analysis_cost.md and prints it: a Markdown table (median wall and CPU seconds,
-ratio to the baseline, peak RSS) and the unwrap's marginal cost (both against the CT log alone): the cross-section search is shared, so that is
-what turning the unwrap on adds to a default run.
+ratio to the baseline, peak RSS) and the unwrap's marginal cost (both against the CT log alone):
+the cross-section search is shared, so that is what turning the unwrap on adds to a default run.
 """
 from __future__ import annotations
 
