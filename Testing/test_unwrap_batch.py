@@ -159,3 +159,18 @@ def test_a_rerun_skips_unwrapped_cores_and_redoes_a_core_whose_unwrap_is_gone(tm
     unwrap.unlink()
     again = convert_tree(tmp_path / "in", tmp_path / "out")
     assert [r.status for r in again.records] == ["converted"] and unwrap.is_file()
+
+
+def test_an_unwrap_file_the_batch_did_not_write_is_left_alone_unless_overwrite(tmp_path: Path) -> None:
+    write_dipping_bed_core(tmp_path / "in" / "core")
+    foreign = tmp_path / "out" / "unwrap" / "core_unwrap.nrrd"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"someone else's picture")
+    result = convert_tree(tmp_path / "in", tmp_path / "out")
+    record = result.records[0]
+    assert record.status == "converted" and record.unwrap is None
+    assert foreign.read_bytes() == b"someone else's picture"
+    assert any("core_unwrap.nrrd exists and was not written by this batch" in w for w in record.warnings)
+    again = convert_tree(tmp_path / "in", tmp_path / "out", overwrite=True)
+    assert again.records[0].unwrap == "unwrap/core_unwrap.nrrd"
+    assert read_header(foreign).key_values[RADIUS_KEY]
