@@ -3,10 +3,13 @@
 Every core folder of DICOM slices under an input folder becomes one NRRD volume in an output
 folder, with ``manifest.json`` describing each core.  Two routes give the same files:
 
-- ``fast`` — the CoreBatchLoaderLib engine (copies the pixel bytes, in this process or in worker
-  processes);
+- ``fast`` — the CoreBatchLoaderLib engine (copies the pixel bytes), run as a child process
+  ``PythonSlicer -m CoreBatchLoaderLib.cli convert … --progress json`` (never a process pool in
+  Slicer's own process; ``CoreBatchLoaderLib.slicer_process``): the panel polls it and stays
+  usable, Cancel stops it at once;
 - ``dicomlib`` — Slicer's own DICOM reader (DICOMLib and its scalar volume plugin) per core,
-  saved with ``slicer.util.saveNode``: the reference the fast route is checked against.
+  saved with ``slicer.util.saveNode``: the reference the fast route is checked against.  It must
+  run in Slicer's process: one core at a time, events processed between cores.
 
 This file holds only what needs Slicer's application, Qt or DICOMLib; the work is in
 ``CoreBatchLoaderLib`` (the MRML side of "add to scene" in ``CoreBatchLoaderLib.mrml.cores``).
@@ -15,10 +18,8 @@ Python 3.9 syntax (Slicer may embed an older Python).
 import dataclasses
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, Dict, List, Optional
 
@@ -27,13 +28,11 @@ import slicer
 import vtk
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from CoreBatchLoaderLib.analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
-from CoreBatchLoaderLib.convert import ConvertOptions, core_record, output_file_name
-from CoreBatchLoaderLib.dicom.discover import CoreSeries
-from CoreBatchLoaderLib.files import temporary_path
-from CoreBatchLoaderLib.messages import one_line
+from CoreBatchLoaderLib.convert import ConvertOptions
 from CoreBatchLoaderLib.mrml import cores as mrml_scene
+from CoreBatchLoaderLib.mrml.dicomlib import DicomLibConverter, TemporarySettings
 from CoreBatchLoaderLib.record import CoreRecord
-from CoreBatchLoaderLib.slicer_process import python_for_workers
+from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch
 from CoreBatchLoaderLib.well.options import SceneOptions
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
@@ -141,7 +140,9 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._running = False
-        self._cancelRequested = False
+        self._cancelRequested = False  # the dicomlib route stops after the current core
+        self._batch: Optional[ChildBatch] = None  # the fast route's child process while it runs
+        self._pollTimer = None
         self._rows: List[CoreRecord] = []
         self._outputDir: Optional[Path] = None
 
@@ -163,20 +164,27 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.resultsTable.setHorizontalHeaderLabels(list(RESULT_COLUMNS))
         self.ui.resultsTable.horizontalHeader().setStretchLastSection(True)
         self.ui.progressBar.setValue(0)
+        self._pollTimer = qt.QTimer()
+        self._pollTimer.setInterval(200)  # ms: the child's lines are read between Qt events
+        self._pollTimer.connect("timeout()", self._onPollTimer)
         self.initializeParameterNode()
 
     def cleanup(self):
         self._cancelRequested = True
+        if self._batch is not None:  # Slicer closes or the module reloads: the batch must not run on
+            self._batch.cancel()
+        if self._pollTimer is not None:
+            self._pollTimer.stop()
         self.removeObservers()
 
     def enter(self):
         self.initializeParameterNode()
 
     def exit(self):
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        # The GUI stays connected to the parameter node while the widget lives: on Slicer 5.4–5.8
+        # connectGui returns None, so disconnectGui cannot undo it and every enter() would pile up
+        # another set of connectors (their stale combo-box connector resets Route to "fast").
+        pass
 
     def onSceneStartClose(self, caller, event):
         self.setParameterNode(None)
@@ -189,8 +197,11 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
 
     def setParameterNode(self, inputParameterNode):
+        if _sameParameterNode(inputParameterNode, self._parameterNode):
+            self._updateButtons()  # already connected: connecting again would double the connectors (5.4–5.8)
+            return
         if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)  # a no-op on 5.4–5.8 (tag None)
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
@@ -221,24 +232,52 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._running, self._cancelRequested = True, False
         self._updateButtons()
         slicer.app.processEvents()
+        arguments = dict(addToScene=p.addToScene, compress=p.compress, workers=p.workers, overwrite=p.overwrite,
+                         depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
+                         unwrapRadius=p.unwrapRadius if p.unwrap else None)
+        if p.route == "fast":  # a child process: the timer reads its progress, the panel stays live
+            self._batch = self._guarded(lambda: self.logic.startConvert(p.inputDir, p.outputDir, **arguments))
+            if self._batch is not None:
+                self._pollTimer.start()
+            return
+        records = self._guarded(lambda: self.logic.convert(p.inputDir, p.outputDir, route=p.route,
+                                                           progressCallback=self._onProgress, **arguments))
+        self._finished(records)
+
+    def _onPollTimer(self):
+        """The fast route's child: show the folders it finished; at its end, the summary."""
+        batch = self._batch
+        if batch is None:
+            self._pollTimer.stop()
+            return
+        for progress in batch.poll():
+            self.logic.onFolder(progress)
+            self._onProgress(progress)
+        if batch.done:
+            self._pollTimer.stop()
+            self._batch = None
+            self._finished(self._guarded(lambda: self.logic.finishConvert(batch)))
+
+    def _guarded(self, run):
+        """``run()``, or None after showing why the batch could not start or stopped by an error."""
         try:
-            records = self.logic.convert(
-                p.inputDir, p.outputDir, route=p.route, addToScene=p.addToScene,
-                progressCallback=self._onProgress, compress=p.compress, workers=p.workers,
-                overwrite=p.overwrite, depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
-                unwrapRadius=p.unwrapRadius if p.unwrap else None)
+            return run()
         except UsageError as exc:
             self.ui.statusLabel.text = "Not started: %s" % exc
             slicer.util.errorDisplay("The batch cannot start:\n%s" % exc)
-            return
         except Exception as exc:  # a bug: show it, keep the panel usable
             logging.exception("CoreBatchLoader failed")
             self.ui.statusLabel.text = "Stopped by an error: %s" % exc
             slicer.util.errorDisplay("CoreBatchLoader stopped by an error:\n%s" % exc)
+        self._running = False
+        self._updateButtons()
+        return None
+
+    def _finished(self, records):
+        self._running = False
+        self._updateButtons()
+        if records is None:
             return
-        finally:
-            self._running = False
-            self._updateButtons()
         counts = {s: sum(r.status == s for r in records) for s in ("converted", "skipped", "failed")}
         self.ui.statusLabel.text = "%d converted, %d skipped, %d failed%s — %s" % (
             counts["converted"], counts["skipped"], counts["failed"],
@@ -249,12 +288,16 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self.logic.stopped:
             slicer.util.errorDisplay("The batch stopped:\n%s" % self.logic.stopped)
         elif not records and not self.logic.cancelled:
-            self.ui.statusLabel.text = "No DICOM image series found under %s" % p.inputDir
+            self.ui.statusLabel.text = "No DICOM image series found under %s" % self._parameterNode.inputDir
 
     def onCancelButton(self):
-        self._cancelRequested = True
         self.ui.cancelButton.enabled = False
-        self.ui.statusLabel.text = "Cancelling after the current core…"
+        if self._batch is not None:  # the fast route: its process stops now, mid-folder
+            self._batch.cancel()
+            self.ui.statusLabel.text = "Cancelling: stopping the batch process…"
+        else:  # the dicomlib route runs in this process: it stops after the current core
+            self._cancelRequested = True
+            self.ui.statusLabel.text = "Cancelling after the current core…"
 
     def _onProgress(self, progress: Progress) -> bool:
         """Called after each core folder: show it, keep the panel alive, say whether to stop."""
@@ -321,11 +364,12 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
     """The batch, callable from the Python console without the panel.
 
-    After :meth:`convert`: ``cancelled``, ``stopped`` (why the batch stopped early: the output disk
-    filled up; None otherwise), ``manifestPath``, ``reportPath`` (report.html, None when
-    cancelled), ``nodeIDs`` (core name → node ID of the cores added to the scene), ``lasPath``
-    (the well's CT log, well_ct_log.las, after a batch with depths) and ``logChartID`` (its plot
-    chart in the scene) describe the run; :meth:`unwrapFiles` lists the unwrapped surfaces it wrote.
+    After :meth:`convert` (or :meth:`finishConvert`): ``cancelled``, ``stopped`` (why the batch
+    stopped early: the output disk filled up; None otherwise), ``manifestPath``, ``reportPath``
+    (report.html, None when cancelled), ``nodeIDs`` (core name → node ID of the cores added to the
+    scene), ``lasPath`` (the well's CT log, well_ct_log.las, after a batch with depths) and
+    ``logChartID`` (its plot chart in the scene) describe the run; :meth:`unwrapFiles` lists the
+    unwrapped surfaces it wrote.
     """
 
     def __init__(self):
@@ -338,6 +382,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.result: Optional[BatchResult] = None
         self.lasPath: Optional[Path] = None
         self.logChartID: Optional[str] = None
+        self._run: Optional[_Run] = None
 
     def getParameterNode(self):
         return CoreBatchLoaderParameterNode(super().getParameterNode())
@@ -347,8 +392,12 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
                 wellName=None, sceneOptions=None, unwrapRadius="0.9") -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
+        The fast route runs the batch as a child process (``PythonSlicer -m
+        CoreBatchLoaderLib.cli convert …``, ``workers`` its worker processes) and waits for it,
+        processing Slicer's events; the dicomlib route runs here, one core at a time.
         ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.run.Progress` after
-        each core folder; returning True cancels the batch (the current folder is finished).
+        each core folder; returning True cancels the batch: the fast route's process is stopped at
+        once, the dicomlib route after the current core.
         With ``depthFile`` the cores are placed at their depth and the output folder gets the
         well scene (scene/, scene.mrml, well_strip.png); ``addToScene`` then loads the whole well
         (proxies where the full resolution would exceed ``sceneMemoryGB``; 0 = a quarter of RAM).
@@ -360,8 +409,57 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         """
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
+        arguments = dict(addToScene=addToScene, compress=compress, workers=workers, overwrite=overwrite,
+                         depthFile=depthFile, sceneMemoryGB=sceneMemoryGB, wellName=wellName,
+                         sceneOptions=sceneOptions, unwrapRadius=unwrapRadius)
+        if route == "fast":
+            batch = self.startConvert(inputDir, outputDir, **arguments)
+            try:
+                while not batch.done:
+                    self._deliver(batch.poll(timeout=0.05), batch, progressCallback)
+                    slicer.app.processEvents()
+                self._deliver(batch.poll(), batch, progressCallback)
+            finally:
+                batch.cancel()  # a callback's error must not leave the batch running (no-op once it ended)
+            return self.finishConvert(batch)
+        run = self._begin(inputDir, outputDir, **arguments)
+        run.options = dataclasses.replace(run.options, workers=1)
+        return self._finish(self._convertWithDicomLib(run, progressCallback))
+
+    def startConvert(self, inputDir, outputDir, addToScene=False, compress=False, workers=1, overwrite=False,
+                     depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
+                     unwrapRadius=DEFAULT_RADIUS_TEXT) -> ChildBatch:
+        """Start the fast route's batch in its child process and return it, for the caller to poll
+        (``batch.poll()`` → :meth:`onFolder` for each progress; when ``batch.done``,
+        :meth:`finishConvert`) — the panel does so from a timer.  Arguments as :meth:`convert`."""
+        run = self._begin(inputDir, outputDir, addToScene, compress, workers, overwrite, depthFile, sceneMemoryGB,
+                          wellName, sceneOptions, unwrapRadius)
+        try:
+            return ChildBatch.start(run.inputDir, run.outputDir, run.options)
+        except BatchProcessError as exc:  # no PythonSlicer: say so, as a batch that cannot start
+            raise UsageError(str(exc)) from None
+
+    def onFolder(self, progress: Progress) -> None:
+        """A core folder finished: without depths, its cores join the scene now (``addToScene``)."""
+        if self._run is not None and self._run.adder is not None:
+            self._run.adder.add(progress.records)
+
+    def finishConvert(self, batch: ChildBatch) -> List[CoreRecord]:
+        """Wait for the child process; the manifest's records (with depths and ``addToScene``,
+        the placed well joins the scene)."""
+        return self._finish(batch.result())
+
+    def _deliver(self, progresses: List[Progress], batch: ChildBatch, progressCallback) -> None:
+        for progress in progresses:
+            self.onFolder(progress)
+            if progressCallback is not None and progressCallback(progress):
+                batch.cancel()
+
+    def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=1, overwrite=False,
+               depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
+               unwrapRadius=DEFAULT_RADIUS_TEXT) -> "_Run":
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
-        self.stopped, self.lasPath, self.logChartID = None, None, None
+        self.stopped, self.result, self.lasPath, self.logChartID = None, None, None, None
         if sceneOptions is not None:
             scene = sceneOptions
         elif depthFile is not None and _isSet(depthFile):
@@ -369,28 +467,31 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
                                  memory_budget=int(sceneMemoryGB * 1e9) or None)
         else:
             scene = SceneOptions()
-        withDepths = scene.has_depths
         if unwrapRadius is not None:
             try:
                 unwrapRadius = UnwrapRadius.parse(unwrapRadius).text()
             except UnwrapRadiusError as exc:
                 raise UsageError(str(exc)) from None
         options = BatchOptions(convert=ConvertOptions(compress=compress, unwrap_radius=unwrapRadius),
-                               overwrite=overwrite,
-                               workers=int(workers) if route == "fast" else 1, scene=scene)
+                               overwrite=overwrite, workers=int(workers), scene=scene)
+        outputDir = Path(outputDir).resolve()
         # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
-        adder = _SceneAdder(Path(outputDir).resolve(), self.nodeIDs) if addToScene and not withDepths else None
-        if route == "dicomlib":
-            result = self._convertWithDicomLib(Path(inputDir), Path(outputDir), options, adder, progressCallback)
-        else:
-            result = self._convertFast(Path(inputDir), Path(outputDir), options, adder, progressCallback)
+        adder = mrml_scene.BatchSceneAdder(slicer.mrmlScene, outputDir, self.nodeIDs) if addToScene and not scene.has_depths else None
+        self._run = _Run(Path(inputDir), outputDir, options, adder, addToScene and scene.has_depths,
+                         scene.well_name or Path(inputDir).name)
+        return self._run
+
+    def _finish(self, result: BatchResult) -> List[CoreRecord]:
+        run, self._run = self._run, None
         self.result = result
         self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
         self.stopped = result.stopped
-        if addToScene and withDepths and not result.cancelled and result.well is not None and not result.well.error:
-            self._addWell(Path(outputDir).resolve())
-        from CoreBatchLoaderLib.mrml.ct_log import add_well_log
-        self.lasPath, self.logChartID = add_well_log(slicer.mrmlScene, result.well, scene.well_name or Path(inputDir).name)
+        if run is not None and run.addWell and not result.cancelled and result.well is not None \
+                and not result.well.error:
+            self._addWell(run.outputDir)
+        if run is not None:
+            from CoreBatchLoaderLib.mrml.ct_log import add_well_log
+            self.lasPath, self.logChartID = add_well_log(slicer.mrmlScene, result.well, run.wellName)
         return result.records
 
     def unwrapFiles(self) -> Dict[str, Path]:
@@ -413,167 +514,57 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.nodeIDs.update(nodes.cores)
         self.nodeIDs.update({"%s unwrap" % name: node for name, node in nodes.unwraps.items()})
 
-    def _convertFast(self, inputDir, outputDir, options, adder, progressCallback):
-        def onFolder(progress: Progress) -> bool:
-            if adder is not None:
-                adder.add(progress.records)
-            return bool(progressCallback(progress)) if progressCallback else False
-
-        workers = options.workers
-        with python_for_workers(workers > 1) as executable:
-            if workers > 1 and executable is None:
-                logging.warning("PythonSlicer not found: converting in Slicer's process (1 worker)")
-                options = dataclasses.replace(options, workers=1)
-            return run_batch(inputDir, outputDir, options, progress=onFolder)
-
     # The DICOMLib route: Slicer's DICOM reader per core inside the engine's batch (discovery,
     # names, resuming, lock, manifest, report and well scene are shared with the fast route).
 
-    def _convertWithDicomLib(self, inputDir, outputDir, options, adder, progressCallback):
+    def _convertWithDicomLib(self, run: "_Run", progressCallback) -> BatchResult:
         from DICOMLib import DICOMUtils
 
         if "DICOMScalarVolumePlugin" not in getattr(slicer.modules, "dicomPlugins", {}):
             raise UsageError("Slicer's DICOM module (DICOMScalarVolumePlugin) is not loaded")
-        databaseDir = os.path.join(slicer.app.temporaryPath, "CoreBatchLoaderDICOMDatabase")
-        with _DicomReaderSettings(), DICOMUtils.TemporaryDICOMDatabase(databaseDir) as database:
-            converter = _DicomLibConverter(DICOMUtils, database, adder)
-            return run_batch(inputDir, outputDir, options, progress=progressCallback, converter=converter)
 
+        def onFolder(progress: Progress) -> bool:
+            self.onFolder(progress)
+            return bool(progressCallback(progress)) if progressCallback else False
 
-class _DicomLibConverter:
-    """One core through DICOMLib: import → loadables → load → harden → save → clean up.
-
-    Called by the engine's batch in place of its own converter (same signature).
-    """
-
-    def __init__(self, DICOMUtils, database, adder):
-        self.DICOMUtils = DICOMUtils
-        self.database = database
-        self.adder = adder
-        self._imported = set()
-
-    def __call__(self, core: CoreSeries, outputDir: Path, options: ConvertOptions) -> CoreRecord:
-        started = time.perf_counter()
-        record = core_record(core, error=core.error, route="dicomlib")
+        # A database of this run's own: two runs at once (two headless Slicers) must not wipe each
+        # other's index, which a fixed folder under temporaryPath would (initializeDatabase).
+        databaseDir = tempfile.mkdtemp(prefix="CoreBatchLoaderDICOM-", dir=slicer.app.temporaryPath)
+        settings = _dicomReaderSettings()
         try:
-            if not core.error:
-                self._convert(core, outputDir, options, record)
+            settings.apply()
+            with DICOMUtils.TemporaryDICOMDatabase(databaseDir) as database:
+                converter = DicomLibConverter(DICOMUtils, database, slicer.mrmlScene, run.adder)
+                return run_batch(run.inputDir, run.outputDir, run.options, progress=onFolder, converter=converter)
         finally:
-            record.seconds = round(time.perf_counter() - started, 3)
-        return record
-
-    def _convert(self, core: CoreSeries, outputDir: Path, options: ConvertOptions, record: CoreRecord) -> None:
-        DICOMUtils, database = self.DICOMUtils, self.database
-        if core.folder not in self._imported:  # the indexer also enters subfolders; the lists below don't
-            DICOMUtils.importDicom(core.folder, database)
-            self._imported.add(core.folder)
-        files = list(dict.fromkeys(Path(s.path).as_posix() for s in core.slices))  # frames share a file
-        imported = [f for f in files if database.seriesForFile(f)]
-        if not imported:
-            record.error = "Slicer's DICOM database imported none of the %d files of this core" % len(files)
-            return
-        if len(imported) < len(files):
-            record.warnings.append("Slicer's DICOM database did not import %d of the %d files; they were "
-                                   "left out" % (len(files) - len(imported), len(files)))
-        messages = ["CoreBatchLoader %s:" % core.name]  # non-empty, so plugin failures are appended
-        loadablesByPlugin, _ = DICOMUtils.getLoadablesFromFileLists(
-            [imported], ["DICOMScalarVolumePlugin"], messages)
-        candidates = [(plugin, loadable) for plugin, loadables in loadablesByPlugin.items() for loadable in loadables]
-        if not candidates:
-            record.error = one_line("Slicer's scalar volume plugin found nothing to load. %s"
-                                    % " ".join(messages[1:]), 500)
-            return
-        plugin, loadable = max(candidates, key=lambda c: (bool(c[1].selected), len(c[1].files), c[1].confidence))
-        loadable.selected = True
-        if getattr(loadable, "warning", ""):
-            record.warnings.append("Slicer: %s" % one_line(loadable.warning, 500))
-        loadMessages: List[str] = []
-        nodeIDs = DICOMUtils.loadLoadables({plugin: [loadable]}, loadMessages)
-        nodes = [n for n in (slicer.mrmlScene.GetNodeByID(i) for i in nodeIDs) if n is not None]
-        kept = None
-        target = outputDir / output_file_name(core.name)
-        partial = temporary_path(target)
-        partial = partial.with_name(partial.name + ".nrrd")  # Slicer picks its writer by the extension
-        try:
-            volumes = [n for n in nodes if n.IsA("vtkMRMLScalarVolumeNode")]
-            if len(volumes) != 1:
-                record.error = one_line("Slicer's DICOM plugin loaded %d volumes. %s" % (
-                    len(volumes), " ".join(loadMessages)), 500)
-                return
-            volume = volumes[0]
-            if volume.GetParentTransformNode() is not None:
-                volume.HardenTransform()
-                record.warnings.append("irregular slice geometry: Slicer's regularization transform was "
-                                       "hardened (voxels resampled)")
-            mrml_scene.describe_volume(record, volume)
-            if not slicer.util.saveNode(volume, str(partial), {"useCompression": 1 if options.compress else 0}) \
-                    or not partial.is_file():
-                record.error = "Slicer could not write %s (see the log)" % target.name
-                return
-            os.replace(str(partial), str(target))
-            record.status, record.output, record.error = "converted", target.name, None
-            if self.adder is not None:
-                kept = volume
-                self.adder.adopt(volume, record, target)
-        finally:
-            for node in nodes:
-                if node is kept or not slicer.mrmlScene.IsNodePresent(node):
-                    continue
-                if node.IsA("vtkMRMLVolumeNode"):
-                    mrml_scene.remove_volume(slicer.mrmlScene, node)
-                else:
-                    slicer.mrmlScene.RemoveNode(node)
-            if partial.exists():
-                partial.unlink()
+            settings.restore()  # the user's reader settings, whatever happened
+            shutil.rmtree(databaseDir, ignore_errors=True)
 
 
-class _SceneAdder:
-    """Adds converted cores to slicer.mrmlScene, in one subject-hierarchy folder per batch."""
+@dataclasses.dataclass
+class _Run:
+    """One batch between its start and its end (the fast route's child runs in between)."""
 
-    def __init__(self, outputDir: Path, nodeIDs: Dict[str, str]):
-        self.outputDir = outputDir
-        self.nodeIDs = nodeIDs
-        self._folder = None
-
-    def folder(self) -> int:
-        if self._folder is None:
-            self._folder = mrml_scene.batch_folder(slicer.mrmlScene, self.outputDir.name or mrml_scene.DEFAULT_FOLDER_NAME)
-        return self._folder
-
-    def add(self, records: List[CoreRecord]):
-        for record in records:
-            if record.status in ("converted", "skipped") and record.output:
-                try:
-                    self.nodeIDs[record.name] = mrml_scene.add_core(slicer.mrmlScene, self.outputDir, record,
-                                                                    self.folder())
-                except mrml_scene.SceneLoadError as exc:
-                    record.warnings.append("not added to the scene: %s" % exc)
-
-    def adopt(self, volume, record: CoreRecord, path: Path):
-        self.nodeIDs[record.name] = mrml_scene.adopt_volume(slicer.mrmlScene, volume, record.name, path,
-                                                            self.folder())
+    inputDir: Path
+    outputDir: Path
+    options: BatchOptions
+    adder: Optional[mrml_scene.BatchSceneAdder]
+    addWell: bool  # with depths and add to scene: load the placed well at the end
+    wellName: str  # the well's CT log chart is named after it
 
 
-class _DicomReaderSettings:
-    """Set the scalar volume plugin's reader settings for the batch; restore the user's after."""
+def _dicomReaderSettings() -> TemporarySettings:
+    """The scalar volume plugin's reader settings for a batch; restore() gives the user's back."""
+    import DICOMScalarVolumePlugin
+    approaches = DICOMScalarVolumePlugin.DICOMScalarVolumePluginClass.readerApproaches()
+    return TemporarySettings(qt.QSettings(), {key: approaches.index(value) if key.endswith("ReaderApproach") else value
+                                              for key, value in DICOM_SETTINGS.items()})
 
-    def __enter__(self):
-        settings = qt.QSettings()
-        self._saved = {key: (settings.contains(key), settings.value(key)) for key in DICOM_SETTINGS}
-        for key, value in DICOM_SETTINGS.items():
-            if key.endswith("ReaderApproach"):
-                import DICOMScalarVolumePlugin
-                value = DICOMScalarVolumePlugin.DICOMScalarVolumePluginClass.readerApproaches().index(value)
-            settings.setValue(key, value)
-        return self
 
-    def __exit__(self, *exc):
-        settings = qt.QSettings()
-        for key, (present, value) in self._saved.items():
-            if present:
-                settings.setValue(key, value)
-            else:
-                settings.remove(key)
+def _sameParameterNode(wrapper, other) -> bool:
+    """Two parameter node wrappers over the same MRML node (getParameterNode() makes a new wrapper
+    each time)."""
+    return wrapper is not None and other is not None and wrapper.parameterNode is other.parameterNode
 
 
 def _readmeLink() -> str:
@@ -605,7 +596,7 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
         for test in (self.test_both_routes_write_the_same_volumes,
                      self.test_add_to_scene_puts_every_core_in_the_batch_folder,
                      self.test_a_depth_file_places_every_core_at_its_depth_in_the_scene,
-                     self.test_cancel_stops_after_the_current_core_folder):
+                     self.test_cancel_stops_the_batch_and_keeps_what_finished):
             self.setUp()
             try:
                 test()
@@ -683,12 +674,21 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
                 node.GetRASBounds(bounds)
                 self.assertAlmostEqual(bounds[5], -1000.0 * top, delta=0.51, msg="%s top (%s)" % (name, route))
 
-    def test_cancel_stops_after_the_current_core_folder(self):
+    def test_cancel_stops_the_batch_and_keeps_what_finished(self):
         well = self._well()
-        for route in ROUTES:
-            records = CoreBatchLoaderLogic().convert(well, self.tempDir / route, route=route,
-                                                     progressCallback=lambda progress: True)
-            self.assertEqual([r.name for r in records], ["core_001"], route)
+        # dicomlib runs here and stops after the current core.
+        records = CoreBatchLoaderLogic().convert(well, self.tempDir / "dicomlib", route="dicomlib",
+                                                 progressCallback=lambda progress: True)
+        self.assertEqual([r.name for r in records], ["core_001"])
+        # fast: its process is stopped at once; the folders it finished meanwhile are in the manifest.
+        logic = CoreBatchLoaderLogic()
+        records = logic.convert(well, self.tempDir / "fast", route="fast", progressCallback=lambda progress: True)
+        names = [r.name for r in records]
+        self.assertEqual(names, ["core_001", "core_002", "core_003"][:len(names)])
+        self.assertTrue(logic.cancelled or len(names) == 3, names)
+        self.assertEqual({r.status for r in records}, {"converted"})
+        written = sorted(p.name for p in (self.tempDir / "fast").iterdir() if p.suffix == ".nrrd")
+        self.assertEqual(written, sorted(r.output for r in records))  # nothing half-written left behind
 
 
 def _ijkToRas(node):

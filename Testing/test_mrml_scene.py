@@ -231,3 +231,26 @@ def test_the_module_imports_without_slicer() -> None:
             "sys.path.insert(0, %r); import CoreBatchLoaderLib.mrml.cores" % str(ROOT / "CoreBatchLoader"))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
+
+
+def test_cores_from_the_child_process_join_the_scene_as_their_folders_finish(tmp_path: Path) -> None:
+    # The panel's add-to-scene path: the batch runs as a child process (sys.executable standing
+    # for PythonSlicer), each finished folder's records go to the adder, nodes appear in the folder.
+    from CoreBatchLoaderLib.batch.run import BatchOptions
+    from CoreBatchLoaderLib.slicer_process import ChildBatch
+
+    write_well(tmp_path / "well", cores=3, slices=5)
+    scene, node_ids = slicer.vtkMRMLScene(), {}
+    adder = mrml_scene.BatchSceneAdder(scene, tmp_path / "well-nrrd", node_ids)
+    batch = ChildBatch.start(tmp_path / "well", tmp_path / "well-nrrd", BatchOptions(workers=2), python=sys.executable)
+    arrived = []
+    while not batch.done:
+        for progress in batch.poll(timeout=0.1):
+            adder.add(progress.records)
+            arrived.append(sorted(node_ids))
+    records = batch.result().records
+    assert arrived[-1] == ["core_001", "core_002", "core_003"] and len(arrived) == 3
+    assert folder_children(scene, "well-nrrd") == node_ids
+    for record in records:
+        node = scene.GetNodeByID(node_ids[record.name])
+        np.testing.assert_allclose(ijk_to_ras(node), expected_ijk_to_ras(record), atol=1e-6)

@@ -20,7 +20,8 @@ from typing import Dict, List, Set
 
 import pytest
 from conftest import ROOT
-from CoreBatchLoaderLib import cli, slicer_batch, slicer_process
+from CoreBatchLoaderLib import cli, slicer_batch
+from CoreBatchLoaderLib.mrml import dicomlib
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
 MODULE_DIR = ROOT / "CoreBatchLoader"
@@ -329,11 +330,60 @@ def test_the_headless_entry_exits_with_the_cli_statuses(tmp_path: Path, problem:
     assert "Traceback" not in run.stderr
 
 
-def test_worker_processes_keep_plain_pythons_interpreter_outside_slicer() -> None:
-    import multiprocessing.spawn
-    before = multiprocessing.spawn.get_executable()
-    with slicer_process.python_for_workers() as executable:
-        assert executable == sys.executable
-        assert multiprocessing.spawn.get_executable() == before
-    with slicer_process.python_for_workers(enabled=False) as executable:
-        assert executable is None
+def test_slicer_5_4s_plugin_error_is_reported_as_the_plugin_failing_on_the_core() -> None:
+    # The very statement Slicer 5.4's DICOMUtils.getLoadablesFromFileLists runs in its handler.
+    try:
+        exec('messages = ["x"]\nmessages.append("Plugin failed: %s." % pluginClass)', {})
+    except NameError as exc:
+        slicer_5_4_error = exc
+    logged = ["DICOM Plugin failed: Unable to read pixel data of IM0003.dcm"]
+    assert dicomlib.dicomlib_plugin_error(slicer_5_4_error, logged, "DICOMScalarVolumePlugin") == (
+        "Slicer's DICOM plugin DICOMScalarVolumePlugin failed on this core: Unable to read pixel data of IM0003.dcm")
+    assert "Slicer's log" in dicomlib.dicomlib_plugin_error(slicer_5_4_error, [], "DICOMScalarVolumePlugin")
+    assert dicomlib.dicomlib_plugin_error(NameError("name 'x' is not defined"), logged, "P") is None
+
+
+def method(class_name: str, name: str) -> ast.FunctionDef:
+    return next(f for f in classes(module_tree())[class_name].body if isinstance(f, ast.FunctionDef) and f.name == name)
+
+
+def calls_in(node: ast.AST) -> List[str]:
+    return [n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+            for n in ast.walk(node) if isinstance(n, ast.Call)]
+
+
+def test_the_gui_is_connected_once_per_parameter_node_as_slicer_5_4_to_5_8_cannot_disconnect_it() -> None:
+    # There connectGui returns None, so disconnectGui(tag) does nothing: connecting again on every
+    # enter() piles up connectors whose combo box connector writes choices[0] back (Route → "fast").
+    for name in ("enter", "exit", "onSceneEndClose", "initializeParameterNode"):
+        assert "connectGui" not in calls_in(method("CoreBatchLoaderWidget", name)), name
+        assert "disconnectGui" not in calls_in(method("CoreBatchLoaderWidget", name)), name
+    setter = method("CoreBatchLoaderWidget", "setParameterNode")
+    first = setter.body[0]
+    assert isinstance(first, ast.If) and "_sameParameterNode" in calls_in(first.test)
+    assert isinstance(first.body[-1], ast.Return), "the same node must return before connecting again"
+    same = next(f for f in module_tree().body if isinstance(f, ast.FunctionDef) and f.name == "_sameParameterNode")
+    assert "parameterNode" in ast.unparse(same)  # the MRML node, not the wrapper (new on each getParameterNode)
+
+
+def test_the_dicomlib_route_has_a_private_database_removed_and_the_settings_restored_in_a_finally() -> None:
+    route = method("CoreBatchLoaderLogic", "_convertWithDicomLib")
+    source = ast.unparse(route)
+    assert "tempfile.mkdtemp(" in source and "dir=slicer.app.temporaryPath" in source
+    assert "TemporaryDICOMDatabase(databaseDir)" in source and "CoreBatchLoaderDICOMDatabase'" not in source
+    [handler] = [n for n in ast.walk(route) if isinstance(n, ast.Try) and n.finalbody]
+    cleanup = ast.unparse(handler.finalbody)
+    assert "settings.restore()" in cleanup and "shutil.rmtree(databaseDir" in cleanup
+    assert "settings.apply()" in ast.unparse(handler.body)
+
+
+def test_the_fast_route_runs_the_batch_as_a_child_process_and_the_panel_polls_it() -> None:
+    source = MODULE_FILE.read_text(encoding="utf-8")
+    assert "multiprocessing" not in source and "python_for_workers" not in source
+    assert "ChildBatch.start(" in ast.unparse(method("CoreBatchLoaderLogic", "startConvert"))
+    assert "startConvert" in calls_in(method("CoreBatchLoaderWidget", "onStartButton"))
+    timer = ast.unparse(method("CoreBatchLoaderWidget", "_onPollTimer"))
+    assert "batch.poll()" in timer and "finishConvert" in timer  # never a blocking wait in the GUI
+    assert "self._batch.cancel()" in ast.unparse(method("CoreBatchLoaderWidget", "onCancelButton"))
+    wait = ast.unparse(method("CoreBatchLoaderLogic", "convert"))
+    assert "slicer.app.processEvents()" in wait and "batch.cancel()" in wait

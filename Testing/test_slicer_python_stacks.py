@@ -9,7 +9,8 @@
 Each stack is a virtual environment built once and cached (``realdata.cached_venv``) from the
 pyenv interpreters 3.9.18 and 3.12.1.  On every stack the synthetic writer (the Slicer
 self-test's data) must write the same bytes, and a folder written on the oldest stack must
-convert to the same NRRD bytes.  A stack whose interpreter is missing is skipped, with the reason.
+convert to the same NRRD bytes, with the same ``--progress json`` lines the Slicer module reads
+from its child process.  A stack whose interpreter is missing is skipped, with the reason.
 """
 from __future__ import annotations
 
@@ -106,8 +107,12 @@ def test_a_folder_written_on_the_oldest_stack_converts_to_the_same_nrrds_on_ever
     for name, python in list(stacks.items()) + [("suite", Path(sys.executable))]:
         out = tmp_path / ("out-" + name)
         run = run_engine(python, ["-m", "CoreBatchLoaderLib.cli", "convert", str(well), str(out),
-                                  "--workers", "2" if name == OLDEST else "1", "--quiet"])
+                                  "--workers", "2" if name == OLDEST else "1", "--progress", "json"])
         assert run.returncode == 0, (name, run.stderr)
+        lines = [json.loads(line) for line in run.stdout.splitlines()]  # nothing but JSON on stdout
+        folders = [line for line in lines if line["event"] == "folder"]
+        assert len(folders) == len(VARIANTS) + 3 and lines[-1]["event"] == "end", name
+        assert {r["status"] for line in folders for r in line["records"]} == {"converted"}, name
         outputs[name] = {path: data for path, data in files_below(out).items() if path.endswith(".nrrd")}
     reference = outputs.pop(OLDEST)
     assert len(reference) == len(VARIANTS) + 3

@@ -9,14 +9,16 @@ arguments, missing input, output is a file, the input or one of its core folders
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 from . import __version__
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
 from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
+from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
@@ -77,6 +79,10 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                           help="radius of each core's unwrapped surface (unwrap/<core>_unwrap.nrrd): a fraction "
                                "of the core's measured radius (default %(default)s) or millimetres (30mm)")
     analysis.add_argument("--no-unwrap", action="store_true", help="do not unwrap the cores")
+    parser.add_argument("--progress", choices=("bar", "json"), default="bar",
+                        help="bar: a progress bar on stderr (default); json: for programs (the Slicer module "
+                             "runs the batch so): one JSON object per line on stdout after each core folder and "
+                             "at the end, nothing else on stdout")
     well = parser.add_argument_group("depths and the whole-well scene")
     well.add_argument("--depths", type=Path, metavar="FILE", dest="depths_file",
                       help="core depths in metres: two columns top bottom, one row per core folder in name "
@@ -106,37 +112,90 @@ def run_convert(args: argparse.Namespace) -> int:
     note = fast_gzip_note() if args.compress else None
     if note:
         print("corebatchloader: %s" % note, file=sys.stderr)
-    options = BatchOptions(
+    options = batch_options(args)
+    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, options, progress=bar))
+
+
+def batch_options(args: argparse.Namespace) -> BatchOptions:
+    """The batch's options from ``convert``'s arguments (the Slicer module writes them back as
+    arguments for its child process: :func:`CoreBatchLoaderLib.slicer_process.convert_arguments`)."""
+    return BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format, ct_log=args.ct_log,
                                void_threshold_hu=args.void_threshold,
                                unwrap_radius=None if args.no_unwrap else args.unwrap_radius),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args))
-    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, options, progress=bar))
 
 
 def run_and_summarize(args: argparse.Namespace,
                       start: Callable[[Optional["ProgressBar"]], BatchResult]) -> int:
-    """Run a batch (``start`` gets the progress bar, or None with --quiet), print the summary,
-    and turn the outcome into the exit status; shared with Slicer's headless entry.
+    """Run a batch (``start`` gets the progress callback: the bar, the JSON lines, or None with
+    --quiet), print the summary, and turn the outcome into the exit status; shared with Slicer's
+    headless entry.
 
     SIGTERM and SIGHUP stop the batch as Ctrl-C does (:mod:`.batch.lifetime`): exit status 143,
     129 (130 for Ctrl-C), every core written so far complete and recorded."""
-    bar = None if args.quiet else ProgressBar()
-    with stop_signals_interrupt() as stops:
+    json_lines = getattr(args, "progress", "bar") == "json"
+    with stop_signals_interrupt() as stops, \
+            (_stdout_for_json_only() if json_lines else contextlib.nullcontext(None)) as emit:
+        bar = JsonProgress(emit) if emit is not None else None if args.quiet else ProgressBar()
+        emit = emit or (lambda event: None)
         try:
             result = start(bar)
         except UsageError as exc:
             print("corebatchloader: error: %s" % exc, file=sys.stderr)
+            emit(events.error_event(str(exc)))
             return 2
         except KeyboardInterrupt:
             print("corebatchloader: interrupted", file=sys.stderr)
+            emit(events.interrupted_event(stops.exit_status()))
             return stops.exit_status()
         finally:
             if bar is not None:
                 bar.close()
         print_summary(result, args.output, args.input)
-        return stops.exit_status() if result.cancelled else result.exit_code
+        status = stops.exit_status() if result.cancelled else result.exit_code
+        emit(events.end_event(result, status))
+        return status
+
+
+@contextlib.contextmanager
+def _stdout_for_json_only() -> Iterator[Callable[[dict], None]]:
+    """Keep stdout for the JSON lines alone: they go to a copy of the descriptor that spawned
+    worker processes do not inherit (forked ones end with the batch: :mod:`.batch.lifetime`), and
+    descriptor 1 points at stderr meanwhile, so everything else this process or its workers write
+    (the summary, a stray print) goes there — and no worker keeps the reader's stdout open.
+    Yields the function that writes one event as one line, flushed at once."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    lines = os.fdopen(os.dup(1), "w", encoding="ascii")
+    os.dup2(2, 1)
+
+    def emit(event: dict) -> None:
+        lines.write(events.line(event) + "\n")
+        lines.flush()
+
+    try:
+        yield emit
+    finally:
+        sys.stdout.flush()
+        lines.close()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class JsonProgress:
+    """The progress callback of ``--progress json``: one ``"folder"`` event per core folder."""
+
+    def __init__(self, emit: Callable[[dict], None]) -> None:
+        self._emit = emit
+
+    def __call__(self, progress: Progress) -> bool:
+        self._emit(events.folder_event(progress))
+        return False
+
+    def close(self) -> None:
+        pass
 
 
 SUMMARY_LINES = 40  # errors first, then warnings

@@ -1,4 +1,4 @@
-"""Run the batch inside 3D Slicer without its window — and what worker processes need in Slicer.
+"""Run the batch from 3D Slicer without its window.
 
 Headless use (on a Linux server without a display, prefix ``xvfb-run -a``)::
 
@@ -8,15 +8,15 @@ Headless use (on a Linux server without a display, prefix ``xvfb-run -a``)::
 The options are those of ``corebatchloader convert`` (shared through
 :func:`CoreBatchLoaderLib.cli.add_convert_arguments`) plus ``--route fast|dicomlib``:
 
-- ``fast`` runs the CLI's own code (:func:`CoreBatchLoaderLib.cli.run_convert`);
+- ``fast`` runs ``corebatchloader convert`` with the same arguments in a child ``PythonSlicer``
+  (:mod:`CoreBatchLoaderLib.slicer_process`: no process pool inside Slicer's own process);
 - ``dicomlib`` runs the module's logic, Slicer's DICOM reader for every core
   (``CoreBatchLoader.CoreBatchLoaderLogic``, imported from the module folder).
 
 Slicer stays open after a script unless it exits, so this one always ends with ``sys.exit`` and
 the CLI's statuses: 0 all converted (or already done), 1 some core failed, the output disk
 filled up or no DICOM series was found, 2 could not start, 130 interrupted.  Nothing
-Slicer-specific is imported at module level: multiprocessing's
-"spawn" workers re-run this file as ``__mp_main__`` in plain PythonSlicer.
+Slicer-specific is imported at module level.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     from CoreBatchLoaderLib.cli import add_convert_arguments
 
     parser = argparse.ArgumentParser(
-        prog="slicer_batch.py",
+        prog="slicer_batch.py", allow_abbrev=False,
         description="Convert every core under INPUT into OUTPUT_DIR inside 3D Slicer (headless).")
     add_convert_arguments(parser)
     parser.add_argument("--route", choices=("fast", "dicomlib"), default="fast",
@@ -44,17 +44,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from CoreBatchLoaderLib import cli
-    from CoreBatchLoaderLib.slicer_process import python_for_workers
-
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.route == "fast":
-        with python_for_workers(args.workers > 1 and not args.scheduler) as executable:
-            if args.workers > 1 and not args.scheduler and executable is None:
-                print("slicer_batch: PythonSlicer not found on the PATH; converting with 1 worker", file=sys.stderr)
-                args.workers = 1
-            return cli.run_convert(args)
+        return _run_fast(_without_route(argv))
     return _run_dicomlib(args)
+
+
+def _run_fast(arguments: List[str]) -> int:
+    """``corebatchloader convert ARGUMENTS`` in a child PythonSlicer (no process pool in Slicer's
+    own process: CoreBatchLoaderLib.slicer_process), its output straight to ours."""
+    import subprocess
+
+    from CoreBatchLoaderLib.slicer_process import BatchProcessError, cli_command
+
+    try:
+        command, env = cli_command(["convert"] + arguments)
+        child = subprocess.Popen(command, cwd=str(MODULE_DIR), env=env)
+    except (BatchProcessError, OSError) as exc:
+        print("slicer_batch: error: %s" % exc, file=sys.stderr)
+        return 2
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the child got the Ctrl-C too: it stops its workers and says so
+        return child.wait()
+
+
+def _without_route(argv: List[str]) -> List[str]:
+    """``argv`` without ``--route X`` / ``--route=X`` (the parser takes no abbreviations)."""
+    kept, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--route":
+            skip = True
+        elif not token.startswith("--route="):
+            kept.append(token)
+    return kept
 
 
 def _run_dicomlib(args: argparse.Namespace) -> int:

@@ -1,49 +1,205 @@
-"""Running the batch from inside 3D Slicer's own process (the module panel, the console, the
-headless script): what differs there from plain Python.
+"""The batch as a child process of 3D Slicer: ``PythonSlicer -m CoreBatchLoaderLib.cli convert …``.
 
-Imports nothing of Slicer at module level, so it is importable (and tested) in plain Python.
+Slicer's own process must not run a multiprocessing pool (Slicer/Slicer#7445: BrokenProcessPool
+and hangs inside Slicer 5.4 on macOS; on Windows CPython swaps Slicer's ``sys.executable`` for
+``sys._base_executable``), and a batch of hundreds of cores must not freeze the panel.  So the
+module's panel, its console API and the headless entry start the batch the way Slicer's own
+``slicer.util.launchConsoleProcess`` runs a Python module: ``PythonSlicer`` (found with
+``shutil.which``, as ``slicer.util`` does) as a child process, reading its ``--progress json``
+lines (:mod:`.batch.events`) as they come.  Cancelling stops the child at once: SIGTERM on POSIX
+(the batch stops its workers, removes its temporary files and leaves a consistent manifest),
+TerminateProcess on Windows.
+
+Plain Python throughout (a reader thread per stream, no Qt), so the tests run it with
+``sys.executable`` standing for PythonSlicer; the module adds only the event polling.
 """
 from __future__ import annotations
 
-import contextlib
+import collections
+import os
+import queue
 import shutil
+import subprocess
 import sys
-from typing import Iterator, Optional
+import threading
+from pathlib import Path
+from typing import IO, Any, Deque, Dict, List, Optional, Tuple
+
+from .batch import events
+from .batch.manifest import read_manifest
+from .batch.run import BatchOptions, BatchResult, Progress, UsageError
+
+MODULE_DIR = Path(__file__).resolve().parent.parent  # holds CoreBatchLoaderLib (and CoreBatchLoader.py)
 
 
-@contextlib.contextmanager
-def python_for_workers(enabled: bool = True) -> Iterator[Optional[str]]:
-    """Make multiprocessing start its workers with PythonSlicer while the block runs in Slicer.
+STDERR_GRACE = 1.0  # seconds to wait for the last stderr lines of a child that has ended
 
-    Inside the Slicer application ``sys.executable`` is not a plain Python interpreter, so "spawn"
-    workers must be started with ``PythonSlicer`` (on the PATH of Slicer's process; Slicer's own
-    pip helper finds it the same way).  Yields the interpreter the workers will run: PythonSlicer,
-    ``sys.executable`` outside the Slicer application (nothing is changed), or None when
-    PythonSlicer is not found or ``enabled`` is False — then run with one worker.  The previous
-    setting is restored afterwards.
-    """
-    import multiprocessing
-    import multiprocessing.spawn
 
-    if not enabled:
-        yield None
-        return
-    if not in_slicer_application():
-        yield sys.executable
-        return
-    executable = shutil.which("PythonSlicer")
-    if executable is None:
-        yield None
-        return
-    previous = multiprocessing.spawn.get_executable()
-    multiprocessing.set_executable(executable)
-    try:
-        yield executable
-    finally:
-        multiprocessing.set_executable(previous)
+class BatchProcessError(RuntimeError):
+    """The batch's child process could not start, or ended without saying how (a crash)."""
 
 
 def in_slicer_application() -> bool:
     """True inside 3D Slicer (``slicer.app`` exists), False in plain Python or with slicer-core."""
     slicer = sys.modules.get("slicer")
     return slicer is not None and getattr(slicer, "app", None) is not None
+
+
+def python_slicer() -> str:
+    """The interpreter the batch runs in: inside the Slicer application ``PythonSlicer``, which
+    Slicer puts on its process's PATH (``slicer.util`` finds it with ``shutil.which`` too);
+    elsewhere (PythonSlicer itself, a plain Python) this very interpreter."""
+    if not in_slicer_application():
+        return sys.executable
+    found = shutil.which("PythonSlicer")
+    if not found:
+        raise BatchProcessError("PythonSlicer was not found on the PATH of Slicer's process (it is next to the "
+                                "Slicer executable in a normal install); the fast route runs the batch with it")
+    return found
+
+
+def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) -> List[str]:
+    """``corebatchloader convert`` arguments for ``options`` (absolute paths: the child's working
+    folder is the module folder).  The inverse of :func:`..cli.batch_options` (a test round-trips them)."""
+    convert, scene = options.convert, options.scene
+    arguments = [str(Path(input_dir).resolve()), str(Path(output_dir).resolve()), "--workers", str(options.workers),
+                 "--on-gap", convert.gap_policy, "--format", convert.output_format,
+                 "--void-threshold", repr(convert.void_threshold_hu)]
+    if convert.unwrap_radius is not None:
+        arguments += ["--unwrap-radius", convert.unwrap_radius]
+    for flag, wanted in (("--compress", convert.compress), ("--no-fsync", not convert.durable),
+                         ("--no-ct-log", not convert.ct_log), ("--no-unwrap", convert.unwrap_radius is None),
+                         ("--overwrite", options.overwrite), ("--flip-all", scene.flip_all),
+                         ("--scene", scene.build_scene)):
+        if wanted:
+            arguments.append(flag)
+    depths = None if scene.depths_file is None else Path(scene.depths_file).resolve()
+    for option, value in (("--scheduler", options.scheduler), ("--depths", depths),
+                          ("--start-depth", scene.start_depth_m), ("--core-length", scene.core_length_m),
+                          ("--scene-memory", scene.memory_budget), ("--well-name", scene.well_name)):
+        if value is not None:
+            arguments += [option, repr(value) if isinstance(value, float) else str(value)]  # repr: every digit
+    return arguments
+
+
+def cli_command(arguments: List[str], python: Optional[str] = None) -> Tuple[List[str], Dict[str, str]]:
+    """``python -m CoreBatchLoaderLib.cli ARGUMENTS`` and its environment, to run with the module
+    folder as working folder (``python``: :func:`python_slicer` unless given).  The module folder
+    is on Slicer's ``sys.path`` but not on PythonSlicer's, hence PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(MODULE_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["PYTHONIOENCODING"] = "utf-8"  # file names in messages, whatever the console's code page
+    return [python or python_slicer(), "-m", "CoreBatchLoaderLib.cli"] + list(arguments), env
+
+
+class ChildBatch:
+    """A batch running in a child process, read without blocking.
+
+    :meth:`poll` returns the core folders finished since the last call (as :class:`Progress`,
+    what an in-process batch gives its callback); :attr:`done` says when the child has ended and
+    every line is read; :meth:`cancel` stops it at once; :meth:`result` gives the
+    :class:`BatchResult` (records from the manifest), raising :class:`UsageError` when the batch
+    could not start and :class:`BatchProcessError` when the child died without an ``"end"`` line
+    (and was not cancelled).
+    """
+
+    def __init__(self, command: List[str], output_dir: Path, cwd: Optional[Path] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
+        self.command = command
+        self.output_dir = Path(output_dir).resolve()
+        self.cancelled = False
+        self.stderr_tail: Deque[str] = collections.deque(maxlen=200)  # the summary, warnings, a traceback
+        self._events: "queue.Queue[Dict[str, Any]]" = queue.Queue()
+        self._end: Optional[Dict[str, Any]] = None
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, cwd=None if cwd is None else str(cwd), env=env,
+                                            encoding="utf-8", errors="replace",
+                                            **_hidden_console())
+        except OSError as exc:
+            raise BatchProcessError("cannot start %s: %s" % (command[0], exc.strerror or exc)) from None
+        self._readers = [threading.Thread(target=self._read_events, args=(self.process.stdout,), daemon=True),
+                         threading.Thread(target=self._read_stderr, args=(self.process.stderr,), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @classmethod
+    def start(cls, input_dir: Path, output_dir: Path, options: BatchOptions,
+              python: Optional[str] = None) -> "ChildBatch":
+        """``python -m CoreBatchLoaderLib.cli convert … --progress json`` from the module folder
+        (``python``: :func:`python_slicer` unless given)."""
+        command, env = cli_command(["convert"] + convert_arguments(input_dir, output_dir, options)
+                                   + ["--progress", "json"], python)
+        return cls(command, output_dir, cwd=MODULE_DIR, env=env)
+
+    def poll(self, timeout: float = 0.0) -> List[Progress]:
+        """The folders finished since the last call; waits up to ``timeout`` seconds for the first."""
+        found: List[Progress] = []
+        while True:
+            try:
+                event = self._events.get(timeout=timeout) if timeout > 0 and not found else self._events.get_nowait()
+            except queue.Empty:
+                return found
+            if event["event"] == events.FOLDER:
+                found.append(events.progress_of(event))
+            else:
+                self._end = event
+
+    @property
+    def done(self) -> bool:
+        """The child has ended and all its lines have been read (poll once more to get them).
+
+        Only stdout's end counts: the batch keeps its JSON lines on a descriptor its worker
+        processes do not inherit, while they do inherit stderr — a worker outliving a killed
+        batch would otherwise keep the batch "running" for as long as it lives."""
+        return self.process.poll() is not None and not self._readers[0].is_alive()
+
+    def cancel(self) -> None:
+        """Stop the batch now, not after the current folder: SIGTERM on POSIX (the batch exits
+        130/143 after stopping its workers and removing its temporary files), TerminateProcess
+        on Windows.  What finished is in the manifest; a rerun resumes."""
+        if self.process.poll() is None:
+            self.cancelled = True
+            self.process.terminate()
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """The child's exit status, once it has ended and its lines are read."""
+        status = self.process.wait(timeout)
+        self._readers[0].join(timeout)
+        self._readers[1].join(STDERR_GRACE)  # see done: stderr may stay open in a stray worker
+        return status
+
+    def result(self) -> BatchResult:
+        """Wait for the child and return the batch's result; the records are the manifest's."""
+        status = self.wait()
+        self.poll()
+        end = self._end
+        if end is not None and end["event"] == events.ERROR:
+            raise UsageError(end["message"])
+        if end is None and not self.cancelled:
+            raise BatchProcessError("the batch process ended with status %d without finishing: %s" % (
+                status, " | ".join(list(self.stderr_tail)[-5:]) or "no message"))
+        return events.result_of(end, read_manifest(self.output_dir), cancelled=self.cancelled)
+
+    def _read_events(self, stream: IO[str]) -> None:
+        for text in stream:
+            try:
+                self._events.put(events.parse(text))
+            except ValueError:  # not ours (nothing else should reach stdout): keep it where people look
+                self.stderr_tail.append(text.rstrip("\n"))
+        stream.close()
+
+    def _read_stderr(self, stream: IO[str]) -> None:
+        for text in stream:
+            self.stderr_tail.append(text.rstrip("\n"))
+        stream.close()
+
+
+def _hidden_console() -> Dict[str, Any]:
+    """No console window for the child on Windows (as ``slicer.util.launchConsoleProcess``)."""
+    if os.name != "nt":
+        return {}
+    info = subprocess.STARTUPINFO()  # type: ignore[attr-defined]
+    info.dwFlags = 1  # STARTF_USESHOWWINDOW
+    info.wShowWindow = 0  # SW_HIDE
+    return {"startupinfo": info}

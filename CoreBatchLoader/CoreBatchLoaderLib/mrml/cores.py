@@ -14,6 +14,7 @@ a bare ``slicer.vtkMRMLScene()`` from the ``slicer-core`` package, where the tes
 - :func:`remove_volume` — a node with its display and storage nodes, and the DICOM patient and
   study items it leaves empty.
 - :func:`describe_volume` — a node's geometry back into a manifest record (LPS, as NRRD).
+- :class:`BatchSceneAdder` — a batch's converted cores into its folder as they finish.
 
 Slicer keeps volumes in RAS, NRRD files (and DICOM) are LPS: the storage node flips the first two
 axes, so a node's IJK-to-RAS matrix is ``diag(-1, -1, 1)`` times the manifest's LPS geometry.
@@ -21,7 +22,7 @@ axes, so a node's IJK-to-RAS matrix is ``diag(-1, -1, 1)`` times the manifest's 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..record import CoreRecord
 
@@ -212,3 +213,32 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[:-len(suffix)]
     return path.stem
+
+
+class BatchSceneAdder:
+    """Adds a batch's converted cores to ``scene`` as they finish, in one subject-hierarchy folder
+    named after the output folder (made on the first core); ``node_ids`` gets core name → node ID."""
+
+    def __init__(self, scene: Any, output_dir: Path, node_ids: Dict[str, str]) -> None:
+        self.scene = scene
+        self.output_dir = Path(output_dir)
+        self.node_ids = node_ids
+        self._folder: Optional[int] = None
+
+    def folder(self) -> int:
+        if self._folder is None:
+            self._folder = batch_folder(self.scene, self.output_dir.name or DEFAULT_FOLDER_NAME)
+        return self._folder
+
+    def add(self, records: List[CoreRecord]) -> None:
+        """The converted (or already done) cores of ``records``; one that cannot be read gets a warning."""
+        for record in records:
+            if record.status in ("converted", "skipped") and record.output:
+                try:
+                    self.node_ids[record.name] = add_core(self.scene, self.output_dir, record, self.folder())
+                except SceneLoadError as exc:
+                    record.warnings.append("not added to the scene: %s" % exc)
+
+    def adopt(self, volume: Any, record: CoreRecord, path: Path) -> None:
+        """A volume node the DICOMLib route loaded, kept as the core's node."""
+        self.node_ids[record.name] = adopt_volume(self.scene, volume, record.name, path, self.folder())
