@@ -123,7 +123,6 @@ def test_a_child_batch_that_cannot_start_raises_the_usage_error(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe (POSIX)")
-@pytest.mark.xfail(reason="the batch's own SIGTERM handling (issue 15) has not landed yet", strict=False)
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(tmp_path: Path, workers: int) -> None:
     well = tmp_path / "well"
