@@ -36,7 +36,7 @@ def finish(batch: ChildBatch, cancel_after: int = -1) -> List[Progress]:
     try:
         while not batch.done:
             seen += batch.poll(timeout=0.1)
-            if len(seen) == cancel_after and not batch.cancelled:
+            if 0 <= cancel_after <= len(seen) and not batch.cancelled:
                 batch.cancel()
         seen += batch.poll()
     finally:
@@ -136,14 +136,21 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
         seen = finish(batch, cancel_after=1)
     finally:
         release_readers(fifo)
-    assert batch.cancelled and batch.wait(timeout=60) in (130, 143), list(batch.stderr_tail)
-    assert [r.name for p in seen for r in p.records] == ["core_001"]
+    assert batch.cancelled and batch.wait(timeout=60) == 143, list(batch.stderr_tail)
+    finished = [r.name for p in seen for r in p.records]
+    assert "core_001" in finished and "core_002" not in finished  # stopped inside core_002, not after it
     result = batch.result()
-    assert result.cancelled and [(r.name, r.status) for r in result.records] == [("core_001", "converted")]
-    leftovers = [p.name for p in (tmp_path / "out").rglob("*") if PARTIAL_SUFFIX in p.name]
-    assert leftovers == [] and sorted(p.name for p in (tmp_path / "out").glob("*.nrrd")) == ["core_001.nrrd"]
+    assert result.cancelled and {r.status for r in result.records} == {"converted"}
+    assert [r.name for r in result.records] == sorted(finished)
+    out = tmp_path / "out"
+    assert [p.name for p in out.rglob("*") if PARTIAL_SUFFIX in p.name] == []
+    assert all((out / r.output).is_file() for r in result.records)
+    # A worker may finish core_003 between the signal and its end: complete, named by its header.
+    assert {p.name for p in out.glob("*.nrrd")} <= {"core_001.nrrd", "core_003.nrrd"}
     os.remove(str(well / "core_002" / "IM9999.dcm"))
-    again = ChildBatch.start(well, tmp_path / "out", BatchOptions(workers=workers), python=sys.executable)
+    again = ChildBatch.start(well, out, BatchOptions(workers=workers), python=sys.executable)
     finish(again)
-    assert [(r.name, r.status) for r in again.result().records] == [
-        ("core_001", "skipped"), ("core_002", "converted"), ("core_003", "converted")]
+    records = again.result().records
+    assert [r.name for r in records] == ["core_001", "core_002", "core_003"]
+    assert records[0].status == "skipped" and records[1].status == "converted"
+    assert records[2].status in ("skipped", "converted")
