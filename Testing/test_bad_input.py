@@ -72,14 +72,20 @@ def test_mixed_slice_sizes_in_one_series_do_not_merge(well: Path, tmp_path: Path
     assert len(mixed) == 2 and all(r.status == "converted" for r in mixed)
 
 
-def test_non_uniform_spacing_is_a_warning(well: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("shift_mm, status", [(0.05, "converted"), (0.3, "failed")])
+def test_a_slice_off_the_regular_grid_is_a_warning_within_a_tenth_of_the_spacing_else_fails(
+        well: Path, tmp_path: Path, shift_mm: float, status: str) -> None:
     import pydicom
     series = write_core_series(well / "wobbly", slices=8)
     ds = pydicom.dcmread(series.files[4])
-    ds.ImagePositionPatient[2] = float(ds.ImagePositionPatient[2]) + 0.3
+    ds.ImagePositionPatient[2] = float(ds.ImagePositionPatient[2]) + shift_mm
     ds.save_as(series.files[4])
     record = run(well, tmp_path)["wobbly"]
-    assert record.status == "converted" and any("not uniform" in w for w in record.warnings)
+    assert record.status == status
+    if status == "converted":
+        assert any("not uniform" in w and "within 0.05" in w for w in record.warnings), record.warnings
+    else:
+        assert series.files[4].name in record.error and "regular grid" in record.error
 
 
 def test_compressed_syntax_without_a_decoder_names_the_transfer_syntax(well: Path, tmp_path: Path) -> None:

@@ -22,7 +22,15 @@ from .dicom.discover import CoreSeries
 from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
 from .dicom.headers import SliceHeader
 from .dicom.pixel_reader import PixelDataError, SliceReader
-from .dicom.voxel_values import NRRD_TYPES, OutOfRange, ValueMapping, VoxelConverter, background_value, choose_mapping
+from .dicom.voxel_values import (
+    NRRD_TYPES,
+    OutOfRange,
+    ValueMapping,
+    VoxelConverter,
+    background_value,
+    choose_mapping,
+    value_notes,
+)
 from .files import write_text_atomically
 from .messages import one_line
 from .nrrd.reader import NrrdFormatError, read_header
@@ -114,6 +122,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
         record.warnings.extend(geometry.warnings)
         _describe(record, geometry)
         mapping = choose_mapping(core.slices)
+        record.warnings.extend(value_notes(core.slices))
         if options.output_format == "nhdr":
             reason = nhdr_blocker(core.slices, geometry, mapping)
             if reason is None:
@@ -205,6 +214,8 @@ def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: Val
         return "a missing slice cannot be listed"
     if any(not s.is_native or s.is_big_endian for s in slices):
         return "pixel data is compressed or big endian"
+    if any(s.inverted for s in slices):
+        return "MONOCHROME1 values must be inverted (NRRD has no field for it)"
     if any(s.slope != 1.0 or s.intercept != 0.0 for s in slices):
         return "voxels need RescaleSlope/RescaleIntercept applied (NRRD has no field for them)"
     first = slices[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -90,5 +91,18 @@ def write_manifest(output_dir: Path, records: Sequence[CoreRecord], extra: Optio
     document: Dict[str, Any] = {"version": MANIFEST_VERSION}
     document.update(extra or {})
     document["cores"] = [r.to_json() for r in records]
-    write_text_atomically(path, json.dumps(document, indent=1) + "\n", durable)
+    text = json.dumps(strict_json(document), indent=1, allow_nan=False)
+    write_text_atomically(path, text + "\n", durable)
     return path
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float as None: JSON has no such numbers, and a
+    manifest with ``NaN`` in it is no JSON most readers accept (``allow_nan=False`` then holds)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value

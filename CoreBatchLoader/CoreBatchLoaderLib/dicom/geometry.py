@@ -21,6 +21,7 @@ import numpy as np
 from .headers import SliceHeader
 
 GAP_POLICIES = ("fill", "fail")
+MAX_GRID_FACTOR = 100  # a grid with more places than this many per slice is no core with gaps
 
 
 class GeometryError(Exception):
@@ -58,6 +59,30 @@ def spacing_tolerance(spacing: float) -> float:
     return max(min(0.01, 0.1 * spacing), 1e-3 * spacing)
 
 
+def placement_limit(spacing: float) -> float:
+    """How far a slice may land from its ImagePositionPatient on the volume's regular grid: a
+    tenth of the slice spacing (beyond it the core fails rather than move a slice silently)."""
+    return max(spacing_tolerance(spacing), 0.1 * spacing)
+
+
+def base_step(steps: np.ndarray, relative: np.ndarray) -> float:
+    """The slice spacing the positions are multiples of.  Candidates: the typical step among the
+    shortest ones (with half the slices missing at random, most steps are 2, 3… times it) and
+    the typical step of all (one misplaced slice makes two odd short steps); the one that puts
+    the most slices within :func:`placement_limit` of a grid place wins, the wider on a tie."""
+    candidates = {_median(steps[steps < 1.5 * float(steps.min())]), _median(steps)}
+    best = None
+    for base in sorted(candidates):
+        if not base > 0 or not np.isfinite(base):
+            continue
+        slots = np.rint(relative / base)
+        spacing = float(relative[-1]) / max(float(slots[-1]), 1.0)
+        placed = int(np.sum(np.abs(relative - slots * spacing) <= placement_limit(spacing)))
+        if best is None or placed >= best[0]:
+            best = (placed, base)
+    return best[1] if best is not None else float("nan")
+
+
 def slice_normal(orientation: Sequence[float]) -> np.ndarray:
     row = np.asarray(orientation[:3], dtype=float)
     column = np.asarray(orientation[3:6], dtype=float)
@@ -65,7 +90,21 @@ def slice_normal(orientation: Sequence[float]) -> np.ndarray:
 
 
 def compute_geometry(slices: Sequence[SliceHeader], gap_policy: str = "fill") -> CoreGeometry:
-    """Sort ``slices`` along the normal, check them, and describe the regular grid they form."""
+    """Sort ``slices`` along the normal, check them, and describe the regular grid they form.
+
+    Every number of the result is finite: finite tags can still overflow (positions of 1e308 mm
+    a step apart), and a volume placed at NaN or infinity is an error, never a file."""
+    geometry = _compute_geometry(slices, gap_policy)
+    numbers = np.concatenate([np.ravel(geometry.directions_lps), geometry.origin_lps])
+    if not np.all(np.isfinite(numbers)) or not np.all(np.abs(numbers) < 1e30):
+        raise GeometryError("%s: the geometry overflows (space directions %s, origin %s): check (0020,0032) "
+                            "ImagePositionPatient and (0028,0030) PixelSpacing" % (
+                                slices[0].name, [list(d) for d in geometry.directions_lps],
+                                list(geometry.origin_lps)))
+    return geometry
+
+
+def _compute_geometry(slices: Sequence[SliceHeader], gap_policy: str) -> CoreGeometry:
     if gap_policy not in GAP_POLICIES:
         raise ValueError("gap_policy must be one of %s" % (GAP_POLICIES,))
     if not slices:
@@ -106,35 +145,52 @@ def compute_geometry(slices: Sequence[SliceHeader], gap_policy: str = "fill") ->
             a, b = slices[order[n]], slices[order[n + 1]]
             raise GeometryError("duplicate slice position %.4f mm along the normal: %s and %s"
                                 % (sorted_d[n], a.name, b.name))
-    nominal = _median(steps)
-    tolerance = spacing_tolerance(nominal)
+    relative = sorted_d - sorted_d[0]
+    base = base_step(steps, relative)
+    if not np.isfinite(base) or float(relative[-1]) / base > MAX_GRID_FACTOR * len(slices):
+        raise GeometryError("slice positions span %.6g mm for %d slices %.4f mm apart (%s to %s): not one "
+                            "core; check (0020,0032) ImagePositionPatient" % (
+                                float(relative[-1]), len(slices), base, slices[order[0]].name,
+                                slices[order[-1]].name))
+    slots = np.rint(relative / base).astype(np.int64)  # each sorted slice's place on the grid
+    same = np.flatnonzero(np.diff(slots) == 0)
+    if len(same):
+        a, b = slices[order[same[0]]], slices[order[same[0] + 1]]
+        raise GeometryError("slice positions do not form a regular grid: %s and %s are %.4f mm apart where "
+                            "the others are %.4f mm apart" % (a.name, b.name, float(steps[same[0]]), base))
+    multiples = np.diff(slots)
+    # Like ITK's series reader: the spacing spans first to last position, so the volume's ends
+    # are exactly where DICOM puts them even when steps wobble.
+    spacing = float(relative[-1]) / int(slots[-1])
+    off_grid = np.abs(relative - slots * spacing)  # how far each slice lands from its IPP
+    worst = int(np.argmax(off_grid))
+    if off_grid[worst] > placement_limit(spacing):
+        raise GeometryError(
+            "slice positions do not form a regular grid: %s lies %.4f mm from its place on a %.4f mm grid "
+            "(%.4f mm along the normal; at most %.4f mm allowed), so no volume holds every slice where "
+            "its (0020,0032) ImagePositionPatient puts it" % (
+                slices[order[worst]].name, off_grid[worst], spacing, sorted_d[worst], placement_limit(spacing)))
     slice_order: List[Optional[int]] = [order[0]]
-    irregular = 0.0
     gaps: List[str] = []
-    for n, step in enumerate(steps):
-        multiple = int(round(step / nominal))
-        deviation = abs(step - multiple * nominal)
-        if multiple >= 2 and deviation <= tolerance * multiple:
+    for n, multiple in enumerate(multiples):
+        if multiple >= 2:
             missing = multiple - 1
             gaps.append("%d slice%s after %s (%.3f mm)" % (
                 missing, "s" if missing > 1 else "", slices[order[n]].name, sorted_d[n]))
             slice_order.extend([None] * missing)
-        elif abs(step - nominal) > tolerance:
-            irregular = max(irregular, abs(step - nominal))
         slice_order.append(order[n + 1])
     if gaps:
         count = sum(index is None for index in slice_order)
         plural = "s" if count > 1 else ""
+        listed = "; ".join(gaps[:5]) + ("; … (%d places)" % len(gaps) if len(gaps) > 5 else "")
         if gap_policy == "fail":
-            raise GeometryError("%d missing slice%s: %s" % (count, plural, "; ".join(gaps)))
-        warnings.append("%d missing slice%s filled with background at the true position: %s"
-                        % (count, plural, "; ".join(gaps)))
-    # Like ITK's series reader: the spacing spans first to last position, so the volume's ends
-    # are exactly where DICOM puts them even when steps wobble.
-    spacing = float(sorted_d[-1] - sorted_d[0]) / (len(slice_order) - 1)
-    if irregular:
-        warnings.append("slice spacing not uniform: steps differ from %.4f mm by up to %.4f mm; "
-                        "slices placed at a uniform %.4f mm" % (nominal, irregular, spacing))
+            raise GeometryError("%d missing slice%s: %s" % (count, plural, listed))
+        warnings.append("%d missing slice%s filled with background on the %.4f mm grid of the others: %s"
+                        % (count, plural, spacing, listed))
+    if off_grid[worst] > spacing_tolerance(spacing):
+        warnings.append("slice spacing not uniform: slices placed on a regular %.4f mm grid, each within "
+                        "%.4f mm of its ImagePositionPatient (%s the farthest)" % (
+                            spacing, off_grid[worst], slices[order[worst]].name))
     shear = positions[order] - positions[order[0]] - np.outer(sorted_d - sorted_d[0], normal)
     max_shear = float(np.abs(shear).max())
     if max_shear > spacing_tolerance(max(spacing_rows, spacing_columns)):

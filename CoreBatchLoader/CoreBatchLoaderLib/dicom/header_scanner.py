@@ -35,6 +35,7 @@ _WANTED: Dict[int, Tuple[str, str]] = {
     0x00200032: ("ImagePositionPatient", "numbers"),
     0x00200037: ("ImageOrientationPatient", "numbers"),
     0x00280002: ("SamplesPerPixel", "us"),
+    0x00280004: ("PhotometricInterpretation", "str"),
     0x00280008: ("NumberOfFrames", "number"),
     0x00280010: ("Rows", "us"),
     0x00280011: ("Columns", "us"),

@@ -14,6 +14,7 @@ pixel values in the file (REFERENCE §8).
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ..messages import one_line
 from .header_scanner import scan_header
 
 PIXEL_DATA_TAG = 0x7FE00010
+SERIES_INSTANCE_UID_TAG = 0x0020000E
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # the DICOMDIR SOP class
 NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -83,6 +85,8 @@ class SliceHeader:
     frame_bytes: int
     file_size: int
     pixel_data_ends_file: bool  # True when nothing follows the pixel data (REFERENCE §8)
+    inverted: bool = False  # MONOCHROME1: the lowest stored value is white (Slicer inverts it)
+    zero_slope: bool = False  # RescaleSlope 0 in the file, taken as 1 (as Slicer's reader does)
 
     @property
     def is_native(self) -> bool:
@@ -162,7 +166,8 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             ds = pydicom.dcmread(path, defer_size=256, force=True)
             elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
         except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
-            raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200))) from None
+            raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200)),
+                                 series_uid=_series_before_pixels(path)) from None
     if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
         if start == "part10":
             reason = one_line(caught[0].message, 200) if caught else "no SOP Class UID"
@@ -174,6 +179,9 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
         raise NotAnImage(path)
     raw_pixels = elements.get(PIXEL_DATA_TAG)
     if raw_pixels is None or "Rows" not in ds or "Columns" not in ds:
+        if _claims_an_image(ds, media_class):
+            raise DicomFileError("%s: header cut short: the file (%d bytes) ends before (7FE0,0010) PixelData" % (
+                name, os.path.getsize(path)), series_uid=_series_uid_or_none(ds))
         raise NotAnImage(path)  # RTSTRUCT, SR, presentation state, ...
     try:
         return _frames(path, ds, _transfer_syntax(ds), getattr(raw_pixels, "value_tell", None),
@@ -236,23 +244,88 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
         file_size=file_size,
         pixel_data_ends_file=ends_file,
     )
+    common["inverted"] = str(ds.get("PhotometricInterpretation", "") or "").strip().upper() == "MONOCHROME1"
+    numbers = GeometryNumbers(name, common["series_uid"])
     if frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
         return [SliceHeader(
             frame=0,
             instance_number=_int_or_none(ds.get("InstanceNumber")),
-            pixel_spacing=_floats(ds.get("PixelSpacing"), 2),
-            orientation=_floats(ds.get("ImageOrientationPatient"), 6),
-            position=_floats(ds.get("ImagePositionPatient"), 3),
-            slice_thickness=_float_or_none(ds.get("SliceThickness")),
-            spacing_between_slices=_float_or_none(ds.get("SpacingBetweenSlices")),
-            slope=_float_or(ds.get("RescaleSlope"), 1.0),
-            intercept=_float_or(ds.get("RescaleIntercept"), 0.0),
             pixel_offset=offset,
+            **numbers.read(ds.get),
             **common)]
-    return [_enhanced_frame(ds, k, offset, common) for k in range(frames)]
+    return [_enhanced_frame(ds, k, offset, common, numbers) for k in range(frames)]
 
 
-def _enhanced_frame(ds: Any, k: int, offset: Optional[int], common: dict) -> SliceHeader:
+GEOMETRY_TAGS = (  # SliceHeader field, keyword, tag, how many numbers
+    ("pixel_spacing", "PixelSpacing", "(0028,0030)", 2),
+    ("orientation", "ImageOrientationPatient", "(0020,0037)", 6),
+    ("position", "ImagePositionPatient", "(0020,0032)", 3),
+    ("slice_thickness", "SliceThickness", "(0018,0050)", 1),
+    ("spacing_between_slices", "SpacingBetweenSlices", "(0018,0088)", 1),
+    ("slope", "RescaleSlope", "(0028,1053)", 1),
+    ("intercept", "RescaleIntercept", "(0028,1052)", 1),
+)
+
+
+class GeometryNumbers:
+    """The numbers that place a slice and scale its values, read strictly: a value that is there
+    but is no finite number of the right count (NaN, ±inf, ``1e400``, text, three numbers for
+    two) is a one-line :class:`DicomFileError` naming the file and the tag — never a slice
+    placed at NaN or a volume of NaN.  Absent or empty means absent (the geometry decides)."""
+
+    def __init__(self, file_name: str, series_uid: str) -> None:
+        self.file_name = file_name
+        self.series_uid = series_uid
+
+    def read(self, get: Any) -> dict:
+        """SliceHeader fields from ``get(keyword)`` (a Dataset's, a functional group's)."""
+        fields = {}
+        for field_name, keyword, tag, count in GEOMETRY_TAGS:
+            values = self.numbers(get(keyword), keyword, tag, count)
+            fields[field_name] = values if count > 1 or values is None else values[0]
+        if fields["slope"] is None:
+            fields["slope"] = 1.0
+        elif fields["slope"] == 0.0:
+            fields["slope"], fields["zero_slope"] = 1.0, True
+        if fields["intercept"] is None:
+            fields["intercept"] = 0.0
+        return fields
+
+    def numbers(self, value: Any, keyword: str, tag: str, count: int) -> Optional[tuple]:
+        if value is None or value == "" or (not isinstance(value, (str, bytes, int, float)) and len(value) == 0):
+            return None
+        items = [value] if isinstance(value, (str, bytes, int, float)) else list(value)
+        if len(items) == 1 and isinstance(items[0], (str, bytes)) and count > 1:
+            text = items[0].decode("ascii", "replace") if isinstance(items[0], bytes) else items[0]
+            items = text.split("\\")
+        shown = "\\".join(_number_text(v) for v in items)
+        try:
+            numbers = tuple(float(v) for v in items)
+        except (TypeError, ValueError):
+            raise self.error("%s %s '%s' is malformed: not a number" % (tag, keyword, shown)) from None
+        if len(numbers) != count:
+            raise self.error("%s %s '%s' is malformed: %d value%s where %d belong" % (
+                tag, keyword, shown, len(numbers), "" if len(numbers) == 1 else "s", count))
+        if not all(math.isfinite(n) for n in numbers):
+            raise self.error("%s %s '%s' is malformed: not a finite number (NaN, infinite or too large)"
+                             % (tag, keyword, shown))
+        return numbers
+
+    def error(self, what: str) -> DicomFileError:
+        return DicomFileError("%s: %s" % (self.file_name, what), series_uid=self.series_uid or None)
+
+
+def _number_text(value: Any) -> str:
+    """A number as the file wrote it where pydicom kept that text (DS "1e400"), else as parsed."""
+    original = getattr(value, "original_string", None)
+    if original is not None:
+        return str(original).strip()
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip()
+    return str(value).strip()
+
+
+def _enhanced_frame(ds: Any, k: int, offset: Optional[int], common: dict, numbers: GeometryNumbers) -> SliceHeader:
     """Frame ``k`` of a multi-frame file: functional groups per frame, else shared (PS3.3 C.7.6.16)."""
     def group(sequence: str) -> Any:
         for groups_name in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
@@ -272,7 +345,12 @@ def _enhanced_frame(ds: Any, k: int, offset: Optional[int], common: dict) -> Sli
         raise DicomFileError("%s: multi-frame image without per-frame positions "
                              "(5200,9230) PlanePositionSequence" % os.path.basename(ds.filename))
 
-    def pick(item: Any, keyword: str) -> Any:
+    groups = {"PixelSpacing": measures, "SliceThickness": measures, "SpacingBetweenSlices": measures,
+              "ImageOrientationPatient": orientation, "ImagePositionPatient": position,
+              "RescaleSlope": transform, "RescaleIntercept": transform}
+
+    def pick(keyword: str) -> Any:
+        item = groups.get(keyword)
         if item is not None and keyword in item:
             return item.get(keyword)
         return ds.get(keyword)
@@ -280,14 +358,8 @@ def _enhanced_frame(ds: Any, k: int, offset: Optional[int], common: dict) -> Sli
     return SliceHeader(
         frame=k,
         instance_number=k + 1,
-        pixel_spacing=_floats(pick(measures, "PixelSpacing"), 2),
-        orientation=_floats(pick(orientation, "ImageOrientationPatient"), 6),
-        position=_floats(pick(position, "ImagePositionPatient"), 3),
-        slice_thickness=_float_or_none(pick(measures, "SliceThickness")),
-        spacing_between_slices=_float_or_none(pick(measures, "SpacingBetweenSlices")),
-        slope=_float_or(pick(transform, "RescaleSlope"), 1.0),
-        intercept=_float_or(pick(transform, "RescaleIntercept"), 0.0),
         pixel_offset=None if offset is None else offset + k * common["frame_bytes"],
+        **numbers.read(pick),
         **common)
 
 
@@ -321,36 +393,38 @@ def _image_type(value: Any) -> str:
     return "\\".join(str(v).strip() for v in value).upper()
 
 
+IMAGE_CLASS_PREFIXES = tuple("1.2.840.10008.5.1.4.1.1." + n for n in ("2", "4", "7", "128", "130", "20", "13.1"))
+"""SOP classes of images a core can be made of (CT, MR, secondary capture, PET, NM, X-ray 3D):
+such a file without Pixel Data was cut short, not an RTSTRUCT or SR to skip."""
+IMAGE_KEYWORDS = ("Rows", "Columns", "BitsAllocated", "ImagePositionPatient", "PixelSpacing")
+
+
+def _claims_an_image(ds: Any, media_class: str) -> bool:
+    """The file says it is an image (its class or its image tags) though it has no pixels."""
+    for sop_class in (str(ds.get("SOPClassUID", "") or ""), media_class):  # the first may be cut itself
+        if any(sop_class == prefix or sop_class.startswith(prefix + ".") for prefix in IMAGE_CLASS_PREFIXES):
+            return True
+    return any(keyword in ds for keyword in IMAGE_KEYWORDS)
+
+
+def _series_before_pixels(path: str) -> Optional[str]:
+    """The series of a file pydicom could not read to the end, if its start names it: a slice cut
+    short then fails its core instead of vanishing as a stray file."""
+    try:
+        from pydicom.filereader import read_partial
+        with open(path, "rb") as stream:  # stops right after the series: the damage lies further on
+            ds = read_partial(stream, stop_when=lambda tag, *_: tag > SERIES_INSTANCE_UID_TAG, defer_size=256,
+                              force=True)
+        return _series_uid_or_none(ds)
+    except Exception:
+        return None
+
+
 def _series_uid_or_none(ds: Any) -> Optional[str]:
     try:
         return str(ds.SeriesInstanceUID)
     except Exception:
         return None
-
-
-def _floats(value: Any, count: int) -> Optional[tuple]:
-    if value is None or value == "":
-        return None
-    try:
-        scalar = isinstance(value, (str, bytes, int, float))
-        items = [float(value)] if scalar else [float(v) for v in value]
-    except (TypeError, ValueError):
-        return None
-    return tuple(items) if len(items) == count else None
-
-
-def _float_or_none(value: Any) -> Optional[float]:
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float_or(value: Any, default: float) -> float:
-    number = _float_or_none(value)
-    return default if number is None else number
 
 
 def _int_or_none(value: Any) -> Optional[int]:

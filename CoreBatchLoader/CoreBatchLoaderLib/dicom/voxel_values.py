@@ -13,7 +13,7 @@ data with a negative intercept to int32 (doubling the file); here such data is w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -103,6 +103,9 @@ class VoxelConverter:
     def convert(self, stored: np.ndarray, header: SliceHeader) -> np.ndarray:
         """Voxel values of ``stored`` (which may be modified) for the slice ``header``."""
         values = _significant_bits(stored, header)
+        if header.inverted:  # MONOCHROME1, as GDCM turns it into MONOCHROME2 for Slicer
+            low, high = stored_range(header.bits_stored, header.pixel_representation == 1)
+            np.subtract(values.dtype.type(low + high), values, out=values)
         slope, intercept = header.slope, header.intercept
         if self.output.kind == "f":
             return self._floats(values, slope, intercept)
@@ -162,13 +165,30 @@ def _wrapped(number: float, dtype: np.dtype) -> object:
 def background_value(header: SliceHeader, mapping: ValueMapping) -> float:
     """Value for slices filled into a gap: the padding value if the scanner gave one, else the
     lowest value the stored bits can represent (air for CT), rescaled."""
-    low, _ = stored_range(header.bits_stored, header.pixel_representation == 1)
+    low, high = stored_range(header.bits_stored, header.pixel_representation == 1)
     stored = header.pixel_padding_value if header.pixel_padding_value is not None else low
+    if header.inverted and header.pixel_padding_value is not None:
+        stored = low + high - stored  # padding is given in stored values, before the inversion
     value = stored * header.slope + header.intercept
     if not mapping.output_dtype.startswith("float"):
         info = np.iinfo(mapping.output_dtype)
         value = min(max(value, info.min), info.max)
     return value
+
+
+def value_notes(slices: Sequence[SliceHeader]) -> List[str]:
+    """Warnings for a core about how its stored values were read where a file asked for more
+    than the Modality LUT: MONOCHROME1 inverted, RescaleSlope 0 taken as 1 — both as Slicer's
+    reader (GDCM) does, so the volume is the one Slicer shows."""
+    notes = []
+    for flag, what in (("inverted", "PhotometricInterpretation MONOCHROME1 (0028,0004): stored values inverted "
+                                    "(the lowest is white) before the rescale, as Slicer's reader does"),
+                       ("zero_slope", "(0028,1053) RescaleSlope is 0: taken as 1, as Slicer's reader does")):
+        files = [s.name for s in slices if getattr(s, flag)]
+        if files:
+            notes.append("%s; in %d file%s: %s" % (what, len(files), "" if len(files) == 1 else "s",
+                                                  ", ".join(files[:3]) + (" …" if len(files) > 3 else "")))
+    return notes
 
 
 def _significant_bits(stored: np.ndarray, header: SliceHeader) -> np.ndarray:

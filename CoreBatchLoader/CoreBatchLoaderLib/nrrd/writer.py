@@ -86,6 +86,10 @@ def nrrd_header(*, nrrd_type: str, sizes: Tuple[int, int, int],
     holding one slice.  ``byte_skip`` -1 reads each slice from the end of its file;
     ``line_skip`` skips the lines of another header at the start of the data file.
     """
+    numbers = [v for d in space_directions for v in d] + list(space_origin)
+    if not all(np.isfinite(numbers)):  # a volume placed nowhere: never written, whatever the caller
+        raise ValueError("non-finite NRRD geometry: space directions %s, space origin %s"
+                         % (list(map(list, space_directions)), list(space_origin)))
     lines = [
         "NRRD0004",
         "# Complete NRRD file format specification at:",
