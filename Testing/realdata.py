@@ -165,17 +165,25 @@ def _pydicom_version() -> str:
 def cached_venv(name: str, interpreter: str, requirements: List[str]) -> Path:
     """The Python of a virtual environment ``name`` under the cache, with ``requirements``
     installed (built once; rebuilt when the requirements change).  For tests that need another
-    stack than the suite's own: an older Python, or optional decoders the suite must not have."""
-    venv = cache_root() / name
+    stack than the suite's own: an older Python, or optional decoders the suite must not have.
+    Two test runs at once (two checkouts, or xdist) take turns through a lock file: one builds,
+    the other waits and finds it ready, instead of deleting it under the first one's feet."""
+    import fcntl
+
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    venv = root / name
     python = venv / "bin" / "python"
     marker = venv / "ready"
     wanted = "\n".join(requirements)
-    if not marker.exists() or marker.read_text() != wanted:
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-                                 + requirements, capture_output=True, text=True)
-        if install.returncode != 0:
-            raise RuntimeError("could not install %s: %s" % (" ".join(requirements), install.stderr[-500:]))
-        marker.write_text(wanted)
+    with open(root / (name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists() or marker.read_text() != wanted:
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+            install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+                                     + requirements, capture_output=True, text=True)
+            if install.returncode != 0:
+                raise RuntimeError("could not install %s: %s" % (" ".join(requirements), install.stderr[-500:]))
+            marker.write_text(wanted)
     return python
