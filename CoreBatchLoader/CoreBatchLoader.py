@@ -495,16 +495,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         return result.records
 
     def unwrapFiles(self) -> Dict[str, Path]:
-        """The last batch's unwrapped surfaces: core name → ``unwrap/<core>_unwrap.nrrd`` (its PNG
-        lies beside it), and ``"well"`` → ``well_unwrap.png`` when the well was placed at depth."""
-        result = self.result
-        if result is None or result.manifest is None:
-            return {}
-        output = Path(result.manifest).parent
-        files = {r.name: output / r.unwrap for r in result.records if r.unwrap}
-        if result.well is not None and result.well.unwrap_strip is not None:
-            files["well"] = result.well.unwrap_strip
-        return files
+        """The last batch's unwrapped surfaces (:meth:`BatchResult.unwrap_files`)."""
+        return self.result.unwrap_files() if self.result is not None else {}
 
     def _addWell(self, outputDir: Path) -> None:
         """The placed well (cores at their depth, proxies, overview) into the live scene."""

@@ -6,6 +6,7 @@ own MRML (slicer-core).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Tuple
 
@@ -174,3 +175,30 @@ def test_an_unwrap_file_the_batch_did_not_write_is_left_alone_unless_overwrite(t
     again = convert_tree(tmp_path / "in", tmp_path / "out", overwrite=True)
     assert again.records[0].unwrap == "unwrap/core_unwrap.nrrd"
     assert read_header(foreign).key_values[RADIUS_KEY]
+
+
+def test_the_batch_result_lists_the_unwrap_files_for_the_console(well: Tuple[Path, BatchResult]) -> None:
+    out, result = well
+    files = result.unwrap_files()
+    assert files == {"core_a": out / "unwrap" / "core_a_unwrap.nrrd", "core_b": out / "unwrap" / "core_b_unwrap.nrrd",
+                     "well": out / "well_unwrap.png"}
+    assert all(path.is_file() for path in files.values())
+
+
+def test_a_core_with_rubble_caps_foam_and_a_gap_unwraps_where_it_is_whole(tmp_path: Path) -> None:
+    """The CT log's phantom (sections carried over 10 mm between searches): rows are sampled
+    wherever the core is whole, also in slices whose section was carried from an earlier one
+    (the centre follows the axis fitted so far); rubble costs at most its own rows."""
+    from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, write_phantom
+
+    rubble = tuple(range(25, 35))
+    write_phantom(tmp_path / "in" / "core", CorePhantom(
+        slices=60, tilt_deg=3.0, centre_mm=(4.0, -3.0), liner="plastic", touching=True, rubble=rubble,
+        foam=(0, 1), caps=(58, 59), missing=(45,)))
+    record = convert_tree(tmp_path / "in", tmp_path / "out").records[0]
+    unwrap = read_slice(read_header(tmp_path / "out" / record.unwrap), 0)
+    whole = list(range(6, 19)) + list(range(38, 43)) + list(range(49, 55))
+    assert (unwrap[whole] != MISSING_HU).all()
+    assert 1800 < unwrap[whole].mean() < 2200  # the phantom's rock, not its liner
+    firsts = [int(re.search(r"first k = (\d+)", w).group(1)) for w in record.warnings if w.startswith("unwrap:")]
+    assert all(rubble[0] - 5 <= k <= rubble[-1] for k in firsts), record.warnings  # only about the rubble

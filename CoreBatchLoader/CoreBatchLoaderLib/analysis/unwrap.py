@@ -244,8 +244,23 @@ def columns_for(radius_mm: float, pixel_mm: float) -> int:
     return max(8, int(round(2.0 * math.pi * radius_mm / pixel_mm)))
 
 
-STRAY_PIXELS = 1.5  # a slice whose centre lies farther than this from the fitted axis has no row
+STRAY_PIXELS = 2.5  # a slice whose centre lies farther than this from the fitted axis has no row
 ROWS_PER_CHUNK = 256  # rings turned at once: a few MB of temporaries
+
+
+def ring_offsets(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) -> Tuple[np.ndarray, np.ndarray]:
+    """(the slices with a ring, each ring's centre minus the axis crossing of its slice in mm)."""
+    ks = np.array(sorted(k for k in rings.rows if 0 <= k < slices), dtype=np.int64)
+    crossings = np.array(axis.point) + ((ks * slice_mm - axis.point[2]) / axis.direction[2])[:, None] * \
+        np.array(axis.direction)
+    centres = np.array([rings.centres_mm[k] for k in ks], dtype=np.float64).reshape(-1, 2)
+    return ks, centres - crossings[:, :2]
+
+
+def stray_slices(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) -> List[int]:
+    """The slices whose core centre lies more than :data:`STRAY_PIXELS` off the fitted axis."""
+    ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
+    return [int(k) for k in ks[np.hypot(offsets[:, 0], offsets[:, 1]) > STRAY_PIXELS * max(rings.spacing_ij)]]
 
 
 def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, flip: bool = False) -> np.ndarray:
@@ -271,14 +286,11 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     # column-major (step 2 shifts rows), with room above and below: the rings go in the middle
     padded = np.full((width, slices + 2 * reach), np.nan, dtype=np.float32)
     image = padded[:, reach:reach + slices]
-    ks = np.array(sorted(k for k in rings.rows if 0 <= k < slices), dtype=np.int64)
-    if ks.size == 0:
-        return np.ascontiguousarray(image.T)
-    crossings = np.array(axis.point) + ((ks * slice_mm - axis.point[2]) / axis.direction[2])[:, None] * \
-        np.array(axis.direction)
-    offsets = np.array([rings.centres_mm[k] for k in ks]) - crossings[:, :2]
+    ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
     near = np.hypot(offsets[:, 0], offsets[:, 1]) <= STRAY_PIXELS * max(rings.spacing_ij)
     ks, offsets = ks[near], offsets[near]  # a centre that strays from the axis: its ring lies elsewhere
+    if ks.size == 0:
+        return np.ascontiguousarray(image.T)
     offsets = (offsets * (width / (2.0 * math.pi * radius))).astype(np.float32)  # mm → columns of arc
     limit = int(math.ceil(float(np.abs(offsets).max(initial=0.0)) * math.sqrt(2.0))) + 2  # columns a ring turns
     padded_width = width + 2 * limit
@@ -349,7 +361,8 @@ class UnwrapAnalysis:
         self.spacing_ij = (float(pixel_spacing_ij_mm[0]), float(pixel_spacing_ij_mm[1]))
         self.rings: Optional[Rings] = None
         self.dtype: Optional[np.dtype] = None
-        self.centres: List[Tuple[int, float, float]] = []  # k, i, j: the axis when the CT log is off
+        self.centres: List[Tuple[int, float, float]] = []  # k, i, j where a section was found
+        self._previous: Optional[CoreSection] = None
 
     def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection]) -> None:
         if values is None:
@@ -358,10 +371,32 @@ class UnwrapAnalysis:
             self.rings = Rings(values.shape, self.spacing_ij, self.radius)
             self.dtype = values.dtype
         if section is None:
+            self._previous = None
             return
-        centre = section.centre_ij
-        self.centres.append((int(k), float(centre[0]), float(centre[1])))
+        if section is not self._previous:  # found in this slice
+            centre: Tuple[float, float] = (float(section.centre_ij[0]), float(section.centre_ij[1]))
+            self.centres.append((int(k), centre[0], centre[1]))
+        else:
+            centre = self._carried_centre(k, section)
+        self._previous = section
         self.rings.add(k, values, centre, section.radius_mm)
+
+    def _carried_centre(self, k: int, section: CoreSection) -> Tuple[float, float]:
+        """Where the core's centre is in slice ``k`` when the section was carried over from an
+        earlier slice (:mod:`.slices`): on the line fitted so far through the centres found (a
+        tilted core's centre moves along the carry, 0.5 mm over 10 mm at 3°: a ring about the
+        stale centre would sample a different depth into the core on either side)."""
+        measured = (float(section.centre_ij[0]), float(section.centre_ij[1]))
+        if len(self.centres) < 2:
+            return measured
+        k_found, i_found, j_found = (np.array(v, dtype=np.float64) for v in zip(*self.centres[-64:]))
+        if np.ptp(k_found) == 0:
+            return measured
+        predicted = (float(np.polyval(np.polyfit(k_found, i_found, 1), k)),
+                     float(np.polyval(np.polyfit(k_found, j_found, 1), k)))
+        if math.hypot(predicted[0] - measured[0], predicted[1] - measured[1]) > STRAY_PIXELS:
+            return measured  # the centres found so far disagree (rubble): do not run off with them
+        return predicted
 
     def finish(self, context: AnalysisContext) -> None:
         record, geometry = context.record, context.geometry
@@ -377,10 +412,12 @@ class UnwrapAnalysis:
         depth = context.depth
         flip = bool(depth is not None and depth.flip)
         image = sample_unwrap(rings, axis, slices, spacing[2], flip)
-        empty = int(np.isnan(image).all(axis=1).sum())
-        if empty:
-            record.warnings.append("unwrap: %d of %d rows without a sample (no core found there, or it strays "
-                                   "from the fitted axis); drawn as %g" % (empty, slices, MISSING_HU))
+        strays = stray_slices(rings, axis, slices, spacing[2])
+        if strays:  # slices without core are expected (caps, foam, gaps): the CT log shows them
+            record.warnings.append("unwrap: the core's centre strays more than %g pixels from the fitted axis "
+                                   "in %d slice%s (first k = %d: rubble?); their rows are %g"
+                                   % (STRAY_PIXELS, len(strays), "" if len(strays) == 1 else "s", strays[0],
+                                      MISSING_HU))
         width = image.shape[1]
         key_values = provenance_key_values(record.source, record.series_uid)
         key_values.update({KEY_PREFIX + "core": record.name, RADIUS_KEY: repr(round(radius_mm, 6)),

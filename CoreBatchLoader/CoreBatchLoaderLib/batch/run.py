@@ -119,6 +119,16 @@ class BatchResult:
     def failed(self) -> List[CoreRecord]:
         return [r for r in self.records if r.status == "failed"]
 
+    def unwrap_files(self) -> Dict[str, Path]:
+        """Core name → its unwrapped surface ``unwrap/<core>_unwrap.nrrd`` (the PNG lies beside
+        it), and ``"well"`` → ``well_unwrap.png`` when the well was placed at depth."""
+        if self.manifest is None:
+            return {}
+        files = {r.name: Path(self.manifest).parent / r.unwrap for r in self.records if r.unwrap}
+        if self.well is not None and self.well.unwrap_strip is not None:
+            files["well"] = self.well.unwrap_strip
+        return files
+
     @property
     def exit_code(self) -> int:
         if self.cancelled:
