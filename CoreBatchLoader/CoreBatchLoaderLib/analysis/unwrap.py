@@ -363,6 +363,7 @@ class UnwrapAnalysis:
         self.dtype: Optional[np.dtype] = None
         self.centres: List[Tuple[int, float, float]] = []  # k, i, j where a section was found
         self._previous: Optional[CoreSection] = None
+        self._sums = np.zeros(7)  # n, Σk, Σk², Σi, Σki, Σj, Σkj of the centres found: the line so far
 
     def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection]) -> None:
         if values is None:
@@ -376,6 +377,7 @@ class UnwrapAnalysis:
         if section is not self._previous:  # found in this slice
             centre: Tuple[float, float] = (float(section.centre_ij[0]), float(section.centre_ij[1]))
             self.centres.append((int(k), centre[0], centre[1]))
+            self._sums += (1.0, k, k * k, centre[0], k * centre[0], centre[1], k * centre[1])
         else:
             centre = self._carried_centre(k, section)
         self._previous = section
@@ -387,13 +389,12 @@ class UnwrapAnalysis:
         tilted core's centre moves along the carry, 0.5 mm over 10 mm at 3°: a ring about the
         stale centre would sample a different depth into the core on either side)."""
         measured = (float(section.centre_ij[0]), float(section.centre_ij[1]))
-        if len(self.centres) < 2:
+        n, sk, skk, si, ski, sj, skj = (float(v) for v in self._sums)
+        spread = n * skk - sk * sk
+        if n < 2 or spread <= 0:
             return measured
-        k_found, i_found, j_found = (np.array(v, dtype=np.float64) for v in zip(*self.centres[-64:]))
-        if np.ptp(k_found) == 0:
-            return measured
-        predicted = (float(np.polyval(np.polyfit(k_found, i_found, 1), k)),
-                     float(np.polyval(np.polyfit(k_found, j_found, 1), k)))
+        slope_i, slope_j = (n * ski - sk * si) / spread, (n * skj - sk * sj) / spread  # least squares
+        predicted = ((si - slope_i * sk) / n + slope_i * k, (sj - slope_j * sk) / n + slope_j * k)
         if math.hypot(predicted[0] - measured[0], predicted[1] - measured[1]) > STRAY_PIXELS:
             return measured  # the centres found so far disagree (rubble): do not run off with them
         return predicted
