@@ -27,13 +27,12 @@ import qt
 import slicer
 import vtk
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
-from CoreBatchLoaderLib.analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
-from CoreBatchLoaderLib.convert import ConvertOptions
+from CoreBatchLoaderLib.analysis.unwrap import DEFAULT_RADIUS_TEXT
+from CoreBatchLoaderLib.dicom.pixel_reader import DECODER_MODULE, DECODER_REQUIREMENT
 from CoreBatchLoaderLib.mrml import cores as mrml_scene
 from CoreBatchLoaderLib.mrml.dicomlib import DicomLibConverter, TemporarySettings
 from CoreBatchLoaderLib.record import CoreRecord
-from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch
-from CoreBatchLoaderLib.well.options import SceneOptions
+from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch, panel_options
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -143,6 +142,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._cancelRequested = False  # the dicomlib route stops after the current core
         self._batch: Optional[ChildBatch] = None  # the fast route's child process while it runs
         self._pollTimer = None
+        self._offered = set()  # packages offered for install this session, whatever the answer
         self._rows: List[CoreRecord] = []
         self._outputDir: Optional[Path] = None
 
@@ -226,9 +226,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.resultsTable.setRowCount(0)
         self.ui.progressBar.setValue(0)
         self.ui.statusLabel.text = "Looking for core folders…"
-        if _isSet(p.depthFile) and importlib.util.find_spec("lasio") is None and slicer.util.confirmOkCancelDisplay(
-                "The well's CT log (well_ct_log.las) needs the Python package lasio. Install it now?"):
-            slicer.util.pip_install("lasio")  # first use, after asking (Slicer's extension practice)
+        if _isSet(p.depthFile):
+            self._offerInstall("lasio", "lasio", "The well's CT log (well_ct_log.las)")
         self._running, self._cancelRequested = True, False
         self._updateButtons()
         slicer.app.processEvents()
@@ -236,6 +235,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                          depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
                          unwrapRadius=p.unwrapRadius if p.unwrap else None)
         if p.route == "fast":  # a child process: the timer reads its progress, the panel stays live
+            self._offerInstall(DECODER_REQUIREMENT, DECODER_MODULE, "Reading compressed DICOM slices (JPEG, "
+                               "JPEG-LS, JPEG 2000; GDCM, the library of Slicer's own DICOM reader)")
             self._batch = self._guarded(lambda: self.logic.startConvert(p.inputDir, p.outputDir, **arguments))
             if self._batch is not None:
                 self._pollTimer.start()
@@ -243,6 +244,20 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         records = self._guarded(lambda: self.logic.convert(p.inputDir, p.outputDir, route=p.route,
                                                            progressCallback=self._onProgress, **arguments))
         self._finished(records)
+
+    def _offerInstall(self, requirement: str, importName: str, what: str):
+        """First use of a feature whose package Slicer's Python lacks: install it only if the user
+        says so (asked once a session; Slicer's extension practice), never at import time."""
+        if requirement in self._offered or importlib.util.find_spec(importName) is not None:
+            return
+        self._offered.add(requirement)
+        if not slicer.util.confirmOkCancelDisplay(
+                "%s needs the Python package %s, which this Slicer does not have yet.\n\nInstall it now from "
+                "PyPI? Without it the batch still runs and says what is missing." % (what, requirement),
+                windowTitle="Core Batch Loader"):
+            return
+        with slicer.util.tryWithErrorDisplay("Could not install %s" % requirement, waitCursor=True):
+            self.logic.installPackage(requirement)
 
     def _onPollTimer(self):
         """The fast route's child: show the folders it finished; at its end, the summary."""
@@ -398,14 +413,11 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.run.Progress` after
         each core folder; returning True cancels the batch: the fast route's process is stopped at
         once, the dicomlib route after the current core.
-        With ``depthFile`` the cores are placed at their depth and the output folder gets the
-        well scene (scene/, scene.mrml, well_strip.png); ``addToScene`` then loads the whole well
-        (proxies where the full resolution would exceed ``sceneMemoryGB``; 0 = a quarter of RAM).
-        ``sceneOptions`` (a :class:`SceneOptions`, e.g. from the command line) replaces the three
-        depth arguments.  Raises :class:`CoreBatchLoaderLib.batch.run.UsageError` when the folders or
-        depths are unusable.  ``unwrapRadius``: each core's unwrapped surface at this radius ("0.9":
-        a fraction of the core's radius, "30mm": millimetres; None: no unwrap), see :meth:`unwrapFiles`.
-        ``self.result`` holds the whole :class:`BatchResult` afterwards.
+        With ``depthFile`` the cores are placed at their depth and the well scene is written;
+        ``addToScene`` then loads the whole well (proxies beyond ``sceneMemoryGB``; 0: a quarter of
+        RAM); ``sceneOptions`` replaces the three (``slicer_process.panel_options``).
+        ``unwrapRadius``: "0.9" (of the core's radius), "30mm", None (no unwrap), see :meth:`unwrapFiles`.
+        Raises ``UsageError`` when the folders or depths are unusable; ``self.result`` is the ``BatchResult``.
         """
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
@@ -415,10 +427,15 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         if route == "fast":
             batch = self.startConvert(inputDir, outputDir, **arguments)
             try:
-                while not batch.done:
-                    self._deliver(batch.poll(timeout=0.05), batch, progressCallback)
+                while True:
+                    ended = batch.done  # read before the last poll, so no line is left behind
+                    for progress in batch.poll(timeout=0.0 if ended else 0.05):
+                        self.onFolder(progress)
+                        if progressCallback is not None and progressCallback(progress):
+                            batch.cancel()
+                    if ended:
+                        break
                     slicer.app.processEvents()
-                self._deliver(batch.poll(), batch, progressCallback)
             finally:
                 batch.cancel()  # a callback's error must not leave the batch running (no-op once it ended)
             return self.finishConvert(batch)
@@ -439,6 +456,11 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         except BatchProcessError as exc:  # no PythonSlicer: say so, as a batch that cannot start
             raise UsageError(str(exc)) from None
 
+    def installPackage(self, requirement: str) -> None:
+        """pip-install ``requirement`` into Slicer's Python (the decoder python-gdcm, or lasio): the
+        panel asks the user first; from the console, calling this is the consent."""
+        slicer.util.pip_install(requirement)
+
     def onFolder(self, progress: Progress) -> None:
         """A core folder finished: without depths, its cores join the scene now (``addToScene``)."""
         if self._run is not None and self._run.adder is not None:
@@ -449,32 +471,14 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         the placed well joins the scene)."""
         return self._finish(batch.result())
 
-    def _deliver(self, progresses: List[Progress], batch: ChildBatch, progressCallback) -> None:
-        for progress in progresses:
-            self.onFolder(progress)
-            if progressCallback is not None and progressCallback(progress):
-                batch.cancel()
-
     def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=1, overwrite=False,
                depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
                unwrapRadius=DEFAULT_RADIUS_TEXT) -> "_Run":
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
         self.stopped, self.result, self.lasPath, self.logChartID = None, None, None, None
-        if sceneOptions is not None:
-            scene = sceneOptions
-        elif depthFile is not None and _isSet(depthFile):
-            scene = SceneOptions(depths_file=Path(depthFile), build_scene=True, well_name=wellName,
-                                 memory_budget=int(sceneMemoryGB * 1e9) or None)
-        else:
-            scene = SceneOptions()
-        if unwrapRadius is not None:
-            try:
-                unwrapRadius = UnwrapRadius.parse(unwrapRadius).text()
-            except UnwrapRadiusError as exc:
-                raise UsageError(str(exc)) from None
-        options = BatchOptions(convert=ConvertOptions(compress=compress, unwrap_radius=unwrapRadius),
-                               overwrite=overwrite, workers=int(workers), scene=scene)
-        outputDir = Path(outputDir).resolve()
+        options = panel_options(compress, workers, overwrite, depthFile if _isSet(depthFile) else None,
+                                sceneMemoryGB, wellName, sceneOptions, unwrapRadius)
+        scene, outputDir = options.scene, Path(outputDir).resolve()
         # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
         adder = mrml_scene.BatchSceneAdder(slicer.mrmlScene, outputDir, self.nodeIDs) if addToScene and not scene.has_depths else None
         self._run = _Run(Path(inputDir), outputDir, options, adder, addToScene and scene.has_depths,
@@ -535,7 +539,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
 @dataclasses.dataclass
 class _Run:
-    """One batch between its start and its end (the fast route's child runs in between)."""
+    """One batch from its start to its end (the fast route's child runs in between)."""
 
     inputDir: Path
     outputDir: Path
@@ -554,8 +558,7 @@ def _dicomReaderSettings() -> TemporarySettings:
 
 
 def _sameParameterNode(wrapper, other) -> bool:
-    """Two parameter node wrappers over the same MRML node (getParameterNode() makes a new wrapper
-    each time)."""
+    """Two wrappers of one MRML node (getParameterNode() makes a new wrapper each time)."""
     return wrapper is not None and other is not None and wrapper.parameterNode is other.parameterNode
 
 

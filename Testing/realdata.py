@@ -164,26 +164,31 @@ def _pydicom_version() -> str:
 
 def cached_venv(name: str, interpreter: str, requirements: List[str]) -> Path:
     """The Python of a virtual environment ``name`` under the cache, with ``requirements``
-    installed (built once; rebuilt when the requirements change).  For tests that need another
-    stack than the suite's own: an older Python, or optional decoders the suite must not have.
-    Two test runs at once (two checkouts, or xdist) take turns through a lock file: one builds,
-    the other waits and finds it ready, instead of deleting it under the first one's feet."""
-    import fcntl
+    installed (built once).  For tests that need another stack than the suite's own: an older
+    Python, or other packages.
 
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    venv = root / name
-    python = venv / "bin" / "python"
-    marker = venv / "ready"
+    The folder's name carries a hash of the requirements, and it is built under a temporary name
+    and renamed into place: test runs of different checkouts (other requirements) or at the same
+    time never rebuild or delete each other's environment."""
     wanted = "\n".join(requirements)
-    with open(root / (name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not marker.exists() or marker.read_text() != wanted:
-            shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-            install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-                                     + requirements, capture_output=True, text=True)
-            if install.returncode != 0:
-                raise RuntimeError("could not install %s: %s" % (" ".join(requirements), install.stderr[-500:]))
-            marker.write_text(wanted)
+    venv = cache_root() / ("%s-%s" % (name, hashlib.sha1(wanted.encode("utf-8")).hexdigest()[:8]))
+    python = venv / "bin" / "python"
+    if (venv / "ready").exists():
+        return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".%s-" % venv.name, dir=venv.parent))
+    try:
+        subprocess.run([interpreter, "-m", "venv", str(building)], check=True)
+        install = subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                                  "--disable-pip-version-check"] + requirements, capture_output=True, text=True)
+        if install.returncode != 0:
+            raise RuntimeError("could not install %s: %s" % (" ".join(requirements), install.stderr[-500:]))
+        (building / "ready").write_text(wanted)
+        try:
+            os.rename(building, venv)
+        except OSError:  # another run finished first: its environment is as good as ours
+            if not (venv / "ready").exists():
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     return python

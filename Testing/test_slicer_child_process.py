@@ -20,7 +20,7 @@ from CoreBatchLoaderLib.batch.manifest import read_manifest
 from CoreBatchLoaderLib.batch.run import BatchOptions, Progress, UsageError
 from CoreBatchLoaderLib.convert import ConvertOptions
 from CoreBatchLoaderLib.files import PARTIAL_SUFFIX
-from CoreBatchLoaderLib.slicer_process import ChildBatch, convert_arguments
+from CoreBatchLoaderLib.slicer_process import ChildBatch, convert_arguments, panel_options
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 from CoreBatchLoaderLib.well.options import SceneOptions
 
@@ -154,3 +154,16 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     assert [r.name for r in records] == ["core_001", "core_002", "core_003"]
     assert records[0].status == "skipped" and records[1].status == "converted"
     assert records[2].status in ("skipped", "converted")
+
+
+def test_the_panels_settings_become_the_childs_options(tmp_path: Path) -> None:
+    options = panel_options(compress=True, workers=3, overwrite=True, depth_file=tmp_path / "depths.csv",
+                            scene_memory_gb=2.5, well_name="Poço 7", unwrap_radius="30 mm")
+    assert options.scene == SceneOptions(depths_file=tmp_path / "depths.csv", build_scene=True, well_name="Poço 7",
+                                         memory_budget=2_500_000_000)
+    assert (options.convert.compress, options.workers, options.overwrite) == (True, 3, True)
+    args = cli.build_parser().parse_args(["convert"] + convert_arguments(tmp_path / "in", tmp_path / "out", options))
+    assert cli.batch_options(args) == options
+    assert panel_options(unwrap_radius=None).convert.unwrap_radius is None and panel_options().scene == SceneOptions()
+    with pytest.raises(UsageError):
+        panel_options(unwrap_radius="wide")

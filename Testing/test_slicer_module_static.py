@@ -387,3 +387,23 @@ def test_the_fast_route_runs_the_batch_as_a_child_process_and_the_panel_polls_it
     assert "self._batch.cancel()" in ast.unparse(method("CoreBatchLoaderWidget", "onCancelButton"))
     wait = ast.unparse(method("CoreBatchLoaderLogic", "convert"))
     assert "slicer.app.processEvents()" in wait and "batch.cancel()" in wait
+
+
+def test_packages_are_installed_only_after_the_user_confirms_and_never_at_import_time() -> None:
+    # The decoder (python-gdcm) and lasio: Slicer's extension practice is pip_install on first use.
+    tree = module_tree()
+    top_level = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert not any("pip_install" in calls_in(node) for node in top_level)
+    installers = [(cls.name, f.name) for cls in classes(tree).values() for f in cls.body
+                  if isinstance(f, ast.FunctionDef) and "pip_install" in calls_in(f)]
+    assert installers == [("CoreBatchLoaderLogic", "installPackage")]
+    offer = method("CoreBatchLoaderWidget", "_offerInstall")
+    asks = [n for n in ast.walk(offer) if isinstance(n, ast.If) and "confirmOkCancelDisplay" in calls_in(n.test)]
+    assert len(asks) == 1 and isinstance(asks[0].body[-1], ast.Return), "a 'no' must return before installing"
+    install = [n.lineno for n in ast.walk(offer) if isinstance(n, ast.Call) and "installPackage" in calls_in(n)]
+    assert install and min(install) > asks[0].lineno
+    start = ast.unparse(method("CoreBatchLoaderWidget", "onStartButton"))
+    assert "self._offerInstall(DECODER_REQUIREMENT, DECODER_MODULE" in start
+    callers = [f.name for cls in classes(tree).values() for f in cls.body
+               if isinstance(f, ast.FunctionDef) and "installPackage" in calls_in(f)]
+    assert callers == ["_offerInstall"]

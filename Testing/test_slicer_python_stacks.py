@@ -10,7 +10,8 @@ Each stack is a virtual environment built once and cached (``realdata.cached_ven
 pyenv interpreters 3.9.18 and 3.12.1.  On every stack the synthetic writer (the Slicer
 self-test's data) must write the same bytes, and a folder written on the oldest stack must
 convert to the same NRRD bytes, with the same ``--progress json`` lines the Slicer module reads
-from its child process.  A stack whose interpreter is missing is skipped, with the reason.
+from its child process — JPEG Lossless, JPEG-LS and JPEG 2000 cores too, where the stack has the
+decoder the module installs on first use; on a stack without it they fail saying what to install.  A stack whose interpreter is missing is skipped, with the reason.
 """
 from __future__ import annotations
 
@@ -27,11 +28,15 @@ from realdata import cached_venv
 
 PYENV = Path.home() / ".pyenv" / "versions"
 STACKS = {  # name: (interpreter, requirements)
-    "slicer-5.4-5.8": ("3.9", ["numpy>=1.21,<2", "pydicom>=2.4,<3"]),
-    "slicer-5.10": ("3.12", ["numpy", "pydicom==2.4.4"]),
+    # as after the module's first-use install of the decoder (CoreBatchLoaderLogic.installDecoders)
+    "slicer-5.4-5.8": ("3.9", ["numpy>=1.21,<2", "pydicom>=2.4,<3", "python-gdcm<=3.2.2"]),
+    "slicer-5.10": ("3.12", ["numpy", "pydicom==2.4.4", "python-gdcm"]),
+    # as before it: compressed slices fail, saying what to install
     "slicer-5.12": ("3.12", ["numpy", "pydicom==3.0.2"]),
 }
 OLDEST = "slicer-5.4-5.8"
+WITHOUT_DECODER = "slicer-5.12"
+COMPRESSED = ("jpeg_lossless_sv1", "jpeg_ls_lossless", "jpeg2000_lossless")  # cores added, transcoded by GDCM
 # write_core_series options as JSON (transfer syntaxes by UID); "selftest" is the self-test's well.
 VARIANTS = {
     "plain": {}, "hu": dict(signed=False, bits_stored=12, intercept=-1024.0),
@@ -101,22 +106,36 @@ def test_the_synthetic_writer_writes_the_same_files_on_every_stack(tmp_path: Pat
 
 def test_a_folder_written_on_the_oldest_stack_converts_to_the_same_nrrds_on_every_stack(
         tmp_path: Path, stacks: Dict[str, Path]) -> None:
+    from compressed import SYNTAXES, transcode
+    from CoreBatchLoaderLib.synthetic import write_core_series
+
     well = tmp_path / "well"
     write_variants(stacks[OLDEST], well)
+    for name in COMPRESSED:
+        for path in write_core_series(well / name, signed=False, bits_stored=12, intercept=-1024.0).files:
+            transcode(path, SYNTAXES[name])
+    cores = len(VARIANTS) + 3 + len(COMPRESSED)
     outputs = {}
     for name, python in list(stacks.items()) + [("suite", Path(sys.executable))]:
         out = tmp_path / ("out-" + name)
         run = run_engine(python, ["-m", "CoreBatchLoaderLib.cli", "convert", str(well), str(out),
                                   "--workers", "2" if name == OLDEST else "1", "--progress", "json"])
-        assert run.returncode == 0, (name, run.stderr)
         lines = [json.loads(line) for line in run.stdout.splitlines()]  # nothing but JSON on stdout
         folders = [line for line in lines if line["event"] == "folder"]
-        assert len(folders) == len(VARIANTS) + 3 and lines[-1]["event"] == "end", name
-        assert {r["status"] for line in folders for r in line["records"]} == {"converted"}, name
+        assert len(folders) == cores and lines[-1]["event"] == "end", (name, run.stderr)
+        records = {r["name"]: r for line in folders for r in line["records"]}
+        if name == WITHOUT_DECODER:
+            assert run.returncode == 1, run.stderr
+            for core in COMPRESSED:
+                assert records.pop(core)["error"].endswith("no decoder installed (pip install python-gdcm)")
+        else:
+            assert run.returncode == 0, (name, run.stderr)
+        assert {r["status"] for r in records.values()} == {"converted"}, name
         outputs[name] = {path: data for path, data in files_below(out).items() if path.endswith(".nrrd")}
     reference = outputs.pop(OLDEST)
-    assert len(reference) == len(VARIANTS) + 3
+    assert len(reference) == cores
     for name, files in outputs.items():
-        assert sorted(files) == sorted(reference), name
-        different = [path for path in reference if files[path] != reference[path]]
+        expected = sorted(p for p in reference if name != WITHOUT_DECODER or Path(p).stem not in COMPRESSED)
+        assert sorted(files) == expected, name
+        different = [path for path in files if files[path] != reference[path]]
         assert not different, "%s converts to other bytes than %s in %s" % (name, OLDEST, different)

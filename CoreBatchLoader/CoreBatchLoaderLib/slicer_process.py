@@ -25,9 +25,12 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Deque, Dict, List, Optional, Tuple
 
+from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.manifest import read_manifest
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError
+from .convert import ConvertOptions
+from .well.options import SceneOptions
 
 MODULE_DIR = Path(__file__).resolve().parent.parent  # holds CoreBatchLoaderLib (and CoreBatchLoader.py)
 
@@ -90,6 +93,25 @@ def cli_command(arguments: List[str], python: Optional[str] = None) -> Tuple[Lis
     env["PYTHONPATH"] = os.pathsep.join([str(MODULE_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])
     env["PYTHONIOENCODING"] = "utf-8"  # file names in messages, whatever the console's code page
     return [python or python_slicer(), "-m", "CoreBatchLoaderLib.cli"] + list(arguments), env
+
+
+def panel_options(compress: bool = False, workers: int = 1, overwrite: bool = False, depth_file: Optional[Path] = None,
+                  scene_memory_gb: float = 0.0, well_name: Optional[str] = None,
+                  scene: Optional[SceneOptions] = None, unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT) -> BatchOptions:
+    """The batch's options from the module's (panel and console) settings: a depth file places the
+    cores and builds the well scene within ``scene_memory_gb`` (0: the default budget); ``scene``
+    (e.g. from the command line) replaces those three.  :class:`UsageError` for a bad unwrap radius."""
+    if scene is None:
+        scene = SceneOptions() if depth_file is None else SceneOptions(
+            depths_file=Path(depth_file), build_scene=True, well_name=well_name,
+            memory_budget=int(scene_memory_gb * 1e9) or None)
+    if unwrap_radius is not None:
+        try:
+            unwrap_radius = UnwrapRadius.parse(unwrap_radius).text()
+        except UnwrapRadiusError as exc:
+            raise UsageError(str(exc)) from None
+    return BatchOptions(convert=ConvertOptions(compress=compress, unwrap_radius=unwrap_radius), overwrite=overwrite,
+                        workers=int(workers), scene=scene)
 
 
 class ChildBatch:

@@ -4,17 +4,40 @@ Native (uncompressed) transfer syntaxes (PS3.5 A.1–A.3) keep a frame's pixels 
 bytes at a known offset: those are read straight into a reused buffer (``readinto``, portable
 to Windows where Slicer often runs) and never pass through a DICOM parser.
 Encapsulated syntaxes (RLE, JPEG, JPEG-LS, JPEG 2000; PS3.5 A.4) and the deflated syntax are
-decoded by pydicom's pixel handlers, one frame at a time; JPEG family decoders come from the
-optional ``pylibjpeg`` / ``gdcm`` plugins, and a missing one is a one-line error naming the
-transfer syntax and what to install.
+decoded by pydicom's pixel handlers, one frame at a time.  The JPEG family is decoded by GDCM
+(PyPI ``python-gdcm``, a dependency of the engine: the library Slicer's own DICOM reader decodes
+with, so the voxels are Slicer's; faster here than pylibjpeg and BSD-licensed, where
+pylibjpeg-libjpeg is GPL) — all but 12-bit lossy JPEG, which its wheels cannot decode (the
+``jpeg12`` extra adds pylibjpeg for it).  Where a decoder is missing (inside a Slicer that has
+not installed it yet) a compressed slice is a one-line error naming the transfer syntax and
+what to install.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 from typing import BinaryIO, Dict
 
 import numpy as np
 
 from .headers import SliceHeader, transfer_syntax_name
+
+
+# What pip installs (pyproject.toml lists the same).  python-gdcm 3.2.2 is the last release with
+# wheels for Python 3.9 (Slicer 5.4–5.8): there pip would otherwise try to build a newer one from source.
+DECODER_REQUIREMENT = "python-gdcm" if sys.version_info >= (3, 10) else "python-gdcm<=3.2.2"
+DECODER_MODULE = "gdcm"  # what it imports as
+# 12-bit lossy JPEG (JPEG Extended, 1.2.840.10008.1.2.4.51): python-gdcm's wheels are built without
+# IJG's 12-bit codec; pydicom then falls back to pylibjpeg's libjpeg (GPL, hence not a default).
+JPEG_12_BIT_REQUIREMENTS = ("pylibjpeg", "pylibjpeg-libjpeg")
+
+
+def decoder_missing() -> bool:
+    """True when the JPEG-family decoder is not installed (checked without importing it; also
+    right after an install in this process: the import system's folder caches are refreshed)."""
+    importlib.invalidate_caches()
+    return importlib.util.find_spec(DECODER_MODULE) is None
 
 
 class PixelDataError(Exception):
@@ -120,7 +143,13 @@ def _decoded(header: SliceHeader, stored_dtype: str, cache: Dict[str, object]) -
 
 
 def _decoder_hint(exc: BaseException) -> str:
+    """What to do about a slice pydicom could not decode, in a few words."""
     text = " ".join(str(exc).split())
-    if "plugin" in text.lower() or "no pixel data decoders" in text.lower() or "missing required dependencies" in text.lower():
-        return "no decoder installed (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)"
+    lowered = text.lower()
+    if "12-bit precision" in lowered:  # python-gdcm's wheels lack IJG's 12-bit codec (Slicer's GDCM has it)
+        return "12-bit lossy JPEG needs %s (pip install %s)" % (JPEG_12_BIT_REQUIREMENTS[-1],
+                                                                " ".join(JPEG_12_BIT_REQUIREMENTS))
+    if decoder_missing() and ("plugin" in lowered or "no pixel data decoders" in lowered
+                              or "missing required dependencies" in lowered):
+        return "no decoder installed (pip install %s)" % DECODER_REQUIREMENT
     return text[:200] or type(exc).__name__

@@ -381,7 +381,9 @@ def _set_pixel_data(ds: Dataset, pixels: np.ndarray, transfer_syntax: str) -> No
         ds.NumberOfFrames = pixels.shape[0]
     if transfer_syntax == RLELossless:
         # pydicom 3 gives the compressed dataset a new SOPInstanceUID unless told not to; 2.4 never does.
-        ds.compress(RLELossless, pixels, **({"generate_instance_uid": False} if PYDICOM_3 else {}))
+        # pydicom's own encoder, not GDCM's (installed beside it, other bytes): the same file everywhere.
+        ds.compress(RLELossless, pixels, encoding_plugin="pydicom",
+                    **({"generate_instance_uid": False} if PYDICOM_3 else {}))
         return
     vr = "OB" if pixels.dtype.itemsize == 1 else "OW"
     if transfer_syntax == ExplicitVRBigEndian:
