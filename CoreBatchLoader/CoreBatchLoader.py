@@ -42,7 +42,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-README_URL = "https://github.com/ORGANIZATION/CoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
+README_URL = "https://github.com/ORGANIZATION/SlicerCoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
 ROUTES = ("fast", "dicomlib")
 RESULT_COLUMNS = ("Core", "Status", "Size (MB)", "Time (s)", "Message")
 # The scalar volume plugin's settings used for a batch (the user's values are restored after):

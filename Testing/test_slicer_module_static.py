@@ -407,3 +407,40 @@ def test_packages_are_installed_only_after_the_user_confirms_and_never_at_import
     callers = [f.name for cls in classes(tree).values() for f in cls.body
                if isinstance(f, ast.FunctionDef) and "installPackage" in calls_in(f)]
     assert callers == ["_offerInstall"]
+
+
+# --- ready for the Extensions Index (Slicer/ExtensionsIndex: scripts/check_description_files.py) ------
+
+# Slicer/Slicer: Schemas/slicer-extension-catalog-entry-schema-v1.0.1.json (additionalProperties: false)
+ENTRY_REQUIRED = {"$schema", "category", "scm_url"}
+ENTRY_ALLOWED = ENTRY_REQUIRED | {"scm_revision", "scm_type", "build_dependencies", "build_subdirectory", "enabled",
+                                  "tier"}
+
+
+def test_the_index_entry_follows_the_catalog_schema_and_names_this_extension() -> None:
+    entry = json.loads((ROOT / "CoreBatchLoader.json").read_text(encoding="utf-8"))
+    assert ENTRY_REQUIRED <= set(entry) <= ENTRY_ALLOWED
+    assert entry["$schema"].endswith("/Schemas/slicer-extension-catalog-entry-schema-v1.0.1.json#")
+    assert entry["category"] == "Informatics" and entry["build_dependencies"] == [] and entry["scm_revision"]
+    assert entry["scm_url"].startswith("https://")
+    repository = entry["scm_url"].rstrip("/").split("/")[-1]
+    assert "slicer" in repository.lower()  # the index's repository-name check
+    cmake = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
+    assert re.search(r"^project\(CoreBatchLoader\)", cmake, re.M)  # = the entry's file name
+    assert 'set(COREBATCHLOADER_REPOSITORY "%s")' % entry["scm_url"] in cmake
+
+
+def test_the_extension_icon_and_screenshots_are_pngs_in_the_repository() -> None:
+    cmake = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
+    icon = re.search(r'set\(EXTENSION_ICONURL "([^"]+)"\)', cmake).group(1)
+    screenshots = re.search(r'set\(EXTENSION_SCREENSHOTURLS "([^"]+)"\)', cmake).group(1).split()
+    assert screenshots
+    for path in [icon] + screenshots:
+        assert (ROOT / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+
+
+def test_the_license_is_the_bsd_3_clause_the_package_declares() -> None:
+    import tomllib
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"] == "BSD-3-Clause"
+    assert license_text.startswith("BSD 3-Clause License") and "Neither the name of the copyright holder" in license_text
