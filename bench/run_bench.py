@@ -133,9 +133,12 @@ def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[
                                                     "--no-fsync"],
         "corebatchloader, 1 worker, fsync": lambda: CLI + [str(source), str(fresh("cbl1f")), "--workers", "1",
                                                            "--quiet"],
-        # the CT log (issue 12) is measured while converting: this row is the conversion without it
-        "corebatchloader, 1 worker, --no-ct-log": lambda: CLI + [str(source), str(fresh("cbl1n")), "--workers",
-                                                                 "1", "--quiet", "--no-fsync", "--no-ct-log"],
+        # the CT log (#12) and the unwrap (#13) are measured while converting; these two rows give
+        # the CT log's cost: with it alone, and with no analysis at all
+        "corebatchloader, 1 worker, --no-unwrap (CT log only)": lambda: CLI + [
+            str(source), str(fresh("cbl1l")), "--workers", "1", "--quiet", "--no-fsync", "--no-unwrap"],
+        "corebatchloader, 1 worker, --no-ct-log --no-unwrap": lambda: CLI + [
+            str(source), str(fresh("cbl1n")), "--workers", "1", "--quiet", "--no-fsync", "--no-ct-log", "--no-unwrap"],
         "corebatchloader, %d workers" % workers: lambda: CLI + [str(source), str(fresh("cbln")), "--workers",
                                                                str(workers), "--quiet", "--no-fsync"],
     }
