@@ -663,6 +663,8 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
             logic.convert(well, self.tempDir / route, route=route, addToScene=True, depthFile=depthFile)
             self.assertTrue((self.tempDir / route / "scene.mrml").is_file(), route)
             self.assertEqual(sorted(logic.nodeIDs), ["core_001", "core_002", "core_003"])
+            if route == "fast":  # the CT log is measured by the fast route: its plot is in the scene
+                self.assertIsNotNone(slicer.mrmlScene.GetNodeByID(logic.logChartID or ""), "CT log chart")
             for top, name in zip(tops, sorted(logic.nodeIDs)):
                 node = slicer.mrmlScene.GetNodeByID(logic.nodeIDs[name])
                 bounds = [0.0] * 6

@@ -146,3 +146,23 @@ def test_the_log_costs_a_rerun_nothing_but_a_new_threshold_reconverts(tmp_path):
     other = run_batch(tmp_path / "in", tmp_path / "out", BatchOptions(
         convert=ConvertOptions(durable=False, void_threshold_hu=-300.0), workers=1))
     assert other.records[0].status == "converted"
+
+
+def test_the_ct_log_is_the_same_on_slicers_python_stacks(tmp_path):
+    """Python 3.9 + numpy 1.x + pydicom 2.4 (Slicer 5.4–5.8) up to pydicom 3: the same log, and
+    no analysis failure hidden as a warning."""
+    from test_slicer_python_stacks import STACKS, cached_venv, interpreter, run_engine
+    well_of_phantoms(tmp_path / "in", [CorePhantom(slices=24, liner="plastic", touching=True, rubble=(10, 11))])
+    logs = {}
+    for name, (version, requirements) in STACKS.items():
+        python = cached_venv("venv-%s" % name, interpreter(version), requirements)
+        out = tmp_path / name
+        done = run_engine(python, ["-m", "CoreBatchLoaderLib.cli", "convert", str(tmp_path / "in"), str(out),
+                                   "--workers", "1", "--quiet", "--no-fsync"])
+        assert done.returncode == 0, done.stderr[-2000:]
+        record = json.loads((out / "manifest.json").read_text())["cores"][0]
+        assert not [w for w in record["warnings"] if "not written" in w], record["warnings"]
+        logs[name] = (out / "logs" / "core_001.csv").read_text()
+    convert_tree(tmp_path / "in", tmp_path / "here")
+    logs["this suite"] = (tmp_path / "here" / "logs" / "core_001.csv").read_text()
+    assert len(set(logs.values())) == 1, {name: text[:300] for name, text in logs.items()}
