@@ -85,9 +85,11 @@ def test_progress_json_says_why_a_batch_cannot_start(tmp_path: Path) -> None:
                  overwrite=True, workers=3, scheduler="tcp://head:8786"),
     BatchOptions(convert=ConvertOptions(unwrap_radius="30mm")),
     BatchOptions(scene=SceneOptions(depths_file=Path("depths.csv"), flip_all=True, build_scene=True,
-                                    memory_budget=3 * 2 ** 30, well_name="Poço 7")),
+                                    memory_budget=3 * 2 ** 30, well_name="-7 Poço")),
     BatchOptions(scene=SceneOptions(start_depth_m=2450.123456789, core_length_m=0.9)),
-], ids=["defaults", "every-convert-option", "unwrap-in-mm", "depth-table-and-scene", "back-to-back"])
+    BatchOptions(convert=ConvertOptions(void_threshold_hu=-1e-17)),
+], ids=["defaults", "every-convert-option", "unwrap-in-mm", "depth-table-and-scene", "back-to-back",
+                      "negative-values"])
 def test_the_child_gets_the_options_the_module_asked_for(options: BatchOptions, tmp_path: Path) -> None:
     arguments = convert_arguments(tmp_path / "in", tmp_path / "out", options)
     args = cli.build_parser().parse_args(["convert"] + arguments)

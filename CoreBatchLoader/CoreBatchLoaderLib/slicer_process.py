@@ -65,11 +65,11 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
     """``corebatchloader convert`` arguments for ``options`` (absolute paths: the child's working
     folder is the module folder).  The inverse of :func:`..cli.batch_options` (a test round-trips them)."""
     convert, scene = options.convert, options.scene
-    arguments = [str(Path(input_dir).resolve()), str(Path(output_dir).resolve()), "--workers", str(options.workers),
-                 "--on-gap", convert.gap_policy, "--format", convert.output_format,
-                 "--void-threshold", repr(convert.void_threshold_hu)]
+    arguments = [str(Path(input_dir).resolve()), str(Path(output_dir).resolve()), "--workers=%d" % options.workers,
+                 "--on-gap=" + convert.gap_policy, "--format=" + convert.output_format,
+                 "--void-threshold=%r" % convert.void_threshold_hu]
     if convert.unwrap_radius is not None:
-        arguments += ["--unwrap-radius", convert.unwrap_radius]
+        arguments.append("--unwrap-radius=" + convert.unwrap_radius)
     for flag, wanted in (("--compress", convert.compress), ("--no-fsync", not convert.durable),
                          ("--no-ct-log", not convert.ct_log), ("--no-unwrap", convert.unwrap_radius is None),
                          ("--overwrite", options.overwrite), ("--flip-all", scene.flip_all),
@@ -80,8 +80,8 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
     for option, value in (("--scheduler", options.scheduler), ("--depths", depths),
                           ("--start-depth", scene.start_depth_m), ("--core-length", scene.core_length_m),
                           ("--scene-memory", scene.memory_budget), ("--well-name", scene.well_name)):
-        if value is not None:
-            arguments += [option, repr(value) if isinstance(value, float) else str(value)]  # repr: every digit
+        if value is not None:  # "--option=value": a value starting with "-" (a well named "-7") stays a value
+            arguments.append("%s=%s" % (option, repr(value) if isinstance(value, float) else value))  # repr: every digit
     return arguments
 
 
