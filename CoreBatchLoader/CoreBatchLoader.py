@@ -325,7 +325,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         megabytes = progress.bytes_done / 1e6
         self.ui.statusLabel.text = "Done: %s (%d cores, %.0f MB, %.0f MB/s, %d failed)" % (
             names, progress.cores_done, megabytes, megabytes / max(progress.elapsed, 1e-6), progress.failed)
-        slicer.app.processEvents()
+        if self._batch is None:  # the dicomlib route, in this process (the fast route's timer must not re-enter)
+            slicer.app.processEvents()
         return self._cancelRequested
 
     def _addResultRow(self, record: CoreRecord):

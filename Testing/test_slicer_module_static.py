@@ -387,6 +387,13 @@ def test_the_fast_route_runs_the_batch_as_a_child_process_and_the_panel_polls_it
     assert "self._batch.cancel()" in ast.unparse(method("CoreBatchLoaderWidget", "onCancelButton"))
     wait = ast.unparse(method("CoreBatchLoaderLogic", "convert"))
     assert "slicer.app.processEvents()" in wait and "batch.cancel()" in wait
+    # The timer's slot must not process events itself: the timer would fire inside it again.
+    for name in ("_onPollTimer", "_onProgress"):
+        guarded = [n for n in ast.walk(method("CoreBatchLoaderWidget", name))
+                   if isinstance(n, ast.If) and "self._batch is None" in ast.unparse(n.test)]
+        unguarded = ast.unparse(method("CoreBatchLoaderWidget", name)).count("processEvents") - sum(
+            ast.unparse(n).count("processEvents") for n in guarded)
+        assert unguarded == 0, name
 
 
 def test_packages_are_installed_only_after_the_user_confirms_and_never_at_import_time() -> None:
