@@ -17,7 +17,7 @@ a sinusoid of amplitude r·tan(tilt).
 **One pass, memory of one unwrap.**  The axis is fitted only when the last slice has gone by,
 so each slice leaves behind one *ring*: ``W`` samples (bilinear) on the circle of radius ``r``
 about the slice's own core centre — the unwrap's row as that slice sees it
-(:class:`Rings`, ~50 µs for a 133 mm core at 0.26 mm pixels, in the analyses' thread).  When
+(:class:`Rings`, one gather over a cached stencil: ~10 µs for a 133 mm core at 0.26 mm pixels).  When
 the axis is known, :func:`sample_unwrap` turns each ring about the axis (the centre found in
 a slice is off the fitted axis by a fraction of a pixel: the ring's angles shift, to first
 order, by (Δ × e_θ)/r) and follows the tilted circle, which runs up to r·sin(tilt) above and
