@@ -114,7 +114,7 @@ def test_rerun_with_other_output_settings_converts_again(tmp_path: Path) -> None
 def test_compress_without_the_fast_deflate_says_in_one_line_what_to_install(
         tmp_path: Path, gzip_library: str, capsys: pytest.CaptureFixture) -> None:
     from CoreBatchLoaderLib.cli import main
-    from CoreBatchLoaderLib.nrrd.writer import FAST_GZIP_MISSING
+    from CoreBatchLoaderLib.nrrd.deflate import FAST_GZIP_MISSING
     write_well(tmp_path / "well", cores=1, slices=4)
     assert main(["convert", str(tmp_path / "well"), str(tmp_path / "out"), "--quiet", "--workers", "1",
                  "--no-fsync", "--compress"]) == 0

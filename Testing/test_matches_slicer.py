@@ -102,7 +102,7 @@ def test_real_chest_ct_matches_slicer(tmp_path: Path) -> None:
 def test_real_chest_ct_compressed_loads_in_slicer_with_the_same_voxels(tmp_path: Path, gzip_library: str) -> None:
     """The deflate --compress picks (isal, or zlib without it) writes plain gzip that Slicer's
     storage node inflates to the voxels Slicer's DICOM reader gives."""
-    from CoreBatchLoaderLib.nrrd.writer import gzip_compressor
+    from CoreBatchLoaderLib.nrrd.deflate import gzip_compressor
     assert type(gzip_compressor()).__module__ == {"isal": "isal_zlib", "zlib": "zlib"}[gzip_library]
     files = chest_ct_files()
     record = convert_tree(files[0].parent, tmp_path / "out", compress=True).records[0]

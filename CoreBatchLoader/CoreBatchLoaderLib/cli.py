@@ -22,7 +22,7 @@ from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
-from .nrrd.writer import fast_gzip_note
+from .nrrd.deflate import fast_gzip_note
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
 

@@ -10,7 +10,7 @@ of those planes.
 - ``raw`` data: a seek and read of exactly the needed slice, or of one row per slice — memory is the
   answer's size.
 - ``gzip`` data cannot be seeked, so the stream is decompressed in bounded chunks
-  (``zlib.decompressobj`` with ``max_length``) and only the needed byte ranges are kept; reading
+  (a ``decompressobj`` of :mod:`.deflate` with ``max_length``) and only the needed byte ranges are kept; reading
   stops after the last needed byte.  Memory is the answer plus one chunk (:data:`CHUNK_BYTES`).
 
 Supported: attached data (``.nrrd``, the header ends at the first blank line) and detached headers
@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import os
 import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from .deflate import gzip_decompressor
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -380,7 +381,7 @@ def _gunzip_chunks(path: Path, offset: int) -> Iterator[bytes]:
     """
     with open(path, "rb") as stream:
         stream.seek(offset)
-        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+        inflater, errors = gzip_decompressor()  # gzip or zlib header, detected
         pending, file_done = b"", False
         while True:
             if not pending and not file_done:
@@ -388,14 +389,14 @@ def _gunzip_chunks(path: Path, offset: int) -> Iterator[bytes]:
                 file_done = not pending
             try:
                 chunk = inflater.decompress(pending, CHUNK_BYTES)
-            except zlib.error as exc:
+            except errors as exc:
                 raise NrrdFormatError("%s: corrupt compressed data (%s)" % (path, exc)) from None
             pending = inflater.unconsumed_tail
             if inflater.eof:
                 pending = inflater.unused_data + (b"" if file_done else stream.read(2))
                 if not pending.startswith(b"\x1f\x8b"):
                     pending, file_done = b"", True
-                inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+                inflater, errors = gzip_decompressor()
             if chunk:
                 yield chunk
             elif file_done and not pending:

@@ -12,46 +12,19 @@ millimetres keep their sub-micrometre digits.
 
 Files are written through :class:`..files.AtomicFile`: a final name never holds a partial file.
 
-``encoding: gzip`` is one plain gzip stream, whichever library deflates it: ISA-L (PyPI ``isal``)
-when installed, measured on the real chest CT the tests use at ~5× zlib level 1's speed with
-output 2.4 % above zlib level 6's size (``bench/gzip_choice.py``; libdeflate has no streaming
-API, zlib-ng is barely faster than zlib at comparable sizes), else the standard library's zlib
-at level 1.  Both are fed slice by slice through their streaming ``compressobj``.
+``encoding: gzip`` is one plain gzip stream, deflated slice by slice through the streaming
+compressor of :mod:`.deflate` (ISA-L when installed, else zlib).
 """
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..dicom.voxel_values import NRRD_TYPES
 from ..files import AtomicFile
-
-GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
-ISAL_LEVEL = 2  # of 0-3: the fastest within 3 % of zlib level 6's size on real CT
-ZLIB_LEVEL = 1  # without isal: zlib's fastest (level 6 is ~4× slower for 2 % smaller files)
-FAST_GZIP_MISSING = "--compress: the fast deflate (isal) is not installed, using zlib (~5× slower): pip install isal"
-
-
-def gzip_compressor() -> Any:
-    """A streaming gzip compressor (``compress(data)``, ``flush()``): ISA-L if installed, else zlib."""
-    try:
-        from isal import isal_zlib
-    except ImportError:
-        return zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, GZIP_WBITS)
-    return isal_zlib.compressobj(ISAL_LEVEL, isal_zlib.DEFLATED, GZIP_WBITS)
-
-
-def fast_gzip_note() -> Optional[str]:
-    """The one line to show a user of ``--compress`` when the fast deflate is missing, or None."""
-    try:
-        import isal.isal_zlib  # noqa: F401
-    except ImportError:
-        return FAST_GZIP_MISSING
-    return None
-
+from .deflate import gzip_compressor
 
 KEY_PREFIX = "corebatchloader_"  # of every NRRD key/value the engine writes
 SOURCE_KEY = KEY_PREFIX + "source"  # the core's folder
