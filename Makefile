@@ -33,9 +33,10 @@ endif
 test: setup
 	$(BIN)/python -m pytest -q
 
-# Speed and memory against cat, dcm2niix, SimpleITK and Slicer's reader (writes bench/results.md).
+# Speed and memory against the floors (cat, cat + fsync), dcm2niix, SimpleITK and Slicer's reader, and
+# the deflate candidates for --compress (writes bench/results.md).
 bench: setup
-	$(BIN)/python -m pip install --quiet dcm2niix SimpleITK
+	$(BIN)/python -m pip install --quiet dcm2niix SimpleITK deflate zlib-ng
 	@test -x /usr/bin/time || (apt-get install -y -qq time || echo "install GNU time for memory figures")
 	$(BIN)/python bench/run_bench.py
 

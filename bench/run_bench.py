@@ -1,19 +1,25 @@
-"""Benchmark: CoreBatchLoader against the tools users would pick instead, with `cat` as the floor.
+"""Benchmark: CoreBatchLoader against the physical floors and the tools users would pick instead.
 
 Run with `make bench` (installs the peers into .venv first).  Never part of the test suite.
 
-Data (generated once, cached under bench/.cache): one large core (1,000 slices of 512×512,
-unsigned 12-bit with RescaleIntercept −1024, so the rescale must really be applied; ~500 MB), the
-same without rescale (for `--format nhdr`), a well of 20 smaller cores, and a core of the size the
-labs scan (133 mm × 900 mm at 0.5 mm: 1,800 slices of 512², 0.94 GB).  Every command runs in its
-own process, interleaved over several rounds (so drifting cache or CPU state hits every tool
-alike), each after `sync` so no tool pays for the previous one's writes.  Each command runs twice
-a round: warm (the DICOM files in the page cache: the cost of the program itself) and cold (the
-DICOM files evicted from the page cache with posix_fadvise(DONTNEED) first, as they are in a real
-run over hundreds of GB: the cost a user sees).  The table reports the median wall times, their
-ratio to `cat` of the same files in the same state, and the peak RSS of the process (GNU time).
+Data (generated once, cached under bench/.cache): a batch of 4 cores × 500 slices of 512² (~1 GB,
+the first batch a new user runs), one large core (1,000 slices of 512², unsigned 12-bit with
+RescaleIntercept −1024, so the rescale must really be applied; ~500 MB), the same without rescale
+(for `--format nhdr`), a well of 20 smaller cores, and a core of the size the labs scan (133 mm ×
+900 mm at 0.5 mm: 1,800 slices of 512², 0.94 GB).
 
-Writes bench/results.md (a Markdown table and the machine it ran on) and prints it.
+The floors, measured in the same run: `cat` of each core's slices into one file per core (for
+`--no-fsync`), and the same followed by an fsync of each file (for the default, durable command).
+Every command runs in its own process, interleaved over several rounds (so a busy machine or a
+drifting cache hits every tool alike), each after `sync` so no tool pays for the previous one's
+writes.  Each command runs twice a round: warm (the DICOM files in the page cache: the cost of
+the program itself) and cold (the DICOM files evicted from the page cache with
+posix_fadvise(DONTNEED) first, as they are in a real run over hundreds of GB).  The tables report
+median wall times, their ratios to both floors, and the peak RSS of the process (GNU time), then
+each data set's ratios against the targets of issue 11; then start-up and per-core fixed costs,
+and the deflate measurement behind `--compress` (bench/gzip_choice.py).
+
+Writes bench/results.md and prints it.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -40,6 +46,8 @@ CLI = [PY, "-m", "CoreBatchLoaderLib.cli", "convert"]
 
 
 REAL_CORE_SLICES = 1800  # 900 mm of core at 0.5 mm
+BATCH_SHAPE = (4, 500)  # cores × slices of 512²: ~1 GB, the batch a new user runs first (issue 11)
+BATCH_NAME = "batch_%dx%d" % BATCH_SHAPE
 
 
 def generate(large_slices: int, well_cores: int) -> None:
@@ -56,6 +64,12 @@ def generate(large_slices: int, well_cores: int) -> None:
          lambda f: write_core_series(f / "core", slices=REAL_CORE_SLICES, **hounsfield, **core)),
         (CACHE / ("well_%d" % well_cores), "a well of %d cores" % well_cores,
          lambda f: write_well(f, cores=well_cores, slices=200, rows=256, columns=256, **hounsfield)),
+        (CACHE / "tiny_1", "one core of two 64² slices", lambda f: write_well(f, cores=1, slices=2, rows=64, columns=64)),
+        (CACHE / ("tiny_%d" % FIXED_COST_CORES), "%d cores of two 64² slices" % FIXED_COST_CORES,
+         lambda f: write_well(f, cores=FIXED_COST_CORES, slices=2, rows=64, columns=64)),
+        (CACHE / BATCH_NAME, "the batch of issue 11 (%d cores × %d slices of 512²)" % BATCH_SHAPE,
+         lambda f: write_well(f, cores=BATCH_SHAPE[0], slices=BATCH_SHAPE[1], rows=512, columns=512,
+                              slice_spacing=0.5, pixel_spacing=(0.26, 0.26), **hounsfield)),
     ]
     for folder, what, write in data:
         if not _done(folder).exists():
@@ -103,9 +117,14 @@ def evict(source: Path) -> None:
 
 
 def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[], List[str]]]:
-    """name → function returning a fresh command (each run writes into an empty folder)."""
+    """name → function returning a fresh command (each run writes into an empty folder).
+
+    The floors: `cat` of each core's slices into one file per core (what `--no-fsync` is held
+    to), and the same followed by an fsync of each file (`sync FILE…`: what the default, durable
+    command is held to)."""
     files = sorted(str(p) for p in source.rglob("*.dcm"))
     core_folders = sorted({str(Path(f).parent) for f in files})
+    several = len(core_folders) > 1
 
     def fresh(name: str) -> Path:
         folder = scratch / name
@@ -113,56 +132,66 @@ def peers_for(source: Path, scratch: Path, workers: int) -> Dict[str, Callable[[
         folder.mkdir(parents=True)
         return folder
 
+    def cat_loop(out: Path) -> str:
+        return 'for d in "$@"; do cat "$d"/*.dcm > %s/"$(basename "$d")".raw; done' % out
+
     def cat() -> List[str]:
-        out = fresh("cat")
-        return ["sh", "-c", 'for d in "$@"; do cat "$d"/*.dcm > %s/"$(basename "$d")".raw; done' % out, "cat"]\
-            + core_folders
+        return ["sh", "-c", cat_loop(fresh("cat")), "cat"] + core_folders
+
+    def cat_fsync() -> List[str]:
+        out = fresh("catsync")
+        return ["sh", "-c", cat_loop(out) + "; sync %s/*.raw" % out, "cat"] + core_folders
 
     def cat_parallel() -> List[str]:
         """N shell loops at once, each over its share of the folders: the floor for N workers."""
         out = fresh("catn")
-        loop = 'for d in "$@"; do cat "$d"/*.dcm > %s/"$(basename "$d")".raw; done' % out
         shares = [core_folders[n::workers] for n in range(workers)]
-        script = " ".join("sh -c '%s' cat %s &" % (loop, " ".join(shlex.quote(f) for f in share))
+        script = " ".join("sh -c '%s' cat %s &" % (cat_loop(out), " ".join(shlex.quote(f) for f in share))
                           for share in shares)
         return ["sh", "-c", script + " wait"]
 
+    def ours(name: str, *options: str) -> Callable[[], List[str]]:
+        return lambda: CLI + [str(source), str(fresh(name)), "--quiet"] + list(options)
+
     commands: Dict[str, Callable[[], List[str]]] = {
-        "cat (floor)": cat,
-        "corebatchloader, 1 worker": lambda: CLI + [str(source), str(fresh("cbl1")), "--workers", "1", "--quiet",
-                                                    "--no-fsync"],
-        "corebatchloader, 1 worker, fsync": lambda: CLI + [str(source), str(fresh("cbl1f")), "--workers", "1",
-                                                           "--quiet"],
-        # the CT log (#12) and the unwrap (#13) are measured while converting; these two rows give
-        # the CT log's cost: with it alone, and with no analysis at all
-        "corebatchloader, 1 worker, --no-unwrap (CT log only)": lambda: CLI + [
-            str(source), str(fresh("cbl1l")), "--workers", "1", "--quiet", "--no-fsync", "--no-unwrap"],
-        "corebatchloader, 1 worker, --no-ct-log --no-unwrap": lambda: CLI + [
-            str(source), str(fresh("cbl1n")), "--workers", "1", "--quiet", "--no-fsync", "--no-ct-log", "--no-unwrap"],
-        "corebatchloader, %d workers" % workers: lambda: CLI + [str(source), str(fresh("cbln")), "--workers",
-                                                               str(workers), "--quiet", "--no-fsync"],
+        CAT: cat,
+        DURABLE_FLOOR: cat_fsync,
+        DEFAULT: ours("default"),
+        CONVERT_ONLY: ours("convert", *NO_ANALYSES),
+        NO_FSYNC: ours("nofsync", "--no-fsync"),
+        NO_FSYNC_CONVERT_ONLY: ours("nofsyncconvert", "--no-fsync", *NO_ANALYSES),
+        # the CT log (#12) and the unwrap (#13) are measured while converting: with the CT log
+        # alone here, both and neither above (bench/analysis_cost.py measures them in detail)
+        NO_FSYNC + " --no-unwrap (CT log only)": ours("nofsynclog", "--no-fsync", "--no-unwrap"),
     }
-    if len(core_folders) >= workers > 1:
-        commands["%d × cat in parallel (floor for %d workers)" % (workers, workers)] = cat_parallel
-        for count in (1, workers):  # gzip is CPU-bound: where more workers must pay off
-            commands["corebatchloader --compress, %d worker%s" % (count, "s" if count > 1 else "")] = \
-                lambda count=count: CLI + [str(source), str(fresh("gz%d" % count)), "--workers", str(count),
-                                           "--quiet", "--no-fsync", "--compress"]
-    if "plain" in source.name:  # exact as .nhdr: the zero-copy header against the copying conversion
-        commands["corebatchloader --format nhdr"] = lambda: CLI + [str(source), str(fresh("nhdr")), "--workers",
-                                                                   "1", "--quiet", "--format", "nhdr", "--no-fsync"]
+    if several and workers > 1:
+        commands[NO_FSYNC_CONVERT_ONLY + ", 1 worker"] = ours("nofsync1", "--no-fsync", "--workers", "1",
+                                                             *NO_ANALYSES)
+        commands["%d × cat in parallel" % workers] = cat_parallel
+    if "plain" not in source.name:  # gzip: CPU-bound, where the deflate and the workers show
+        commands[COMPRESS] = ours("gz", "--compress")
+        commands[COMPRESS + " " + " ".join(NO_ANALYSES)] = ours("gzconvert", "--compress", *NO_ANALYSES)
+    else:  # exact as .nhdr: the zero-copy header against the copying conversion
+        commands["corebatchloader --format nhdr"] = ours("nhdr", "--format", "nhdr")
     dcm2niix = shutil.which("dcm2niix") or str(Path(PY).parent / "dcm2niix")
     if Path(dcm2niix).exists():
-        commands["dcm2niix -e y (NRRD)"] = lambda: ["sh", "-c", 'for d in "$@"; do %s -e y -z n -b n -o %s -f '
-                                                    '"$(basename "$d")" "$d"; done' % (dcm2niix, fresh("dcm2niix")),
-                                                    "dcm2niix"] + core_folders
+        commands[PEERS[0]] = lambda: ["sh", "-c", 'for d in "$@"; do %s -e y -z n -b n -o %s -f "$(basename "$d")" '
+                                      '"$d"; done' % (dcm2niix, fresh("dcm2niix")), "dcm2niix"] + core_folders
     if _importable("SimpleITK"):
-        commands["SimpleITK series → NRRD"] = lambda: [PY, str(HERE / "peers.py"), "simpleitk",
-                                                      str(fresh("sitk"))] + core_folders
+        commands[PEERS[1]] = lambda: [PY, str(HERE / "peers.py"), "simpleitk", str(fresh("sitk"))] + core_folders
     if _importable("slicer"):
-        commands["Slicer reader + NRRD storage node"] = lambda: [PY, str(HERE / "peers.py"), "slicer",
-                                                                str(fresh("slicer"))] + core_folders
+        commands[PEERS[2]] = lambda: [PY, str(HERE / "peers.py"), "slicer", str(fresh("slicer"))] + core_folders
     return commands
+
+
+CAT, DURABLE_FLOOR = "cat (floor)", "cat + fsync of each file (durable floor)"
+NO_ANALYSES = ("--no-ct-log", "--no-unwrap")
+DEFAULT = "**corebatchloader** (the default: fsync, CT log, unwrap, workers = CPUs)"
+CONVERT_ONLY = "corebatchloader --no-ct-log --no-unwrap (conversion alone, fsync)"
+NO_FSYNC = "corebatchloader --no-fsync"
+NO_FSYNC_CONVERT_ONLY = "corebatchloader --no-fsync --no-ct-log --no-unwrap"
+COMPRESS = "corebatchloader --compress"
+PEERS = ("dcm2niix -e y (NRRD)", "SimpleITK series → NRRD", "Slicer reader + NRRD storage node")
 
 
 def _importable(module: str) -> bool:
@@ -185,11 +214,53 @@ def header_scan_rate(source: Path) -> float:
 MODES = ("warm", "cold")
 
 
+def interleaved(commands: Dict[str, Callable[[], List[str]]], rounds: int, source: Optional[Path], label: str
+                ) -> Tuple[Dict[str, Dict[str, float]], Dict[str, int]]:
+    """Median wall seconds per mode and command, and peak RSS; every round runs every command in
+    both modes, one after the other, so a busy machine or a drifting cache hits all alike."""
+    times = {mode: {name: [] for name in commands} for mode in MODES}  # type: Dict[str, Dict[str, List[float]]]
+    memory: Dict[str, int] = {name: 0 for name in commands}
+    for command in commands.values():  # warm the page cache, the imports and their bytecode
+        timed(command())
+    for round_number in range(rounds):
+        for name, command in commands.items():
+            for mode in MODES if source is not None else MODES[:1]:
+                argv = command()  # empties the tool's output folder (before the sync)
+                if mode == "cold":
+                    evict(source)  # type: ignore[arg-type]
+                os.sync()
+                seconds, rss = timed(argv)
+                times[mode][name].append(seconds)
+                memory[name] = max(memory[name], rss)
+        print("  %s: round %d/%d done" % (label, round_number + 1, rounds), flush=True)
+    return {mode: {name: statistics.median(values) for name, values in by_name.items() if values}
+            for mode, by_name in times.items()}, memory
+
+
+def against_targets(median: Dict[str, Dict[str, float]], well: bool) -> List[str]:
+    """The issue-11 ratios of one data set, in words."""
+    def ratios(top: str, bottom: str) -> str:
+        return ", ".join("%s %.2f×" % (mode, median[mode][top] / median[mode][bottom]) for mode in MODES)
+    limit = "1.5" if well else "1.25"
+    lines = ["- default ÷ durable floor: %s; conversion alone: %s (target ≤ 1.25×)" % (
+                 ratios(DEFAULT, DURABLE_FLOOR), ratios(CONVERT_ONLY, DURABLE_FLOOR)),
+             "- `--no-fsync` ÷ `cat`: %s; conversion alone: %s (target ≤ %s×)" % (
+                 ratios(NO_FSYNC, CAT), ratios(NO_FSYNC_CONVERT_ONLY, CAT), limit)]
+    peers = [p for p in PEERS if p in median["warm"]]
+    if peers:
+        fastest = {mode: min(peers, key=lambda p: median[mode][p]) for mode in MODES}
+        for ours in (DEFAULT, CONVERT_ONLY):
+            lines.append("- fastest peer ÷ %s: %s (target ≥ 3× warm, ≥ 2× cold)" % (
+                "default" if ours == DEFAULT else "conversion alone", ", ".join(
+                    "%s %.1f× (%s)" % (mode, median[mode][fastest[mode]] / median[mode][ours],
+                                       fastest[mode].split()[0]) for mode in MODES)))
+    if COMPRESS in median["warm"]:
+        lines.append("- `--compress` ÷ default: %s (target ≤ 2.5× on the 4-core batch)" % ratios(COMPRESS, DEFAULT))
+    return lines
+
+
 def run(data: Dict[str, Path], rounds: int, workers: int) -> str:
-    lines = ["Machine: %s, %d CPUs, Python %s, %s. Median of %d interleaved rounds; warm = DICOM files in "
-             "the page cache, cold = evicted before each run; peak RSS of the converting process."
-             % (platform.platform(), os.cpu_count() or 1, platform.python_version(), time.strftime("%Y-%m-%d"),
-                rounds), ""]
+    lines = []
     env_path = str(ROOT / "CoreBatchLoader")
     os.environ["PYTHONPATH"] = env_path + os.pathsep + os.environ.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory(dir=CACHE, prefix="run-") as scratch_name:
@@ -197,34 +268,52 @@ def run(data: Dict[str, Path], rounds: int, workers: int) -> str:
         for label, source in data.items():
             size = sum(p.stat().st_size for p in source.rglob("*.dcm"))
             count = sum(1 for _ in source.rglob("*.dcm"))
-            peers = peers_for(source, scratch, workers)
-            times = {mode: {name: [] for name in peers} for mode in MODES}  # type: Dict[str, Dict[str, List[float]]]
-            memory: Dict[str, int] = {name: 0 for name in peers}
-            for command in peers.values():  # warm the page cache and the imports
-                timed(command())
-                break
-            for round_number in range(rounds):
-                for name, command in peers.items():
-                    for mode in MODES:
-                        argv = command()  # empties the tool's output folder (before the sync)
-                        if mode == "cold":
-                            evict(source)
-                        os.sync()
-                        seconds, rss = timed(argv)
-                        times[mode][name].append(seconds)
-                        memory[name] = max(memory[name], rss)
-                print("  %s: round %d/%d done" % (label, round_number + 1, rounds), flush=True)
-            floor = {mode: statistics.median(times[mode]["cat (floor)"]) for mode in MODES}
+            commands = peers_for(source, scratch, workers)
+            median, memory = interleaved(commands, rounds, source, label)
             lines += ["### %s — %d files, %.0f MB" % (label, count, size / 1e6), "",
-                      "| tool | warm s | × cat | cold s | × cat | cold MB/s | peak RSS MB |",
-                      "|---|---:|---:|---:|---:|---:|---:|"]
-            for name in peers:
-                warm, cold = (statistics.median(times[mode][name]) for mode in MODES)
-                lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.0f | %d |" % (
-                    name, warm, warm / floor["warm"], cold, cold / floor["cold"], size / 1e6 / cold, memory[name]))
-            rate = header_scan_rate(source)
-            lines += ["", "Header scan alone (discovery + grouping, no pixels, warm): %.0f files/s." % rate, ""]
+                      "| tool | warm s | × cat | × durable floor | cold s | × cat | × durable floor | cold MB/s "
+                      "| peak RSS MB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            for name in commands:
+                warm, cold = (median[mode][name] for mode in MODES)
+                lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %d |" % (
+                    name, warm, warm / median["warm"][CAT], warm / median["warm"][DURABLE_FLOOR], cold,
+                    cold / median["cold"][CAT], cold / median["cold"][DURABLE_FLOOR], size / 1e6 / cold,
+                    memory[name]))
+            lines += [""] + against_targets(median, "well" in source.name)
+            lines += ["- header scan alone (discovery + grouping, no pixels, warm): %.0f files/s" %
+                      header_scan_rate(source), ""]
     return "\n".join(lines)
+
+
+def fixed_costs(rounds: int) -> str:
+    """Start-up and the per-core fixed cost, from runs on cores of two 64² slices (no I/O to
+    speak of): a one-core run, and a run of FIXED_COST_CORES cores, one worker."""
+    variants = {"the default": (), "`--no-fsync`": ("--no-fsync",),
+                "`--no-fsync --no-ct-log --no-unwrap`": ("--no-fsync",) + NO_ANALYSES}
+    with tempfile.TemporaryDirectory(dir=CACHE, prefix="run-") as scratch_name:
+        scratch = Path(scratch_name)
+
+        def ours(source: Path, options: Tuple[str, ...]) -> Callable[[], List[str]]:
+            out = scratch / ("%s%s" % (source.name, "".join(options)))
+            return lambda: (shutil.rmtree(out, ignore_errors=True),
+                            CLI + [str(source), str(out), "--quiet", "--workers", "1"] + list(options))[1]
+        one, many = CACHE / "tiny_1", CACHE / ("tiny_%d" % FIXED_COST_CORES)
+        commands = {"imports": lambda: [PY, "-c", "import CoreBatchLoaderLib.cli"]}
+        for name, options in variants.items():
+            commands["one " + name], commands["many " + name] = ours(one, options), ours(many, options)
+        median = interleaved(commands, rounds, None, "fixed costs")[0]["warm"]
+    lines = ["### Start-up and per-core fixed cost (cores of two 64² slices, 1 worker, warm)", "",
+             "- interpreter + imports (`python -c 'import CoreBatchLoaderLib.cli'`): %.3f s" % median["imports"],
+             "", "| command | a whole run of one core (start-up, scan, 2 slices, manifest, thumbnail, report) "
+             "| each further core (from %d cores) |" % FIXED_COST_CORES, "|---|---:|---:|"]
+    for name in variants:
+        per_core = (median["many " + name] - median["one " + name]) / (FIXED_COST_CORES - 1)
+        lines.append("| %s | %.3f s | %.1f ms |" % (name, median["one " + name], 1000 * per_core))
+    return "\n".join(lines + ["", "Targets: start-up to the first slice ≤ 0.15 s; per-core fixed cost ≤ 15 ms "
+                                  "beyond its I/O.", ""])
+
+
+FIXED_COST_CORES = 41
 
 
 def main() -> int:
@@ -233,6 +322,8 @@ def main() -> int:
     parser.add_argument("--large-slices", type=int, default=1000)
     parser.add_argument("--well-cores", type=int, default=20)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", nargs="*", metavar="NAME",
+                        help="only the data sets whose folder name starts so (batch, large, plain, well, real)")
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -245,19 +336,36 @@ def main() -> int:
         return 2
     subprocess.run([PY, __file__, "--generate-only", "--large-slices", str(args.large_slices),
                     "--well-cores", str(args.well_cores)], check=True)
-    large, well = CACHE / ("large_%d" % args.large_slices), CACHE / ("well_%d" % args.well_cores)
-    plain = CACHE / ("plain_%d" % args.large_slices)
-    table = run({"Large core (1 × %d slices of 512², unsigned 12-bit, intercept −1024 → int16 HU)"
-                 % args.large_slices: large,
-                 "Large core without rescale (1 × %d slices of 512², int16, slope 1, intercept 0)"
-                 % args.large_slices: plain,
-                 "Well (%d cores × 200 slices of 256², 12-bit → int16 HU)" % args.well_cores: well,
-                 "Lab-size core (133 mm × 900 mm at 0.5 mm: %d slices of 512², 12-bit → int16 HU)"
-                 % REAL_CORE_SLICES: CACHE / ("real_%d" % REAL_CORE_SLICES)},
-                args.rounds, args.workers)
-    args.output.write_text("# Benchmark results\n\n" + table + "\n")
-    print(table)
+    data = {
+        "Batch (%d cores × %d slices of 512², 12-bit → int16 HU)" % BATCH_SHAPE: CACHE / BATCH_NAME,
+        "Large core (1 × %d slices of 512², unsigned 12-bit, intercept −1024 → int16 HU)"
+        % args.large_slices: CACHE / ("large_%d" % args.large_slices),
+        "Large core without rescale (1 × %d slices of 512², int16, slope 1, intercept 0)"
+        % args.large_slices: CACHE / ("plain_%d" % args.large_slices),
+        "Well (%d cores × 200 slices of 256², 12-bit → int16 HU)" % args.well_cores:
+            CACHE / ("well_%d" % args.well_cores),
+        "Lab-size core (133 mm × 900 mm at 0.5 mm: %d slices of 512², 12-bit → int16 HU)"
+        % REAL_CORE_SLICES: CACHE / ("real_%d" % REAL_CORE_SLICES),
+    }
+    if args.only:
+        data = {label: path for label, path in data.items() if any(path.name.startswith(o) for o in args.only)}
+    header = ("Machine: %s, %d CPUs (shared with other work while measuring: floors and tools interleaved, so "
+              "ratios stay fair), Python %s, %s. Median of %d interleaved rounds; warm = DICOM files in the page "
+              "cache, cold = evicted before each run; peak RSS of the converting process.\n\n"
+              % (platform.platform(), os.cpu_count() or 1, platform.python_version(), time.strftime("%Y-%m-%d %H:%M"),
+                 args.rounds))
+    text = header + run(data, args.rounds, args.workers) + "\n" + fixed_costs(args.rounds) + "\n" + gzip_table()
+    args.output.write_text("# Benchmark results\n\n" + text)
+    print(text)
     return 0
+
+
+def gzip_table() -> str:
+    """bench/gzip_choice.py's table: which deflate --compress uses, and why."""
+    run = subprocess.run([PY, str(HERE / "gzip_choice.py")], capture_output=True, text=True)
+    if run.returncode != 0:
+        return "(gzip_choice.py failed: %s)\n" % run.stderr.strip().splitlines()[-1:]
+    return "### The deflate for --compress (`bench/gzip_choice.py`)\n\n" + run.stdout
 
 
 if __name__ == "__main__":
