@@ -418,7 +418,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.stopped = "%s; the cores written so far are complete: make room and run again to resume" % exc
         finally:
             result.records = ordered_records()
-            _save_manifest(result, output_dir, manifest_records(), options.convert.durable)
+            _save_manifest(result, output_dir, manifest_records(), options.convert.durable, last=True)
             remove_stale_partials(output_dir)
         if depths and not result.cancelled and not result.stopped:
             from .well_steps import finish_well
@@ -468,13 +468,19 @@ class ManifestPace:
         self._next = time.perf_counter() + self.share * seconds
 
 
-def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord], durable: bool) -> None:
+def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord], durable: bool,
+                   last: bool = False) -> None:
     """Write the manifest; an output folder that takes no more writes (full disk, gone) stops the
     batch with ``result.stopped`` saying why, and the previous manifest stays, complete.
 
     ``durable``: the manifest is fsynced, then the output folder, which makes every output
-    renamed into it so far durable with it — one folder fsync per manifest, not per file."""
+    renamed into it so far durable with it — one folder fsync per manifest, not per file.  The
+    subfolders (CT logs, unwraps…) once, with the ``last`` manifest of the conversion: a rerun
+    redoes a core whose log or unwrap a crash lost."""
     try:
+        if durable and last:
+            for folder in own_folders(output_dir)[1:]:
+                sync_folder(folder)
         result.manifest = write_manifest(output_dir, records, durable=durable)
         if durable:
             sync_folder(output_dir)
