@@ -105,8 +105,8 @@ def core_logs(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[s
         if depth is None or record.status not in ("converted", "skipped"):
             continue
         if not record.ct_log or not record.dimensions or not record.spacing:
-            warnings.append("%s has no CT log (converted with --no-ct-log or as .nhdr): NULL in %s"
-                            % (record.name, LAS_NAME))
+            warnings.append("%s has no CT log (converted with --no-ct-log, as .nhdr or by Slicer's DICOM "
+                            "route): NULL in %s" % (record.name, LAS_NAME))
             continue
         path = Path(output_dir) / record.ct_log
         try:
