@@ -212,3 +212,19 @@ def test_slices_that_fit_no_regular_grid_fail_the_core_in_one_line(tmp_path: Pat
     set_text(series.files[5:6], "ImagePositionPatient", "-10\\-20\\%r" % (30.0 + 5 * 0.5 + 0.2))
     record = convert_tree(tmp_path / "well", tmp_path / "out").records[0]
     assert record.status == "failed" and "regular grid" in record.error and series.files[5].name in record.error
+
+
+@pytest.mark.parametrize("bad_name", ["IM\n0003.dcm", "IM\r0003.dcm"])
+def test_an_nhdr_whose_file_names_cannot_be_listed_falls_back_to_nrrd_that_slicer_reads(
+        tmp_path: Path, bad_name: str) -> None:
+    from slicer_oracle import assert_same_world_image, load_volume_like_slicer, read_dicom_like_slicer
+    series = write_core_series(tmp_path / "well" / "core", slices=5)
+    renamed = series.files[2].with_name(bad_name)
+    series.files[2].rename(renamed)
+    files = series.files[:2] + [renamed] + series.files[3:]
+    record = convert_tree(tmp_path / "well", tmp_path / "out", output_format="nhdr").records[0]
+    assert record.status == "converted" and record.output == "core.nrrd", (record.output, record.error)
+    assert any("written as .nrrd, not .nhdr" in w and "cannot be listed" in w for w in record.warnings)
+    assert not (tmp_path / "out" / "core.nhdr").exists()
+    assert_same_world_image(load_volume_like_slicer(tmp_path / "out" / "core.nrrd"), read_dicom_like_slicer(files),
+                            atol_mm=1e-4)

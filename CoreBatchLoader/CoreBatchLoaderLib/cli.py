@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
 from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.lifetime import stop_signals_interrupt
+from .batch.manifest import MANIFEST_NAME, read_manifest
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
 from .nrrd.deflate import fast_gzip_note
@@ -87,9 +89,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     well.add_argument("--depths", type=Path, metavar="FILE", dest="depths_file",
                       help="core depths in metres: two columns top bottom, one row per core folder in name "
                            "order (GeoSlicer), or a CSV with the header core,top,bottom[,flip]")
-    well.add_argument("--start-depth", type=float, metavar="M",
+    well.add_argument("--start-depth", type=_finite_float, metavar="M",
                       help="top of the first core; with --core-length the cores lie back to back in name order")
-    well.add_argument("--core-length", type=float, metavar="M", help="length of every core, with --start-depth")
+    well.add_argument("--core-length", type=_finite_float, metavar="M", help="length of every core, with --start-depth")
     well.add_argument("--flip-all", action="store_true",
                       help="every scan runs bottom to top (the larger slice position is the core's top)")
     well.add_argument("--scene", action="store_true",
@@ -147,7 +149,7 @@ def run_and_summarize(args: argparse.Namespace,
             emit(events.error_event(str(exc)))
             return 2
         except KeyboardInterrupt:
-            print("corebatchloader: interrupted", file=sys.stderr)
+            print("corebatchloader: interrupted; %s" % recorded_so_far(args.output), file=sys.stderr)
             emit(events.interrupted_event(stops.exit_status()))
             return stops.exit_status()
         finally:
@@ -201,6 +203,15 @@ class JsonProgress:
 SUMMARY_LINES = 40  # errors first, then warnings
 
 
+def recorded_so_far(output: Path) -> str:
+    """What a batch stopped outside its folder loop has done, from its manifest (for the line that
+    says it was interrupted: the cores it wrote are complete and count)."""
+    records = read_manifest(Path(output).resolve())
+    counts = {status: sum(r.status == status for r in records) for status in ("converted", "skipped", "failed")}
+    return "%d converted, %d skipped, %d failed so far — manifest: %s" % (
+        counts["converted"], counts["skipped"], counts["failed"], Path(output) / MANIFEST_NAME)
+
+
 def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
     counts = {status: sum(r.status == status for r in result.records) for status in ("converted", "skipped", "failed")}
     lines = ["FAILED %s: %s" % (r.name, r.error) for r in result.failed]
@@ -217,6 +228,8 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
         print("report: %s" % result.report)
     if result.stopped:
         print("corebatchloader: stopped: %s" % result.stopped, file=sys.stderr)
+    for line in result.warnings:
+        print("corebatchloader: warning: %s" % line, file=sys.stderr)
     for line in result.not_written:
         print("corebatchloader: %s" % line, file=sys.stderr)
     if not result.records and not result.cancelled:
@@ -285,6 +298,17 @@ def _sample(args: argparse.Namespace) -> int:
     print("wrote %d synthetic cores (%d slices of %d×%d each) under %s" % (
         len(series), args.slices, args.size, args.size, args.folder))
     return 0
+
+
+def _finite_float(text: str) -> float:
+    """A number of metres: NaN and infinity (also "1e309") are usage errors, not depths."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("%r is not a finite number" % text)
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -212,6 +212,10 @@ def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: Val
     """
     if any(index is None for index in geometry.slice_order):
         return "a missing slice cannot be listed"
+    unlistable = next((s.path for s in slices if not listable(os.path.abspath(s.path))), None)
+    if unlistable is not None:
+        return "the file name %r cannot be listed in a header (a line break or undecodable bytes)" % (
+            os.path.basename(unlistable))
     if any(not s.is_native or s.is_big_endian for s in slices):
         return "pixel data is compressed or big endian"
     if any(s.inverted for s in slices):
@@ -229,6 +233,19 @@ def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: Val
     if len({s.pixel_offset for s in slices}) == 1:
         return None
     return "pixel data neither ends every file nor starts at the same offset in each"
+
+
+def listable(path: str) -> bool:
+    """``path`` can be a line of a detached header's ``data file: LIST``: one line of text.  A
+    name with a line break splits into two entries (Slicer then reads no file at all), and bytes
+    that are no UTF-8 cannot be written into the header as they are."""
+    if "\n" in path or "\r" in path:
+        return False
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def write_core_nhdr(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,

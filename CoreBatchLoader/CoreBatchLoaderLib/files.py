@@ -272,8 +272,19 @@ class AtomicFile:
     def __enter__(self) -> "AtomicFile":
         if not may_replace(self.final, self.replace_foreign):
             raise ForeignFile(self.final)
-        self._file = open(self.temporary, "xb")
+        with self._naming_the_final_file():
+            self._file = open(self.temporary, "xb")
         return self
+
+    @contextmanager
+    def _naming_the_final_file(self) -> Iterator[None]:
+        """An error on the temporary file names the file the user asked for, not ``.x.1f2e.partial``."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.filename in (str(self.temporary), self.temporary):
+                exc.filename, exc.filename2 = str(self.final), None
+            raise
 
     @property
     def file(self) -> BinaryIO:
@@ -293,11 +304,12 @@ class AtomicFile:
             self._writeback_from, self._pending = end, 0
 
     def commit(self) -> None:
-        self.file.flush()
-        if self.durable:
-            os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.temporary, self.final)
+        with self._naming_the_final_file():
+            self.file.flush()
+            if self.durable:
+                os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.temporary, self.final)
         self.committed = True
         record_written(self.final)
 

@@ -115,7 +115,10 @@ class SliceAnalyses:
     def __enter__(self) -> "SliceAnalyses":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if isinstance(exc_type, type) and issubclass(exc_type, BaseException) and not issubclass(exc_type, Exception):
+            return  # Ctrl-C or SIGTERM, maybe inside a queue call holding its lock: joining could hang
+            # forever; the thread is a daemon and the process is ending
         self.join()
 
     def add_slice(self, k: int, values: Optional[np.ndarray]) -> None:

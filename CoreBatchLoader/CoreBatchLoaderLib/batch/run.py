@@ -114,6 +114,7 @@ class BatchResult:
     report: Optional[Path] = None
     well: Optional[WellResult] = None  # with depths: the scene, or why it was not written
     not_written: List[str] = field(default_factory=list)  # outputs left out: a foreign file holds the name
+    warnings: List[str] = field(default_factory=list)  # about the batch's outputs, not one core
 
     @property
     def failed(self) -> List[CoreRecord]:
@@ -283,7 +284,11 @@ class OutputLock:
         self._fd: Optional[int] = None
 
     def __enter__(self) -> "OutputLock":
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only folder or file system, no permission
+            raise UsageError("cannot write in the output folder %s (%s)" % (
+                self.path.parent, exc.strerror or exc)) from None
         try:
             _lock_exclusively(self._fd)
         except OSError as exc:
@@ -324,6 +329,17 @@ def own_folders(output_dir: Path) -> List[Path]:
     return folders
 
 
+OUTPUT_SUBFOLDERS = ("thumbnails", "logs", "unwrap", "scene")  # the report's, CT log's, unwrap's, scene's
+
+
+def folders_that_are_files(output_dir: Path) -> List[str]:
+    """A warning for each folder the batch writes into that is a file in the output folder:
+    what goes there is not written (each such picture or log says so where it is missing)."""
+    return ["%s in %s is a file, not a folder: what the batch writes there is left out (move the file away)"
+            % (name, output_dir) for name in OUTPUT_SUBFOLDERS
+            if (output_dir / name).exists() and not (output_dir / name).is_dir()]
+
+
 def remove_stale_partials(output_dir: Path) -> int:
     """Delete temporary files a killed run left behind (never under a final name), in the
     output folder and the subfolders the batch writes (the caller holds the lock)."""
@@ -356,6 +372,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
     result = BatchResult()
     with OutputLock(output_dir), foreign_files_replaceable(options.overwrite):
         remove_stale_partials(output_dir)
+        result.warnings.extend(folders_that_are_files(output_dir))
         try:
             claim_output_folder(output_dir, own_folders(output_dir), options.overwrite)
         except ForeignFile as exc:
@@ -363,7 +380,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         previous: Dict[str, List[CoreRecord]] = {}
         for record in read_manifest(output_dir):
             previous.setdefault(record.source, []).append(record)
-        folders = find_core_folders(input_dir, exclude=[output_dir])
+        folders = find_core_folders(input_dir, exclude=[output_dir], earlier_names={  # names never move
+            source: [r.name for r in records] for source, records in previous.items()})
         result.folders = len(folders)
         folders = [folder for folder in folders if holds_dicom_image(folder)]  # depth tables name only these
         depths: Mapping[str, "CoreDepth"] = {}
@@ -528,11 +546,11 @@ def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,
             yield index, process_folder(job, converter)
     elif options.scheduler:
         yield from _run_on_dask(jobs, options.scheduler)
-    elif options.workers <= 1 or len(jobs) <= 1:
+    elif min(options.workers, len(jobs)) <= 1:
         for index, job in enumerate(jobs):
             yield index, process_folder(job)
-    else:
-        yield from _run_in_processes(jobs, options.workers)
+    else:  # never more workers than folders: an idle process costs its start-up and memory
+        yield from _run_in_processes(jobs, min(options.workers, len(jobs)))
 
 
 def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple]:

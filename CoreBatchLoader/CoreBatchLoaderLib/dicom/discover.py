@@ -20,7 +20,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .headers import DicomFileError, NotAnImage, SliceHeader, dicom_start, read_slice_headers
 
@@ -75,12 +75,15 @@ def natural_key(text: str) -> List[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
-def find_core_folders(input_dir: Path, exclude: Sequence[Path] = ()) -> List[CoreFolder]:
+def find_core_folders(input_dir: Path, exclude: Sequence[Path] = (),
+                      earlier_names: Optional[Mapping[str, Sequence[str]]] = None) -> List[CoreFolder]:
     """Every folder at or below ``input_dir`` that directly holds files, in natural order.
 
     Hidden folders and files (".name") and the folders in ``exclude`` (the output folder when it
     lies inside the input) are not entered.  Symbolic links to folders are followed (a well is
-    often assembled from several disks that way), each real folder once.
+    often assembled from several disks that way), each real folder once.  ``earlier_names``
+    (a folder's path → the core names an earlier run gave it) keeps those names: see
+    :func:`stable_names`.
     """
     root = Path(input_dir).resolve()
     excluded = {str(Path(p).resolve()) for p in exclude}
@@ -98,7 +101,9 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = ()) -> List[Cor
         if visible:
             found.append((current, visible))
     found.sort(key=lambda item: natural_key(os.path.relpath(item[0], root)))
-    names = unique_names([_folder_name(root, Path(path)) for path, _ in found])
+    relative = [Path(path).relative_to(root).as_posix() for path, _ in found]
+    names = stable_names([_folder_name(root, Path(path)) for path, _ in found], relative,
+                         [tuple((earlier_names or {}).get(os.path.abspath(path), ())) for path, _ in found])
     return [CoreFolder(path, name, files) for (path, files), name in zip(found, names)]
 
 
@@ -114,6 +119,42 @@ def short_name(name: str, limit: int = MAX_NAME) -> str:
     if len(name) <= limit:
         return name
     return "%s_%08x" % (name[:limit - 9], zlib.crc32(name.encode("utf-8")))
+
+
+def stable_names(names: Sequence[str], relative_paths: Sequence[str],
+                 earlier: Sequence[Sequence[str]]) -> List[str]:
+    """Core folder names that never move: ``names`` made from the folders' paths, where two
+    folders would share one (``well7/box3``, ``well7_box3``, ``well7+box3`` are all
+    ``well7_box3``) each gets a suffix from its own path (:func:`path_suffix`), never from the
+    order in which folders are found; and a folder keeps whatever name an earlier run gave its
+    cores (``earlier``: those names), so a folder added later never renames an old core."""
+    bare_and_suffixed = [(name, suffixed(name, path_suffix(path))) for name, path in zip(names, relative_paths)]
+    chosen: List[Optional[str]] = [None] * len(names)
+    for n, (bare, with_suffix) in enumerate(bare_and_suffixed):  # remembered first: they keep their names
+        for candidate in (with_suffix, bare):
+            if earlier[n] and all(is_core_of(core, candidate) for core in earlier[n]):
+                chosen[n] = candidate
+                break
+    taken = {name.lower() for name in chosen if name is not None}
+    counts: Dict[str, int] = {}
+    for bare, _ in bare_and_suffixed:
+        counts[bare.lower()] = counts.get(bare.lower(), 0) + 1
+    for n, (bare, with_suffix) in enumerate(bare_and_suffixed):
+        if chosen[n] is None:
+            alone = counts[bare.lower()] == 1 and bare.lower() not in taken
+            chosen[n] = bare if alone else with_suffix
+            taken.add(chosen[n].lower())
+    return unique_names([name for name in chosen if name is not None])  # only a checksum collision is left
+
+
+def path_suffix(relative_path: str) -> str:
+    """``_x`` and 8 hex digits of a checksum of the folder's path below the input: the same for the
+    folder on every run and every machine (not a digit run, which reads as a series suffix)."""
+    return "_x%08x" % zlib.crc32(relative_path.encode("utf-8", "surrogateescape"))
+
+
+def suffixed(name: str, suffix: str, limit: int = MAX_NAME) -> str:
+    return name[:limit - len(suffix)] + suffix
 
 
 def unique_names(names: Iterable[str]) -> List[str]:
@@ -143,7 +184,7 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             continue
         except DicomFileError as exc:
             unreadable.append(exc)
-        except OSError as exc:
+        except OSError as exc:  # also a FIFO or device named like a slice: never opened
             unreadable.append(DicomFileError("%s: cannot read (%s)" % (file_name, exc.strerror or exc)))
     left_out: Dict[Tuple[str, str], List[SliceHeader]] = {}  # (what, why) → images that are no core's slices
     slices, copies = _without_copies(slices)

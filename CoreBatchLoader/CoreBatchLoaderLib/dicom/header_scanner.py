@@ -14,8 +14,9 @@ error message.  So this module never decides that a file is bad; it only goes fa
 from __future__ import annotations
 
 import os
+import stat
 import struct
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, BinaryIO, Dict, Optional, Tuple
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -76,9 +77,41 @@ class ScannedHeader(dict):
     file_size: int = 0
 
 
+class NotRegularFile(OSError):
+    """A FIFO, device or socket named like a slice: never opened for reading."""
+
+
+FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+              (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file, else raise :class:`NotRegularFile`.
+
+    A FIFO named like a slice blocks ``open()`` (and ``read()``) until someone writes to it, a
+    device reads forever: the batch would hang.  So the kind is checked before opening, the open
+    is non-blocking (a FIFO swapped in meanwhile cannot block it) and the open file is checked
+    again; on a regular file the non-blocking flag changes nothing.
+    """
+    _require_regular(os.stat(path).st_mode, path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _require_regular(os.fstat(fd).st_mode, path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _require_regular(mode: int, path: str) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+        raise NotRegularFile(0, "%s, not a file: left unopened" % kind, path)
+
+
 def scan_header(path: str) -> Optional[ScannedHeader]:
     """The wanted values of ``path``, or ``None`` when pydicom must read it."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         data = f.read(min(size, _FIRST_READ))
         while True:

@@ -26,7 +26,7 @@ ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"
 ExplicitVRBigEndian = "1.2.840.10008.1.2.2"
 
 from ..messages import one_line
-from .header_scanner import scan_header
+from .header_scanner import open_regular, scan_header
 
 PIXEL_DATA_TAG = 0x7FE00010
 SERIES_INSTANCE_UID_TAG = 0x0020000E
@@ -118,8 +118,9 @@ class SliceHeader:
 
 def dicom_start(path: str) -> Optional[str]:
     """What the first bytes say: "part10" (a preamble, "DICM" at 128), "bare" (a data set without
-    one: it starts with a group 0x0002 or 0x0008 tag in little endian), or None (not DICOM)."""
-    with open(path, "rb") as f:
+    one: it starts with a group 0x0002 or 0x0008 tag in little endian), or None (not DICOM).
+    Raises :class:`.header_scanner.NotRegularFile` (an OSError) for a FIFO or device."""
+    with open_regular(path) as f:
         head = f.read(132)
     if len(head) == 132 and head[128:132] == b"DICM":
         return "part10"

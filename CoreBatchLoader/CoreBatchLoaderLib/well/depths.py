@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -214,7 +215,10 @@ class _Dialect:
     def number(self, path: Path, line: int, text: str) -> float:
         if not self.is_number(text):
             raise DepthError("%s line %d: %r is not a depth in metres" % (path, line, text))
-        return float(text.strip().replace(",", "."))
+        value = float(text.strip().replace(",", "."))
+        if not math.isfinite(value):  # 1e309 reads as infinity
+            raise DepthError("%s line %d: %r is not a finite depth in metres" % (path, line, text))
+        return value
 
 
 def _few(names: Sequence[str], limit: int = 5) -> str:
