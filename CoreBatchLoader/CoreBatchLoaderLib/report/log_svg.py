@@ -19,7 +19,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..analysis.ct_log import STATISTICS, read_log_csv
+from ..analysis.ct_log import DEPTH_COLUMN, STATISTICS, read_log_csv
 from ..files import write_text_atomically
 
 INK = "#1f2933"
@@ -159,13 +159,14 @@ def write_log_track(path: Path, track: LogTrack, durable: bool = True) -> Path:
 def core_profile(csv_path: Path, svg_path: Path, title: str, durable: bool = True) -> Optional[Path]:
     """A small profile of one core's log (no depths: along the core from its top), or None when
     the log has no row with a core."""
-    _, first_values, _, rows = read_log_csv(csv_path)
+    column, first_values, _, rows = read_log_csv(csv_path)
     if not np.isfinite(rows[:, 0]).any() or not len(first_values):
         return None
     distance_mm = np.asarray(first_values, dtype=float)
-    if distance_mm.max() < 1.0:  # depth_m: the profile runs from the core's top all the same
+    if column == DEPTH_COLUMN:  # the profile runs from the core's top all the same
         distance_mm = (distance_mm - distance_mm.min()) * 1000.0
-    length = float(distance_mm.max() + distance_mm.min())  # the last slice centre + half a slice
+    # the last slice centre + half a slice; a core of one slice still gets a millimetre of track
+    length = max(float(distance_mm.max() + distance_mm.min()), 1.0)
     track = LogTrack(0.0, -length, title, height_px=240, top_px=44, total_height_px=262, ct_width=150,
                      diameter_width=70, axis_width=52, font_px=13)
     track.add_core(title, 0.0, length / 1000.0, distance_mm / 1000.0, rows)
