@@ -261,6 +261,10 @@ def test_a_full_disk_stops_the_batch_with_one_line_and_a_rerun_resumes(small_dis
     if workers == 1:  # in order: the first three fit, the fourth does not
         assert [c["name"] for c in recorded] == ["core_001", "core_002", "core_003"]
     assert recorded and all(c["status"] == "converted" for c in recorded)
+    # every core on disk is counted: in the manifest and in the summary (with 2 workers, one that
+    # finished while the other hit the full disk was written but left out)
+    assert sorted(p.stem for p in (small_disk / "out").glob("*.nrrd")) == [c["name"] for c in recorded]
+    assert re.search(r"^%d converted, 0 skipped, 0 failed" % len(recorded), full.stdout, re.M), full.stdout
     for core in recorded:  # whatever the manifest lists is there and complete
         assert nrrd.read(str(small_disk / "out" / core["output"]))[0].shape == (64, 64, 20)
     assert partials(small_disk / "out") == []

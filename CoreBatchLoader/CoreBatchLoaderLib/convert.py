@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Sequence, Dict, List, Optional
 
 import numpy as np
 
@@ -45,7 +45,23 @@ class CoreError(Exception):
 class OutputFull(Exception):
     """The output folder takes no more data (disk full, quota exceeded): not this core's fault,
     and every core after it would fail the same way after writing as much as fits, so the batch
-    stops; what is done stays done, and a rerun resumes once there is room."""
+    stops; what is done stays done, and a rerun resumes once there is room.
+
+    ``written``: the records of cores whose volume is complete on disk although the disk filled
+    while their folder was being finished (a CT log after the volume, the next series): the batch
+    records them before it stops, so the manifest and the summary count every core written.
+    They carry no fingerprint, so a rerun converts their folder again (and writes what is missing).
+    """
+
+    def __init__(self, message: str, written: Sequence[CoreRecord] = ()) -> None:
+        super().__init__(message, list(written))  # in args: it crosses process boundaries pickled
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def written(self) -> List[CoreRecord]:
+        return list(self.args[1])
 
 
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -153,8 +169,14 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
         record.status, record.error = "failed", one_line(exc, 500)
     except OSError as exc:  # file too large, permission: this core only
         if exc.errno in DISK_FULL:
+            volume_written = record.status == "converted"  # the disk filled after it: the CT log, the unwrap
+            if volume_written:
+                record.warnings.append("output disk full after the volume was written: its CT log or "
+                                       "unwrap may be missing (the rerun writes them)")
+                record.seconds = round(time.perf_counter() - started, 3)
             raise OutputFull("output disk full while writing %s (%s)" % (
-                output_file_name(core.name, options.output_format), exc.strerror or exc)) from None
+                output_file_name(core.name, options.output_format), exc.strerror or exc),
+                [record] if volume_written else []) from None
         record.status = "failed"
         record.error = one_line("write failed: %s%s" % (
             exc.strerror or exc, " (%s)" % exc.filename if getattr(exc, "filename", None) else ""), 500)

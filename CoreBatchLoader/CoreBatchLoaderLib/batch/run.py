@@ -175,8 +175,8 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
             options = replace(job.options, depth=depth) if depth is not None else job.options
             try:
                 record = converter(core, Path(job.output_dir), options)
-            except OutputFull:
-                raise  # not this core's fault: the batch stops
+            except OutputFull as exc:  # not this core's fault: the batch stops, with what is written
+                raise OutputFull(str(exc), records + exc.written) from None
             except Exception as exc:  # a bug must cost one core, not the batch
                 record = core_record(core, error="internal error: %s" % one_line(exc))
         record.fingerprint = job.fingerprint
@@ -541,14 +541,15 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
 def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,
               converter: Optional[CoreConverter] = None) -> Iterator[tuple]:
     """Yield (job index, records) as folders finish, wherever they run."""
-    if converter is not None:
+    if converter is not None or options.scheduler is None and min(options.workers, len(jobs)) <= 1:
         for index, job in enumerate(jobs):
-            yield index, process_folder(job, converter)
+            try:
+                records = process_folder(job, converter or convert_core)
+            except OutputFull as exc:
+                yield from _written_before_the_stop(index, exc)
+            yield index, records
     elif options.scheduler:
         yield from _run_on_dask(jobs, options.scheduler)
-    elif min(options.workers, len(jobs)) <= 1:
-        for index, job in enumerate(jobs):
-            yield index, process_folder(job)
     else:  # never more workers than folders: an idle process costs its start-up and memory
         yield from _run_in_processes(jobs, min(options.workers, len(jobs)))
 
@@ -576,9 +577,32 @@ def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple
                 with _interrupts_blocked():  # workers start here and inherit the blocked signals
                     pending[pool.submit(process_folder, job)] = index
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            full: Optional[OutputFull] = None
             for future in finished:
                 index = pending.pop(future)
-                yield index, _result_or_failure(future, jobs[index])
+                try:
+                    records = _result_or_failure(future, jobs[index])
+                except OutputFull as exc:
+                    full = full or exc
+                    yield from _written(index, exc)
+                    continue
+                yield index, records
+            if full is not None:
+                # The disk is full: start nothing more, but let the folders already running end
+                # (each completes or stops at the full disk by itself) and record what they wrote,
+                # so the summary and the manifest count every core that is on disk.
+                queue.clear()
+                for future in [f for f in pending if f.cancel()]:
+                    pending.pop(future)
+                for future in wait(list(pending))[0]:
+                    index = pending.pop(future)
+                    try:
+                        records = _result_or_failure(future, jobs[index])
+                    except OutputFull as exc:
+                        yield from _written(index, exc)
+                        continue
+                    yield index, records
+                yield from _written_before_the_stop(None, full)
         finished_normally = True
     finally:
         if not finished_normally:  # interrupted or cancelled: stop the work in progress now
@@ -641,9 +665,26 @@ def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:
         futures = {client.submit(process_folder, job, pure=False, key="corebatchloader-%d-%s" % (
             index, job.folder.name)): index for index, job in enumerate(jobs)}
         for future in as_completed(list(futures)):
-            yield futures[future], _result_or_failure(future, jobs[futures[future]])
+            try:
+                records = _result_or_failure(future, jobs[futures[future]])
+            except OutputFull as exc:
+                yield from _written_before_the_stop(futures[future], exc)
+            yield futures[future], records
     finally:
         client.close()
+
+
+def _written(index: int, stop: OutputFull) -> Iterator[tuple]:
+    """(index, records) of the cores a folder completed before the disk filled, if any."""
+    if stop.written:
+        yield index, stop.written
+
+
+def _written_before_the_stop(index: Optional[int], stop: OutputFull) -> Iterator[tuple]:
+    """Yield what the folder at ``index`` wrote before the disk filled, then stop the batch."""
+    if index is not None:
+        yield from _written(index, stop)
+    raise OutputFull(str(stop)) from None
 
 
 def _result_or_failure(future: object, job: FolderJob) -> List[CoreRecord]:
