@@ -265,10 +265,11 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if batch is None:
             self._pollTimer.stop()
             return
+        ended = batch.done  # read before the last poll (as Logic.convert does), so no line is left behind
         for progress in batch.poll():
             self.logic.onFolder(progress)
             self._onProgress(progress)
-        if batch.done:
+        if ended:
             self._pollTimer.stop()
             self._batch = None
             self._finished(self._guarded(lambda: self.logic.finishConvert(batch)))

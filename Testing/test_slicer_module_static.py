@@ -315,6 +315,13 @@ def test_the_headless_fast_route_converts_with_the_cli_exit_status_and_manifest(
                                                                      ("core_002", "converted", "fast")]
 
 
+
+def test_the_headless_fast_route_takes_folders_relative_to_where_it_was_started(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=1, slices=4)
+    run = slicer_batch_run("well", "out", "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "core_001.nrrd").is_file()
+
 @pytest.mark.parametrize("problem, status", [("failed_core", 1), ("missing_input", 2), ("bad_option", 2),
                                              ("dicomlib_outside_slicer", 2), ("dicomlib_on_dask", 2)])
 def test_the_headless_entry_exits_with_the_cli_statuses(tmp_path: Path, problem: str, status: int) -> None:

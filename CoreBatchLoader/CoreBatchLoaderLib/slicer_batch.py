@@ -60,7 +60,7 @@ def _run_fast(arguments: List[str]) -> int:
 
     try:
         command, env = cli_command(["convert"] + arguments)
-        child = subprocess.Popen(command, cwd=str(MODULE_DIR), env=env)
+        child = subprocess.Popen(command, env=env)  # in our folder: INPUT and OUTPUT_DIR may be relative
     except (BatchProcessError, OSError) as exc:
         print("slicer_batch: error: %s" % exc, file=sys.stderr)
         return 2
