@@ -17,8 +17,9 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..analysis.slices import CoreInterval
 from ..convert import (
@@ -543,11 +544,9 @@ def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,
     """Yield (job index, records) as folders finish, wherever they run."""
     if converter is not None or options.scheduler is None and min(options.workers, len(jobs)) <= 1:
         for index, job in enumerate(jobs):
-            try:
-                records = process_folder(job, converter or convert_core)
-            except OutputFull as exc:
-                yield from _written_before_the_stop(index, exc)
-            yield index, records
+            full = yield from _folder_records(index, partial(process_folder, job, converter or convert_core))
+            if full is not None:
+                raise full
     elif options.scheduler:
         yield from _run_on_dask(jobs, options.scheduler)
     else:  # never more workers than folders: an idle process costs its start-up and memory
@@ -580,13 +579,8 @@ def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple
             full: Optional[OutputFull] = None
             for future in finished:
                 index = pending.pop(future)
-                try:
-                    records = _result_or_failure(future, jobs[index])
-                except OutputFull as exc:
-                    full = full or exc
-                    yield from _written(index, exc)
-                    continue
-                yield index, records
+                stop = yield from _folder_records(index, partial(_result_or_failure, future, jobs[index]))
+                full = full or stop
             if full is not None:
                 # The disk is full: start nothing more, but let the folders already running end
                 # (each completes or stops at the full disk by itself) and record what they wrote,
@@ -596,13 +590,8 @@ def _run_in_processes(jobs: Sequence[FolderJob], workers: int) -> Iterator[tuple
                     pending.pop(future)
                 for future in wait(list(pending))[0]:
                     index = pending.pop(future)
-                    try:
-                        records = _result_or_failure(future, jobs[index])
-                    except OutputFull as exc:
-                        yield from _written(index, exc)
-                        continue
-                    yield index, records
-                yield from _written_before_the_stop(None, full)
+                    yield from _folder_records(index, partial(_result_or_failure, future, jobs[index]))
+                raise full
         finished_normally = True
     finally:
         if not finished_normally:  # interrupted or cancelled: stop the work in progress now
@@ -665,26 +654,27 @@ def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:
         futures = {client.submit(process_folder, job, pure=False, key="corebatchloader-%d-%s" % (
             index, job.folder.name)): index for index, job in enumerate(jobs)}
         for future in as_completed(list(futures)):
-            try:
-                records = _result_or_failure(future, jobs[futures[future]])
-            except OutputFull as exc:
-                yield from _written_before_the_stop(futures[future], exc)
-            yield futures[future], records
+            index = futures[future]
+            full = yield from _folder_records(index, partial(_result_or_failure, future, jobs[index]))
+            if full is not None:
+                raise full
     finally:
         client.close()
 
 
-def _written(index: int, stop: OutputFull) -> Iterator[tuple]:
-    """(index, records) of the cores a folder completed before the disk filled, if any."""
-    if stop.written:
-        yield index, stop.written
-
-
-def _written_before_the_stop(index: Optional[int], stop: OutputFull) -> Iterator[tuple]:
-    """Yield what the folder at ``index`` wrote before the disk filled, then stop the batch."""
-    if index is not None:
-        yield from _written(index, stop)
-    raise OutputFull(str(stop)) from None
+def _folder_records(index: int, outcome: Callable[[], List[CoreRecord]]) -> Generator[tuple, None,
+                                                                                   Optional[OutputFull]]:
+    """Yield (index, records) of one finished folder.  When the output disk filled while it ran,
+    yield what it had written before (cores complete on disk) and return the :class:`OutputFull`:
+    the caller stops the batch, after recording every core that is on disk."""
+    try:
+        records = outcome()
+    except OutputFull as exc:
+        if exc.written:
+            yield index, exc.written
+        return exc
+    yield index, records
+    return None
 
 
 def _result_or_failure(future: object, job: FolderJob) -> List[CoreRecord]:
