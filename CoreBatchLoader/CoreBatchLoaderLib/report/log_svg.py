@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -51,7 +51,8 @@ class LogTrack:
         self.cores: List[Tuple[str, float, float]] = []  # name, top m, bottom m
         self._curves: List[np.ndarray] = []  # per core: (points, 5): y, mean, p10, p90, diameter
 
-    def y_of_depth(self, depth_m: float) -> float:
+    def y_of_depth(self, depth_m: Any) -> Any:
+        """Picture row of ``depth_m`` (a number or an array of them)."""
         return self.top_px + (self.top_s + 1000.0 * depth_m) / self.mm_per_px
 
     def add_core(self, name: str, top_m: float, bottom_m: float, depth_m: np.ndarray, rows: np.ndarray) -> None:
@@ -59,7 +60,7 @@ class LogTrack:
         denser than the picture's rows are averaged per row; sparser ones are joined by lines."""
         self.cores.append((name, float(top_m), float(bottom_m)))
         columns = [STATISTICS.index(c) for c in ("ct_mean_hu", "ct_p10_hu", "ct_p90_hu", "diameter_mm")]
-        y = self.top_px + (self.top_s + 1000.0 * np.asarray(depth_m, dtype=float)) / self.mm_per_px
+        y = self.y_of_depth(np.asarray(depth_m, dtype=float))
         order = np.argsort(y)
         points = np.column_stack([y[order], rows[order][:, columns]])
         if len(points) > 1.5 * max(1.0, np.ptp(y)):  # more slices than rows: the mean of each row
