@@ -65,11 +65,27 @@ def stop_signals_interrupt() -> Iterator[StopSignals]:
     previous: List[tuple] = []
     for signum in STOP_SIGNALS:
         previous.append((signum, signal.signal(signum, interrupt)))
+    _watching.append(seen)
     try:
         yield seen
     finally:
+        _watching.remove(seen)
         for signum, handler in previous:
             signal.signal(signum, handler)
+
+
+_watching: List[StopSignals] = []
+
+
+def raise_if_stop_was_lost() -> None:
+    """Raise :class:`Terminated` if a stop signal came but its exception never got here.
+
+    The exception is raised wherever the main thread happens to be, and code it lands in can
+    swallow it (a cleanup that fails, an ``except Exception`` in a library around a callback).
+    The batch calls this between folders, so a lost interrupt stops it there instead of never."""
+    for seen in _watching:
+        if seen.received is not None:
+            raise Terminated(seen.received)
 
 
 WORKER_BLOCKED_SIGNALS = {signal.SIGINT} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())

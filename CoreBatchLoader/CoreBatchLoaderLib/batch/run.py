@@ -51,7 +51,7 @@ from ..files import (
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
-from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent
+from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
 from .manifest import MANIFEST_NAME, claim_output_folder, folder_fingerprint, read_manifest, write_manifest
 
 if TYPE_CHECKING:
@@ -426,6 +426,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                     pace.wrote(time.perf_counter() - began)
                 if result.stopped:
                     break
+                raise_if_stop_was_lost()
                 if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
                                                               time.perf_counter() - started)):
                     result.cancelled = True

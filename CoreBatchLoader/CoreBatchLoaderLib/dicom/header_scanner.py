@@ -92,15 +92,24 @@ def open_regular(path: str) -> BinaryIO:
     device reads forever: the batch would hang.  So the kind is checked before opening, the open
     is non-blocking (a FIFO swapped in meanwhile cannot block it) and the open file is checked
     again; on a regular file the non-blocking flag changes nothing.
+
+    The file object owns its descriptor from the moment it exists (``open`` with an opener, not
+    ``os.fdopen`` of a descriptor closed by hand on failure): a Ctrl-C or SIGTERM raised inside
+    ``os.fdopen`` once left the descriptor closed twice, and the ``EBADF`` of the second close
+    replaced the interrupt, so a cancelled batch went on as if nothing had happened.
     """
     _require_regular(os.stat(path).st_mode, path)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    stream = open(path, "rb", opener=_open_nonblocking)
     try:
-        _require_regular(os.fstat(fd).st_mode, path)
-        return os.fdopen(fd, "rb")
+        _require_regular(os.fstat(stream.fileno()).st_mode, path)
     except BaseException:
-        os.close(fd)
+        stream.close()
         raise
+    return stream
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
 
 
 def _require_regular(mode: int, path: str) -> None:
