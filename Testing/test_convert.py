@@ -165,3 +165,37 @@ def test_slices_with_positions_on_some_files_only_fail_the_core(tmp_path: Path) 
     _strip_positions(series.files, keep=(0, 1))
     record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
     assert record.status == "failed" and "ImageOrientationPatient" in record.error and "IM0003.dcm" in record.error
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "posix_fadvise"), reason="no posix_fadvise on this platform")
+@pytest.mark.parametrize("from_disk", [True, False])
+def test_the_reader_asks_the_disk_ahead_only_when_reads_come_from_the_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_disk: bool) -> None:
+    import os
+    from CoreBatchLoaderLib.dicom import pixel_reader
+    from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
+    write_core_series(tmp_path / "core", slices=12, rows=16, columns=16)
+    [core] = scan_folder(find_core_folders(tmp_path)[0]).cores
+    order = sorted(core.slices, key=lambda h: h.position[2])
+    advised = []
+    real_advise = os.posix_fadvise
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: (
+        advised.append((os.readlink("/proc/self/fd/%d" % fd), offset, length, advice)),
+        real_advise(fd, offset, length, advice))[1])
+    monkeypatch.setattr(pixel_reader, "READ_AHEAD_BYTES", 5 * order[0].frame_bytes)  # five slices ahead
+    # every read counts as one from the disk, or none does
+    monkeypatch.setattr(pixel_reader, "CACHED_READ_BYTES_PER_S", float("inf") if from_disk else 0.0)
+    values, advised_after_each_read = [], []
+    with pixel_reader.SliceReader(order) as reader:
+        for header in order:
+            values.append(reader.stored(header, "int16").copy())
+            advised_after_each_read.append(len(advised))
+    assert all(np.array_equal(v, pydicom.dcmread(h.path).pixel_array) for v, h in zip(values, order))
+    if not from_disk:
+        assert advised == []
+        return
+    # each slice after the first advised once, in reading order, five slices ahead of the read
+    assert advised_after_each_read == [min(len(order) - 1, n + 5) for n in range(len(order))]
+    assert [a[0] for a in advised] == [os.path.realpath(h.path) for h in order[1:]]
+    assert all((offset, length, advice) == (h.pixel_offset, h.frame_bytes, os.POSIX_FADV_WILLNEED)
+               for (_, offset, length, advice), h in zip(advised, order[1:]))

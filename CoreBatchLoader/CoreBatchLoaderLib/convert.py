@@ -205,7 +205,7 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     filler = None
     converter = VoxelConverter(mapping, first.rows, first.columns)
     analyses = analyses or SliceAnalyses((), (1.0, 1.0))
-    with SliceReader() as reader, analyses, NrrdStreamWriter(
+    with SliceReader([slices[i] for i in geometry.slice_order if i is not None]) as reader, analyses, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
             compress=options.compress, durable=options.durable, key_values=key_values) as nrrd:
