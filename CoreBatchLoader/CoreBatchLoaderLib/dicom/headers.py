@@ -299,21 +299,26 @@ class GeometryNumbers:
         if len(items) == 1 and isinstance(items[0], (str, bytes)) and count > 1:
             text = items[0].decode("ascii", "replace") if isinstance(items[0], bytes) else items[0]
             items = text.split("\\")
-        shown = "\\".join(_number_text(v) for v in items)
         try:
             numbers = tuple(float(v) for v in items)
         except (TypeError, ValueError):
-            raise self.error("%s %s '%s' is malformed: not a number" % (tag, keyword, shown)) from None
+            raise self.error("%s %s '%s' is malformed: not a number" % (tag, keyword, _shown(items))) from None
         if len(numbers) != count:
             raise self.error("%s %s '%s' is malformed: %d value%s where %d belong" % (
-                tag, keyword, shown, len(numbers), "" if len(numbers) == 1 else "s", count))
+                tag, keyword, _shown(items), len(numbers), "" if len(numbers) == 1 else "s", count))
         if not all(math.isfinite(n) for n in numbers):
             raise self.error("%s %s '%s' is malformed: not a finite number (NaN, infinite or too large)"
-                             % (tag, keyword, shown))
+                             % (tag, keyword, _shown(items)))
         return numbers
 
     def error(self, what: str) -> DicomFileError:
         return DicomFileError("%s: %s" % (self.file_name, what), series_uid=self.series_uid or None)
+
+
+def _shown(items: List[Any]) -> str:
+    """The value as the file wrote it, for an error (only then: a header scan reads seven of
+    these per file)."""
+    return "\\".join(_number_text(v) for v in items)
 
 
 def _number_text(value: Any) -> str:
