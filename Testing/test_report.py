@@ -485,3 +485,52 @@ def test_a_batch_that_stopped_says_so_on_top_of_its_report(batch: Tuple[Path, Li
     assert banner in page and page.index(banner) < page.index('<section class="cards">')
     assert 'class="stopped"' not in write_report(output, records).read_text()
 
+
+
+def whole_unwrap_picture(image: np.ndarray, spacings: Tuple[float, float]) -> np.ndarray:
+    """The unwrap picture drawn from the whole image at once (the reference for the drawing in blocks)."""
+    picture = image.astype(np.float32)
+    low, high = choose_window(picture.ravel())
+    return thumbnails.to_grey(fit(picture, (image.shape[0] * spacings[1], image.shape[1] * spacings[0]), 512),
+                              low, high, thumbnails.GREYS)
+
+
+@pytest.mark.parametrize("rows, row_mm", [(1500, 0.5), (700, 0.5), (40, 0.5), (300, 0.05)],
+                         ids=["shrunk", "shrunk-blocks-of-odd-size", "enlarged", "short-core"])
+def test_an_unwrap_picture_drawn_in_blocks_of_rows_is_the_whole_pictures(tmp_path: Path, rows: int,
+                                                                         row_mm: float) -> None:
+    from CoreBatchLoaderLib.nrrd.writer import write_image_2d
+    from CoreBatchLoaderLib.report.thumbnails import ROWS_AT_ONCE, unwrap_picture
+    assert rows > ROWS_AT_ONCE or rows < 64
+    image = np.random.default_rng(3).integers(-1000, 3000, size=(rows, 300)).astype(np.int16)
+    image[rows // 3] = -1000  # a dark row: block means must not smear it across a block boundary
+    path = write_image_2d(tmp_path / "u.nrrd", [image[:rows // 2], image[rows // 2:]], (300, rows),
+                          np.dtype(np.int16), (0.3, row_mm), durable=False)
+    _, pixels = decode_png(unwrap_picture(path, tmp_path / "u.png").read_bytes())
+    expected = thumbnails.PALETTE[whole_unwrap_picture(image, (0.3, row_mm))]
+    np.testing.assert_array_equal(pixels, expected)
+
+
+def test_drawing_the_unwrap_picture_of_a_long_core_holds_blocks_of_rows(tmp_path: Path) -> None:
+    """An unwrap of 4,000 slices × 1,446 columns (11.6 MB of int16; 23 MB as float32) is drawn
+    from :data:`ROWS_AT_ONCE` rows at a time."""
+    from CoreBatchLoaderLib.nrrd.writer import write_image_2d
+    from CoreBatchLoaderLib.report.thumbnails import unwrap_picture
+    rows, columns = 4000, 1446
+    blocks = (np.full((100, columns), n % 3000, np.int16) for n in range(0, rows, 100))
+    path = write_image_2d(tmp_path / "u.nrrd", blocks, (columns, rows), np.dtype(np.int16), (0.26, 0.5),
+                          durable=False)
+    tracemalloc.start()
+    try:
+        unwrap_picture(path, tmp_path / "u.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.2 * rows * columns * 2, "peak %d bytes" % peak
+
+
+def test_the_window_of_several_planes_is_the_window_of_them_joined() -> None:
+    hounsfield = np.array([-1000.0] * 50 + [1500.0, 2200.0, 2800.0] * 20)
+    raw_micro_ct = np.linspace(20000.0, 60000.0, 1001)
+    for a, b in ((hounsfield, raw_micro_ct), (raw_micro_ct[:20], hounsfield), (raw_micro_ct, raw_micro_ct[::3])):
+        assert choose_window([a, b]) == choose_window(np.concatenate([a, b]))

@@ -17,13 +17,17 @@ from typing import Tuple
 import numpy as np
 import pytest
 
+from CoreBatchLoaderLib.analysis.core_section import find_core_section
 from CoreBatchLoaderLib.analysis.unwrap import (
     RADIUS_KEY,
     Rings,
     SliceAxis,
+    UnwrapAnalysis,
     UnwrapRadius,
     UnwrapRadiusError,
     sample_unwrap,
+    to_output_type,
+    unwrap_blocks,
 )
 from CoreBatchLoaderLib.nrrd.reader import NrrdHeader, iter_slices, read_header, read_slice
 from CoreBatchLoaderLib.synthetic.dipping_beds import BED_HU, LINER_HU, ROCK_HU, write_dipping_bed_core
@@ -97,12 +101,97 @@ def test_the_unwrap_samples_rock_not_liner_or_air(tmp_path: Path) -> None:
 
 
 def test_each_slice_leaves_one_ring_of_the_unwraps_width() -> None:
-    """Memory: one unwrap row per slice (1 % of a 512² int16 slice for a 133 mm core at 0.26 mm)."""
+    """Memory: one unwrap row per slice, in the slice's own int16 (0.5 % of a 512² int16 slice
+    for a 133 mm core at 0.26 mm); a float volume's rings and a ring that leaves the image (NaN)
+    stay float32."""
     rings = Rings((512, 512), (0.26, 0.26))
     for k in range(3):
         rings.add(k, np.zeros((512, 512), np.int16), (256.0, 256.0), 64.0)
     assert rings.width == round(2 * math.pi * 0.9 * 64.0 / 0.26)
-    assert rings.nbytes() == 3 * rings.width * 4 < 0.025 * 3 * 512 * 512 * 2
+    assert rings.nbytes() == 3 * rings.width * 2 < 0.0125 * 3 * 512 * 512 * 2
+    rings.add(3, np.zeros((512, 512), np.int16), (20.0, 256.0), 64.0)  # the ring leaves the image
+    rings.add(4, np.zeros((512, 512), np.float32), (256.0, 256.0), 64.0)
+    assert rings.rows[3].dtype == rings.rows[4].dtype == np.float32
+    assert np.isnan(rings.rows[3]).any() and np.isfinite(rings.rows[4]).all()
+
+
+def phantom_rings(folder: Path, values_type: str = "", **options: object) -> Tuple[Rings, SliceAxis, int, float, object]:
+    """The tilted phantom's rings about its own axis, from the converted slices (as float32 with
+    ``values_type="float32"``: rings kept unrounded)."""
+    from CoreBatchLoaderLib.convert import ConvertOptions, convert_core
+    from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
+
+    _, truth = write_dipping_bed_core(folder / "in" / "core", **options)  # type: ignore[arg-type]
+    (folder / "out").mkdir()
+    core = scan_folder(find_core_folders(folder / "in")[0]).cores[0]
+    record = convert_core(core, folder / "out", ConvertOptions(durable=False, unwrap_radius=None, ct_log=False))
+    header = read_header(folder / "out" / record.output)
+    di, dj, dk = header.spacing
+    axis = SliceAxis(truth.axis_point, truth.axis_direction)
+    rings = Rings((header.sizes[1], header.sizes[0]), (di, dj))
+    for k, values in enumerate(iter_slices(header)):
+        centre = axis.at_z(k * dk)
+        rings.add(k, values.astype(values_type) if values_type else values, (centre[0] / di, centre[1] / dj),
+                  truth.core_radius_mm)
+    return rings, axis, header.sizes[2], dk, truth
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_finish_block_by_block_is_the_whole_unwrap(tmp_path: Path, flip: bool) -> None:
+    """Blocks of 7 rows of a core tilted 8° (the circle reaches about ±6 slices: every block takes
+    rings of its neighbours) give exactly the unwrap made in one block."""
+    rings, axis, slices, dk, _ = phantom_rings(tmp_path, flip=flip, dip_deg=30.0, dip_direction_deg=120.0,
+                                               tilt_deg=8.0, tilt_azimuth_deg=40.0)
+    whole = sample_unwrap(rings, axis, slices, dk, flip=flip, block_rows=slices)
+    blocks = list(unwrap_blocks(rings, axis, slices, dk, flip=flip, block_rows=7))
+    assert len(blocks) == math.ceil(slices / 7) and all(len(b) <= 7 for b in blocks)
+    assert np.isfinite(whole[20:-20]).all()
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+
+def test_rings_rounded_to_the_voxel_type_move_the_unwrap_by_at_most_one_hu(tmp_path: Path) -> None:
+    rounded, axis, slices, dk, _ = phantom_rings(tmp_path / "int16", tilt_deg=4.0, dip_deg=30.0)
+    exact, _, _, _, _ = phantom_rings(tmp_path / "float32", "float32", tilt_deg=4.0, dip_deg=30.0)
+    assert rounded.nbytes() * 2 == exact.nbytes()
+    compact = to_output_type(sample_unwrap(rounded, axis, slices, dk), "int16").astype(np.int32)
+    unrounded = to_output_type(sample_unwrap(exact, axis, slices, dk), "int16").astype(np.int32)
+    assert np.abs(compact - unrounded).max() <= 1
+    assert np.count_nonzero(compact != unrounded) < 0.5 * compact.size  # rounding, not an offset
+
+
+def test_the_finish_of_a_long_core_holds_blocks_not_the_unwrap(tmp_path: Path) -> None:
+    """Memory: beside the rings, writing the unwrap of a 3,000-slice core holds a block of rows
+    and its temporaries, not its 3,000 rows as float32 (16 MB; before blocks: 3 times that)."""
+    import tracemalloc
+
+    from CoreBatchLoaderLib.analysis.slices import AnalysisContext
+    from CoreBatchLoaderLib.dicom.geometry import CoreGeometry
+    from CoreBatchLoaderLib.record import CoreRecord
+
+    slices, size = 3000, 512
+    analysis = UnwrapAnalysis(UnwrapRadius.parse("0.9"), (0.26, 0.26))
+    yy, xx = np.mgrid[0:size, 0:size]
+    slice_values = np.where(np.hypot(xx - 250.0, yy - 260.0) < 240, 2000, -1000).astype(np.int16)
+    section = find_core_section(slice_values, (0.26, 0.26))
+    for k in range(slices):
+        analysis.add_slice(k, slice_values, section)
+    geometry = CoreGeometry((size, size, slices), (0.0, 0.0, 0.0), ((0.26, 0.0, 0.0), (0.0, 0.26, 0.0),
+                                                                   (0.0, 0.0, 0.5)), tuple(range(slices)))
+    record = CoreRecord(name="long", source=str(tmp_path), series_uid="1.2.3", slices=slices)
+    record.axis_point_lps, record.axis_direction_lps = [250 * 0.26, 260 * 0.26, 0.0], [0.0, 0.0, 1.0]  # the CT log's
+    width = analysis.rings.width
+    tracemalloc.start()
+    try:
+        analysis.finish(AnalysisContext(tmp_path, "long", geometry, record))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert record.unwrap, record.warnings
+    header = read_header(tmp_path / record.unwrap)
+    assert header.sizes[:2] == (width, slices)
+    assert (read_slice(header, 0)[5:-5] == 2000).all()
+    whole_unwrap = slices * width * 4
+    assert peak < 0.2 * whole_unwrap, (peak, whole_unwrap)  # ~2 MB: a block of 32 rows and its temporaries
 
 
 @pytest.mark.parametrize("text, expected", [("0.9", UnwrapRadius(0.9, False)), ("30mm", UnwrapRadius(30.0, True)),

@@ -18,7 +18,7 @@ a sinusoid of amplitude r·tan(tilt).
 so each slice leaves behind one *ring*: ``W`` samples (bilinear) on the circle of radius ``r``
 about the slice's own core centre — the unwrap's row as that slice sees it
 (:class:`Rings`, one gather over a cached stencil: ~10 µs for a 133 mm core at 0.26 mm pixels).  When
-the axis is known, :func:`sample_unwrap` turns each ring about the axis (the centre found in
+the axis is known, :func:`unwrap_blocks` turns each ring about the axis (the centre found in
 a slice is off the fitted axis by a fraction of a pixel: the ring's angles shift, to first
 order, by (Δ × e_θ)/r) and follows the tilted circle, which runs up to r·sin(tilt) above and
 below its slice, by interpolating between slices (for a straight axis the same row shift for
@@ -27,6 +27,21 @@ every row: slicing, no per-point look-up).  A slice whose centre strays more tha
 core's first and last rows where the circle leaves the scanned slices: NaN here,
 :data:`MISSING_HU` in the file.  Neglected, and below 0.3 % at a 4° tilt: the slice plane
 cuts the cylinder in an ellipse, not the circle sampled (r/cos(tilt) across the tilt).
+
+**Memory bound.**  While the core converts, a slice leaves ``W × itemsize`` bytes (its ring in
+the core's voxel type, rounded: 2 bytes a sample for int16 HU; float32 for float volumes or a
+ring that leaves the image) plus ~0.3 KB of bookkeeping (the ring's array object, its centre,
+two dict entries): for a 133 mm core at 0.26 mm pixels (``W`` = 1446 at r = 0.9 × 66.5 mm)
+about 3.2 KB a slice, 5.8 MB for 900 mm of core at 0.5 mm — 0.6 % of the volume, the unwrap
+itself.  Rounding a ring to whole HU moves a sample by at most 0.5 HU (0.29 HU rms), far
+below what the bilinear interpolation itself smooths away or the CT noise (tens of HU), and
+the finish interpolates between rounded samples with weights summing to one, so the written
+unwrap differs from one made of unrounded rings by at most 1 HU.  The finish never holds the
+whole unwrap: it makes :data:`BLOCK_ROWS` rows at a time, each block from the rings of its
+slices and a halo of ``reach`` slices above and below (the tilted circle's reach), and streams
+them into the 2-D NRRD (:func:`..nrrd.writer.write_image_2d`); the report draws the PNG from
+that file in blocks of rows too.  Peak memory above the rings: a few MB, whatever the core's
+length.
 
 **Radius.**  ``--unwrap-radius 0.9`` (a plain number: a fraction of the core's measured
 radius, the median of its first sections — the surface itself is often damaged) or ``30mm``
@@ -41,7 +56,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -105,7 +120,8 @@ class Rings:
     j = row) and the core's radius there (mm, the equivalent radius of its cross-section), or
     ``None`` for a slice without core.  It samples the slice (bilinear) at ``W`` angles on the
     circle of the unwrap's radius about that centre — the unwrap's own columns — and keeps that
-    row and the centre: memory is one unwrap, the slice itself is not kept.
+    row and the centre: memory is one unwrap, the slice itself is not kept.  The row is kept in
+    the slice's integer type, rounded (:func:`compact_ring`; the module docstring's memory bound).
 
     The radius: in mm as given, or the fraction times the median radius of the first
     :data:`RADIUS_SLICES` sections (then fixed, so every ring of the core has one radius).
@@ -123,7 +139,7 @@ class Rings:
         self.shape = (int(shape[0]), int(shape[1]))
         self.spacing_ij = (float(spacing_ij[0]), float(spacing_ij[1]))
         self.radius = radius
-        self.rows: Dict[int, np.ndarray] = {}  # k → the ring's samples (float32, NaN off the image)
+        self.rows: Dict[int, np.ndarray] = {}  # k → the ring's samples (compact_ring: the slice's type)
         self.centres_mm: Dict[int, Tuple[float, float]] = {}  # k → the centre the ring is about
         self.core_radii_mm: List[float] = []
         self.width = 0
@@ -160,12 +176,25 @@ class Rings:
         ring = stencil.sample(values, whole_i, whole_j)
         if ring is None:  # the ring leaves the image
             ring = bilinear(values, ci + self._unit[0], cj + self._unit[1])
-        self.rows[int(k)] = ring
+        self.rows[int(k)] = compact_ring(ring, values.dtype)
         self.centres_mm[int(k)] = (ci * self.spacing_ij[0], cj * self.spacing_ij[1])
 
     def nbytes(self) -> int:
-        """Memory held by the rings (what the unwrap costs while the core converts)."""
+        """Memory held by the rings' samples (what the unwrap costs while the core converts)."""
         return sum(row.nbytes for row in self.rows.values())
+
+
+def compact_ring(ring: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``ring`` (float32 bilinear samples) as kept until the finish: rounded to ``dtype`` when
+    that is an integer type of at most 2 bytes (half of float32: the memory bound in the module
+    docstring; the samples are convex combinations of the slice's values, so they fit), else
+    float32 as it is — and float32 also for a ring with NaN (it left the image), which an
+    integer cannot hold."""
+    kind = np.dtype(dtype)
+    if kind.kind not in "iu" or kind.itemsize > 2 or not np.isfinite(ring).all():
+        return ring
+    info = np.iinfo(kind)
+    return np.clip(np.rint(ring), info.min, info.max).astype(kind)
 
 
 class _Stencil:
@@ -246,6 +275,7 @@ def columns_for(radius_mm: float, pixel_mm: float) -> int:
 
 STRAY_PIXELS = 2.5  # a slice whose centre lies farther than this from the fitted axis has no row
 ROWS_PER_CHUNK = 256  # rings turned at once: a few MB of temporaries
+BLOCK_ROWS = 32  # unwrap rows made at once by the finish (at least twice the tilted circle's reach)
 
 
 def ring_offsets(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -263,8 +293,19 @@ def stray_slices(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) ->
     return [int(k) for k in ks[np.hypot(offsets[:, 0], offsets[:, 1]) > STRAY_PIXELS * max(rings.spacing_ij)]]
 
 
-def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, flip: bool = False) -> np.ndarray:
-    """The unwrap (rows × W, float32, NaN where there is no sample), top of the core first.
+def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, flip: bool = False,
+                  block_rows: Optional[int] = None) -> np.ndarray:
+    """The whole unwrap (rows × W, float32, NaN where there is no sample), top of the core first:
+    :func:`unwrap_blocks` stacked (for tests and small cores; the finish streams the blocks)."""
+    blocks = list(unwrap_blocks(rings, axis, slices, slice_mm, flip, block_rows))
+    return np.concatenate(blocks) if blocks else np.empty((0, rings.width), np.float32)
+
+
+def unwrap_blocks(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, flip: bool = False,
+                  block_rows: Optional[int] = None) -> Iterator[np.ndarray]:
+    """The unwrap (rows × W, float32, NaN where there is no sample), top of the core first, in
+    blocks of at most ``block_rows`` rows (default :data:`BLOCK_ROWS`, or twice the circle's
+    reach when that is more): memory is a block and its halo, never the whole unwrap.
 
     Row for slice ``k``: the circle of the rings' radius about the fitted axis, perpendicular
     to it, through the point where the axis crosses slice ``k`` (see the module docstring).
@@ -272,54 +313,95 @@ def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     angle of a ring point seen from the axis, to first order in the centre's offset), then the
     tilted circle takes, column by column, the two slices it passes between: for the fitted
     axis that is the same shift of rows for every row, so the second step is plain slicing.
+    Rows k … k + n of a block take the rings of slices k − reach … k + n + reach only: each
+    block is computed exactly as the whole unwrap would be.
     """
-    width, radius = rings.width, rings.radius_mm
-    theta = 2.0 * math.pi * (np.arange(width) + 0.5) / width
-    sin, cos = np.sin(theta).astype(np.float32), np.cos(theta).astype(np.float32)
-    direction = np.array(axis.direction)  # the circle square to the axis: its slices above and below
-    across = np.array([1.0, 0.0, 0.0]) - direction[0] * direction  # +i, square to the axis
-    across /= np.linalg.norm(across)
-    third = np.cross(direction, across)  # toward +j when the axis runs toward +k
-    offset = radius * (cos * across[2] + sin * third[2]) / slice_mm  # slices above/below the row's own
-    whole = np.floor(offset).astype(np.int64)
-    reach = int(np.abs(whole).max()) + 2
-    # column-major (step 2 shifts rows), with room above and below: the rings go in the middle
-    padded = np.full((width, slices + 2 * reach), np.nan, dtype=np.float32)
-    image = padded[:, reach:reach + slices]
+    circle = _TiltedCircle(rings, axis, slice_mm)
     ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
     near = np.hypot(offsets[:, 0], offsets[:, 1]) <= STRAY_PIXELS * max(rings.spacing_ij)
     ks, offsets = ks[near], offsets[near]  # a centre that strays from the axis: its ring lies elsewhere
-    if ks.size == 0:
-        return np.ascontiguousarray(image.T)
-    offsets = (offsets * (width / (2.0 * math.pi * radius))).astype(np.float32)  # mm → columns of arc
-    limit = int(math.ceil(float(np.abs(offsets).max(initial=0.0)) * math.sqrt(2.0))) + 2  # columns a ring turns
-    padded_width = width + 2 * limit
-    columns = np.arange(limit, limit + width, dtype=np.float32)  # where column c is in a padded ring
-    for start in range(0, ks.size, ROWS_PER_CHUNK):  # 1. each ring turned about the axis
-        chunk = slice(start, start + ROWS_PER_CHUNK)
-        at = columns + (offsets[chunk, 0:1] * sin - offsets[chunk, 1:2] * cos)  # ≥ 0: truncation floors
-        left = at.astype(np.int32)
-        fraction = at - left
-        rows = np.empty((len(ks[chunk]), padded_width), dtype=np.float32)  # the ring wrapped round at both ends
-        for n, k in enumerate(ks[chunk]):
-            ring = rings.rows[k]
-            rows[n, limit:limit + width] = ring
-            rows[n, :limit], rows[n, limit + width:] = ring[width - limit:], ring[:limit]
-        left += (np.arange(rows.shape[0], dtype=np.int32) * padded_width)[:, None]
-        flat = rows.reshape(-1)
-        before = flat.take(left)
-        image[:, ks[chunk]] = (before + (flat.take(left + 1) - before) * fraction).T
-    fraction = (offset - whole).astype(np.float32)  # 2. the circle square to the axis, between slices
-    unwrap = np.empty((slices, width), dtype=np.float32)
-    edges = [0] + list(np.flatnonzero(np.diff(whole)) + 1) + [width]
-    for a, b in zip(edges[:-1], edges[1:]):  # runs of columns that take the same two slices
-        step = int(whole[a])
-        low = padded[a:b, reach + step:reach + step + slices]
-        high = padded[a:b, reach + step + 1:reach + step + 1 + slices]
-        f = fraction[a:b, None]
-        # a weight of 0 must not let the other slice's missing value through
-        unwrap[:, a:b] = (low * (1 - f) + np.where(f > 0, high, 0) * f).T
-    return unwrap[::-1] if flip else unwrap
+    turned = _TurnedRings(rings, ks, offsets, circle)
+    rows = max(1, int(block_rows)) if block_rows else max(BLOCK_ROWS, 2 * circle.reach)
+    starts = list(range(0, slices, rows))
+    for start in (reversed(starts) if flip else starts):
+        block = circle.rows(turned, start, min(start + rows, slices))
+        yield block[::-1] if flip else block
+
+
+class _TiltedCircle:
+    """Where the circle square to the axis runs, column by column: ``whole[c]`` slices above or
+    below its row's own, plus ``fraction[c]`` of the way to the next (the same for every row)."""
+
+    def __init__(self, rings: Rings, axis: SliceAxis, slice_mm: float) -> None:
+        width, radius = rings.width, rings.radius_mm
+        theta = 2.0 * math.pi * (np.arange(width) + 0.5) / width
+        self.sin, self.cos = np.sin(theta).astype(np.float32), np.cos(theta).astype(np.float32)
+        direction = np.array(axis.direction)  # the circle square to the axis: its slices above and below
+        across = np.array([1.0, 0.0, 0.0]) - direction[0] * direction  # +i, square to the axis
+        across /= np.linalg.norm(across)
+        third = np.cross(direction, across)  # toward +j when the axis runs toward +k
+        offset = radius * (self.cos * across[2] + self.sin * third[2]) / slice_mm  # slices above/below
+        self.whole = np.floor(offset).astype(np.int64)
+        self.fraction = (offset - self.whole).astype(np.float32)
+        self.reach = int(np.abs(self.whole).max()) + 2
+        self.width = width
+        self.columns_per_mm = width / (2.0 * math.pi * radius)
+        edges = [0] + list(np.flatnonzero(np.diff(self.whole)) + 1) + [width]
+        self.runs = list(zip(edges[:-1], edges[1:]))  # runs of columns that take the same two slices
+
+    def rows(self, turned: "_TurnedRings", start: int, stop: int) -> np.ndarray:
+        """Unwrap rows of slices ``start`` … ``stop − 1`` (slice order)."""
+        reach, count = self.reach, stop - start
+        # column-major (the step shifts rows), with the halo above and below: the turned rings
+        padded = turned.block(start - reach, stop + reach)
+        unwrap = np.empty((count, self.width), dtype=np.float32)
+        for a, b in self.runs:
+            step = int(self.whole[a])
+            low = padded[a:b, reach + step:reach + step + count]
+            high = padded[a:b, reach + step + 1:reach + step + 1 + count]
+            f = self.fraction[a:b, None]
+            # a weight of 0 must not let the other slice's missing value through
+            unwrap[:, a:b] = (low * (1 - f) + np.where(f > 0, high, 0) * f).T
+        return unwrap
+
+
+class _TurnedRings:
+    """The rings turned about the fitted axis, made for a range of slices when a block needs them."""
+
+    def __init__(self, rings: Rings, ks: np.ndarray, offsets_mm: np.ndarray, circle: _TiltedCircle) -> None:
+        self.rings, self.ks, self.circle = rings, ks, circle
+        self.offsets = (offsets_mm * circle.columns_per_mm).astype(np.float32)  # mm → columns of arc
+        self.limit = int(math.ceil(float(np.abs(self.offsets).max(initial=0.0)) * math.sqrt(2.0))) + 2
+
+    def block(self, first: int, stop: int) -> np.ndarray:
+        """(W, stop − first) float32: column ``n`` is slice ``first + n``'s ring turned about the
+        axis, NaN where the slice has none."""
+        width, limit = self.circle.width, self.limit
+        padded = np.full((width, stop - first), np.nan, dtype=np.float32)
+        lo, hi = np.searchsorted(self.ks, [first, stop])
+        columns = np.arange(limit, limit + width, dtype=np.float32)  # where column c is in a padded ring
+        sin, cos = self.circle.sin, self.circle.cos
+        for chunk_start in range(lo, hi, ROWS_PER_CHUNK):
+            chunk = slice(chunk_start, min(chunk_start + ROWS_PER_CHUNK, hi))
+            ks = self.ks[chunk]
+            at = columns + (self.offsets[chunk, 0:1] * sin - self.offsets[chunk, 1:2] * cos)  # ≥ 0: truncation floors
+            left = at.astype(np.int32)
+            fraction = np.subtract(at, left, out=at)  # in place, as below: a block's temporaries stay few
+            rows = np.empty((len(ks), width + 2 * limit), dtype=np.float32)  # the ring wrapped round at both ends
+            for n, k in enumerate(ks):
+                ring = self.rings.rows[int(k)]
+                rows[n, limit:limit + width] = ring
+                rows[n, :limit], rows[n, limit + width:] = ring[width - limit:], ring[:limit]
+            left += (np.arange(rows.shape[0], dtype=np.int32) * rows.shape[1])[:, None]
+            flat = rows.reshape(-1)
+            before = flat.take(left)
+            left += 1
+            after = flat.take(left)
+            after -= before
+            after *= fraction
+            after += before
+            padded[:, ks - first] = after.T
+        return padded
 
 
 def to_output_type(unwrap: np.ndarray, dtype: str) -> np.ndarray:
@@ -412,14 +494,13 @@ class UnwrapAnalysis:
         slices = int(geometry.sizes[2])
         depth = context.depth
         flip = bool(depth is not None and depth.flip)
-        image = sample_unwrap(rings, axis, slices, spacing[2], flip)
         strays = stray_slices(rings, axis, slices, spacing[2])
         if strays:  # slices without core are expected (caps, foam, gaps): the CT log shows them
             record.warnings.append("unwrap: the core's centre strays more than %g pixels from the fitted axis "
                                    "in %d slice%s (first k = %d: rubble?); their rows are %g"
                                    % (STRAY_PIXELS, len(strays), "" if len(strays) == 1 else "s", strays[0],
                                       MISSING_HU))
-        width = image.shape[1]
+        width = rings.width
         key_values = provenance_key_values(record.source, record.series_uid)
         key_values.update({KEY_PREFIX + "core": record.name, RADIUS_KEY: repr(round(radius_mm, 6)),
                            KEY_PREFIX + "unwrap_radius": self.radius.text(), ANGLE_KEY: ANGLE_CONVENTION,
@@ -429,9 +510,10 @@ class UnwrapAnalysis:
         relative = unwrap_file(record.name)
         target = Path(context.output_dir) / relative
         target.parent.mkdir(exist_ok=True)
-        write_image_2d(target, to_output_type(image, (self.dtype or np.dtype("float32")).name),
-                       (2.0 * math.pi * radius_mm / width, spacing[2]), key_values,
-                       durable=context.durable)
+        dtype = (self.dtype or np.dtype("float32")).name
+        blocks = (to_output_type(block, dtype) for block in unwrap_blocks(rings, axis, slices, spacing[2], flip))
+        write_image_2d(target, blocks, (width, slices), np.dtype(dtype),
+                       (2.0 * math.pi * radius_mm / width, spacing[2]), key_values, durable=context.durable)
         record.unwrap = relative
         record.unwrap_radius_mm = round(radius_mm, 6)
 

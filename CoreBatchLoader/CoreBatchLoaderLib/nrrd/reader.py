@@ -273,6 +273,19 @@ def read_row_section(source: Union[NrrdHeader, PathLike], j: int) -> np.ndarray:
     return _to_array(data, header, (slices, columns))
 
 
+def read_rows(source: Union[NrrdHeader, PathLike], start: int, stop: int, k: int = 0) -> np.ndarray:
+    """Rows ``start`` … ``stop − 1`` of slice ``k``, shape (stop − start, columns): a picture read
+    a block of rows at a time (the unwrap of a long core).  Gzip data are decompressed from the
+    start on each call."""
+    header = _as_header(source)
+    columns, rows, slices = header.sizes
+    if not (0 <= start <= stop <= rows and 0 <= k < slices):
+        raise IndexError("%s: rows %d..%d of slice %d outside %d rows, %d slices" % (
+            header.path, start, stop - 1, k, rows, slices))
+    data = _read_ranges(header, [(k, start * header.row_bytes, (stop - start) * header.row_bytes)])
+    return _to_array(data, header, (stop - start, columns))
+
+
 def iter_slices(source: Union[NrrdHeader, PathLike]) -> Iterator[np.ndarray]:
     """Every slice in order k = 0, 1, …, each of shape (rows, columns), reading the data once.
 

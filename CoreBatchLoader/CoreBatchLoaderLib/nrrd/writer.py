@@ -18,7 +18,7 @@ compressor of :mod:`.deflate` (ISA-L when installed, else zlib).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -140,22 +140,35 @@ class NrrdStreamWriter:
         self._atomic.__exit__(*exc)
 
 
-def write_image_2d(final: Path, image: np.ndarray, spacings: Tuple[float, float],
-                   key_values: Optional[Dict[str, str]] = None, durable: bool = True) -> Path:
-    """A 2-D picture of values (rows × columns) as an attached raw NRRD, atomically.
+def write_image_2d(final: Path, blocks: Iterable[np.ndarray], size: Tuple[int, int], dtype: np.dtype,
+                   spacings: Tuple[float, float], key_values: Optional[Dict[str, str]] = None,
+                   durable: bool = True) -> Path:
+    """A 2-D picture of values, ``size`` = (columns, rows), as an attached raw NRRD, atomically,
+    from ``blocks`` of rows (top first, each blocks × columns of ``dtype``) written as they come:
+    the caller never holds the whole picture (the unwrap of a long core).
 
     ``spacings`` (between columns, between rows) rather than ``space directions``: Slicer's
     reader (ITK) refuses a 2-D image placed in 3-D space, and a picture that is not a plane of
     the scan (an unwrapped core) has no place of its own; the scene places it with a 3-D
     detached header over this file (``line skip``), as it places the cores.
     """
-    data = np.ascontiguousarray(image.astype(image.dtype.newbyteorder("<")))
-    lines = ["NRRD0004", "type: %s" % NRRD_TYPES[data.dtype.name], "dimension: 2", "sizes: %d %d" % (data.shape[1], data.shape[0]),
+    kind = np.dtype(dtype)
+    columns, rows = int(size[0]), int(size[1])
+    lines = ["NRRD0004", "type: %s" % NRRD_TYPES[kind.name], "dimension: 2", "sizes: %d %d" % (columns, rows),
              "spacings: %r %r" % (float(spacings[0]), float(spacings[1])), "kinds: domain domain",
              "endian: little", "encoding: raw"]
     lines += ["%s:=%s" % (key, key_value_text(value)) for key, value in (key_values or {}).items()]
+    written = 0
     with AtomicFile(final, durable=durable) as atomic:
         atomic.file.write(("\n".join(lines) + "\n\n").encode("utf-8"))
-        atomic.file.write(memoryview(data).cast("B"))
+        for block in blocks:
+            if block.ndim != 2 or block.shape[1] != columns or block.dtype != kind:
+                raise ValueError("%s: a block of %r %s rows in a picture of %d columns of %s"
+                                 % (final, block.shape, block.dtype, columns, kind))
+            data = np.ascontiguousarray(block, dtype=kind.newbyteorder("<"))
+            atomic.file.write(memoryview(data).cast("B"))
+            written += block.shape[0]
+        if written != rows:
+            raise ValueError("%s: %d rows written of %d" % (final, written, rows))
         atomic.commit()
     return Path(final)

@@ -28,7 +28,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..nrrd.reader import NrrdHeader, read_header, read_row_section, read_slice
+from ..nrrd.reader import NrrdHeader, read_header, read_row_section, read_rows, read_slice
 from .png import write_png
 
 ROCK_CT_WINDOW = (-1000.0, 3000.0)  # HU: air black, dense minerals white
@@ -62,7 +62,7 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     k = _informative_slice(section, k)
     section = _rows_at_most(section, 2 * max_size)  # float32; a 4,500-slice core costs ~2 MB here
     axial = read_slice(header, k).astype(np.float32)  # (rows, columns)
-    low, high = choose_window(np.concatenate([section.ravel(), axial.ravel()]), window)
+    low, high = choose_window([section, axial], window)
     dx, dy, dz = header.spacing
     up_first = _superior_first(header)
     if up_first:
@@ -78,14 +78,53 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
 def unwrap_picture(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
                    window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512) -> Path:
     """Draw an unwrapped core (2-D NRRD, top row first) into ``png_path``, in the thumbnails' grey
-    window and aspect true to its spacing (mm of arc across, slice spacing down)."""
+    window and aspect true to its spacing (mm of arc across, slice spacing down).
+
+    Memory: the picture's rows are made from :data:`ROWS_AT_ONCE` rows of the file at a time
+    (the same block means as :func:`fit`), so a long core's unwrap is never in memory whole.
+    The window is chosen as :func:`choose_window` does, the share of values inside it counted
+    on every value of the file; when it falls back to percentiles, they are those of the
+    picture's block means (as for the thumbnail's long section).
+    """
     header = read_header(nrrd_path)
     columns, rows = header.sizes[0], header.sizes[1]
-    picture = read_slice(header, 0).astype(np.float32)
-    low, high = choose_window(picture.ravel(), window)
     arc_mm, row_mm = header.spacing[0], header.spacing[1]
-    grey = to_grey(fit(picture, (rows * row_mm, columns * arc_mm), max_size), low, high, GREYS)
+    picture, counted = _fitted_picture(header, fitted_shape((rows * row_mm, columns * arc_mm), max_size),
+                                       window or ROCK_CT_WINDOW)
+    low, high = choose_window(picture, window, counted)
+    grey = to_grey(picture, low, high, GREYS)
     return write_png(png_path, grey, palette=PALETTE)
+
+
+ROWS_AT_ONCE = 128  # rows of a picture read from its file at once (unwrap_picture)
+
+
+def _fitted_picture(header: NrrdHeader, shape: Tuple[int, int], window: Window) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """(the picture of ``header`` (a 2-D NRRD) resampled to ``shape`` as :func:`fit` does,
+    float32; :func:`window_counts` of every value of the file), reading the file once,
+    :data:`ROWS_AT_ONCE` rows (or one picture row's block) at a time."""
+    count = header.sizes[1]
+    size = shape[0]
+    starts = (np.arange(size) * count) // size
+    widths = np.maximum(np.append(starts[1:], count) - starts, 1).astype(np.float32)
+    picture = np.empty(shape, np.float32)
+    inside = finite = 0
+    n = 0
+    while n < size:  # picture rows n … m − 1 from file rows first … last − 1
+        first = int(starts[n])
+        m = max(n + 1, int(np.searchsorted(starts, first + ROWS_AT_ONCE)))
+        last = int(starts[m]) if m < size else count
+        block = read_rows(header, first, last).astype(np.float32)
+        block_inside, block_finite = window_counts(block, window)
+        inside, finite = inside + block_inside, finite + block_finite
+        local = starts[n:m] - first
+        if size >= count:  # enlarging (or as many rows): repeat rows, as resample_axis does
+            rows = block[local]
+        else:
+            rows = np.add.reduceat(block, local, axis=0) / widths[n:m, None]
+        picture[n:m] = resample_axis(rows, shape[1], 1)
+        n = m
+    return picture, (inside, finite)
 
 
 def _rows_at_most(section: np.ndarray, limit: int) -> np.ndarray:
@@ -111,25 +150,46 @@ def _informative_slice(section: np.ndarray, k: int, reach: int = 16) -> int:
     return k
 
 
-def choose_window(values: np.ndarray, window: Optional[Window] = ROCK_CT_WINDOW) -> Window:
-    """``window`` if enough of ``values`` falls inside it, else the percentiles (see module doc)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return window or ROCK_CT_WINDOW
+def choose_window(values: Union[np.ndarray, Sequence[np.ndarray]], window: Optional[Window] = ROCK_CT_WINDOW,
+                  counted: Optional[Tuple[int, int]] = None) -> Window:
+    """``window`` if enough of ``values`` falls inside it (see module doc), else their percentiles.
+
+    ``values``: one array or several, counted one by one and joined only for the percentiles
+    (the thumbnail's two planes: no joined copy in the common case).  ``counted``: (inside,
+    finite) counted already over more values than ``values`` holds (:func:`window_counts` of a
+    picture read in blocks, whose block means are ``values``).
+    """
+    pieces = [values] if isinstance(values, np.ndarray) else list(values)
     if window is not None:
-        inside = np.count_nonzero((finite > window[0]) & (finite < window[1]))
-        if inside >= MIN_INSIDE_WINDOW * finite.size:
+        inside, finite = counted if counted is not None else (
+            sum(counts) for counts in zip(*(window_counts(piece, window) for piece in pieces)))
+        if finite and inside >= MIN_INSIDE_WINDOW * finite:
             return window
-    low, high = (float(v) for v in np.percentile(finite, PERCENTILES))
+    finite_values = np.concatenate([piece[np.isfinite(piece)].ravel() for piece in pieces])
+    if finite_values.size == 0:
+        return window or ROCK_CT_WINDOW
+    low, high = (float(v) for v in np.percentile(finite_values, PERCENTILES))
     return (low, high) if high > low else (low, low + 1.0)
+
+
+def window_counts(values: np.ndarray, window: Window) -> Tuple[int, int]:
+    """(how many of ``values`` lie strictly inside ``window``, how many are finite)."""
+    inside = int(np.count_nonzero((values > window[0]) & (values < window[1])))  # NaN and ±inf: never
+    finite = values.size if values.dtype.kind in "iub" else int(np.count_nonzero(np.isfinite(values)))
+    return inside, finite
 
 
 def fit(plane: np.ndarray, extent_mm: Tuple[float, float], box: int) -> np.ndarray:
     """Resample ``plane`` so its physical ``extent_mm`` (height, width) fits ``box`` px, aspect kept."""
+    shape = fitted_shape(extent_mm, box)
+    return resample_axis(resample_axis(plane, shape[0], 0), shape[1], 1)
+
+
+def fitted_shape(extent_mm: Tuple[float, float], box: int) -> Tuple[int, int]:
+    """(rows, columns) in px of a picture of physical ``extent_mm`` (height, width) fitting ``box``."""
     height_mm, width_mm = (max(float(v), 1e-9) for v in extent_mm)
     scale = box / max(height_mm, width_mm)
-    shape = (max(1, int(round(height_mm * scale))), max(1, int(round(width_mm * scale))))
-    return resample_axis(resample_axis(plane, shape[0], 0), shape[1], 1)
+    return max(1, int(round(height_mm * scale))), max(1, int(round(width_mm * scale)))
 
 
 def resample_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
