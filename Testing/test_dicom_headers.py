@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,24 @@ def test_scanner_steps_over_nested_sequences_of_undefined_length(tmp_path: Path)
     assert header is not None and header["Rows"] == 24
     fast, slow = both_ways(series.files[0])
     assert fast == slow
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="slots on frozen dataclasses that pickle: Python 3.11")
+def test_a_core_keeps_about_a_kilobyte_and_a_half_of_header_per_slice(tmp_path: Path) -> None:
+    """A core holds its slices' headers while it converts: 1,800 slices of a 900 mm core held
+    5.6 MB of them (3.1 KB a slice, half of it each header's instance dict), as much as the
+    unwrap's rings.  Slots and one shared copy of the UIDs every slice repeats: ≤ 1.6 KB."""
+    import tracemalloc
+
+    from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
+
+    write_core_series(tmp_path / "core", slices=200, rows=8, columns=8)
+    folder = find_core_folders(tmp_path)[0]
+    tracemalloc.start()
+    try:
+        cores = scan_folder(folder).cores
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(cores[0].slices) == 200
+    assert held / 200 < 1600, held / 200
