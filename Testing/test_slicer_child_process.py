@@ -24,6 +24,7 @@ from CoreBatchLoaderLib.files import PARTIAL_SUFFIX
 from CoreBatchLoaderLib.slicer_process import ChildBatch, convert_arguments, panel_options
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 from CoreBatchLoaderLib.well.options import SceneOptions
+from test_signals import wait_until_no_process_left
 
 
 def run_cli(*args: object) -> subprocess.CompletedProcess:
@@ -117,8 +118,21 @@ def test_a_child_batch_that_cannot_start_raises_the_usage_error(tmp_path: Path) 
         batch.result()
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(tmp_path: Path, workers: int) -> None:
+def launcher_like_python_slicer(folder: Path) -> str:
+    """A launcher as PythonSlicer is (CTK's AppLauncher): it runs the real interpreter as its
+    child and passes no signal on — a signal to it alone ends it and leaves the batch running."""
+    launcher = folder / "PythonSlicer"
+    launcher.write_text('#!/bin/sh\n"%s" "$@"\n' % sys.executable)
+    launcher.chmod(0o755)
+    return str(launcher)
+
+
+@pytest.mark.parametrize("workers,through_a_launcher", [(1, False), (2, False), (2, True)])
+def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
+        tmp_path: Path, workers: int, through_a_launcher: bool) -> None:
+    if through_a_launcher and os.name == "nt":
+        pytest.skip("the launcher stand-in is a POSIX shell script")
+    python = launcher_like_python_slicer(tmp_path) if through_a_launcher else sys.executable
     well = tmp_path / "well"
     write_well(well, cores=3, slices=4)
     # core_002 is a long core (seconds where the others take milliseconds): the batch is cancelled
@@ -126,9 +140,12 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     # blocks a folder: the batch never opens one, issue 15 item 7.)
     shutil.rmtree(str(well / "core_002"))
     write_core_series(well / "core_002", slices=600, rows=256, columns=256, rock=False)
-    batch = ChildBatch.start(well, tmp_path / "out", BatchOptions(workers=workers), python=sys.executable)
+    batch = ChildBatch.start(well, tmp_path / "out", BatchOptions(workers=workers), python=python)
     seen = finish(batch, cancel_after=1)
-    assert batch.cancelled and batch.wait(timeout=60) == 143, list(batch.stderr_tail)
+    status = batch.wait(timeout=60)  # the launcher's own status is that of a process SIGTERM ended
+    assert batch.cancelled and status == (-15 if through_a_launcher else 143), list(batch.stderr_tail)
+    if sys.platform.startswith("linux"):  # the batch and its workers ended too (its session: the child's pid)
+        assert wait_until_no_process_left(batch.process.pid) == []
     finished = [r.name for p in seen for r in p.records]
     assert "core_001" in finished and "core_002" not in finished  # stopped inside core_002, not after it
     result = batch.result()
@@ -139,7 +156,7 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     assert all((out / r.output).is_file() for r in result.records)
     # A worker may finish core_003 between the signal and its end: complete, named by its header.
     assert {p.name for p in out.glob("*.nrrd")} <= {"core_001.nrrd", "core_003.nrrd"}
-    again = ChildBatch.start(well, out, BatchOptions(workers=workers), python=sys.executable)
+    again = ChildBatch.start(well, out, BatchOptions(workers=workers), python=python)
     finish(again)
     records = again.result().records
     assert [r.name for r in records] == ["core_001", "core_002", "core_003"]

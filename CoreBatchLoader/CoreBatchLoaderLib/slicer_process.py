@@ -8,7 +8,14 @@ module's panel, its console API and the headless entry start the batch the way S
 ``shutil.which``, as ``slicer.util`` does) as a child process, reading its ``--progress json``
 lines (:mod:`.batch.events`) as they come.  Cancelling stops the child at once: SIGTERM on POSIX
 (the batch stops its workers, removes its temporary files and leaves a consistent manifest),
-TerminateProcess on Windows.
+the process tree ended on Windows.
+
+``PythonSlicer`` is not Python itself but CTK's application launcher, which sets up the
+environment and starts ``python-real`` as *its* child, without passing signals on
+(Slicer's SuperBuild/python_configure_python_launcher.cmake; commontk/AppLauncher).  A signal
+to the launcher alone would end the launcher and leave the batch running.  So the child starts
+in a process group of its own (a new session on POSIX, ``CREATE_NEW_PROCESS_GROUP`` on
+Windows) and cancelling signals the whole group: the launcher, the batch and its workers.
 
 Plain Python throughout (a reader thread per stream, no Qt), so the tests run it with
 ``sys.executable`` standing for PythonSlicer; the module adds only the event polling.
@@ -19,6 +26,7 @@ import collections
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -137,7 +145,7 @@ class ChildBatch:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                             stderr=subprocess.PIPE, cwd=None if cwd is None else str(cwd), env=env,
                                             encoding="utf-8", errors="replace",
-                                            **_hidden_console())
+                                            **_own_process_group(), **_hidden_console())
         except OSError as exc:
             raise BatchProcessError("cannot start %s: %s" % (command[0], exc.strerror or exc)) from None
         self._readers = [threading.Thread(target=self._read_events, args=(self.process.stdout,), daemon=True),
@@ -177,12 +185,13 @@ class ChildBatch:
         return self.process.poll() is not None and not self._readers[0].is_alive()
 
     def cancel(self) -> None:
-        """Stop the batch now, not after the current folder: SIGTERM on POSIX (the batch exits
-        130/143 after stopping its workers and removing its temporary files), TerminateProcess
-        on Windows.  What finished is in the manifest; a rerun resumes."""
-        if self.process.poll() is None:
+        """Stop the batch now, not after the current folder: SIGTERM to the child's process group
+        on POSIX (the batch exits 130/143 after stopping its workers and removing its temporary
+        files), the child's process tree ended on Windows (its temporary files are removed by the
+        next run).  What finished is in the manifest; a rerun resumes."""
+        if not self.done:  # also when the launcher has ended and the batch it started has not
             self.cancelled = True
-            self.process.terminate()
+            _stop_process_group(self.process)
 
     def wait(self, timeout: Optional[float] = None) -> int:
         """The child's exit status, once it has ended and its lines are read."""
@@ -215,6 +224,30 @@ class ChildBatch:
         for text in stream:
             self.stderr_tail.append(text.rstrip("\n"))
         stream.close()
+
+
+def _own_process_group() -> Dict[str, Any]:
+    """Popen arguments that start the child as the leader of a process group of its own (see the
+    module docstring: the launcher does not pass a signal on, a signal to the group reaches all)."""
+    if os.name == "nt":
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
+
+
+def _stop_process_group(process: "subprocess.Popen[str]") -> None:
+    """SIGTERM to every process of ``process``'s group (POSIX); on Windows, end its tree with
+    ``taskkill /T`` (a console-less group cannot be sent Ctrl-Break), or the process alone."""
+    if os.name == "nt":
+        try:
+            subprocess.run(["taskkill", "/PID", str(process.pid), "/T", "/F"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, **_hidden_console())
+        except OSError:
+            process.terminate()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)  # the child leads its group: its pid is the group's
+    except ProcessLookupError:  # already ended
+        pass
 
 
 def _hidden_console() -> Dict[str, Any]:
