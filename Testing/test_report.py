@@ -14,6 +14,7 @@ import nrrd
 import numpy as np
 import pytest
 from conftest import convert_tree
+from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
 from CoreBatchLoaderLib.files import foreign_files_replaceable
 from CoreBatchLoaderLib.nrrd.reader import NrrdFormatError, read_header, read_row_section, read_slice
 from CoreBatchLoaderLib.nrrd.writer import NrrdStreamWriter, nrrd_header
@@ -23,6 +24,7 @@ from CoreBatchLoaderLib.report.page import CSV_FIELDS, summarize, write_report
 from CoreBatchLoaderLib.report.png import encode_png, write_png
 from CoreBatchLoaderLib.report.thumbnails import MARGIN, choose_window, core_thumbnail, fit
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
+from CoreBatchLoaderLib.well.options import SceneOptions
 
 DIRECTIONS = ((0.4, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 1.25))
 
@@ -298,20 +300,39 @@ def test_rock_ct_window_is_used_for_hounsfield_units_and_percentiles_otherwise()
     assert choose_window(raw_micro_ct) == pytest.approx((20200.0, 59800.0))
 
 
-def stripes(tmp_path: Path, k_direction: Tuple[float, float, float]) -> np.ndarray:
+def stripes(tmp_path: Path, k_direction: Tuple[float, float, float], top_last: bool = False) -> np.ndarray:
     """Thumbnail of a core whose slices brighten with k (air at k=0, dense at the last)."""
     volume = np.empty((10, 8, 8), dtype=np.int16)
     volume[:] = np.linspace(-1000, 3000, 10).astype(np.int16)[:, None, None]
     path = write_nrrd(tmp_path / "s.nrrd", volume, directions=((1.0, 0, 0), (0, 1.0, 0), k_direction))
-    _, pixels = decode_png(core_thumbnail(path, tmp_path / "s.png").read_bytes())
+    _, pixels = decode_png(core_thumbnail(path, tmp_path / "s.png", top_last=top_last).read_bytes())
     return pixels[MARGIN:, MARGIN + 4, 0]  # a column through the long section, top to bottom
 
 
-def test_shallow_end_of_the_core_is_drawn_on_top(tmp_path: Path) -> None:
-    up = stripes(tmp_path, (0.0, 0.0, 1.0))  # k grows towards superior: last slice is shallowest
-    assert (up[0], up[505]) == (255, 0)
-    down = stripes(tmp_path, (0.0, 0.0, -1.0))
-    assert (down[0], down[505]) == (0, 255)
+@pytest.mark.parametrize("k_direction", [(0.0, 0.0, 1.0), (0.0, 0.0, -1.0)])
+def test_the_cores_top_is_drawn_on_top_as_in_the_strip_the_log_and_the_unwrap(
+        tmp_path: Path, k_direction: Tuple[float, float, float]) -> None:
+    # Slice 0 is the top (the depth convention), whichever way the patient S axis runs: a core
+    # lies on the scanner table.  A core the depth table flips has its last slice on top.
+    first = stripes(tmp_path, k_direction)
+    assert (first[0], first[505]) == (0, 255)
+    last = stripes(tmp_path, k_direction, top_last=True)
+    assert (last[0], last[505]) == (255, 0)
+
+
+def test_the_batch_draws_a_flipped_cores_thumbnail_with_its_last_slice_on_top(tmp_path: Path) -> None:
+    write_well(tmp_path / "well", cores=2, slices=12, rows=16, columns=16)
+    (tmp_path / "depths.csv").write_text("core,top,bottom,flip\ncore_001,100.0,100.012,no\n"
+                                         "core_002,100.012,100.024,yes\n")
+    result = run_batch(tmp_path / "well", tmp_path / "out",
+                       BatchOptions(workers=1, scene=SceneOptions(depths_file=tmp_path / "depths.csv")))
+    assert [r.status for r in result.records] == ["converted"] * 2
+    out = tmp_path / "out"
+    for record, top_last in zip(result.records, (False, True)):
+        drawn = (out / "thumbnails" / (Path(record.output).stem + ".png")).read_bytes()
+        expected = core_thumbnail(out / record.output, tmp_path / "expected.png", top_last=top_last).read_bytes()
+        opposite = core_thumbnail(out / record.output, tmp_path / "opposite.png", top_last=not top_last).read_bytes()
+        assert drawn == expected != opposite
 
 
 def test_thumbnail_of_a_synthetic_core_shows_air_black_and_rock_bright(tmp_path: Path) -> None:

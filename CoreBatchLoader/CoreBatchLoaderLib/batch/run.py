@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Callable, Collection, Dict, Generator, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Set, Tuple)
 
 from ..analysis.slices import CoreInterval
 from ..convert import (
@@ -183,9 +184,14 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
         record.fingerprint = job.fingerprint
         if job.thumbnails and record.status == "converted":
             from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
-            draw_thumbnail(Path(job.output_dir), record)
+            draw_thumbnail(Path(job.output_dir), record, top_last=core.name in _flipped(job.depths))
         records.append(record)
     return records
+
+
+def _flipped(intervals: Iterable[Tuple[str, CoreInterval]]) -> Set[str]:
+    """The cores whose top is their last slice (the depth table flips them)."""
+    return {name for name, interval in intervals if interval.flip}
 
 
 def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequence[CoreFolder],
@@ -448,7 +454,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.report and not result.cancelled:
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
-                                    options.convert.durable)
+                                    options.convert.durable, _flipped(intervals))
     return result
 
 
@@ -520,7 +526,7 @@ def _settings(options: ConvertOptions) -> str:
 
 
 def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optional["WellResult"] = None,
-            durable: bool = True) -> Optional[Path]:
+            durable: bool = True, flipped: Collection[str] = ()) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash, and
     someone else's file under their names is left as it is (``result.not_written``)."""
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
@@ -528,7 +534,8 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
         report = write_report(output_dir, result.records, elapsed_seconds=elapsed,
                               well_strip=well.strip if well else None,
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
-                              durable=durable, log_track=well.log.track if well and well.log else None)
+                              durable=durable, log_track=well.log.track if well and well.log else None,
+                              top_last=flipped)
         if durable:
             sync_folder(output_dir)
         return report

@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Collection, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from .. import __version__
@@ -70,7 +70,8 @@ class Totals:
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
                  elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
                  stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
-                 durable: bool = True, log_track: Optional[Path] = None) -> Path:
+                 durable: bool = True, log_track: Optional[Path] = None,
+                 top_last: Collection[str] = ()) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -81,9 +82,10 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``durable``: fsync the page and the CSV (``--no-fsync`` says not to).
     ``log_track``: the well's CT log track (:mod:`.log_svg`), beside the strip; without it each
     core with a CT log gets a small profile in its row.
+    ``top_last``: the cores whose top is their last slice (flipped by the depth table).
     """
     output_dir = Path(output_dir)
-    pictures = make_thumbnails(output_dir, records)
+    pictures = make_thumbnails(output_dir, records, top_last)
     write_manifest_csv(output_dir, records, durable)
     strip, unwrap, track = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
                             for p in (well_strip, well_unwrap, log_track))
@@ -117,20 +119,20 @@ def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = 
 # Thumbnails
 
 
-def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord]) -> List[Picture]:
+def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord], top_last: Collection[str] = ()) -> List[Picture]:
     """One :class:`Picture` per record (same order); draws only what is missing or stale."""
     folder = output_dir / THUMBNAIL_DIR
     _remove_partials(folder)
-    return [_picture(output_dir, folder, record) for record in records]
+    return [_picture(output_dir, folder, record, record.name in top_last) for record in records]
 
 
-def draw_thumbnail(output_dir: Path, record: CoreRecord) -> None:
+def draw_thumbnail(output_dir: Path, record: CoreRecord, top_last: bool = False) -> None:
     """Draw one core's picture now (a batch worker, right after converting it, while its data
     is still in the page cache); the report then finds it fresh and only links it."""
-    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record)
+    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record, top_last)
 
 
-def _picture(output_dir: Path, folder: Path, record: CoreRecord) -> Picture:
+def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool = False) -> Picture:
     if record.status not in ("converted", "skipped") or not record.output:
         return Picture()
     unwrap, unwrap_warning = _unwrap_picture(output_dir, record)
@@ -142,7 +144,7 @@ def _picture(output_dir: Path, folder: Path, record: CoreRecord) -> Picture:
             return Picture(warning="thumbnail: output %s not found" % record.output, unwrap=unwrap)
         if not _fresh(png, nrrd):
             folder.mkdir(exist_ok=True)
-            core_thumbnail(nrrd, png)
+            core_thumbnail(nrrd, png, top_last=top_last)
         return Picture(relative, unwrap_warning, unwrap)
     except Exception as exc:  # a picture is never worth failing the report
         return Picture(warning="thumbnail not drawn: %s" % one_line(exc), unwrap=unwrap)
@@ -482,7 +484,7 @@ _PAGE = """<!DOCTYPE html>
 Failed cores are listed first. Dimensions: columns × rows × slices; spacing along the same axes.
 Size: voxel data (MB = 10<sup>6</sup> bytes). Time: conversion time of each core in this run
 (* in the totals: sum of the cores' times).<br>
-Pictures: longitudinal section through the middle row of every slice (left; shallow end on top)
+Pictures: longitudinal section through the middle row of every slice (left; the core's top on top)
 and the middle axial slice (right), aspect true to the spacing; orange ticks mark where each plane
 cuts the other. Grey levels: {window} (air black), or the 0.5–99.5th percentiles when the values are
 not in Hounsfield units. Click a picture to open it full size.

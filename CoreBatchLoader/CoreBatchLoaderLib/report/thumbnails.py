@@ -18,8 +18,11 @@ Choices, and why:
   scaled to fit ``max_size`` px (a 1 m core is a tall thin strip, as it looks on the shelf), the
   axial slice to fit ``axial_size`` px.  Shrinking averages blocks of voxels (no aliasing of thin
   beds); enlarging a small scan repeats voxels (nearest).
-- **Up is up.** When the core axis has a superior component, the shallow end (larger S in
-  LPS) is drawn at the top, as core is laid out in a core box.
+- **Top on top.** The core's top is drawn at the top, as in a core box and as the well strip,
+  the CT log and the unwrap draw it: slice ``k = 0`` (the smaller slice position, the project's
+  depth convention: :mod:`..well.placement`), or the last slice for a core the depth table flips
+  (``top_last``).  Not the patient S axis: a core lies on the scanner table, so S says nothing
+  about which end is up.
 """
 from __future__ import annotations
 
@@ -49,8 +52,10 @@ Window = Tuple[float, float]
 
 def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
                    window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512,
-                   axial_size: int = 256) -> Path:
+                   axial_size: int = 256, top_last: bool = False) -> Path:
     """Draw ``nrrd_path`` (3-D NRRD, raw or gzip) into ``png_path`` (palette PNG); returns ``png_path``.
+
+    ``top_last``: the core's top is its last slice (a flipped core), drawn at the top.
 
     ``window`` (low, high) in the file's values; ``None`` always uses percentiles.  The section
     fits in ``max_size`` x ``max_size`` px, the axial slice in ``axial_size`` x ``axial_size``.
@@ -64,12 +69,11 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     axial = read_slice(header, k).astype(np.float32)  # (rows, columns)
     low, high = choose_window([section, axial], window)
     dx, dy, dz = header.spacing
-    up_first = _superior_first(header)
-    if up_first:
+    if top_last:
         section = section[::-1]
     section_grey = to_grey(fit(section, (slices * dz, columns * dx), max_size), low, high, GREYS)
     axial_grey = to_grey(fit(axial, (rows * dy, columns * dx), axial_size), low, high, GREYS)
-    k_row = slices - 1 - k if up_first else k  # where slice k is drawn in the section
+    k_row = slices - 1 - k if top_last else k  # where slice k is drawn in the section
     picture = compose(section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
                       axial_mark=(j + 0.5) / rows)
     return write_png(png_path, picture, palette=PALETTE)
@@ -240,11 +244,3 @@ def _paste(canvas: np.ndarray, grey: np.ndarray, top: int, left: int, mark: floa
     band = slice(max(top, y - 1), min(top + rows, y + 2))
     canvas[band, left - MARGIN + 1:left - 1] = TICK_INDEX
     canvas[band, left + columns + 1:left + columns + MARGIN - 1] = TICK_INDEX
-
-
-def _superior_first(header: NrrdHeader) -> bool:
-    """True when slice k+1 lies above slice k (LPS S grows with k): draw the last slice on top."""
-    directions: Sequence[Optional[Sequence[float]]] = header.space_directions or []
-    if len(directions) < 3 or directions[2] is None or len(directions[2]) < 3:
-        return False
-    return float(directions[2][2]) > 0
