@@ -94,3 +94,36 @@ def test_scanned_length_far_from_the_interval_is_a_warning() -> None:
     depths = back_to_back(["a", "b"], 100.0, 0.9)
     warnings = length_warnings(depths, {"a": 895.0, "b": 700.0})
     assert list(warnings) == ["b"] and "-200 mm" in warnings["b"]
+
+
+@pytest.mark.parametrize("value", ["x", "X", "sim", "oui", "2", "ja"])
+def test_an_unknown_flip_value_is_an_error_naming_the_file_row_and_accepted_values(tmp_path: Path,
+                                                                                   value: str) -> None:
+    path = table(tmp_path, "core,top,bottom,flip\ncore_1,1,2,\ncore_2,2,3,%s\ncore_10,3,4,no\n" % value)
+    with pytest.raises(DepthError) as error:
+        read_depth_table(path, CORES)
+    message = str(error.value)
+    assert message.startswith("%s line 3: flip %r" % (path, value)) and "\n" not in message
+    assert all(accepted in message for accepted in ("yes", "true", "1", "no", "false", "0", "empty"))
+
+
+@pytest.mark.parametrize("value, flip", [("", False), ("0", False), ("No", False), ("n", False), ("FALSE", False),
+                                         ("1", True), ("TRUE", True), ("yes", True), ("Y", True), ("flip", True)])
+def test_the_accepted_flip_values_in_any_case(tmp_path: Path, value: str, flip: bool) -> None:
+    path = table(tmp_path, "core;top;bottom;flip\ncore_1;1;2;%s\ncore_2;2;3;\ncore_10;3;4;\n" % value)
+    assert read_depth_table(path, CORES)["core_1"].flip is flip
+
+
+def test_rows_may_name_the_cores_of_a_folder_holding_several_series(tmp_path: Path) -> None:
+    """box3 turns out to hold two series (cores box3_s1 and box3_s2, or box3_1 and box3_2 without
+    series numbers): a row each, by the core's name or its folder's own name plus the suffix."""
+    path = table(tmp_path, "core,top,bottom,flip\nbox3_s1,1,2,\nB3_S2,2,3,yes\nbox4_2,3,4,\nbox4_1,4,5,\nbox5,5,6,\n")
+    depths = read_depth_table(path, ["box3", "box4", "box5"], folder_names={"box3": "B3"})
+    assert {n: (d.top_m, d.flip, d.folder_name) for n, d in depths.items()} == {
+        "box3_s1": (1.0, False, "box3"), "box3_s2": (2.0, True, "box3"), "box4_2": (3.0, False, "box4"),
+        "box4_1": (4.0, False, "box4"), "box5": (5.0, False, "box5")}
+
+
+def test_a_row_for_a_folder_and_one_for_its_core_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DepthError, match="line 3: box3_s2 and box3 \\(line 2\\) are the same core folder box3"):
+        read_depth_table(table(tmp_path, "core,top,bottom\nbox3,1,2\nbox3_s2,2,3\n"), ["box3"])

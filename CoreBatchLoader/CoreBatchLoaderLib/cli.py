@@ -236,6 +236,10 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
         print("corebatchloader: no DICOM image series found under %s (%d folder%s with files looked at)" % (
             input_dir, result.folders, "" if result.folders == 1 else "s"), file=sys.stderr)
     well = result.well
+    converted = {r.name for r in result.records if r.status == "converted"}  # their warnings are printed above
+    for line in well.unplaced if well is not None else ():
+        if line.split(":", 1)[0] not in converted:
+            print("warning %s" % line, file=sys.stderr)
     if well is not None and well.log is not None:
         for warning in well.log.warnings:
             print("warning CT log: %s" % warning, file=sys.stderr)

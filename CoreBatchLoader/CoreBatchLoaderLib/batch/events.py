@@ -9,7 +9,8 @@ Both ends use this module, so the format has one definition.  Every line is a JS
   the keys of ``manifest.json``);
 - ``"end"`` once, last: ``exit_code`` (the command's exit status), ``cancelled``, ``stopped``,
   ``folders``, ``manifest``, ``report``, ``scene``, ``unwrap_strip``, ``well_log`` (the CT log's
-  ``las``, ``table``, ``track``, ``warnings``) and ``well_error``;
+  ``las``, ``table``, ``track``, ``warnings``), ``well_error`` and ``unplaced`` (converted cores
+  without a depth: "core: why, what to write in the depth table");
 - ``"error"`` instead when the batch cannot start: ``message``, ``exit_code`` 2.
 """
 from __future__ import annotations
@@ -37,7 +38,8 @@ def end_event(result: BatchResult, exit_code: int) -> Dict[str, Any]:
             "scene": _text(well.scene) if well is not None else None,
             "unwrap_strip": _text(well.unwrap_strip) if well is not None else None,
             "well_log": _log_json(well.log) if well is not None else None,
-            "well_error": well.error if well is not None else None}
+            "well_error": well.error if well is not None else None,
+            "unplaced": list(well.unplaced) if well is not None else []}
 
 
 def interrupted_event(exit_code: int) -> Dict[str, Any]:
@@ -77,10 +79,10 @@ def result_of(end: Optional[Dict[str, Any]], records: List[CoreRecord], cancelle
 
     end = end or {}
     well = None
-    if any(end.get(key) for key in ("scene", "well_error", "unwrap_strip", "well_log")):
+    if any(end.get(key) for key in ("scene", "well_error", "unwrap_strip", "well_log", "unplaced")):
         log = end.get("well_log")
         well = WellResult(scene=_path(end.get("scene")), error=end.get("well_error"),
-                          unwrap_strip=_path(end.get("unwrap_strip")),
+                          unwrap_strip=_path(end.get("unwrap_strip")), unplaced=list(end.get("unplaced") or []),
                           log=None if log is None else WellLogFiles(_path(log["las"]), _path(log["table"]),
                                                                     _path(log["track"]), list(log["warnings"])))
     return BatchResult(records=records, cancelled=bool(end.get("cancelled", cancelled)), stopped=end.get("stopped"),

@@ -139,7 +139,7 @@ class BatchResult:
         if not self.records:
             return 1  # nothing to convert: most likely the wrong INPUT, which a script must notice
         return 1 if (self.stopped or self.failed or self.not_written
-                     or (self.well is not None and self.well.error)) else 0
+                     or (self.well is not None and (self.well.error or self.well.unplaced))) else 0
 
 
 CoreConverter = Callable[[CoreSeries, Path, ConvertOptions], CoreRecord]
@@ -398,13 +398,14 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 depths = check_options(options.scene, folders)
             except SceneSetupError as exc:
                 raise UsageError(str(exc)) from None
+        intervals = [tuple((name, CoreInterval(d.top_m, d.bottom_m, d.flip)) for name, d in sorted(depths.items())
+                           if d.folder_name == folder.name) for folder in folders]
         fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert))
                         for folder in folders]
         earlier = _previous_records(previous, folders, fingerprints)
-        intervals = tuple((name, CoreInterval(d.top_m, d.bottom_m, d.flip)) for name, d in depths.items())
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite, fingerprint,
-                          records, options.report, tuple(i for i in intervals if is_core_of(i[0], folder.name)))
-                for folder, fingerprint, records in zip(folders, fingerprints, earlier)]
+                          records, options.report, folder_intervals)
+                for folder, fingerprint, records, folder_intervals in zip(folders, fingerprints, earlier, intervals)]
         by_folder: Dict[int, List[CoreRecord]] = {}
         started = time.perf_counter()
         done = cores = failed = size = 0
@@ -449,12 +450,13 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         if depths and not result.cancelled and not result.stopped:
             from .well_steps import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
-                                      options.convert.durable, options.convert.ct_log)
+                                      options.convert.durable, options.convert.ct_log,
+                                      {folder.source: folder.name for folder in folders})
             if result.well is not None:  # the records gained depth-length warnings
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.report and not result.cancelled:
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
-                                    options.convert.durable, _flipped(intervals))
+                                    options.convert.durable, _flipped(i for cores in intervals for i in cores))
     return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
@@ -18,7 +18,14 @@ from ..files import sync_folder
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.ct_log import WellLogFiles, write_well_log
-from ..well.depths import CoreDepth, DepthError, back_to_back, length_warnings, read_depth_table
+from ..well.depths import (
+    CoreDepth,
+    DepthError,
+    back_to_back,
+    length_warnings,
+    read_depth_table,
+    unplaced_reason,
+)
 from ..well.layout import SCENE_DIR, WellLayout, build_layout, read_layout
 from ..well.options import SceneOptions
 from ..well.proxies import default_budget
@@ -38,6 +45,7 @@ class WellResult:
     error: Optional[str] = None
     unwrap_strip: Optional[Path] = None  # well_unwrap.png
     log: Optional[WellLogFiles] = None  # the well's CT log: LAS, table, track (or why not)
+    unplaced: List[str] = field(default_factory=list)  # "core: why it has no depth, what to write"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,7 +54,9 @@ class WellResult:
 
 def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[str, CoreDepth]:
     """The cores' depths, or :class:`SceneSetupError` — called before any core is converted, so a
-    typo in the depth table costs nothing.  Depth rows name core folders (one core per folder)."""
+    typo in the depth table costs nothing.  Depth rows name core folders, or cores of a folder
+    holding several series; whether every core found its row is known after converting
+    (:func:`unplaced_cores`)."""
     if options.depths_file is not None and options.start_depth_m is not None:
         raise SceneSetupError("give either --depths or --start-depth/--core-length, not both")
     if (options.start_depth_m is None) != (options.core_length_m is None):
@@ -84,9 +94,11 @@ def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[
 
 def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str, CoreDepth],
                 options: SceneOptions, well_name: str, durable: bool = True,
-                ct_log: bool = True) -> Optional[WellResult]:
-    """Length warnings into the records; the well's CT log (unless ``ct_log`` is off); with
-    ``build_scene`` the scene files and ``scene.mrml`` (with the log's table and plot).
+                ct_log: bool = True, folder_names: Optional[Mapping[str, str]] = None) -> Optional[WellResult]:
+    """Length warnings into the records; a warning on every converted core without a depth
+    (``unplaced``); the well's CT log (unless ``ct_log`` is off); with ``build_scene`` the scene
+    files and ``scene.mrml`` (with the log's table and plot).  ``folder_names``: each source
+    folder's name as a core (:attr:`..dicom.discover.CoreFolder.name`), which depth rows use.
 
     Never raises: a scene that cannot be built is an ``error`` in the result (the cores are
     converted and stay so); a log that cannot be written is a warning in ``log``.
@@ -94,9 +106,11 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
     if not depths:
         return None
     add_length_warnings(records, depths)
+    unplaced = unplaced_cores(records, depths, folder_names or {})
     name = options.well_name or well_name
     if not options.build_scene:
-        return WellResult(log=write_well_log(output_dir, records, depths, name, durable) if ct_log else None)
+        return WellResult(log=write_well_log(output_dir, records, depths, name, durable, unplaced=unplaced)
+                          if ct_log else None, unplaced=unplaced)
     log = None
     try:
         budget = options.memory_budget or default_budget()
@@ -104,7 +118,7 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         reused = _unchanged_scene(output_dir, key)
         layout = reused[1] if reused is not None else build_layout(output_dir, records, depths, budget, name,
                                                                    durable, key)
-        log = write_well_log(output_dir, records, depths, name, durable, layout) if ct_log else None
+        log = write_well_log(output_dir, records, depths, name, durable, layout, unplaced) if ct_log else None
         if reused is not None:  # rerun of a finished well: no core is read again
             scene = reused[0]
         else:
@@ -114,9 +128,29 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
                 sync_folder(Path(output_dir) / SCENE_DIR)
         strip = Path(output_dir) / layout.strip_file if layout.strip_file else None
         unwrap_strip = Path(output_dir) / layout.unwrap_strip_file if layout.unwrap_strip_file else None
-        return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip, log=log)
+        return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip, log=log, unplaced=unplaced)
     except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
-        return WellResult(error="scene not written: %s" % one_line(exc), log=log)
+        return WellResult(error="scene not written: %s" % one_line(exc), log=log, unplaced=unplaced)
+
+
+def unplaced_cores(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
+                   folder_names: Mapping[str, str]) -> List[str]:
+    """"core: why it has no depth and what to write in the table" for every converted core that
+    found no depth row — a folder row for a folder that turned out to hold several series, say —
+    also as a warning on its record (once), so the summary, the report and the LAS name it."""
+    cores_of: Dict[str, List[str]] = {}
+    for record in records:
+        cores_of.setdefault(record.source, []).append(record.name)
+    unplaced = []
+    for record in records:
+        if record.status not in ("converted", "skipped") or record.name in depths:
+            continue
+        folder = folder_names.get(record.source, record.name)
+        warning = unplaced_reason(record.name, folder, cores_of[record.source], depths)
+        if warning not in record.warnings:
+            record.warnings.append(warning)
+        unplaced.append("%s: %s" % (record.name, warning))
+    return unplaced
 
 
 def add_length_warnings(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth]) -> None:

@@ -156,8 +156,10 @@ def resample(cores: Sequence[CoreLog], well: str) -> WellLog:
     return WellLog(well, step_m, depth, curves, list(cores))
 
 
-def write_las(path: Path, log: WellLog, durable: bool = True) -> Path:
-    """``well_ct_log.las`` (module docstring, step 3); ImportError without lasio."""
+def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence[str] = ()) -> Path:
+    """``well_ct_log.las`` (module docstring, step 3); ImportError without lasio.  ``unplaced``:
+    the converted cores that have no depth, each with why, listed in ``~Other`` (a core absent
+    from the log must say so in the file that lacks it)."""
     import io
 
     import lasio
@@ -175,7 +177,7 @@ def write_las(path: Path, log: WellLog, durable: bool = True) -> Path:
                                            descr="%s bottom" % core.name))
     las.other = "\n".join(["Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
         "%s %.4f %.4f%s" % (c.name, c.depth.top_m, c.depth.bottom_m, " flipped" if c.depth.flip else "")
-        for c in log.cores])
+        for c in log.cores] + (["Converted cores not in this log (no depth):"] + list(unplaced) if unplaced else []))
     text = io.StringIO()
     digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
     las.write(text, version=2.0, wrap=False, STRT=round(float(log.depth_m[0]), digits),
@@ -206,9 +208,11 @@ def table_schema_path(table: Path) -> Path:
 
 
 def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
-                   well_name: str, durable: bool = True, layout: Optional[WellLayout] = None) -> WellLogFiles:
+                   well_name: str, durable: bool = True, layout: Optional[WellLayout] = None,
+                   unplaced: Sequence[str] = ()) -> WellLogFiles:
     """Steps 1–5 of the module docstring.  With the scene's ``layout``, the log track takes the
-    well strip's depth interval and rows, so the two line up.  Never raises: what fails is a
+    well strip's depth interval and rows, so the two line up; ``unplaced`` (converted cores
+    without a depth, and why) goes into the LAS file's notes.  Never raises: what fails is a
     warning."""
     output_dir = Path(output_dir)
     result = WellLogFiles()
@@ -229,7 +233,7 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
             track.add_core(core.name, core.depth.top_m, core.depth.bottom_m, core.depth_m, core.rows)
         result.track = write_log_track(output_dir / TRACK_NAME, track, durable)
         try:
-            result.las = write_las(output_dir / LAS_NAME, log, durable)
+            result.las = write_las(output_dir / LAS_NAME, log, durable, unplaced)
         except ImportError:
             result.warnings.append(LAS_MISSING)
     except Exception as exc:  # the log is extra: converted cores stay converted

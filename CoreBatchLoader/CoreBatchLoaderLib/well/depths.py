@@ -5,8 +5,10 @@ Three ways to say it, each checked the same way:
 - GeoSlicer's depth file: two columns, top and bottom in metres, no header, one row per core in
   the natural order of the core names (core_2 before core_10);
 - a CSV with a header ``core,top,bottom[,flip]``, rows matched on the core name or its folder
-  name, in any order; rows for cores not in the batch are passed over (one table for the whole
-  well serves a batch of some of its boxes), and name themselves when a core has no row;
+  name, in any order; a folder holding several series gives several cores (``box3_s1``,
+  ``box3_s2``: :func:`..dicom.discover.series_suffixes`), and a row may name each of them instead
+  of the folder; rows for cores not in the batch are passed over (one table for the whole well
+  serves a batch of some of its boxes), and name themselves when a core has no row;
 
 both as a spreadsheet saves them: comma, semicolon, tab or space separated, with a decimal comma
 where the separator is not a comma ("2450,75" in a ``;`` file, as Excel writes it in Brazil), in
@@ -44,6 +46,11 @@ class CoreDepth:
     bottom_m: float
     flip: bool = False
     line: Optional[int] = None  # where it was read, for messages
+    folder: Optional[str] = None  # the core folder the row is for (its name as a core); None: ``core``
+
+    @property
+    def folder_name(self) -> str:
+        return self.folder or self.core
 
     @property
     def length_mm(self) -> float:
@@ -52,9 +59,14 @@ class CoreDepth:
 
 def read_depth_table(path: Path, core_names: Sequence[str],
                      folder_names: Optional[Mapping[str, str]] = None) -> Dict[str, CoreDepth]:
-    """Depths for ``core_names`` from ``path`` (GeoSlicer's two columns, or a CSV with a header).
+    """Depths for the core folders ``core_names`` (each by the name its core gets when it holds
+    one series) from ``path`` (GeoSlicer's two columns, or a CSV with a header).
 
-    ``folder_names`` maps a core name to its folder's name, so CSV rows may use either.
+    ``folder_names`` maps a core name to its folder's name, so CSV rows may use either.  A CSV row
+    may also name one core of a folder holding several series (``box3_s2``); the depths are keyed
+    by what the row names, and each says its ``folder``.  Whether a folder holds several series is
+    known only once it is scanned: the batch checks after converting that every core found a row
+    (:func:`unplaced_reason`).
     """
     path = Path(path)
     try:
@@ -91,7 +103,7 @@ def back_to_back(core_names: Sequence[str], start_m: float, length_m: float) -> 
     if length_m <= 0:
         raise DepthError("--core-length must be positive (got %g)" % length_m)
     ordered = sorted(core_names, key=natural_key)
-    return {name: CoreDepth(name, start_m + n * length_m, start_m + (n + 1) * length_m)
+    return {name: CoreDepth(name, start_m + n * length_m, start_m + (n + 1) * length_m, folder=name)
             for n, name in enumerate(ordered)}
 
 
@@ -126,6 +138,28 @@ def length_warnings(depths: Mapping[str, CoreDepth], scanned_mm: Mapping[str, fl
     return warnings
 
 
+def unplaced_reason(core: str, folder: str, folder_cores: Sequence[str], depths: Mapping[str, CoreDepth]) -> str:
+    """Why the converted ``core`` has no depth, and what to write in the table: it comes from the
+    core folder ``folder`` (named as a core), which turned out to hold ``folder_cores`` — known only
+    after scanning, so a row for a folder holding several series cannot say which core it is."""
+    rows = sorted((d for d in depths.values() if d.folder_name == folder), key=lambda d: d.core)
+    own_rows = "; give each core a row of its own in a depth table with the header core,top,bottom[,flip] " \
+               "(--depths): %s" % " and ".join('"%s,TOP,BOTTOM"' % c for c in folder_cores)
+    for depth in rows:
+        if depth.core == folder and core != folder:
+            return ("no depth: the depth for folder %s (%s) cannot say which of its %d series it is: %s%s" % (
+                folder, _where(depth), len(folder_cores), ", ".join(folder_cores), own_rows))
+    if rows:
+        return ("no depth: the depth table has rows for %s (%s) of folder %s but none for %s; add a row "
+                "\"%s,TOP,BOTTOM\" (the folder holds %s)" % (", ".join(d.core for d in rows), ", ".join(_where(d) for d in rows),
+                                                  folder, core, core, ", ".join(folder_cores)))
+    return "no depth: no depth row names it or its folder %s%s" % (folder, own_rows if len(folder_cores) > 1 else "")
+
+
+def _where(depth: CoreDepth) -> str:
+    return "line %d" % depth.line if depth.line else "--start-depth/--core-length"
+
+
 def _ordered_rows(path: Path, rows: List[tuple], core_names: Sequence[str], dialect: "_Dialect") -> Dict[str, CoreDepth]:
     ordered = sorted(core_names, key=natural_key)
     if len(rows) != len(ordered):
@@ -138,7 +172,7 @@ def _ordered_rows(path: Path, rows: List[tuple], core_names: Sequence[str], dial
             raise DepthError("%s line %d: expected two numbers, top and bottom in metres: %r" % (
                 path, number, line.strip()))
         top, bottom = dialect.number(path, number, cells[0]), dialect.number(path, number, cells[1])
-        depths[name] = CoreDepth(name, top, bottom, False, number)
+        depths[name] = CoreDepth(name, top, bottom, False, number, name)
     return depths
 
 
@@ -159,22 +193,58 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
     for number, line in rows[1:]:
         cells = dict(zip(header, dialect.cells(line)))
         label = (cells.get("core") or "").strip()
-        name = lookup.get(label.lower()) or lookup.get(os.path.basename(label).lower())
-        if name is None:
+        name, folder = _resolve(label, lookup)
+        if name is None or folder is None:
             strangers.append("%r (line %d)" % (label, number))
             continue
         if name in depths:
             raise DepthError("%s line %d: core %s listed twice (also line %s)" % (
                 path, number, name, depths[name].line))
-        flip = (cells.get("flip") or "").strip().lower() in ("1", "true", "yes", "y", "flip")
+        other = next((d for d in depths.values() if d.folder == folder and (d.core == folder) != (name == folder)), None)
+        if other is not None:
+            raise DepthError("%s line %d: %s and %s (line %s) are the same core folder %s: give a row for the "
+                             "folder or one for each of its cores, not both" % (
+                                 path, number, name, other.core, other.line, folder))
         depths[name] = CoreDepth(name, dialect.number(path, number, cells.get("top", "")),
-                                 dialect.number(path, number, cells.get("bottom", "")), flip, number)
-    missing = [n for n in core_names if n not in depths]
+                                 dialect.number(path, number, cells.get("bottom", "")),
+                                 _flip(path, number, cells.get("flip") or ""), number, folder)
+    covered = {d.folder for d in depths.values()}
+    missing = [n for n in core_names if n not in covered]
     if missing:
         raise DepthError("%s: no depth row for core%s %s%s" % (
             path, "s" if len(missing) > 1 else "", _few(missing),
             "; rows naming no core of this batch: %s" % _few(strangers) if strangers else ""))
     return depths
+
+
+_CORE_OF_FOLDER = re.compile(r"(.+)(_[sS]?\d+)")  # a folder's name and a series suffix (box3_s2)
+FLIPPED = ("1", "true", "yes", "y", "flip", "flipped")
+NOT_FLIPPED = ("", "0", "false", "no", "n")
+
+
+def _resolve(label: str, lookup: Mapping[str, str]) -> tuple:
+    """(the core the row names, its folder's core name), or (None, None): ``label`` names a
+    folder (as its core or by the folder's own name, also as a path) or one core of a folder
+    holding several series (the folder and a series suffix)."""
+    for text in (label, os.path.basename(label)):
+        folder = lookup.get(text.lower())
+        if folder is not None:
+            return folder, folder
+        match = _CORE_OF_FOLDER.fullmatch(text)
+        folder = lookup.get(match.group(1).lower()) if match else None
+        if folder is not None:
+            return folder + match.group(2).lower(), folder
+    return None, None
+
+
+def _flip(path: Path, line: int, text: str) -> bool:
+    """The flip cell: one of ``FLIPPED`` or ``NOT_FLIPPED`` (any case); anything else is an error,
+    never a silent "not flipped" (``x``, ``sim``, ``oui``…)."""
+    value = text.strip().lower()
+    if value in FLIPPED or value in NOT_FLIPPED:
+        return value in FLIPPED
+    raise DepthError("%s line %d: flip %r is not a flip value: write %s to flip the core, %s or leave it "
+                     "empty not to" % (path, line, text.strip(), "/".join(FLIPPED), "/".join(NOT_FLIPPED[1:])))
 
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")

@@ -208,8 +208,8 @@ def _placeable(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[
             continue
         depth = depths.get(record.name)
         if depth is None:
-            warnings.append("%s is not in the scene: no depth for it (depth rows name core folders; "
-                            "its folder holds several series)" % record.name)
+            warnings.append("%s is not in the scene: it has no depth (its warning says what to write in "
+                            "the depth table)" % record.name)
             continue
         try:
             header = read_header(output_dir / record.output)

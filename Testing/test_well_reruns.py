@@ -1,0 +1,101 @@
+"""The well's outputs tell the truth about the run that made them: every converted core is placed
+at depth or named where it is missing (a folder holding several series), a rerun with moved or
+flipped cores redoes what depends on the depth, and a rerun that no longer makes a well-level
+or analysis file does not leave the old one behind."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import pytest
+from conftest import by_name
+
+from CoreBatchLoaderLib.analysis.ct_log import read_log_csv
+from CoreBatchLoaderLib.analysis.unwrap import FIRST_ROW_KEY
+from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
+from CoreBatchLoaderLib.cli import main
+from CoreBatchLoaderLib.convert import ConvertOptions
+from CoreBatchLoaderLib.nrrd.reader import read_header, read_slice
+from CoreBatchLoaderLib.synthetic import write_core_series
+from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
+from CoreBatchLoaderLib.well.options import SceneOptions
+
+lasio = pytest.importorskip("lasio")
+
+GEOMETRY = dict(rows=64, columns=64, slices=20, pixel_spacing=(0.5, 0.5), slice_spacing=1.0)
+
+
+def two_series_in_one_folder(root: Path) -> Path:
+    """``boxA`` holds two series (cores boxA_s1 and boxA_s2), ``boxB`` one."""
+    write_core_series(root / "in" / "boxA", series_number=1, seed=1, file_prefix="A", **GEOMETRY)
+    write_core_series(root / "in" / "boxA", series_number=2, seed=2, file_prefix="B", origin=(-10.0, -20.0, 100.0),
+                      **GEOMETRY)
+    write_core_series(root / "in" / "boxB", series_number=1, seed=3, **GEOMETRY)
+    return root / "in"
+
+
+def convert(root: Path, table: Optional[str], out: str = "out", scene: bool = False, **convert: object) -> BatchResult:
+    depths = SceneOptions()
+    if table is not None:
+        (root / "depths.csv").write_text(table)
+        depths = SceneOptions(depths_file=root / "depths.csv", build_scene=scene, memory_budget=10 ** 9)
+    return run_batch(root / "in", root / out, BatchOptions(convert=ConvertOptions(durable=False, **convert),
+                                                           workers=1, scene=depths))
+
+
+def test_a_folder_row_for_a_folder_holding_two_series_names_both_cores_everywhere(tmp_path: Path, capsys) -> None:
+    two_series_in_one_folder(tmp_path)
+    (tmp_path / "depths.csv").write_text("core,top,bottom\nboxA,100.0,100.02\nboxB,100.05,100.07\n")
+    code = main(["convert", str(tmp_path / "in"), str(tmp_path / "out"), "--depths", str(tmp_path / "depths.csv"),
+                 "--no-fsync", "--quiet", "--workers", "1"])
+    summary = capsys.readouterr().err
+    assert code == 1  # a converted core missing from the well is not a clean run
+    out = tmp_path / "out"
+    las = lasio.read(str(out / "well_ct_log.las"))
+    report = (out / "report.html").read_text()
+    for core in ("boxA_s1", "boxA_s2"):
+        warning = next(w for w in by_name_in(out)[core] if w.startswith("no depth"))
+        # the folder, both its cores and what to write instead
+        assert all(text in warning for text in ("folder boxA (line 2)", "boxA_s1, boxA_s2", '"boxA_s1,TOP,BOTTOM"',
+                                                '"boxA_s2,TOP,BOTTOM"'))
+        assert "warning %s: %s" % (core, warning) in summary
+        assert "%s: %s" % (core, warning) in las.other
+        assert core in report and "boxA_s2,TOP,BOTTOM" in report
+    assert [p.descr for p in las.params] == ["boxB top", "boxB bottom"]
+
+
+def by_name_in(out: Path) -> Dict[str, list]:
+    from CoreBatchLoaderLib.batch.manifest import read_manifest
+    return {r.name: r.warnings for r in read_manifest(out)}
+
+
+def test_rows_naming_each_core_of_the_folder_place_both_in_the_las_and_the_scene(tmp_path: Path) -> None:
+    pytest.importorskip("slicer")
+    import slicer
+    two_series_in_one_folder(tmp_path)
+    result = convert(tmp_path, "core,top,bottom,flip\nboxA_s2,100.1,100.12,yes\nboxA_s1,100.0,100.02,\n"
+                               "boxB,100.05,100.07,\n", scene=True)
+    assert result.exit_code == 0 and result.well.unplaced == []
+    las = lasio.read(str(tmp_path / "out" / "well_ct_log.las"))
+    assert [(p.descr, p.value) for p in las.params if p.mnemonic.startswith("TOP")] == [
+        ("boxA_s1 top", 100.0), ("boxB top", 100.05), ("boxA_s2 top", 100.1)]
+    scene = slicer.vtkMRMLScene()
+    scene.SetURL(str(tmp_path / "out" / "scene.mrml"))
+    assert scene.Import()
+    tops = {}
+    for n in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")):
+        node = scene.GetNthNodeByClass(n, "vtkMRMLScalarVolumeNode")
+        if node.GetAttribute("CoreBatchLoader.top_m") is not None:
+            tops[node.GetName()] = (float(node.GetAttribute("CoreBatchLoader.top_m")), node.GetImageData() is not None)
+    assert tops == {"boxA_s1": (100.0, True), "boxA_s2": (100.1, True), "boxB": (100.05, True)}
+
+
+def test_rows_for_cores_of_a_folder_holding_one_series_name_the_core_to_write(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "in" / "boxA", series_number=1, seed=1, **GEOMETRY)
+    result = convert(tmp_path, "core,top,bottom\nboxA_s1,100.0,100.02\nboxA_s2,100.1,100.12\n")
+    assert result.exit_code == 1
+    assert result.well.unplaced == [
+        "boxA: no depth: the depth table has rows for boxA_s1, boxA_s2 (line 2, line 3) of folder boxA but none "
+        "for boxA; add a row \"boxA,TOP,BOTTOM\" (the folder holds boxA)"]
+    assert result.well.unplaced[0].split(": ", 1)[1] in by_name(result)["boxA"].warnings
