@@ -199,3 +199,21 @@ def test_a_slice_file_copied_twice_into_the_folder_is_one_slice(tmp_path: Path) 
     assert [(r.status, r.slices) for r in convert_tree(tmp_path / "odd", tmp_path / "out2").records] == [
         ("converted", 4)]
 
+
+
+def test_slice_files_emptied_or_zeroed_by_a_failed_copy_are_named_in_a_warning(tmp_path: Path) -> None:
+    write_core_series(tmp_path / "core", slices=20)
+    names = sorted(p.name for p in (tmp_path / "core").iterdir())
+    (tmp_path / "core" / names[0]).write_bytes(b"")  # the first slice: the core's top
+    (tmp_path / "core" / names[10]).write_bytes(bytes(4096))
+    (tmp_path / "core" / names[-1]).write_bytes(b"garbage from a broken copy")
+    (tmp_path / "core" / "notes.txt").write_text("scanned by J.")  # expected beside slices: no warning
+    (tmp_path / "core" / "empty.log").write_bytes(b"")
+    result = convert_tree(tmp_path, tmp_path / "out")
+    [record] = result.records
+    assert record.status == "converted" and record.dimensions[2] < 20
+    [warning] = [w for w in record.warnings if "named like the slices" in w]
+    assert warning.startswith("3 files named like the slices are no DICOM")
+    for name, how in ((names[0], "empty"), (names[10], "zero-filled"), (names[-1], "no DICOM header")):
+        assert "%s (%s)" % (name, how) in warning
+    assert "notes.txt" not in warning and "empty.log" not in warning

@@ -172,15 +172,30 @@ def unique_names(names: Iterable[str]) -> List[str]:
     return result
 
 
+def name_pattern(file_name: str) -> str:
+    """``file_name`` with every digit as ``#``: IM0001.dcm and IM0200.dcm share ``IM####.dcm``."""
+    return re.sub(r"[0-9]", "#", file_name).lower()
+
+
+def _named_like_slices(files: List[Tuple[str, str]], groups: List[List[SliceHeader]]) -> List[Tuple[str, str]]:
+    """The non-DICOM ``files`` (name, how it looks) named as the slices are: a notes.txt or a
+    scanner's log beside the slices is expected, an empty IM0001.dcm among IM0002.dcm… is not."""
+    patterns = {name_pattern(s.name) for group in groups for s in group}
+    return [item for item in files if name_pattern(item[0]) in patterns]
+
+
 def scan_folder(folder: CoreFolder) -> FolderScan:
     """Read every file's header in ``folder`` and group the image slices into cores."""
     slices: List[SliceHeader] = []
     unreadable: List[DicomFileError] = []
+    not_dicom: List[Tuple[str, str]] = []  # (file name, how it looks)
     for file_name in folder.files:
         path = os.path.join(folder.path, file_name)
         try:
             slices.extend(read_slice_headers(path))
-        except NotAnImage:
+        except NotAnImage as exc:
+            if exc.not_dicom:
+                not_dicom.append((file_name, exc.not_dicom))
             continue
         except DicomFileError as exc:
             unreadable.append(exc)
@@ -211,6 +226,11 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
         folder_warnings.append("left out %d %s%s (%s): %s" % (
             len(images), what, "s" if len(images) > 1 else "", why,
             ", ".join(s.name for s in images[:3]) + (" …" if len(images) > 3 else "")))
+    lost = _named_like_slices(not_dicom, groups)
+    if lost:
+        folder_warnings.append("%d file%s named like the slices %s no DICOM (a slice lost in a copy?): %s" % (
+            len(lost), "" if len(lost) == 1 else "s", "is" if len(lost) == 1 else "are",
+            ", ".join("%s (%s)" % item for item in lost[:3]) + (" …" if len(lost) > 3 else "")))
     series_uids = {g[0].series_uid for g in groups}
     strays = [e for e in unreadable if not e.series_uid or e.series_uid not in series_uids]
     if strays:

@@ -39,7 +39,14 @@ Vector3 = Tuple[float, float, float]
 
 
 class NotAnImage(Exception):
-    """The file is not DICOM, or a DICOM object without pixels (DICOMDIR, RTSTRUCT, SR, ...)."""
+    """The file is not DICOM, or a DICOM object without pixels (DICOMDIR, RTSTRUCT, SR, ...).
+
+    ``not_dicom`` is the reason when the file is no DICOM at all (empty, zero-filled, another
+    format): a slice lost in a copy looks so, and the folder's scan names it."""
+
+    def __init__(self, path: str, not_dicom: Optional[str] = None) -> None:
+        super().__init__(path)
+        self.not_dicom = not_dicom
 
 
 class DicomFileError(Exception):
@@ -136,6 +143,15 @@ def dicom_start(path: str) -> Optional[str]:
     return None
 
 
+def _not_dicom_reason(path: str) -> str:
+    """How a file that is no DICOM looks, for the warning: "empty", "zero-filled" or "no DICOM header"."""
+    with open_regular(path) as f:
+        head = f.read(4096)
+    if not head:
+        return "empty"
+    return "zero-filled" if head.count(0) == len(head) else "no DICOM header"
+
+
 def read_slice_headers(path: str, use_scanner: bool = True) -> List[SliceHeader]:
     """Return one :class:`SliceHeader` per frame of the image in ``path``.
 
@@ -166,7 +182,7 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             pass  # let pydicom read it and word the error
     start = dicom_start(path)
     if start is None:
-        raise NotAnImage(path)
+        raise NotAnImage(path, not_dicom=_not_dicom_reason(path))
     import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
