@@ -26,7 +26,7 @@ from typing import Annotated, Dict, List, Optional
 import qt
 import slicer
 import vtk
-from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from CoreBatchLoaderLib.batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError, run_batch
 from CoreBatchLoaderLib.analysis.unwrap import DEFAULT_RADIUS_TEXT
 from CoreBatchLoaderLib.dicom.pixel_reader import DECODER_MODULE, DECODER_REQUIREMENT
 from CoreBatchLoaderLib.mrml import cores as mrml_scene
@@ -102,7 +102,7 @@ class CoreBatchLoaderParameterNode:
     outputDir - where the NRRD files and manifest.json go.
     route - "fast" (the engine) or "dicomlib" (Slicer's DICOM reader).
     compress - gzip the NRRD data (smaller, several times slower).
-    workers - worker processes for the fast route (1: in Slicer's process).
+    workers - worker processes of the fast route's batch (a child process of Slicer's; default: the CPUs).
     overwrite - convert again cores that are already done.
     addToScene - load the converted cores into the scene.
     depthFile - core depth table: with it, cores are placed at their depth and a well scene is built.
@@ -115,7 +115,7 @@ class CoreBatchLoaderParameterNode:
     outputDir: Path
     route: Annotated[str, Choice(list(ROUTES))] = "fast"
     compress: bool = False
-    workers: Annotated[int, WithinRange(1, 64)] = 1
+    workers: Annotated[int, WithinRange(1, 64)] = DEFAULT_WORKERS
     overwrite: bool = False
     addToScene: bool = False
     depthFile: Path
@@ -405,7 +405,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         return CoreBatchLoaderParameterNode(super().getParameterNode())
 
     def convert(self, inputDir, outputDir, route="fast", addToScene=False, progressCallback=None,
-                compress=False, workers=1, overwrite=False, depthFile=None, sceneMemoryGB=0.0,
+                compress=False, workers=DEFAULT_WORKERS, overwrite=False, depthFile=None, sceneMemoryGB=0.0,
                 wellName=None, sceneOptions=None, unwrapRadius="0.9") -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
@@ -445,8 +445,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         run.options = dataclasses.replace(run.options, workers=1)
         return self._finish(self._convertWithDicomLib(run, progressCallback))
 
-    def startConvert(self, inputDir, outputDir, addToScene=False, compress=False, workers=1, overwrite=False,
-                     depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
+    def startConvert(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
+                     overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
                      unwrapRadius=DEFAULT_RADIUS_TEXT) -> ChildBatch:
         """Start the fast route's batch in its child process and return it, for the caller to poll
         (``batch.poll()`` → :meth:`onFolder` for each progress; when ``batch.done``,
@@ -473,8 +473,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         the placed well joins the scene)."""
         return self._finish(batch.result())
 
-    def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=1, overwrite=False,
-               depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
+    def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
+               overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
                unwrapRadius=DEFAULT_RADIUS_TEXT) -> "_Run":
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
         self.stopped, self.result, self.lasPath, self.logChartID = None, None, None, None

@@ -186,12 +186,13 @@ def test_the_logic_convert_signature_is_the_console_api() -> None:
     logic = classes(module_tree())["CoreBatchLoaderLogic"]
     convert = next(f for f in logic.body if isinstance(f, ast.FunctionDef) and f.name == "convert")
     arguments = [a.arg for a in convert.args.args]
-    defaults = dict(zip(arguments[-len(convert.args.defaults):], (ast.literal_eval(d) for d in convert.args.defaults)))
+    defaults = dict(zip(arguments[-len(convert.args.defaults):],
+                        (d.id if isinstance(d, ast.Name) else ast.literal_eval(d) for d in convert.args.defaults)))
     assert arguments == ["self", "inputDir", "outputDir", "route", "addToScene", "progressCallback", "compress",
                          "workers", "overwrite", "depthFile", "sceneMemoryGB", "wellName", "sceneOptions",
                          "unwrapRadius"]
     assert defaults == {"route": "fast", "addToScene": False, "progressCallback": None, "compress": False,
-                        "workers": 1, "overwrite": False, "depthFile": None, "sceneMemoryGB": 0.0,
+                        "workers": "DEFAULT_WORKERS", "overwrite": False, "depthFile": None, "sceneMemoryGB": 0.0,
                         "wellName": None, "sceneOptions": None, "unwrapRadius": "0.9"}
 
 

@@ -22,7 +22,7 @@ from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusErro
 from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.manifest import MANIFEST_NAME, read_manifest
-from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
+from .batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
 from .nrrd.deflate import fast_gzip_note
 from .well.options import SceneOptions
@@ -58,7 +58,7 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compress", action="store_true", help="gzip-compress the NRRD data (slower)")
     parser.add_argument("--overwrite", action="store_true",
                         help="convert again cores that are already done, replacing their files")
-    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS, metavar="N",
                         help="worker processes (default: the number of CPUs, %(default)s here)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on an existing Dask cluster (e.g. tcp://head:8786) instead")

@@ -36,7 +36,7 @@ from typing import IO, Any, Deque, Dict, List, Optional, Tuple
 from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.manifest import read_manifest
-from .batch.run import BatchOptions, BatchResult, Progress, UsageError
+from .batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError
 from .convert import ConvertOptions
 from .well.options import SceneOptions
 
@@ -103,8 +103,8 @@ def cli_command(arguments: List[str], python: Optional[str] = None) -> Tuple[Lis
     return [python or python_slicer(), "-m", "CoreBatchLoaderLib.cli"] + list(arguments), env
 
 
-def panel_options(compress: bool = False, workers: int = 1, overwrite: bool = False, depth_file: Optional[Path] = None,
-                  scene_memory_gb: float = 0.0, well_name: Optional[str] = None,
+def panel_options(compress: bool = False, workers: int = DEFAULT_WORKERS, overwrite: bool = False,
+                  depth_file: Optional[Path] = None, scene_memory_gb: float = 0.0, well_name: Optional[str] = None,
                   scene: Optional[SceneOptions] = None, unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT) -> BatchOptions:
     """The batch's options from the module's (panel and console) settings: a depth file places the
     cores and builds the well scene within ``scene_memory_gb`` (0: the default budget); ``scene``

@@ -264,7 +264,9 @@ def _cards(totals: Totals) -> str:
         ("Warnings", str(totals.warnings), "warned" if totals.warnings else ""),
         ("Data", human_bytes(totals.bytes), ""),
         ("Time", human_seconds(totals.seconds) + ("" if totals.wall_clock else " *"), ""),
-        ("Throughput", human_bytes(rate) + "/s" if rate else "—", ""),
+        # the rate of this run's conversions: the skipped cores' data (in "Data") took no time
+        ("Throughput (converted)" if totals.skipped else "Throughput", human_bytes(rate) + "/s" if rate else "—",
+         ""),
     ]
     return "\n".join('<div class="card %s"><div class="n">%s</div><div class="l">%s</div></div>' % (
         kind, _e(value), _e(label)) for label, value, kind in cards)
