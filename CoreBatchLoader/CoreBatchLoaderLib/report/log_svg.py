@@ -135,17 +135,19 @@ class LogTrack:
     def _scales(self, x_ct: int, x_d: int, ct: Tuple[float, float], d: Tuple[float, float]) -> List[str]:
         """Curve names and the ends of each scale, above the tracks (in the strip's top margin)."""
         y = self.top_px - 6
+        # the curve names a line above the scale ends where the margin has room for two lines (a
+        # core's small profile: its narrow tracks would put the names over the numbers)
+        title_y = y - self.font_px - 2 if self.top_px > 2.5 * self.font_px else y
         small = int(round(0.8 * self.font_px))
         return [
             '<text x="%d" y="%d" text-anchor="end" fill="%s">m</text>' % (x_ct - 12, y, MUTED),
             '<text x="%d" y="%d" fill="%s" font-size="%d">%s</text>' % (x_ct, y, MUTED, small, _minus(ct[0])),
             '<text x="%d" y="%d" text-anchor="middle" fill="%s">CT mean, <tspan fill="%s">P10–P90</tspan> (HU)</text>' % (
-                x_ct + self.ct_width // 2, y, MEAN, "#5b8cc4"),
+                x_ct + self.ct_width // 2, title_y, MEAN, "#5b8cc4"),
             '<text x="%d" y="%d" text-anchor="end" fill="%s" font-size="%d">%s</text>' % (
                 x_ct + self.ct_width, y, MUTED, small, _minus(ct[1])),
             '<text x="%d" y="%d" text-anchor="middle" fill="%s">Ø (mm)</text>' % (
-                x_d + self.diameter_width // 2, y - self.font_px - 2 if self.top_px > 2.5 * self.font_px else y,
-                DIAMETER),
+                x_d + self.diameter_width // 2, title_y, DIAMETER),
             '<text x="%d" y="%d" fill="%s" font-size="%d">%s</text>' % (x_d, y, MUTED, small, _minus(d[0])),
             '<text x="%d" y="%d" text-anchor="end" fill="%s" font-size="%d">%s</text>' % (
                 x_d + self.diameter_width, y, MUTED, small, _minus(d[1])),
