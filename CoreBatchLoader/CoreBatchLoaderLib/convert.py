@@ -150,14 +150,14 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
                 return record
             record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
         target = Path(output_dir) / output_file_name(core.name)
-        analyses = slice_analyses(geometry, options)
+        analyses = slice_analyses(geometry, options, Path(output_dir))
         try:
             written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values, analyses)
         except OutOfRange as exc:
             wide = mapping.widened()
             record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
             mapping = wide
-            analyses = slice_analyses(geometry, options)  # afresh: they see the slices again
+            analyses = slice_analyses(geometry, options, Path(output_dir))  # afresh: they see the slices again
             written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values, analyses)
         record.status = "converted"
         record.output = target.name
@@ -184,15 +184,18 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
     return record
 
 
-def slice_analyses(geometry: CoreGeometry, options: ConvertOptions) -> SliceAnalyses:
+def slice_analyses(geometry: CoreGeometry, options: ConvertOptions,
+                   output_dir: Optional[Path] = None) -> SliceAnalyses:
     """The analyses that measure each slice while it is converted (the CT log unless
-    ``--no-ct-log``, the unwrap unless ``--no-unwrap``), fresh for one pass over the slices."""
+    ``--no-ct-log``, the unwrap unless ``--no-unwrap``: its rings wait in ``output_dir``),
+    fresh for one pass over the slices."""
     analyses: List[SliceAnalysis] = []
     spacing = geometry.spacing
     if options.ct_log:
         analyses.append(CtLog(geometry.sizes[2], options.void_threshold_hu))
     if options.unwrap_radius:  # after the CT log: its finish fits the axis the unwrap follows
-        analyses.append(UnwrapAnalysis(UnwrapRadius.parse(options.unwrap_radius), (spacing[0], spacing[1])))
+        analyses.append(UnwrapAnalysis(UnwrapRadius.parse(options.unwrap_radius), (spacing[0], spacing[1]),
+                                       output_dir))
     return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses, spacing[2])
 
 

@@ -14,7 +14,7 @@ the plane *perpendicular to the axis* through the point where the axis crosses s
 a tilted core's unwrap follows its axis, so a bed square to the core is a straight line, not
 a sinusoid of amplitude r·tan(tilt).
 
-**One pass, memory of one unwrap.**  The axis is fitted only when the last slice has gone by,
+**One pass.**  The axis is fitted only when the last slice has gone by,
 so each slice leaves behind one *ring*: ``W`` samples (bilinear) on the circle of radius ``r``
 about the slice's own core centre — the unwrap's row as that slice sees it
 (:class:`Rings`, one gather over a cached stencil: ~10 µs for a 133 mm core at 0.26 mm pixels).  When
@@ -28,20 +28,18 @@ core's first and last rows where the circle leaves the scanned slices: NaN here,
 :data:`MISSING_HU` in the file.  Neglected, and below 0.3 % at a 4° tilt: the slice plane
 cuts the cylinder in an ellipse, not the circle sampled (r/cos(tilt) across the tilt).
 
-**Memory bound.**  While the core converts, a slice leaves ``W × itemsize`` bytes (its ring in
-the core's voxel type, rounded: 2 bytes a sample for int16 HU; float32 for float volumes or a
-ring that leaves the image) plus ~0.3 KB of bookkeeping (the ring's array object, its centre,
-two dict entries): for a 133 mm core at 0.26 mm pixels (``W`` = 1446 at r = 0.9 × 66.5 mm)
-about 3.2 KB a slice, 5.8 MB for 900 mm of core at 0.5 mm — 0.6 % of the volume, the unwrap
-itself.  Rounding a ring to whole HU moves a sample by at most 0.5 HU (0.29 HU rms), far
-below what the bilinear interpolation itself smooths away or the CT noise (tens of HU), and
-the finish interpolates between rounded samples with weights summing to one, so the written
-unwrap differs from one made of unrounded rings by at most 1 HU.  The finish never holds the
-whole unwrap: it makes :data:`BLOCK_ROWS` rows at a time, each block from the rings of its
-slices and a halo of ``reach`` slices above and below (the tilted circle's reach), and streams
-them into the 2-D NRRD (:func:`..nrrd.writer.write_image_2d`); the report draws the PNG from
-that file in blocks of rows too.  Peak memory above the rings: a few MB, whatever the core's
-length.
+**Memory bound.**  One ring a slice is the unwrap itself: ``W`` float32 samples, 5.8 KB a
+slice for a 133 mm core at 0.26 mm pixels (``W`` = 1446 at r = 0.9 × 66.5 mm), 10 MB for
+900 mm of core at 0.5 mm and twice that for 1.8 m — memory that would grow with the core.  So
+the rings wait in an unnamed temporary file in the output folder (:class:`_RingFile`, written
+64 rings at a time; 1 % more bytes written than the volume, gone when closed or when the
+process dies), and what a slice leaves in memory is 24 bytes (its k and its centre): 0.35 MB
+of buffer plus 43 KB for 1800 slices.  The finish never holds the whole unwrap either: it
+makes :data:`BLOCK_ROWS` rows at a time, each block from the rings of its slices and a halo of
+``reach`` slices above and below (the tilted circle's reach), read back from the file, and
+streams them into the 2-D NRRD (:func:`..nrrd.writer.write_image_2d`); the report draws the
+PNG from that file in blocks of rows too.  Peak memory of the unwrap: about 2 MB, whatever the
+core's length (``bench/memory.py``).
 
 **Radius.**  ``--unwrap-radius 0.9`` (a plain number: a fraction of the core's measured
 radius, the median of its first sections — the surface itself is often damaged) or ``30mm``
@@ -54,6 +52,8 @@ from __future__ import annotations
 
 import math
 import re
+import tempfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -118,10 +118,12 @@ class Rings:
 
     ``add`` takes the slice (rows × columns), the core centre found in it (pixels, i = column,
     j = row) and the core's radius there (mm, the equivalent radius of its cross-section), or
-    ``None`` for a slice without core.  It samples the slice (bilinear) at ``W`` angles on the
-    circle of the unwrap's radius about that centre — the unwrap's own columns — and keeps that
-    row and the centre: memory is one unwrap, the slice itself is not kept.  The row is kept in
-    the slice's integer type, rounded (:func:`compact_ring`; the module docstring's memory bound).
+    ``None`` for a slice without core, slice after slice (k increasing).  It samples the slice
+    (bilinear) at ``W`` angles on the circle of the unwrap's radius about that centre — the
+    unwrap's own columns — and keeps that row (float32, NaN off the image) and the centre; the
+    slice itself is not kept.  The rows go to an unnamed temporary file in ``folder`` (the
+    output folder; None: the system's) :data:`_RingFile.BUFFER_RINGS` at a time, so memory stays
+    a few hundred KB and 24 bytes a slice whatever the core's length (the module docstring).
 
     The radius: in mm as given, or the fraction times the median radius of the first
     :data:`RADIUS_SLICES` sections (then fixed, so every ring of the core has one radius).
@@ -135,12 +137,14 @@ class Rings:
     SUBPIXEL = 8
 
     def __init__(self, shape: Tuple[int, int], spacing_ij: Tuple[float, float],
-                 radius: UnwrapRadius = DEFAULT_RADIUS) -> None:
+                 radius: UnwrapRadius = DEFAULT_RADIUS, folder: Optional[Path] = None) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         self.spacing_ij = (float(spacing_ij[0]), float(spacing_ij[1]))
         self.radius = radius
-        self.rows: Dict[int, np.ndarray] = {}  # k → the ring's samples (compact_ring: the slice's type)
-        self.centres_mm: Dict[int, Tuple[float, float]] = {}  # k → the centre the ring is about
+        self.folder = folder
+        self._slices = array("q")  # k of each ring, in the order kept (increasing)
+        self._centres = array("d")  # i, j (mm) of the centre each ring is about
+        self._file: Optional[_RingFile] = None
         self.core_radii_mm: List[float] = []
         self.width = 0
         self.radius_mm = 0.0
@@ -151,10 +155,15 @@ class Rings:
     def pixel_mm(self) -> float:
         return min(self.spacing_ij)
 
+    def __len__(self) -> int:
+        return len(self._slices)
+
     def add(self, k: int, values: Optional[np.ndarray], centre_ij: Optional[Sequence[float]],
             core_radius_mm: Optional[float]) -> None:
         if values is None or centre_ij is None or core_radius_mm is None or not core_radius_mm > 0:
             return
+        if self._slices and int(k) <= self._slices[-1]:
+            raise ValueError("rings come slice after slice: k = %d after k = %d" % (k, self._slices[-1]))
         if len(self.core_radii_mm) < self.RADIUS_SLICES or self._unit is None:
             self.core_radii_mm.append(float(core_radius_mm))
             self.radius_mm = float(self.radius.mm(float(np.median(self.core_radii_mm))))  # type: ignore[arg-type]
@@ -176,25 +185,85 @@ class Rings:
         ring = stencil.sample(values, whole_i, whole_j)
         if ring is None:  # the ring leaves the image
             ring = bilinear(values, ci + self._unit[0], cj + self._unit[1])
-        self.rows[int(k)] = compact_ring(ring, values.dtype)
-        self.centres_mm[int(k)] = (ci * self.spacing_ij[0], cj * self.spacing_ij[1])
+        if self._file is None:
+            self._file = _RingFile(self.width, self.folder)
+        self._file.append(ring)
+        self._slices.append(int(k))
+        self._centres.extend((ci * self.spacing_ij[0], cj * self.spacing_ij[1]))
+
+    def slices(self) -> np.ndarray:
+        """k of each ring kept, increasing (int64)."""
+        return np.array(self._slices, dtype=np.int64)
+
+    def centres_mm(self) -> np.ndarray:
+        """(rings × 2) the centre (i, j in mm) each ring is about."""
+        return np.array(self._centres, dtype=np.float64).reshape(-1, 2)
+
+    def read(self, first: int, stop: int) -> np.ndarray:
+        """Rings ``first`` … ``stop − 1`` in the order kept (rings × W, float32)."""
+        if self._file is None or not 0 <= first <= stop <= len(self):
+            raise IndexError("rings %d..%d of %d" % (first, stop - 1, len(self)))
+        return self._file.read(first, stop)
 
     def nbytes(self) -> int:
-        """Memory held by the rings' samples (what the unwrap costs while the core converts)."""
-        return sum(row.nbytes for row in self.rows.values())
+        """Memory held (the buffered rings, the slices' numbers): what the unwrap costs while
+        the core converts; the rings themselves are in the file."""
+        buffered = self._file.buffer.nbytes if self._file is not None else 0
+        return buffered + self._slices.itemsize * len(self._slices) + self._centres.itemsize * len(self._centres)
+
+    def close(self) -> None:
+        """Remove the rings' file (also when the object is collected: the file is unnamed)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
-def compact_ring(ring: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``ring`` (float32 bilinear samples) as kept until the finish: rounded to ``dtype`` when
-    that is an integer type of at most 2 bytes (half of float32: the memory bound in the module
-    docstring; the samples are convex combinations of the slice's values, so they fit), else
-    float32 as it is — and float32 also for a ring with NaN (it left the image), which an
-    integer cannot hold."""
-    kind = np.dtype(dtype)
-    if kind.kind not in "iu" or kind.itemsize > 2 or not np.isfinite(ring).all():
-        return ring
-    info = np.iinfo(kind)
-    return np.clip(np.rint(ring), info.min, info.max).astype(kind)
+class _RingFile:
+    """Rings of one width (float32) appended to an unnamed temporary file, read back by index.
+
+    Why a file: one ring a slice is the unwrap itself, 5.8 KB a slice for a 133 mm core — 10 MB
+    for 900 mm of core at 0.5 mm, 21 MB for 1.8 m, growing with the core where a conversion
+    process must stay within a fixed memory (issue 11).  The file adds 1 % to the volume's
+    bytes written, through the page cache, and is gone when closed (or when the process dies).
+    """
+
+    BUFFER_RINGS = 64  # rings written at once (370 KB for W = 1446)
+
+    def __init__(self, width: int, folder: Optional[Path]) -> None:
+        self.width = int(width)
+        self._file = tempfile.TemporaryFile(prefix=".corebatchloader-rings-", dir=folder)
+        self.buffer = np.empty((self.BUFFER_RINGS, self.width), np.float32)
+        self._buffered = 0
+        self._written = 0
+
+    def append(self, ring: np.ndarray) -> None:
+        self.buffer[self._buffered] = ring
+        self._buffered += 1
+        if self._buffered == self.BUFFER_RINGS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffered:
+            self._file.seek(self._written * self.width * 4)
+            self._file.write(memoryview(self.buffer[:self._buffered]).cast("B"))
+            self._written += self._buffered
+            self._buffered = 0
+
+    def read(self, first: int, stop: int) -> np.ndarray:
+        self._flush()
+        rings = np.empty((stop - first, self.width), np.float32)
+        view = memoryview(rings).cast("B")
+        self._file.seek(first * self.width * 4)
+        got = 0
+        while got < len(view):
+            count = self._file.readinto(view[got:])
+            if not count:
+                raise OSError("the unwrap's ring file ends early (%d of %d bytes)" % (got, len(view)))
+            got += count
+        return rings
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class _Stencil:
@@ -278,18 +347,21 @@ ROWS_PER_CHUNK = 256  # rings turned at once: a few MB of temporaries
 BLOCK_ROWS = 32  # unwrap rows made at once by the finish (at least twice the tilted circle's reach)
 
 
-def ring_offsets(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) -> Tuple[np.ndarray, np.ndarray]:
-    """(the slices with a ring, each ring's centre minus the axis crossing of its slice in mm)."""
-    ks = np.array(sorted(k for k in rings.rows if 0 <= k < slices), dtype=np.int64)
+def ring_offsets(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float
+                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the rings of slices 0 … slices − 1 by their place in :class:`Rings`, their slices, each
+    ring's centre minus the axis crossing of its slice in mm)."""
+    all_slices = rings.slices()
+    places = np.flatnonzero((all_slices >= 0) & (all_slices < slices))
+    ks = all_slices[places]
     crossings = np.array(axis.point) + ((ks * slice_mm - axis.point[2]) / axis.direction[2])[:, None] * \
         np.array(axis.direction)
-    centres = np.array([rings.centres_mm[k] for k in ks], dtype=np.float64).reshape(-1, 2)
-    return ks, centres - crossings[:, :2]
+    return places, ks, rings.centres_mm()[places] - crossings[:, :2]
 
 
 def stray_slices(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) -> List[int]:
     """The slices whose core centre lies more than :data:`STRAY_PIXELS` off the fitted axis."""
-    ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
+    _, ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
     return [int(k) for k in ks[np.hypot(offsets[:, 0], offsets[:, 1]) > STRAY_PIXELS * max(rings.spacing_ij)]]
 
 
@@ -317,10 +389,10 @@ def unwrap_blocks(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     block is computed exactly as the whole unwrap would be.
     """
     circle = _TiltedCircle(rings, axis, slice_mm)
-    ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
+    places, ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
     near = np.hypot(offsets[:, 0], offsets[:, 1]) <= STRAY_PIXELS * max(rings.spacing_ij)
-    ks, offsets = ks[near], offsets[near]  # a centre that strays from the axis: its ring lies elsewhere
-    turned = _TurnedRings(rings, ks, offsets, circle)
+    # a centre that strays from the axis: its ring lies elsewhere
+    turned = _TurnedRings(rings, places[near], ks[near], offsets[near], circle)
     rows = max(1, int(block_rows)) if block_rows else max(BLOCK_ROWS, 2 * circle.reach)
     starts = list(range(0, slices, rows))
     for start in (reversed(starts) if flip else starts):
@@ -368,8 +440,9 @@ class _TiltedCircle:
 class _TurnedRings:
     """The rings turned about the fitted axis, made for a range of slices when a block needs them."""
 
-    def __init__(self, rings: Rings, ks: np.ndarray, offsets_mm: np.ndarray, circle: _TiltedCircle) -> None:
-        self.rings, self.ks, self.circle = rings, ks, circle
+    def __init__(self, rings: Rings, places: np.ndarray, ks: np.ndarray, offsets_mm: np.ndarray,
+                 circle: _TiltedCircle) -> None:
+        self.rings, self.places, self.ks, self.circle = rings, places, ks, circle
         self.offsets = (offsets_mm * circle.columns_per_mm).astype(np.float32)  # mm → columns of arc
         self.limit = int(math.ceil(float(np.abs(self.offsets).max(initial=0.0)) * math.sqrt(2.0))) + 2
 
@@ -378,20 +451,20 @@ class _TurnedRings:
         axis, NaN where the slice has none."""
         width, limit = self.circle.width, self.limit
         padded = np.full((width, stop - first), np.nan, dtype=np.float32)
-        lo, hi = np.searchsorted(self.ks, [first, stop])
+        lo, hi = (int(v) for v in np.searchsorted(self.ks, [first, stop]))
         columns = np.arange(limit, limit + width, dtype=np.float32)  # where column c is in a padded ring
         sin, cos = self.circle.sin, self.circle.cos
         for chunk_start in range(lo, hi, ROWS_PER_CHUNK):
             chunk = slice(chunk_start, min(chunk_start + ROWS_PER_CHUNK, hi))
-            ks = self.ks[chunk]
+            ks, places = self.ks[chunk], self.places[chunk]
+            kept = self.rings.read(int(places[0]), int(places[-1]) + 1)[places - places[0]]  # strays left out
             at = columns + (self.offsets[chunk, 0:1] * sin - self.offsets[chunk, 1:2] * cos)  # ≥ 0: truncation floors
             left = at.astype(np.int32)
             fraction = np.subtract(at, left, out=at)  # in place, as below: a block's temporaries stay few
             rows = np.empty((len(ks), width + 2 * limit), dtype=np.float32)  # the ring wrapped round at both ends
-            for n, k in enumerate(ks):
-                ring = self.rings.rows[int(k)]
-                rows[n, limit:limit + width] = ring
-                rows[n, :limit], rows[n, limit + width:] = ring[width - limit:], ring[:limit]
+            rows[:, limit:limit + width] = kept
+            rows[:, :limit], rows[:, limit + width:] = kept[:, width - limit:], kept[:, :limit]
+            del kept
             left += (np.arange(rows.shape[0], dtype=np.int32) * rows.shape[1])[:, None]
             flat = rows.reshape(-1)
             before = flat.take(left)
@@ -438,8 +511,10 @@ class UnwrapAnalysis:
 
     name = "unwrap"
 
-    def __init__(self, radius: UnwrapRadius, pixel_spacing_ij_mm: Tuple[float, float]) -> None:
+    def __init__(self, radius: UnwrapRadius, pixel_spacing_ij_mm: Tuple[float, float],
+                 folder: Optional[Path] = None) -> None:
         self.radius = radius
+        self.folder = folder  # where the rings wait for the finish (Rings): the output folder
         self.spacing_ij = (float(pixel_spacing_ij_mm[0]), float(pixel_spacing_ij_mm[1]))
         self.rings: Optional[Rings] = None
         self.dtype: Optional[np.dtype] = None
@@ -451,7 +526,7 @@ class UnwrapAnalysis:
         if values is None:
             return
         if self.rings is None:
-            self.rings = Rings(values.shape, self.spacing_ij, self.radius)
+            self.rings = Rings(values.shape, self.spacing_ij, self.radius, self.folder)
             self.dtype = values.dtype
         if section is None:
             self._previous = None
@@ -482,10 +557,17 @@ class UnwrapAnalysis:
         return predicted
 
     def finish(self, context: AnalysisContext) -> None:
+        try:
+            self._write(context)
+        finally:
+            if self.rings is not None:
+                self.rings.close()
+
+    def _write(self, context: AnalysisContext) -> None:
         record, geometry = context.record, context.geometry
         rings = self.rings
         axis = self._axis(record, geometry)
-        if rings is None or not rings.rows or axis is None:
+        if rings is None or not len(rings) or axis is None:
             record.warnings.append("unwrap not written: the core's cross-section was found in fewer than "
                                    "three slices")
             return
