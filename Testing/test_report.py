@@ -555,3 +555,19 @@ def test_the_window_of_several_planes_is_the_window_of_them_joined() -> None:
     raw_micro_ct = np.linspace(20000.0, 60000.0, 1001)
     for a, b in ((hounsfield, raw_micro_ct), (raw_micro_ct[:20], hounsfield), (raw_micro_ct, raw_micro_ct[::3])):
         assert choose_window([a, b]) == choose_window(np.concatenate([a, b]))
+
+
+def test_the_well_strip_pastes_an_unwrap_read_in_blocks_as_the_whole_picture(tmp_path: Path) -> None:
+    from CoreBatchLoaderLib.nrrd.writer import write_image_2d
+    from CoreBatchLoaderLib.report.thumbnails import read_resampled
+    from CoreBatchLoaderLib.well.placement import place_unwrap
+    from CoreBatchLoaderLib.well.strip import WellStrip
+    image = np.random.default_rng(5).integers(-1000, 3000, size=(900, 400)).astype(np.int16)
+    path = write_image_2d(tmp_path / "u.nrrd", [image], (400, 900), np.dtype(np.int16), (0.3, 0.5), durable=False)
+    header = read_header(path)
+    grid = place_unwrap(header.sizes, header.spacing, 1000.0, 100.0)
+    strips = [WellStrip(-1000000.0, -1000600.0, 120.0), WellStrip(-1000000.0, -1000600.0, 120.0)]
+    strips[0].paste("u", grid, image, width_mm=120.0)
+    strips[1].paste("u", grid, lambda shape: read_resampled(header, shape)[0], width_mm=120.0)
+    assert np.isfinite(strips[0].values).any()
+    np.testing.assert_array_equal(strips[0].values, strips[1].values)

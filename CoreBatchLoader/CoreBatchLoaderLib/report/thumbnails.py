@@ -93,7 +93,7 @@ def unwrap_picture(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     header = read_header(nrrd_path)
     columns, rows = header.sizes[0], header.sizes[1]
     arc_mm, row_mm = header.spacing[0], header.spacing[1]
-    picture, counted = _fitted_picture(header, fitted_shape((rows * row_mm, columns * arc_mm), max_size),
+    picture, counted = read_resampled(header, fitted_shape((rows * row_mm, columns * arc_mm), max_size),
                                        window or ROCK_CT_WINDOW)
     low, high = choose_window(picture, window, counted)
     grey = to_grey(picture, low, high, GREYS)
@@ -103,10 +103,12 @@ def unwrap_picture(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
 ROWS_AT_ONCE = 128  # rows of a picture read from its file at once (unwrap_picture)
 
 
-def _fitted_picture(header: NrrdHeader, shape: Tuple[int, int], window: Window) -> Tuple[np.ndarray, Tuple[int, int]]:
-    """(the picture of ``header`` (a 2-D NRRD) resampled to ``shape`` as :func:`fit` does,
-    float32; :func:`window_counts` of every value of the file), reading the file once,
-    :data:`ROWS_AT_ONCE` rows (or one picture row's block) at a time."""
+def read_resampled(header: NrrdHeader, shape: Tuple[int, int],
+                   window: Window = ROCK_CT_WINDOW) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """(the picture of ``header`` (a 2-D NRRD) resampled to ``shape`` as :func:`resample_axis`
+    does along rows then columns, float32; :func:`window_counts` of every value of the file),
+    reading the file once, :data:`ROWS_AT_ONCE` rows (or one picture row's block) at a time:
+    the unwrap of a long core, for its picture and the well's, is never in memory whole."""
     count = header.sizes[1]
     size = shape[0]
     starts = (np.arange(size) * count) // size

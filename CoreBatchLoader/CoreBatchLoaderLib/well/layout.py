@@ -41,10 +41,10 @@ import numpy as np
 from ..nrrd.writer import KEY_PREFIX, SOURCE_KEY
 from ..files import write_text_atomically
 from ..messages import one_line
-from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header, read_slice
+from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
 from ..nrrd.writer import nrrd_header
 from ..record import CoreRecord
-from ..report.thumbnails import ROCK_CT_WINDOW, choose_window
+from ..report.thumbnails import ROCK_CT_WINDOW, choose_window, read_resampled
 from .depths import CoreDepth
 from .overview import MAX_VOXELS, Overview, overview_grid
 from .placement import Grid, block_grid, block_padding, depth_to_s, place_core, place_unwrap
@@ -291,7 +291,8 @@ def _place_unwrap(output_dir: Path, core: _Candidate, placed: PlacedCore, unwrap
     placed.unwrap_file, placed.unwrap_radius_mm = relative, core.record.unwrap_radius_mm
     placed.unwrap_sizes, placed.unwrap_origin_lps = list(grid.sizes), list(grid.origin_lps)
     placed.unwrap_directions_lps = [list(d) for d in grid.directions_lps]
-    strip.paste(name, core.grid, read_slice(unwrap, 0), width_mm=unwrap.sizes[0] * unwrap.spacing[0])
+    strip.paste(name, core.grid, lambda shape: read_resampled(unwrap, shape)[0],  # in blocks of rows
+                width_mm=unwrap.sizes[0] * unwrap.spacing[0])
 
 
 def write_placed_header(target: Path, source: NrrdHeader, grid: Grid, key_values: Dict[str, str],

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -146,9 +146,12 @@ class WellStrip:
     def core(self, name: str, placed: Grid, flip: bool) -> "CoreSection":
         return CoreSection(self, name, placed, flip)
 
-    def paste(self, name: str, placed: Grid, section: np.ndarray, width_mm: Optional[float] = None) -> None:
+    def paste(self, name: str, placed: Grid, section: Union[np.ndarray, Callable[[Tuple[int, int]], np.ndarray]],
+              width_mm: Optional[float] = None) -> None:
         """Draw a core's section (top row first, columns along +R) at its place; ``width_mm``
-        when the picture is not the core's width (an unwrap: its circumference)."""
+        when the picture is not the core's width (an unwrap: its circumference).  ``section``:
+        the picture, or what gives it resampled to a shape (rows, columns) — a picture read from
+        its file in blocks (an unwrap: :func:`..report.thumbnails.read_resampled`)."""
         bottom, top = placed.s_range()
         y0, y1 = self.row_of(top), self.row_of(bottom)
         width_mm = placed.sizes[0] * placed.spacing[0] if width_mm is None else width_mm
@@ -157,7 +160,10 @@ class WellStrip:
         self.cores.append((name, top, bottom))
         if y1 <= y0:
             return  # thinner than a pixel row at this scale: only its boundary lines show
-        picture = resample_axis(resample_axis(section.astype(np.float32), y1 - y0, 0), columns, 1)
+        if callable(section):
+            picture = section((y1 - y0, columns))
+        else:
+            picture = resample_axis(resample_axis(section.astype(np.float32), y1 - y0, 0), columns, 1)
         rows = slice(max(0, y0), min(self.height, y1))
         self.values[rows, x0:x0 + columns] = picture[rows.start - y0:rows.stop - y0]
 
