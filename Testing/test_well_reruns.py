@@ -99,3 +99,34 @@ def test_rows_for_cores_of_a_folder_holding_one_series_name_the_core_to_write(tm
         "boxA: no depth: the depth table has rows for boxA_s1, boxA_s2 (line 2, line 3) of folder boxA but none "
         "for boxA; add a row \"boxA,TOP,BOTTOM\" (the folder holds boxA)"]
     assert result.well.unplaced[0].split(": ", 1)[1] in by_name(result)["boxA"].warnings
+
+
+PHANTOMS = [CorePhantom(rows=96, columns=96, slices=40, diameter_mm=30.0, layers=(Layer(10, 2500.0), Layer(100, 1200.0))),
+            CorePhantom(rows=96, columns=96, slices=40, diameter_mm=30.0, layers=(Layer(25, 600.0), Layer(100, 1800.0)))]
+FIRST = "core,top,bottom,flip\ncore_001,2450.00,2450.04,\ncore_002,2450.05,2450.09,\n"
+MOVED_AND_FLIPPED = "core,top,bottom,flip\ncore_001,2451.00,2451.04,yes\ncore_002,2450.05,2450.09,\n"
+
+
+def depth_outputs(out: Path, core: str) -> tuple:
+    """What of ``core``'s outputs depends on its depth: the unwrap's first-row depth and rows, the
+    CT log's depth column."""
+    unwrap = read_header(out / "unwrap" / ("%s_unwrap.nrrd" % core))
+    first, values, _, _ = read_log_csv(out / "logs" / ("%s.csv" % core))
+    return unwrap.key_values.get(FIRST_ROW_KEY), read_slice(unwrap, 0), first, values
+
+
+def test_a_rerun_with_a_core_moved_and_flipped_gives_what_a_fresh_run_gives(tmp_path: Path) -> None:
+    well_of_phantoms(tmp_path / "in", PHANTOMS)
+    assert convert(tmp_path, FIRST, scene=True).exit_code == 0
+    before = depth_outputs(tmp_path / "out", "core_001")
+    rerun = convert(tmp_path, MOVED_AND_FLIPPED, scene=True)
+    fresh = convert(tmp_path, MOVED_AND_FLIPPED, out="fresh", scene=True)
+    assert rerun.exit_code == 0 and fresh.exit_code == 0
+    again, new = depth_outputs(tmp_path / "out", "core_001"), depth_outputs(tmp_path / "fresh", "core_001")
+    assert again[0] == new[0] == repr(2451.0 + 0.0005) != before[0]
+    assert np.array_equal(again[1], new[1]) and np.array_equal(again[1], before[1][::-1])  # top first: flipped
+    assert again[2] == new[2] == "depth_m" and np.allclose(again[3], new[3]) and new[3][-1] == pytest.approx(2451.0005)
+    for picture in ("well_unwrap.png", "well_strip.png", "thumbnails/core_001.png"):
+        assert (tmp_path / "out" / picture).read_bytes() == (tmp_path / "fresh" / picture).read_bytes(), picture
+    assert by_name(rerun)["core_001"].status == "converted"  # its depth changed
+    assert by_name(rerun)["core_002"].status == "skipped"  # its depth did not: nothing to redo

@@ -403,8 +403,10 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 raise UsageError(str(exc)) from None
         intervals = [tuple((name, CoreInterval(d.top_m, d.bottom_m, d.flip)) for name, d in sorted(depths.items())
                            if d.folder_name == folder.name) for folder in folders]
-        fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert))
-                        for folder in folders]
+        # the unwrap, the thumbnail and the CT log are made at the core's depth, top first: another
+        # interval or flip converts the core again
+        fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert) + (
+                            " depths=%r" % (cores,) if cores else "")) for folder, cores in zip(folders, intervals)]
         earlier = _previous_records(previous, folders, fingerprints)
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite, fingerprint,
                           records, options.report, folder_intervals)
