@@ -130,3 +130,54 @@ def test_a_rerun_with_a_core_moved_and_flipped_gives_what_a_fresh_run_gives(tmp_
         assert (tmp_path / "out" / picture).read_bytes() == (tmp_path / "fresh" / picture).read_bytes(), picture
     assert by_name(rerun)["core_001"].status == "converted"  # its depth changed
     assert by_name(rerun)["core_002"].status == "skipped"  # its depth did not: nothing to redo
+
+
+WELL_LEVEL = ("well_ct_log.las", "well_ct_log.csv", "well_ct_log.schema.csv", "well_ct_log.svg", "scene.mrml",
+              "well_strip.png", "well_unwrap.png")
+
+
+def test_a_rerun_without_depths_leaves_no_well_file_of_the_last_run(tmp_path: Path) -> None:
+    well_of_phantoms(tmp_path / "in", PHANTOMS)
+    assert convert(tmp_path, FIRST, scene=True).exit_code == 0
+    out = tmp_path / "out"
+    assert all((out / name).exists() for name in WELL_LEVEL) and list((out / "scene").glob("*.nhdr"))
+    (out / "scene" / "notes.txt").write_text("mine")  # not the batch's: stays
+    assert convert(tmp_path, None).exit_code == 0
+    assert [name for name in WELL_LEVEL if (out / name).exists()] == []
+    assert sorted(p.name for p in (out / "scene").iterdir() if not p.name.startswith(".")) == ["notes.txt"]
+    report = (out / "report.html").read_text()
+    assert "well_strip.png" not in report and "well_unwrap.png" not in report and "well_ct_log.svg" not in report
+
+
+def test_a_rerun_with_depths_but_no_scene_keeps_the_log_and_drops_the_old_scene(tmp_path: Path) -> None:
+    well_of_phantoms(tmp_path / "in", PHANTOMS)
+    assert convert(tmp_path, FIRST, scene=True).exit_code == 0
+    out = tmp_path / "out"
+    assert convert(tmp_path, FIRST).exit_code == 0
+    assert [name for name in WELL_LEVEL if (out / name).exists()] == [
+        "well_ct_log.las", "well_ct_log.csv", "well_ct_log.schema.csv", "well_ct_log.svg"]
+    assert not [p for p in (out / "scene").iterdir() if not p.name.startswith(".")]
+
+
+def test_a_rerun_with_no_unwrap_and_no_ct_log_removes_the_reconverted_cores_analysis_files(tmp_path: Path) -> None:
+    well_of_phantoms(tmp_path / "in", PHANTOMS)
+    assert convert(tmp_path, FIRST, scene=True).exit_code == 0
+    out = tmp_path / "out"
+    names = ["unwrap/core_001_unwrap.nrrd", "unwrap/core_001_unwrap.png", "logs/core_001.csv"]
+    assert all((out / name).exists() for name in names)
+    rerun = convert(tmp_path, FIRST, scene=True, unwrap_radius=None, ct_log=False)
+    assert rerun.exit_code == 0 and {r.status for r in rerun.records} == {"converted"}
+    assert [p for p in (out / "unwrap").iterdir() if not p.name.startswith(".")] == []
+    assert [p for p in (out / "logs").iterdir() if not p.name.startswith(".")] == []
+    assert [name for name in WELL_LEVEL if (out / name).exists()] == ["scene.mrml", "well_strip.png"]
+    assert not list((out / "scene").glob("*_unwrap.nhdr"))
+
+
+def test_a_well_file_the_batch_did_not_write_is_never_removed(tmp_path: Path) -> None:
+    well_of_phantoms(tmp_path / "in", PHANTOMS)
+    assert convert(tmp_path, FIRST).exit_code == 0
+    out = tmp_path / "out"
+    (out / "well_ct_log.las").write_text("someone else's LAS\n")  # replaced by a person after the run
+    assert convert(tmp_path, None).exit_code == 0
+    assert (out / "well_ct_log.las").read_text() == "someone else's LAS\n"
+    assert not (out / "well_ct_log.csv").exists()

@@ -42,7 +42,6 @@ from ..dicom.discover import (
 )
 from ..dicom.headers import dicom_start
 from ..files import (
-    PARTIAL_SUFFIX,
     ForeignFile,
     foreign_files_replaceable,
     record_written,
@@ -54,6 +53,7 @@ from ..record import CoreRecord
 from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
 from .manifest import MANIFEST_NAME, claim_output_folder, folder_fingerprint, read_manifest, write_manifest
+from .outputs import folders_that_are_files, own_folders, remove_leftovers, remove_stale_partials
 
 if TYPE_CHECKING:
     from ..well.depths import CoreDepth
@@ -328,47 +328,6 @@ def _lock_exclusively(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def own_folders(output_dir: Path) -> List[Path]:
-    """The output folder and its subfolders, where the batch writes (``thumbnails/``, ``logs/``…;
-    only files it names as its own are ever touched there)."""
-    folders = [output_dir]
-    try:
-        folders += sorted(entry for entry in output_dir.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-    except OSError:
-        pass
-    return folders
-
-
-OUTPUT_SUBFOLDERS = ("thumbnails", "logs", "unwrap", "scene")  # the report's, CT log's, unwrap's, scene's
-
-
-def folders_that_are_files(output_dir: Path) -> List[str]:
-    """A warning for each folder the batch writes into that is a file in the output folder:
-    what goes there is not written (each such picture or log says so where it is missing)."""
-    return ["%s in %s is a file, not a folder: what the batch writes there is left out (move the file away)"
-            % (name, output_dir) for name in OUTPUT_SUBFOLDERS
-            if (output_dir / name).exists() and not (output_dir / name).is_dir()]
-
-
-def remove_stale_partials(output_dir: Path) -> int:
-    """Delete temporary files a killed run left behind (never under a final name), in the
-    output folder and the subfolders the batch writes (the caller holds the lock)."""
-    removed = 0
-    for folder in own_folders(output_dir):
-        try:
-            entries = list(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith(".") and PARTIAL_SUFFIX in entry.name:
-                try:
-                    entry.unlink()
-                    removed += 1
-                except OSError:
-                    pass
-    return removed
-
-
 def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOptions(),
               progress: Optional[ProgressCallback] = None,
               converter: Optional[CoreConverter] = None) -> BatchResult:
@@ -459,6 +418,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                                       {folder.source: folder.name for folder in folders})
             if result.well is not None:  # the records gained depth-length warnings
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
+        if not result.cancelled and not result.stopped:  # what the last run wrote and this one did not make
+            remove_leftovers(output_dir, result.records, result.well)
         if options.report and not result.cancelled:
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
                                     options.convert.durable, _flipped(i for cores in intervals for i in cores))
