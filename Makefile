@@ -34,11 +34,13 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 # Speed and memory against the floors (cat, cat + fsync), dcm2niix, SimpleITK and Slicer's reader, and
-# the deflate candidates for --compress (writes bench/results.md).
+# the deflate candidates for --compress (writes bench/results.md); peak RSS against the core's
+# length (bench/memory.md).
 bench: setup
 	$(BIN)/python -m pip install --quiet dcm2niix SimpleITK deflate zlib-ng
 	@test -x /usr/bin/time || (apt-get install -y -qq time || echo "install GNU time for memory figures")
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) demo-well $(DEMO_OUTPUT) .pytest_cache

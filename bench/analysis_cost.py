@@ -59,15 +59,24 @@ def timed(command: List[str]) -> Tuple[float, float, int]:
     return elapsed, float(user) + float(system), int(peak_kb) // 1024
 
 
+LAB_SECTION = ("rows=512, columns=512, slice_spacing=0.5, pixel_spacing=(0.26, 0.26), signed=False, "
+               "bits_stored=12, intercept=-1024.0")  # a 133 mm core at 0.26 mm, 12-bit → int16 HU
+
+
 def generate(slices: int) -> Path:
     folder = CACHE / ("analysis_%d" % slices)
+    return generated(folder, "a %d-slice core" % slices,
+                     "write_core_series(%r, slices=%d, %s)" % (str(folder / "core"), slices, LAB_SECTION))
+
+
+def generated(folder: Path, what: str, call: str) -> Path:
+    """``folder``, written once by ``call`` (a call of a CoreBatchLoaderLib.synthetic function)
+    in a child process, so this one stays small."""
     if not _done(folder).exists():
         shutil.rmtree(folder, ignore_errors=True)
-        print("generating a %d-slice core…" % slices, flush=True)
-        code = ("import sys; sys.path.insert(0, %r); from CoreBatchLoaderLib.synthetic import write_core_series; "
-                "write_core_series(%r, rows=512, columns=512, slices=%d, slice_spacing=0.5, "
-                "pixel_spacing=(0.26, 0.26), signed=False, bits_stored=12, intercept=-1024.0)"
-                % (str(HERE.parent / "CoreBatchLoader"), str(folder / "core"), slices))
+        print("generating %s…" % what, flush=True)
+        code = ("import sys; sys.path.insert(0, %r); from CoreBatchLoaderLib.synthetic import *; %s"
+                % (str(HERE.parent / "CoreBatchLoader"), call))
         subprocess.run([sys.executable, "-c", code], check=True)
         _done(folder).write_text("ok")
     return folder
@@ -117,13 +126,23 @@ def main() -> int:
               % (both["warm"] / log["warm"], both["cold"] / log["cold"], both["cpu"] / log["cpu"],
                  median["unwrap only"]["warm"] / base["warm"], median["unwrap only"]["cold"] / base["cold"],
                  median["unwrap only"]["cpu"] / base["cpu"]),
-              "", "Medians of %d interleaved rounds; %s, %d CPUs, Python %s; load average at the end %s."
-              % (args.rounds, platform.platform(), os.cpu_count() or 1, platform.python_version(),
-                 " ".join("%.1f" % v for v in os.getloadavg()))]
+              "", "Medians of %d interleaved rounds; %s." % (args.rounds, machine())]
+    publish("analysis_cost.md", lines)
+    return 0
+
+
+def machine() -> str:
+    """The machine and its load, for a result's last line."""
+    return "%s, %d CPUs, Python %s; load average at the end %s" % (
+        platform.platform(), os.cpu_count() or 1, platform.python_version(),
+        " ".join("%.1f" % v for v in os.getloadavg()))
+
+
+def publish(name: str, lines: List[str]) -> None:
+    """Print the result and write it to bench/``name`` (replaced: add notes by hand after a run)."""
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    (HERE / "analysis_cost.md").write_text(text, encoding="utf-8")  # replaced: add notes by hand after a run
-    return 0
+    (HERE / name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

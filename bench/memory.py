@@ -10,16 +10,13 @@ with one worker (what one process keeps from core to core).  Each command is the
 interpreter with the engine imported, over ``--rounds`` rounds.
 
 Peak RSS from GNU time (``%M``, the largest resident set of the process and the children it
-waited for): unlike wall time it does not depend on the machine's load.  Writes bench/memory.md
+waited for; MB rounded down): unlike wall time it does not depend on the machine's load.  Writes bench/memory.md
 and prints it.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,36 +24,18 @@ from typing import Dict, List
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from analysis_cost import generate  # noqa: E402  (one generator for the lab cross-section)
-from run_bench import CACHE, CLI, GNU_TIME, PY, ROOT, _done  # noqa: E402
+from analysis_cost import LAB_SECTION, generate, generated, machine, publish, timed  # noqa: E402
+from run_bench import CACHE, CLI, PY, ROOT  # noqa: E402
 
 TARGET_MB = 64
 WELL = (8, 300)  # cores × slices, converted by one worker
 VARIANTS = {"default (fsync, CT log, unwrap)": [], "conversion alone (--no-ct-log --no-unwrap)": ["--no-ct-log", "--no-unwrap"]}
 
 
-def peak_mb(command: List[str]) -> float:
-    """Peak RSS (MB) of ``command`` (GNU time)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        run = subprocess.run([GNU_TIME, "-f", "%M", "-o", report.name] + command, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-        if run.returncode != 0:
-            raise RuntimeError("%s failed: %s" % (" ".join(command[:4]), run.stderr.decode()[-500:]))
-        return int(report.read().split()[-1]) / 1024.0
-
-
 def generate_well() -> Path:
     folder = CACHE / ("memory_well_%dx%d" % WELL)
-    if not _done(folder).exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        print("generating a well of %d cores × %d slices…" % WELL, flush=True)
-        code = ("import sys; sys.path.insert(0, %r); from CoreBatchLoaderLib.synthetic import write_well; "
-                "write_well(%r, cores=%d, slices=%d, rows=512, columns=512, slice_spacing=0.5, "
-                "pixel_spacing=(0.26, 0.26), signed=False, bits_stored=12, intercept=-1024.0)"
-                % (str(ROOT / "CoreBatchLoader"), str(folder), WELL[0], WELL[1]))
-        subprocess.run([sys.executable, "-c", code], check=True)
-        _done(folder).write_text("ok")
-    return folder
+    return generated(folder, "a well of %d cores × %d slices" % WELL,
+                     "write_well(%r, cores=%d, slices=%d, %s)" % (str(folder), WELL[0], WELL[1], LAB_SECTION))
 
 
 def main() -> int:
@@ -70,14 +49,14 @@ def main() -> int:
     imports: List[float] = []
     with tempfile.TemporaryDirectory(prefix="cbl-memory-") as scratch:
         for round_number in range(args.rounds):
-            imports.append(peak_mb([PY, "-c", "import sys; sys.path.insert(0, %r); import CoreBatchLoaderLib.cli"
-                                    % str(ROOT / "CoreBatchLoader")]))
+            imports.append(timed([PY, "-c", "import sys; sys.path.insert(0, %r); import CoreBatchLoaderLib.cli"
+                                  % str(ROOT / "CoreBatchLoader")])[2])
             for label, source in data.items():
                 for name, flags in VARIANTS.items():
                     out = Path(scratch) / "out"
                     shutil.rmtree(out, ignore_errors=True)
                     workers = ["--workers", "1"] if "1 worker" in label else []
-                    peaks[label][name].append(peak_mb(CLI + [str(source), str(out), "--quiet"] + workers + flags))
+                    peaks[label][name].append(timed(CLI + [str(source), str(out), "--quiet"] + workers + flags)[2])
             print("round %d/%d done" % (round_number + 1, args.rounds), file=sys.stderr, flush=True)
     lines = ["### Peak RSS of one conversion process against the core's length (target ≤ %d MB)" % TARGET_MB, "",
              "512² slices of 0.26 mm (a 133 mm core), 0.5 mm apart, 12-bit → int16 HU; highest of %d rounds, "
@@ -87,12 +66,8 @@ def main() -> int:
     for label in data:
         highest = [max(peaks[label][name]) for name in VARIANTS]
         lines.append("| %s | %s | %+.0f |" % (label, " | ".join("%.0f" % v for v in highest), highest[0] - highest[1]))
-    lines += ["", "%s, %d CPUs, Python %s; load average at the end %s." % (
-        platform.platform(), os.cpu_count() or 1, platform.python_version(),
-        " ".join("%.1f" % v for v in os.getloadavg()))]
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    (HERE / "memory.md").write_text(text, encoding="utf-8")  # replaced: add notes by hand after a run
+    lines += ["", machine() + "."]
+    publish("memory.md", lines)
     return 0
 
 
