@@ -181,3 +181,12 @@ def test_a_well_file_the_batch_did_not_write_is_never_removed(tmp_path: Path) ->
     assert convert(tmp_path, None).exit_code == 0
     assert (out / "well_ct_log.las").read_text() == "someone else's LAS\n"
     assert not (out / "well_ct_log.csv").exists()
+
+
+def test_the_child_process_end_event_carries_the_unplaced_cores_to_the_slicer_module() -> None:
+    from CoreBatchLoaderLib.batch import events
+    from CoreBatchLoaderLib.batch.well_steps import WellResult
+    unplaced = ["boxA_s1: no depth: the depth for folder boxA (line 2) cannot say which of its 2 series it is"]
+    result = BatchResult(records=[], well=WellResult(unplaced=unplaced))
+    back = events.result_of(events.parse(events.line(events.end_event(result, 1))), [])
+    assert back.well is not None and back.well.unplaced == unplaced

@@ -351,9 +351,12 @@ def _without_lone_pages(groups: List[List[SliceHeader]]) -> Tuple[List[List[Slic
     return [group for group in groups if not (len(group) == 1 and group[0].position is None)], pages
 
 
+SERIES_SUFFIX = r"_s?\d+"  # what :func:`series_suffixes` appends to a folder's name (a regular expression)
+
+
 def is_core_of(core_name: str, folder_name: str) -> bool:
     """``core_name`` is what :func:`series_suffixes` makes of a core in the folder ``folder_name``."""
-    return re.fullmatch(re.escape(folder_name) + r"(_s?\d+)?", core_name) is not None
+    return re.fullmatch(re.escape(folder_name) + "(%s)?" % SERIES_SUFFIX, core_name) is not None
 
 
 def _summary(errors: Sequence[DicomFileError], limit: int = 3) -> str:

@@ -28,9 +28,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..dicom.discover import natural_key
+from ..dicom.discover import SERIES_SUFFIX, natural_key
 
 
 class DepthError(Exception):
@@ -217,12 +217,12 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
     return depths
 
 
-_CORE_OF_FOLDER = re.compile(r"(.+)(_[sS]?\d+)")  # a folder's name and a series suffix (box3_s2)
+_CORE_OF_FOLDER = re.compile("(.+)(%s)" % SERIES_SUFFIX, re.IGNORECASE)  # a folder's name, a suffix: box3_s2
 FLIPPED = ("1", "true", "yes", "y", "flip", "flipped")
 NOT_FLIPPED = ("", "0", "false", "no", "n")
 
 
-def _resolve(label: str, lookup: Mapping[str, str]) -> tuple:
+def _resolve(label: str, lookup: Mapping[str, str]) -> Tuple[Optional[str], Optional[str]]:
     """(the core the row names, its folder's core name), or (None, None): ``label`` names a
     folder (as its core or by the folder's own name, also as a path) or one core of a folder
     holding several series (the folder and a series suffix)."""
