@@ -190,3 +190,14 @@ def test_the_child_process_end_event_carries_the_unplaced_cores_to_the_slicer_mo
     result = BatchResult(records=[], well=WellResult(unplaced=unplaced))
     back = events.result_of(events.parse(events.line(events.end_event(result, 1))), [])
     assert back.well is not None and back.well.unplaced == unplaced
+
+
+def test_a_placed_core_without_a_ct_log_is_named_in_the_las_notes(tmp_path: Path) -> None:
+    well_of_phantoms(tmp_path / "in", PHANTOMS)
+    assert convert(tmp_path, FIRST).exit_code == 0
+    (tmp_path / "out" / "logs" / "core_002.csv").unlink()  # lost since: the rerun's log lacks it
+    rerun = convert(tmp_path, FIRST)
+    las = lasio.read(str(tmp_path / "out" / "well_ct_log.las"))
+    assert [p.descr for p in las.params] == ["core_001 top", "core_001 bottom"]
+    missing = [w for w in rerun.well.log.warnings if w.startswith("core_002")]
+    assert len(missing) == 1 and missing[0] in las.other

@@ -158,8 +158,8 @@ def resample(cores: Sequence[CoreLog], well: str) -> WellLog:
 
 def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence[str] = ()) -> Path:
     """``well_ct_log.las`` (module docstring, step 3); ImportError without lasio.  ``unplaced``:
-    the converted cores that have no depth, each with why, listed in ``~Other`` (a core absent
-    from the log must say so in the file that lacks it)."""
+    the converted cores absent from the log (no depth, no CT log), each with why, listed in
+    ``~Other``: a core missing from the log must say so in the file that lacks it."""
     import io
 
     import lasio
@@ -177,7 +177,7 @@ def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence
                                            descr="%s bottom" % core.name))
     las.other = "\n".join(["Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
         "%s %.4f %.4f%s" % (c.name, c.depth.top_m, c.depth.bottom_m, " flipped" if c.depth.flip else "")
-        for c in log.cores] + (["Converted cores not in this log (no depth):"] + list(unplaced) if unplaced else []))
+        for c in log.cores] + (["Converted cores not in this log:"] + list(unplaced) if unplaced else []))
     text = io.StringIO()
     digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
     las.write(text, version=2.0, wrap=False, STRT=round(float(log.depth_m[0]), digits),
@@ -233,7 +233,7 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
             track.add_core(core.name, core.depth.top_m, core.depth.bottom_m, core.depth_m, core.rows)
         result.track = write_log_track(output_dir / TRACK_NAME, track, durable)
         try:
-            result.las = write_las(output_dir / LAS_NAME, log, durable, unplaced)
+            result.las = write_las(output_dir / LAS_NAME, log, durable, list(unplaced) + result.warnings)
         except ImportError:
             result.warnings.append(LAS_MISSING)
     except Exception as exc:  # the log is extra: converted cores stay converted
