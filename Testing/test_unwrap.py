@@ -156,6 +156,17 @@ def test_the_finish_block_by_block_is_the_whole_unwrap(tmp_path: Path, flip: boo
     np.testing.assert_array_equal(np.concatenate(blocks), whole)
 
 
+@pytest.mark.parametrize("tilt_deg", [0.0, 0.001, -0.001])
+def test_a_straight_cores_first_and_last_rows_are_whole(tmp_path: Path, tilt_deg: float) -> None:
+    """A fitted axis a hair off the scan axis (review: 0.001°) puts half the circle a hair above
+    slice 0 and half below the last: the nearer slice stands in, no row is half missing."""
+    rings, axis, slices, dk, _ = phantom_rings(tmp_path, dip_deg=0.0, tilt_deg=0.0)
+    t = math.radians(tilt_deg)
+    axis = SliceAxis(axis.point, (math.sin(t), 0.0, math.cos(t)))
+    unwrap = sample_unwrap(rings, axis, slices, dk)
+    assert np.isfinite(unwrap).all()
+
+
 def test_the_finish_of_a_long_core_holds_blocks_not_the_unwrap(tmp_path: Path) -> None:
     """Memory: the rings of a 3,000-slice core wait in a file (in memory they were its 3,000 rows
     as float32, 16 MB), and writing its unwrap holds a block of rows and its temporaries, not

@@ -432,8 +432,13 @@ class _TiltedCircle:
             low = padded[a:b, reach + step:reach + step + count]
             high = padded[a:b, reach + step + 1:reach + step + 1 + count]
             f = self.fraction[a:b, None]
-            # a weight of 0 must not let the other slice's missing value through
-            unwrap[:, a:b] = (low * (1 - f) + np.where(f > 0, high, 0) * f).T
+            mixed = low * (1 - f) + high * f
+            # A missing neighbour (before the first slice, after the last, a gap): the other one
+            # stands in where it is the nearer.  Else a straight core's circle, a hair off its own
+            # slice (a fitted tilt of 0.001°), took the NaN of the slice beyond the core's end
+            # with a weight of 1e-6 and blanked half its first and last rows.
+            mixed = np.where(np.isnan(low) & (f >= 0.5), high, mixed)
+            unwrap[:, a:b] = np.where(np.isnan(high) & (f < 0.5), low, mixed).T
         return unwrap
 
 
@@ -588,7 +593,7 @@ class UnwrapAnalysis:
                            KEY_PREFIX + "unwrap_radius": self.radius.text(), ANGLE_KEY: ANGLE_CONVENTION,
                            KEY_PREFIX + "unwrap_axis_tilt_deg": repr(round(axis.tilt_deg(), 4))})
         if depth is not None:
-            key_values[FIRST_ROW_KEY] = repr(float(depth.top_m) + spacing[2] / 2000.0)
+            key_values[FIRST_ROW_KEY] = repr(round(float(depth.top_m) + spacing[2] / 2000.0, 9))  # nm: no 0.30050000000003
         relative = unwrap_file(record.name)
         target = Path(context.output_dir) / relative
         target.parent.mkdir(exist_ok=True)
