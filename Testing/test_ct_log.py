@@ -101,7 +101,7 @@ def test_a_core_never_seen_warns_and_still_converts(tmp_path):
 
 
 def test_a_failing_analysis_is_a_warning_not_a_failed_core(tmp_path, monkeypatch):
-    def broken(self, k, values, section):
+    def broken(self, k, values, section, samples=None):
         raise ZeroDivisionError("on purpose")
     monkeypatch.setattr(CtLog, "add_slice", broken)
     well_of_phantoms(tmp_path / "in", [CorePhantom(slices=8)])

@@ -11,14 +11,25 @@ None when the slice shows no core.  The section is found once per slice and shar
 analyses.  ``values`` is a buffer reused after the call returns: copy what you keep (memory
 stays one slice plus small per-slice rows).
 
-**Sections carry over.**  Finding a section costs ~0.2–0.4 ms, about as much as converting a
+**Sections carry over.**  Finding a section costs ~0.2–0.4 ms, about half as much as converting a
 512² slice, so a section found in one slice serves the following slices over ``CARRY_MM``
-(10 mm of core: a 3° tilt moves the axis 0.5 mm, inside the mask's erosion of one sample) as long as it
-still covers the core: the share of matter (> −500 HU) under its samples stays within
-``CARRY_MATTER_DROP`` of what it was and their mean stays rock (≥ 300 HU).  At the end of a core,
-a gap, rubble, a cap, the check fails and the slice's own section is found.  A carried section
-is passed again as the *same object*: ``section is previous`` tells an analysis that its centre
-and radius were measured in an earlier slice.
+(10 mm of core: a 3° tilt moves the axis 0.5 mm, inside the mask's erosion of one sample), and
+farther — up to ``CARRY_MAX_MM`` (40 mm) — where the last two sections found show the centre
+moving so little that it moves at most ``CARRY_DRIFT_MM`` (0.5 mm) over the carry, once three
+sections were found in a row (the axis fit and the unwrap need a few centres): a straight core
+is searched every 40 mm after its first 20, one tilted 3° or more every 10 mm.  A section serves as long as it
+still covers the core: the share of matter (> −500 HU) under its statistics samples
+(:attr:`~.core_section.CoreSection.sample_index`) stays within ``CARRY_MATTER_DROP`` of what it
+was and their mean stays rock (≥ 300 HU).  At the end of a core, a gap, rubble, a cap, the check
+fails and the slice's own section is found.  A carried section is passed again as the *same
+object*: ``section is previous`` tells an analysis that its centre and radius were measured in
+an earlier slice.
+
+**One gather per slice.**  The check reads the section's samples (one ``take``, four numpy
+calls in all); an analysis that sets ``wants_samples = True`` (the CT log) receives those same
+voxels as a fourth argument, ``add_slice(k, values, section, samples)``, instead of gathering
+them again: in the conversion's loop each numpy call costs a few µs (its code and the slice are
+out of the CPU caches), so calls, not voxels, are what a slice's analyses cost.
 
 :class:`SliceAnalyses` runs them in the conversion's loop by default: with sections carried
 over (below) and statistics from a sample, a slice costs some ten numpy calls, less than handing
@@ -32,6 +43,7 @@ converts all the same.
 """
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from dataclasses import dataclass
@@ -45,6 +57,9 @@ from ..messages import one_line
 from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section
 
 CARRY_MM = 10.0  # a section found in one slice serves the next slices over this length of core…
+CARRY_MAX_MM = 40.0  # …or up to this length where the core's centre hardly moves (see CARRY_DRIFT_MM)…
+CARRY_DRIFT_MM = 0.5  # …as far as its centre moves by at most this (what a 3° tilt gives over 10 mm)…
+CARRY_FAR_AFTER = 3  # …once this many sections were found in a row (the axis has its points)…
 CARRY_MATTER_DROP = 0.1  # …while the share of matter under it drops by less than this
 
 try:
@@ -81,7 +96,7 @@ class SliceAnalysis(Protocol):
     name: str  # for warnings: "CT log"
 
     def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection]) -> None:
-        ...
+        ...  # with ``wants_samples = True`` a fourth argument: the section's samples (None without one)
 
     def finish(self, context: AnalysisContext) -> None:
         ...
@@ -96,21 +111,27 @@ class SliceAnalyses:
     """
 
     def __init__(self, analyses: Sequence[SliceAnalysis], pixel_spacing_ij_mm: Tuple[float, float],
-                 threaded: bool = False, slice_spacing_mm: float = 1.0, carry_mm: float = CARRY_MM) -> None:
+                 threaded: bool = False, slice_spacing_mm: float = 1.0, carry_mm: float = CARRY_MM,
+                 carry_max_mm: float = CARRY_MAX_MM) -> None:
         self.analyses: List[SliceAnalysis] = list(analyses)
         self.pixel_spacing_ij_mm = pixel_spacing_ij_mm
         self.threaded = threaded and bool(self.analyses)
         self.warnings: List[str] = []
         self._failed: List[bool] = [False] * len(self.analyses)
+        self._wants_samples = [bool(getattr(a, "wants_samples", False)) for a in self.analyses]
         self._work: "queue.Queue[Optional[tuple]]" = queue.Queue(maxsize=1)
         self._free: "queue.Queue[np.ndarray]" = queue.Queue()
         self._buffers = 0
         self._thread: Optional[threading.Thread] = None
         self._section_errors = 0
-        self.carry_slices = max(1, int(round(carry_mm / slice_spacing_mm)))
+        self.slice_spacing_mm = float(slice_spacing_mm)
+        self.base_carry = max(1, int(round(carry_mm / slice_spacing_mm)))  # slices a section serves…
+        self.max_carry = max(self.base_carry, int(round(carry_max_mm / slice_spacing_mm)))  # …up to
+        self.carry_slices = self.base_carry  # …and for the section found last (_carry)
         self._last: Optional[CoreSection] = None  # the section found last, at slice _found_at
         self._found_at = -1
-        self._matter_share = 0  # matter samples under the section's check_index when it was found
+        self._matter = 0  # matter voxels among the section's samples in the slice where it was found
+        self._found_in_a_row = 0  # sections found since the last slice without core
 
     def __enter__(self) -> "SliceAnalyses":
         return self
@@ -177,10 +198,10 @@ class SliceAnalyses:
                     self._free.put(buffer)
 
     def _analyse(self, k: int, values: Optional[np.ndarray]) -> None:
-        section = None
+        section, samples = None, None
         if values is not None:
             try:
-                section = self._section(k, values)
+                section, samples = self._section(k, values)
             except Exception as exc:  # a bug here must cost the analyses one slice, not the core
                 self._section_errors += 1
                 if self._section_errors == 1:
@@ -190,25 +211,46 @@ class SliceAnalyses:
             if self._failed[n]:
                 continue
             try:
-                analysis.add_slice(k, values, section)
+                if self._wants_samples[n]:
+                    analysis.add_slice(k, values, section, samples)  # type: ignore[call-arg]
+                else:
+                    analysis.add_slice(k, values, section)
             except Exception as exc:
                 self._fail(n, exc)
 
-    def _section(self, k: int, values: np.ndarray) -> Optional[CoreSection]:
-        """The section of slice ``k``: the previous slice's while it still holds (see the module
-        docstring), else found afresh."""
+    def _section(self, k: int, values: np.ndarray) -> Tuple[Optional[CoreSection], Optional[np.ndarray]]:
+        """The section of slice ``k`` and its samples there: the previous slice's section while it
+        still holds (see the module docstring), else found afresh."""
+        flat = values.reshape(-1)
         last = self._last
         if last is not None and k - self._found_at < self.carry_slices and last.shape == values.shape:
-            voxels = values.reshape(-1).take(last.check_index)
-            matter = np.count_nonzero(voxels > MATTER_HU)
-            if matter >= self._matter_share - CARRY_MATTER_DROP * voxels.size and \
-                    int(voxels.sum()) >= MIN_CORE_HU * voxels.size:
-                return last
-        self._last = find_core_section(values, self.pixel_spacing_ij_mm)
+            samples = flat.take(last.sample_index)
+            if np.count_nonzero(samples > MATTER_HU) >= self._matter - CARRY_MATTER_DROP * samples.size and \
+                    samples.sum() >= MIN_CORE_HU * samples.size:
+                return last, samples
+        previous, previous_k = self._last, self._found_at
+        self._last = section = find_core_section(values, self.pixel_spacing_ij_mm)
         self._found_at = k
-        if self._last is not None:
-            self._matter_share = np.count_nonzero(values.reshape(-1).take(self._last.check_index) > MATTER_HU)
-        return self._last
+        if section is None:
+            return None, None
+        self.carry_slices = self._carry(previous, k - previous_k, section)
+        samples = flat.take(section.sample_index)
+        self._matter = np.count_nonzero(samples > MATTER_HU)
+        return section, samples
+
+    def _carry(self, previous: Optional[CoreSection], slices_between: int, section: CoreSection) -> int:
+        """How many slices ``section`` serves: ``base_carry``, or more while the centre moved so
+        little since the section before (found ``slices_between`` slices earlier, the last
+        slices in between all carried) that over the carry it moves ≤ ``CARRY_DRIFT_MM``."""
+        self._found_in_a_row = self._found_in_a_row + 1 if previous is not None else 1
+        if self._found_in_a_row < CARRY_FAR_AFTER or previous is None or previous.shape != section.shape:
+            return self.base_carry  # the axis fit and the unwrap want a few centres per core
+        spacing_i, spacing_j = self.pixel_spacing_ij_mm
+        moved_mm = math.hypot((section.centre_ij[0] - previous.centre_ij[0]) * spacing_i,
+                              (section.centre_ij[1] - previous.centre_ij[1]) * spacing_j)
+        if moved_mm * self.max_carry <= CARRY_DRIFT_MM * slices_between:
+            return self.max_carry
+        return max(self.base_carry, min(self.max_carry, int(CARRY_DRIFT_MM * slices_between / moved_mm)))
 
     def _fail(self, n: int, exc: BaseException) -> None:
         self._failed[n] = True
