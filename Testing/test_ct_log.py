@@ -58,6 +58,28 @@ def test_diameter_and_centre_match_the_phantom(layered):
     assert gaps.max() <= 10.0 / LAYERED.slice_spacing + 1  # measured at least every 10 mm of core
 
 
+def test_a_straight_core_is_searched_less_often_and_measured_all_the_same(tmp_path):
+    """A section serves up to 40 mm of a straight core (10 mm of a tilted one, above): every
+    slice's numbers still match the phantom, across layers and the sections' hand-overs."""
+    straight = CorePhantom(rows=192, columns=192, liner="plastic", touching=True, centre_mm=(-5.0, 3.0),
+                           layers=(Layer(45.0, 1500.0), Layer(30.0, 2400.0), Layer(100.0, 1900.0)),
+                           noise_hu=NOISE, slices=130)
+    truth = well_of_phantoms(tmp_path / "in", [straight])[0]
+    record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core_001"]
+    _, _, _, rows = read_log_csv(tmp_path / "out" / record.ct_log)
+    measured = np.nonzero(~np.isnan(column(rows, "centre_i_px")))[0]
+    gaps = np.diff(measured) * straight.slice_spacing
+    assert 10.0 < gaps.max() <= 40.0 and measured[0] == 0 and len(measured) >= 3
+    known = ~np.isnan(truth.layer_hu)
+    assert known.sum() > 100 and not np.isnan(rows[known, :7]).any()
+    for name in ("ct_mean_hu", "ct_median_hu"):
+        assert np.abs(column(rows, name)[known] - truth.layer_hu[known]).max() <= 20.0
+    assert np.abs(column(rows, "ct_std_hu")[known] - NOISE).max() <= 10.0
+    assert np.abs(column(rows, "diameter_mm")[known] - straight.diameter_mm).max() <= 1.0
+    assert np.all(column(rows, "void_fraction")[known] == 0.0)
+    assert record.axis_tilt_deg == pytest.approx(0.0, abs=0.3)
+
+
 def test_axis_tilt_is_in_the_record(layered):
     _, record, out = layered
     assert record.axis_tilt_deg == pytest.approx(LAYERED.tilt_deg, abs=0.3)
