@@ -36,7 +36,7 @@ from .slices import AnalysisContext
 
 LOGS_DIR = "logs"
 DEFAULT_VOID_THRESHOLD_HU = -500.0
-BLOCK_SLICES = 32  # slices whose statistics are computed together (memory: 32 × 2,048 voxels, and 8 bytes each of scratch)
+BLOCK_SLICES = 32  # slices whose statistics are computed together (memory: 32 × 2,048 voxels)
 STATISTICS = ("ct_mean_hu", "ct_median_hu", "ct_std_hu", "ct_p10_hu", "ct_p90_hu", "void_fraction",
               "diameter_mm", "centre_i_px", "centre_j_px")
 DISTANCE_COLUMN = "distance_mm"
@@ -61,8 +61,6 @@ class CtLog:
         self._section: Optional[CoreSection] = None  # the section of the slice before
         self._block: Optional[np.ndarray] = None  # (BLOCK_SLICES, samples): voxels of the slices _ks
         self._ks: List[int] = []
-        self._work = np.empty((0, 0))  # float64 like _block: the statistics' scratch
-        self._ones = np.empty(0)
 
     def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection],
                   samples: Optional[np.ndarray] = None) -> None:
@@ -78,10 +76,8 @@ class CtLog:
             self.rows[k, 7:9] = section.centre_ij
         block = self._block
         if block is None or block.shape[1] != samples.size or block.dtype != samples.dtype:
-            self._flush()  # a section of another sample count (a core narrower than its samples)
+            self._flush()  # a section of fewer voxels than STATISTICS_SAMPLES, or another voxel type
             block = self._block = np.empty((BLOCK_SLICES, samples.size), dtype=samples.dtype)
-            self._work = np.empty(block.shape)  # kept: a fresh 0.5 MB temporary costs page faults
-            self._ones = np.ones(samples.size)
         elif len(self._ks) == BLOCK_SLICES:
             self._flush()
         block[len(self._ks)] = samples
@@ -95,14 +91,10 @@ class CtLog:
             return
         voxels = self._block[:count]
         size = voxels.shape[1]
-        work = self._work[:count]
-        ones = self._ones
-        np.copyto(work, voxels)  # float64: exact for CT numbers, and so are the sums of their squares
-        mean = work @ ones / size  # matrix products: the quickest sums numpy has
-        np.multiply(work, work, out=work)
-        squares = work @ ones / size
-        np.less(voxels, self.void_threshold_hu, out=work)  # 1.0 where void
-        void = work @ ones / size
+        total = np.int64 if voxels.dtype.kind in "iu" else np.float64  # exact sums for CT numbers…
+        mean = voxels.sum(axis=1, dtype=total) / size  # …in numpy's buffered loops: no copy of the block
+        squares = np.einsum("ij,ij->i", voxels, voxels, dtype=total) / size
+        void = np.count_nonzero(voxels < self.void_threshold_hu, axis=1) / size
         # every fourth voxel (≤ 512 a slice: percentiles of Gaussian noise to ~0.08 σ), sorted:
         # numpy's vectorised sort of short 16-bit rows beats np.partition with three ranks
         spread = np.sort(voxels[:, ::4], axis=1)
