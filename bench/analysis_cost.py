@@ -12,7 +12,8 @@ files in the page cache) and cold (evicted first, as in a real batch), all with 
 - the CT log alone (``--no-unwrap``);
 - both (the default).
 
-Writes bench/analysis_cost.md and prints it: a Markdown table (median wall and CPU seconds,
+Writes bench/analysis_cost.md and prints it: a Markdown table (median wall and CPU seconds, the CPU
+of warm and cold runs apart (a cold run adds the system CPU of its reads),
 ratio to the baseline, peak RSS) and the unwrap's marginal cost (both against the CT log alone):
 the cross-section search is shared, so that is what turning the unwrap on adds to a default run.
 """
@@ -82,6 +83,63 @@ def generated(folder: Path, what: str, call: str) -> Path:
     return folder
 
 
+def in_process(source: Path, slices: int, rounds: int) -> List[str]:
+    """The same four runs in this process, warm: the conversion's CPU without the start-up the
+    separate runs pay (~0.3 s of 0.7 s), and the analyses' own CPU, ``time.process_time`` around
+    ``SliceAnalyses.add_slice`` (per slice: the section, the CT log's samples, the unwrap's ring)
+    and ``SliceAnalyses.finish`` (per core: the axis, the CSV, the unwrap's finish and file)."""
+    import contextlib
+    import io
+    from CoreBatchLoaderLib.analysis.slices import SliceAnalyses
+    from CoreBatchLoaderLib.cli import main as cli_main
+
+    spent = {"add_slice": 0.0, "finish": 0.0}
+    originals = {name: getattr(SliceAnalyses, name) for name in spent}
+
+    def timing(name: str):
+        def timed_method(self, *args):
+            start = time.process_time()
+            try:
+                return originals[name](self, *args)
+            finally:
+                spent[name] += time.process_time() - start
+        return timed_method
+
+    cpu: Dict[str, List[float]] = {name: [] for name in VARIANTS}
+    hook: Dict[str, List[Tuple[float, float]]] = {name: [] for name in VARIANTS}
+    try:
+        for name in spent:
+            setattr(SliceAnalyses, name, timing(name))
+        with tempfile.TemporaryDirectory(prefix="cbl-analysis-") as scratch:
+            for _ in range(rounds):
+                for name, flags in VARIANTS.items():
+                    out = Path(tempfile.mkdtemp(dir=scratch))  # fresh: no manifest of an earlier run
+                    spent.update(add_slice=0.0, finish=0.0)
+                    start = time.process_time()
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        status = cli_main(["convert", str(source), str(out), "--workers", "1", "--quiet",
+                                           "--no-fsync"] + flags)
+                    cpu[name].append(time.process_time() - start)
+                    if status != 0:
+                        raise RuntimeError("convert %s failed in process (status %s)" % (name, status))
+                    shutil.rmtree(out)
+                    hook[name].append((spent["add_slice"], spent["finish"]))
+    finally:
+        for name, method in originals.items():
+            setattr(SliceAnalyses, name, method)
+    base = statistics.median(cpu["neither (conversion only)"])
+    lines = ["", "In one process (warm, no start-up), medians of %d interleaved rounds:" % rounds, "",
+             "| run | CPU s | × conversion | analyses µs per slice | analyses' finish ms "
+             "| analyses ÷ conversion alone |", "|---|---:|---:|---:|---:|---:|"]
+    for name in VARIANTS:
+        per_slice = statistics.median(a for a, _ in hook[name])
+        at_end = statistics.median(f for _, f in hook[name])
+        lines.append("| %s | %.3f | %.3f | %.0f | %.1f | %.3f |" % (
+            name, statistics.median(cpu[name]), statistics.median(cpu[name]) / base, per_slice / slices * 1e6,
+            at_end * 1e3, (per_slice + at_end) / base))
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=900)
@@ -89,7 +147,8 @@ def main() -> int:
     args = parser.parse_args()
     source = generate(args.slices)
     size_mb = sum(p.stat().st_size for p in source.rglob("*.dcm")) / 1e6
-    times: Dict[str, Dict[str, List[float]]] = {name: {"warm": [], "cold": [], "cpu": []} for name in VARIANTS}
+    times: Dict[str, Dict[str, List[float]]] = {
+        name: {"warm": [], "cold": [], "cpu warm": [], "cpu cold": []} for name in VARIANTS}
     rss: Dict[str, List[int]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="cbl-analysis-") as scratch:
         for round_number in range(args.rounds):
@@ -106,26 +165,32 @@ def main() -> int:
                     seconds, cpu, peak = timed(CLI + [str(source), str(out), "--workers", "1", "--quiet",
                                                       "--no-fsync"] + flags)
                     times[name][state].append(seconds)
-                    times[name]["cpu"].append(cpu)
+                    times[name]["cpu " + state].append(cpu)  # apart: a cold run's reads add system CPU
                     rss[name].append(peak)
             print("round %d/%d done" % (round_number + 1, args.rounds), file=sys.stderr, flush=True)
     median = {name: {state: statistics.median(values) for state, values in by.items()} for name, by in times.items()}
     base = median["neither (conversion only)"]
     lines = ["### Analyses while converting (1 core × %d slices of 512², 12-bit → int16 HU) — %d files, %.0f MB"
              % (args.slices, args.slices, size_mb), "",
-             "| run | warm s | × conversion | cold s | × conversion | CPU s | × conversion | peak RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| run | warm s | × conversion | cold s | × conversion | CPU s warm | × conversion "
+             "| CPU s cold | × conversion | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in VARIANTS:
         m = median[name]
-        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %d |" % (
-            name, m["warm"], m["warm"] / base["warm"], m["cold"], m["cold"] / base["cold"], m["cpu"],
-            m["cpu"] / base["cpu"], max(rss[name])))
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.3f | %.3f | %d |" % (
+            name, m["warm"], m["warm"] / base["warm"], m["cold"], m["cold"] / base["cold"],
+            m["cpu warm"], m["cpu warm"] / base["cpu warm"], m["cpu cold"], m["cpu cold"] / base["cpu cold"],
+            max(rss[name])))
+    lines += in_process(source, args.slices, args.rounds)
     log, both = median["CT log only"], median["CT log + unwrap (default)"]
     lines += ["", "The unwrap on top of the CT log (what it adds to a default run): warm ×%.3f, cold ×%.3f, "
-              "CPU ×%.3f; alone (with its own cross-section search): warm ×%.3f, cold ×%.3f, CPU ×%.3f."
-              % (both["warm"] / log["warm"], both["cold"] / log["cold"], both["cpu"] / log["cpu"],
+              "CPU ×%.3f warm, ×%.3f cold; alone (with its own cross-section search): warm ×%.3f, cold ×%.3f, "
+              "CPU ×%.3f warm, ×%.3f cold."
+              % (both["warm"] / log["warm"], both["cold"] / log["cold"], both["cpu warm"] / log["cpu warm"],
+                 both["cpu cold"] / log["cpu cold"],
                  median["unwrap only"]["warm"] / base["warm"], median["unwrap only"]["cold"] / base["cold"],
-                 median["unwrap only"]["cpu"] / base["cpu"]),
+                 median["unwrap only"]["cpu warm"] / base["cpu warm"],
+                 median["unwrap only"]["cpu cold"] / base["cpu cold"]),
               "", "Medians of %d interleaved rounds; %s." % (args.rounds, machine())]
     publish("analysis_cost.md", lines)
     return 0
