@@ -83,3 +83,12 @@ def test_a_lab_size_slice_is_read_on_a_sample_grid():
     assert 1000 < samples.size <= 2048 and samples.min() > 1000  # rock only, spread over the section
     j, i = np.unravel_index(section.sample_index, values.shape)
     assert abs(i.mean() - section.centre_ij[0]) < 2 * section.step and abs(j.mean() - section.centre_ij[1]) < 2 * section.step
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32, np.float32])
+def test_a_threshold_in_the_voxels_own_type_selects_the_same_voxels(dtype):
+    from CoreBatchLoaderLib.analysis.core_section import voxel_threshold
+    values = np.arange(-1200, 1200).astype(dtype) if dtype != np.uint16 else np.arange(0, 2400).astype(dtype)
+    for hu in (-500.0, -300.5, 299.9, 300.0, 0.5, -70000.0, 70000.0):
+        assert np.array_equal(values > voxel_threshold(hu, values.dtype), values > hu)
+        assert np.array_equal(values < voxel_threshold(hu, values.dtype, below=True), values < hu)

@@ -122,6 +122,15 @@ class CoreSection:
         return values.reshape(-1).take(self.sample_index)
 
 
+def voxel_threshold(hu: float, dtype: np.dtype, below: bool = False) -> float:
+    """``hu`` as the same test on voxels of ``dtype``: for integer voxels an integer (v > t is
+    v > ⌊t⌋, v < t is v < ⌈t⌉), since numpy compares an integer array with a float in float64,
+    voxel by voxel, at twice the cost of comparing it with an integer."""
+    if np.dtype(dtype).kind not in "iu":
+        return hu
+    return math.ceil(hu) if below else math.floor(hu)
+
+
 def sample_step(rows: int, columns: int, across: int = SAMPLES_ACROSS) -> int:
     """Every how many pixels a sample is taken, for ~``across`` samples along the shorter side."""
     return max(1, int(round(min(rows, columns) / float(across))))

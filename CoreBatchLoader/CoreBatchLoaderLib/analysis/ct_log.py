@@ -31,7 +31,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..files import write_text_atomically
-from .core_section import CoreSection
+from .core_section import CoreSection, voxel_threshold
 from .slices import AnalysisContext
 
 LOGS_DIR = "logs"
@@ -94,7 +94,7 @@ class CtLog:
         total = np.int64 if voxels.dtype.kind in "iu" else np.float64  # exact sums for CT numbers…
         mean = voxels.sum(axis=1, dtype=total) / size  # …in numpy's buffered loops: no copy of the block
         squares = np.einsum("ij,ij->i", voxels, voxels, dtype=total) / size
-        void = np.count_nonzero(voxels < self.void_threshold_hu, axis=1) / size
+        void = (voxels < voxel_threshold(self.void_threshold_hu, voxels.dtype, below=True)).sum(axis=1) / size
         # every fourth voxel (≤ 512 a slice: percentiles of Gaussian noise to ~0.08 σ), sorted:
         # numpy's vectorised sort of short 16-bit rows beats np.partition with three ranks
         spread = np.sort(voxels[:, ::4], axis=1)

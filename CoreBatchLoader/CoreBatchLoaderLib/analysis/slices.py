@@ -54,7 +54,7 @@ import numpy as np
 
 from ..dicom.geometry import CoreGeometry
 from ..messages import one_line
-from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section
+from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section, voxel_threshold
 
 CARRY_MM = 10.0  # a section found in one slice serves the next slices over this length of core…
 CARRY_MAX_MM = 40.0  # …or up to this length where the core's centre hardly moves (see CARRY_DRIFT_MM)…
@@ -131,6 +131,7 @@ class SliceAnalyses:
         self._last: Optional[CoreSection] = None  # the section found last, at slice _found_at
         self._found_at = -1
         self._matter = 0  # matter voxels among the section's samples in the slice where it was found
+        self._matter_hu: float = MATTER_HU  # …above this (an integer for integer voxels)
         self._found_in_a_row = 0  # sections found since the last slice without core
 
     def __enter__(self) -> "SliceAnalyses":
@@ -225,7 +226,7 @@ class SliceAnalyses:
         last = self._last
         if last is not None and k - self._found_at < self.carry_slices and last.shape == values.shape:
             samples = flat.take(last.sample_index)
-            if np.count_nonzero(samples > MATTER_HU) >= self._matter - CARRY_MATTER_DROP * samples.size and \
+            if np.count_nonzero(samples > self._matter_hu) >= self._matter - CARRY_MATTER_DROP * samples.size and \
                     samples.sum() >= MIN_CORE_HU * samples.size:
                 return last, samples
         previous, previous_k = self._last, self._found_at
@@ -235,7 +236,8 @@ class SliceAnalyses:
             return None, None
         self.carry_slices = self._carry(previous, k - previous_k, section)
         samples = flat.take(section.sample_index)
-        self._matter = np.count_nonzero(samples > MATTER_HU)
+        self._matter_hu = voxel_threshold(MATTER_HU, samples.dtype)
+        self._matter = np.count_nonzero(samples > self._matter_hu)
         return section, samples
 
     def _carry(self, previous: Optional[CoreSection], slices_between: int, section: CoreSection) -> int:
