@@ -201,3 +201,25 @@ def test_a_placed_core_without_a_ct_log_is_named_in_the_las_notes(tmp_path: Path
     assert [p.descr for p in las.params] == ["core_001 top", "core_001 bottom"]
     missing = [w for w in rerun.well.log.warnings if w.startswith("core_002")]
     assert len(missing) == 1 and missing[0] in las.other
+
+
+def test_every_well_file_name_has_a_prefix_the_leftover_check_looks_for() -> None:
+    """A run without depths looks for the well's leftovers only where a name starts with
+    ``well_`` or ``scene`` (batch.outputs): every well-level name must."""
+    from CoreBatchLoaderLib.mrml.well import SCENE_NAME
+    from CoreBatchLoaderLib.well.ct_log import LAS_NAME, TABLE_NAME, TRACK_NAME
+    from CoreBatchLoaderLib.well.layout import SCENE_DIR, STRIP_NAME, UNWRAP_STRIP_NAME
+    names = (SCENE_NAME, LAS_NAME, TABLE_NAME, TRACK_NAME, SCENE_DIR, STRIP_NAME, UNWRAP_STRIP_NAME)
+    assert all(name.startswith(("well_", "scene")) for name in names) and set(names) <= set(WELL_LEVEL) | {"scene"}
+
+
+def test_a_run_without_depths_imports_none_of_the_wells_modules(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    write_core_series(tmp_path / "in" / "c1", rows=32, columns=32, slices=4)
+    code = ("import sys; from pathlib import Path; from CoreBatchLoaderLib.batch.run import run_batch, BatchOptions; "
+            "assert run_batch(Path(sys.argv[1]), Path(sys.argv[2]), BatchOptions()).exit_code == 0; "
+            "print(sorted(m for m in sys.modules if m.startswith(('CoreBatchLoaderLib.well.', 'CoreBatchLoaderLib.mrml'))))")
+    shown = subprocess.run([sys.executable, "-c", code, str(tmp_path / "in"), str(tmp_path / "out")], check=True,
+                           capture_output=True, text=True).stdout
+    assert shown.strip() == "['CoreBatchLoaderLib.well.options']"

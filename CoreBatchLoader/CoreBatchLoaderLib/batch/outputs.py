@@ -11,6 +11,7 @@ and stays.  The caller holds the output lock.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence, Set
 
@@ -70,17 +71,8 @@ def remove_leftovers(output_dir: Path, records: Sequence[CoreRecord], well: Opti
     built no scene, and the unwrap and CT log of each core it converted without them.  Not after
     a cancelled or stopped run, which did not get to write them.  Returns the removed files,
     relative to ``output_dir``."""
-    from ..mrml.well import SCENE_NAME  # the well's modules only here: workers import this module
-    from ..well.ct_log import LAS_NAME, TABLE_NAME, TRACK_NAME, table_schema_path
-    from ..well.layout import SCENE_DIR, STRIP_NAME, UNWRAP_STRIP_NAME
-
     output_dir = Path(output_dir)
-    well_files = (LAS_NAME, TABLE_NAME, table_schema_path(Path(TABLE_NAME)).name, TRACK_NAME, SCENE_NAME,
-                  STRIP_NAME, UNWRAP_STRIP_NAME)
-    made = _well_files_made(output_dir, well)
-    candidates = [output_dir / name for name in well_files if output_dir / name not in made]
-    if well is None or well.layout is None:
-        candidates += sorted(entry for entry in _files_in(output_dir / SCENE_DIR))
+    candidates = _well_leftovers(output_dir, well) if well is not None or _may_hold_well_files(output_dir) else []
     for record in records:
         if record.status != "converted":  # a skipped core keeps its files; a failed one, this run did not make
             continue
@@ -91,6 +83,31 @@ def remove_leftovers(output_dir: Path, records: Sequence[CoreRecord], well: Opti
             log = output_dir / log_file_name(record.name)
             candidates += [log, log.with_suffix(".svg")]
     return [path.relative_to(output_dir).as_posix() for path in candidates if _remove_if_ours(path)]
+
+
+def _well_leftovers(output_dir: Path, well: Optional["WellResult"]) -> List[Path]:
+    """The well's files and the scene folder's that this run did not make."""
+    from ..mrml.well import SCENE_NAME  # the well's modules only here (~30 ms of imports)
+    from ..well.ct_log import LAS_NAME, TABLE_NAME, TRACK_NAME, table_schema_path
+    from ..well.layout import SCENE_DIR, STRIP_NAME, UNWRAP_STRIP_NAME
+
+    well_files = (LAS_NAME, TABLE_NAME, table_schema_path(Path(TABLE_NAME)).name, TRACK_NAME, SCENE_NAME,
+                  STRIP_NAME, UNWRAP_STRIP_NAME)
+    made = _well_files_made(output_dir, well)
+    candidates = [output_dir / name for name in well_files if output_dir / name not in made]
+    if well is None or well.layout is None:
+        candidates += sorted(_files_in(output_dir / SCENE_DIR))
+    return candidates
+
+
+def _may_hold_well_files(output_dir: Path) -> bool:
+    """Whether the output folder holds a name the well's files start with (``well_…``,
+    ``scene…``): a run without depths then looks for leftovers of the well; most never held
+    any, and skip importing the well's modules (a start-up cost every run would pay)."""
+    try:
+        return any(entry.name.startswith(("well_", "scene")) for entry in os.scandir(output_dir))
+    except OSError:
+        return False
 
 
 def _well_files_made(output_dir: Path, well: Optional["WellResult"]) -> Set[Path]:
