@@ -491,12 +491,16 @@ def test_thumbnail_avoids_a_filled_gap_as_the_axial_picture(tmp_path: Path) -> N
 
 
 def test_long_sections_are_reduced_to_block_means_before_any_float_copy() -> None:
+    """As the file's rows come, in blocks that need not line up with the means' blocks."""
     from CoreBatchLoaderLib.report.thumbnails import _rows_at_most
     section = np.arange(3000 * 4, dtype=np.int16).reshape(3000, 4)
-    small = _rows_at_most(section, 1000)
-    assert small.shape == (1000, 4) and small.dtype == np.float32
-    assert np.allclose(small[0], section[:3].mean(axis=0)) and np.allclose(small[-1], section[-3:].mean(axis=0))
-    assert _rows_at_most(section[:10], 1000).shape == (10, 4)
+    starts = (np.arange(1001) * 3000) // 1000
+    expected = np.array([section[a:b].mean(axis=0) for a, b in zip(starts[:-1], starts[1:])], np.float32)
+    for block in (7, 256, 3000):
+        small = _rows_at_most((section[n:n + block] for n in range(0, 3000, block)), 3000, 1000)
+        assert small.shape == (1000, 4) and small.dtype == np.float32
+        np.testing.assert_array_equal(small, expected)
+    assert _rows_at_most([section[:4], section[4:10]], 10, 1000).shape == (10, 4)
 
 
 def test_a_batch_that_stopped_says_so_on_top_of_its_report(batch: Tuple[Path, List[CoreRecord]]) -> None:
@@ -571,3 +575,24 @@ def test_the_well_strip_pastes_an_unwrap_read_in_blocks_as_the_whole_picture(tmp
     strips[1].paste("u", grid, lambda shape: read_resampled(header, shape)[0], width_mm=120.0)
     assert np.isfinite(strips[0].values).any()
     np.testing.assert_array_equal(strips[0].values, strips[1].values)
+
+
+def test_drawing_the_thumbnail_of_a_long_raw_core_holds_blocks_of_its_section(tmp_path: Path) -> None:
+    """8,000 slices: the long section (one row of every slice, 4 MB of int16) is reduced to block
+    means as it is read, 256 slices at a time, never held whole."""
+    slices, rows, columns = 8000, 4, 256
+    path = tmp_path / "long.nrrd"
+    plane = np.zeros((rows, columns), np.int16)
+    with NrrdStreamWriter(path, nrrd_type="short", sizes=(columns, rows, slices), space_directions=DIRECTIONS,
+                          space_origin=(0.0, 0.0, 0.0), durable=False) as writer:
+        for k in range(slices):
+            plane[:] = k % 3000
+            writer.write_slice(plane)
+        writer.commit()
+    tracemalloc.start()
+    try:
+        core_thumbnail(path, tmp_path / "t.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.6 * slices * columns * 2, "peak %d bytes" % peak

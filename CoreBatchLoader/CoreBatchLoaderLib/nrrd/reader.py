@@ -273,6 +273,25 @@ def read_row_section(source: Union[NrrdHeader, PathLike], j: int) -> np.ndarray:
     return _to_array(data, header, (slices, columns))
 
 
+def iter_row_section(source: Union[NrrdHeader, PathLike], j: int, block: int = 256) -> Iterator[np.ndarray]:
+    """:func:`read_row_section` in blocks of ``block`` slices (each (≤ block, columns)), for a
+    long core's section reduced as it is read.  Raw data: a block's rows are all that is held;
+    gzip data cannot be seeked, so the section is read in one pass and handed out in blocks."""
+    header = _as_header(source)
+    columns, rows, slices = header.sizes
+    if not 0 <= j < rows:
+        raise IndexError("%s: row %d outside 0..%d" % (header.path, j, rows - 1))
+    if header.encoding != "raw":
+        section = read_row_section(header, j)
+        for first in range(0, slices, block):
+            yield section[first:first + block]
+        return
+    for first in range(0, slices, block):
+        stop = min(first + block, slices)
+        data = _read_ranges(header, [(k, j * header.row_bytes, header.row_bytes) for k in range(first, stop)])
+        yield _to_array(data, header, (stop - first, columns))
+
+
 def read_rows(source: Union[NrrdHeader, PathLike], start: int, stop: int, k: int = 0) -> np.ndarray:
     """Rows ``start`` … ``stop − 1`` of slice ``k``, shape (stop − start, columns): a picture read
     a block of rows at a time (the unwrap of a long core).  Gzip data are decompressed from the

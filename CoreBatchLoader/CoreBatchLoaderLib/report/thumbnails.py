@@ -27,11 +27,11 @@ Choices, and why:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..nrrd.reader import NrrdHeader, read_header, read_row_section, read_rows, read_slice
+from ..nrrd.reader import NrrdHeader, iter_row_section, read_header, read_rows, read_slice
 from .png import write_png
 
 ROCK_CT_WINDOW = (-1000.0, 3000.0)  # HU: air black, dense minerals white
@@ -63,9 +63,20 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     header = read_header(nrrd_path)
     columns, rows, slices = header.sizes
     j, k = rows // 2, slices // 2
-    section = read_row_section(header, j)  # (slices, columns), stored type
-    k = _informative_slice(section, k)
-    section = _rows_at_most(section, 2 * max_size)  # float32; a 4,500-slice core costs ~2 MB here
+    near_first, near_stop = max(0, k - NEAR_SLICES), min(slices, k + NEAR_SLICES + 1)
+    near = np.empty((near_stop - near_first, columns), header.dtype)  # the rows about k, kept as they pass
+
+    def blocks() -> Iterator[np.ndarray]:
+        at = 0
+        for block in iter_row_section(header, j):
+            low, high = max(near_first, at), min(near_stop, at + len(block))
+            if low < high:
+                near[low - near_first:high - near_first] = block[low - at:high - at]
+            at += len(block)
+            yield block
+
+    section = _rows_at_most(blocks(), slices, 2 * max_size)  # float32, ≤ 1024 rows: bounded memory
+    k = near_first + _informative_slice(near, k - near_first)
     axial = read_slice(header, k).astype(np.float32)  # (rows, columns)
     low, high = choose_window([section, axial], window)
     dx, dy, dz = header.spacing
@@ -133,22 +144,40 @@ def read_resampled(header: NrrdHeader, shape: Tuple[int, int],
     return picture, (inside, finite)
 
 
-def _rows_at_most(section: np.ndarray, limit: int) -> np.ndarray:
-    """``section`` as float32 with at most ``limit`` rows (block means), without ever holding a
-    float copy of every slice: memory stays bounded whatever the core's length."""
-    count = section.shape[0]
+def _rows_at_most(blocks: Iterable[np.ndarray], count: int, limit: int) -> np.ndarray:
+    """The section of ``count`` rows given in ``blocks`` (consecutive rows, any type) as float32
+    with at most ``limit`` rows (block means), reduced as the blocks come: memory is one block of
+    the file's rows and the answer, whatever the core's length."""
     if count <= limit:
-        return section.astype(np.float32)
+        return np.concatenate([block.astype(np.float32) for block in blocks]) if count else \
+            np.empty((0, 0), np.float32)
     starts = (np.arange(limit + 1) * count) // limit
-    reduced = np.empty((limit,) + section.shape[1:], np.float32)
-    for n in range(limit):  # block by block: a whole-array cast would be the copy we avoid
-        reduced[n] = section[starts[n]:starts[n + 1]].mean(axis=0, dtype=np.float64)
+    reduced: Optional[np.ndarray] = None
+    pending: Optional[np.ndarray] = None  # rows of the current output row read so far (a block boundary)
+    at, n = 0, 0  # the file row the block starts at; the output row being made
+    for block in blocks:
+        if reduced is None:
+            reduced = np.empty((limit,) + block.shape[1:], np.float32)
+        rows = block if pending is None else np.concatenate([pending, block])
+        first = at - (0 if pending is None else len(pending))
+        at += len(block)
+        while n < limit and starts[n + 1] <= at:  # output rows whose rows have all been read
+            reduced[n] = rows[starts[n] - first:starts[n + 1] - first].mean(axis=0, dtype=np.float64)
+            n += 1
+        pending = rows[starts[n] - first:] if n < limit else None
+        if pending is not None:
+            pending = pending.copy()  # not a view that keeps the whole block alive
+    assert reduced is not None and n == limit, (n, limit)
     return reduced
 
 
-def _informative_slice(section: np.ndarray, k: int, reach: int = 16) -> int:
+NEAR_SLICES = 16  # how far from the middle the axial picture may move to avoid a filled gap
+
+
+def _informative_slice(section: np.ndarray, k: int, reach: int = NEAR_SLICES) -> int:
     """``k``, or the nearest slice within ``reach`` whose row in the section is not one flat
-    value — a missing slice filled with background would otherwise be the whole axial picture."""
+    value — a missing slice filled with background would otherwise be the whole axial picture.
+    (``section``: the rows of slices around ``k``, which is an index into them.)"""
     for step in range(reach + 1):
         for candidate in (k - step, k + step):
             if 0 <= candidate < section.shape[0] and np.ptp(section[candidate]) > 0:
