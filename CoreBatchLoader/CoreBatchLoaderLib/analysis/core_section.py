@@ -9,15 +9,16 @@ transforms (scipy would cost more than converting):
 
 1. matter: samples denser than ``MATTER_HU`` (−500 HU: rock, liner, barrel, caps; not air or
    foam);
-2. the outline: matter filled along rows (a sample between two matter samples of its row) — a
-   liner becomes its disc, the core its disc with pores and cracks filled;
+2. the outline: matter filled along rows and columns (a sample between two matter samples of
+   its row or of its column) — a liner becomes its disc, the core its disc with pores and
+   cracks filled, whichever way a crack runs;
 3. a liner or barrel: the air enclosed by that outline (the gap between core and liner) reaches
    close to the outline all around (in at least 5 of 8 octants).  Its CT number does not matter
    (aluminium overlaps rock): it is cut off geometrically, at the outermost enclosed air — the
    liner's bore — so a core lying on the liner's low side, the gap there under a voxel, comes
    out without its liner;
 4. the rock: the remaining matter eroded by one sample (crumbs and liner slivers go), filled
-   along rows: that is the **mask**, eroded against partial volume at the edge.  The
+   along rows and columns: that is the **mask**, eroded against partial volume at the edge.  The
    **equivalent radius** comes from the area of the same outline before the erosion (one sample
    grown back inside the unfilled outline), the **centre** from its centroid;
 5. not rock: a section whose matter averages below ``min_core_hu`` (300 HU: foam spacers, plastic
@@ -208,9 +209,15 @@ def _octants(x: np.ndarray, y: np.ndarray) -> set:
 
 
 def _span_fill(mask: np.ndarray) -> np.ndarray:
-    """Samples lying between two ``mask`` samples of their row: a disc's pores and cracks
-    filled, a ring made a disc, the outline of scattered pieces.  (Rows only: filling along
-    columns as well would double the cost and change only concave outlines.)"""
+    """Samples lying between two ``mask`` samples of their row or of their column: a disc's
+    pores and cracks filled, a ring made a disc, the outline of scattered pieces.  Both ways: a
+    crack along the rows spans its rows from edge to edge, and only the columns see rock on
+    either side of it — the log must not depend on how the core lay on the scanner's table."""
+    return _row_span_fill(mask) | _row_span_fill(mask.T).T
+
+
+def _row_span_fill(mask: np.ndarray) -> np.ndarray:
+    """Samples lying between two ``mask`` samples of their row."""
     w = mask.shape[1]
     first = mask.argmax(axis=1)
     last = w - 1 - mask[:, ::-1].argmax(axis=1)
