@@ -188,3 +188,17 @@ def test_the_ct_log_is_the_same_on_slicers_python_stacks(tmp_path):
     convert_tree(tmp_path / "in", tmp_path / "here")
     logs["this suite"] = (tmp_path / "here" / "logs" / "core_001.csv").read_text()
     assert len(set(logs.values())) == 1, {name: text[:300] for name, text in logs.items()}
+
+
+def test_values_that_are_not_hounsfield_units_are_said_so_not_logged_as_rock(tmp_path):
+    """Raw scanner counts (air about +1000, rock 25,000): no value reads as air, so the whole
+    image would be taken for rock (review: CTMEAN 17,098, P10 the air's value, a 72 mm core)."""
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    write_core_series(tmp_path / "in" / "raw", slices=12, rows=64, columns=64, signed=False, intercept=1000.0)
+    result = convert_tree(tmp_path / "in", tmp_path / "out")
+    [record] = result.records
+    assert record.status == "converted"
+    [warning] = [w for w in record.warnings if "do not look like Hounsfield units" in w]
+    assert "no air in 12 of the 12 slices searched" in warning
+    _, _, _, rows = read_log_csv(tmp_path / "out" / "logs" / "raw.csv")
+    assert not np.isfinite(rows).any()  # empty rows, not numbers of air taken for rock

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, List
 
 import pytest
 from CoreBatchLoaderLib import cli
@@ -32,13 +32,15 @@ def run_cli(*args: object) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def finish(batch: ChildBatch, cancel_after: int = -1) -> List[Progress]:
-    """Poll ``batch`` as the panel does until it ends; cancel after that many folders if asked."""
+def finish(batch: ChildBatch, cancel_after: int = -1,
+           cancel_when: Callable[[], bool] = lambda: False) -> List[Progress]:
+    """Poll ``batch`` as the panel does until it ends; cancel after that many folders, or as soon
+    as ``cancel_when()`` holds, if asked."""
     seen: List[Progress] = []
     try:
         while not batch.done:
-            seen += batch.poll(timeout=0.1)
-            if 0 <= cancel_after <= len(seen) and not batch.cancelled:
+            seen += batch.poll(timeout=0.005)
+            if not batch.cancelled and (0 <= cancel_after <= len(seen) or cancel_when()):
                 batch.cancel()
         seen += batch.poll()
     finally:
@@ -136,22 +138,24 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     well = tmp_path / "well"
     write_well(well, cores=3, slices=4)
     # core_002 is a long core (seconds where the others take milliseconds): the batch is cancelled
-    # after core_001, while core_002 is being written.  (A FIFO named like a slice no longer
-    # blocks a folder: the batch never opens one, issue 15 item 7.)
+    # as soon as core_002's volume is being written, so the signal lands inside that folder
+    # whatever the load on the machine.  (A FIFO named like a slice no longer blocks a folder:
+    # the batch never opens one, issue 15 item 7.)
     shutil.rmtree(str(well / "core_002"))
     write_core_series(well / "core_002", slices=600, rows=256, columns=256, rock=False)
-    batch = ChildBatch.start(well, tmp_path / "out", BatchOptions(workers=workers), python=python)
-    seen = finish(batch, cancel_after=1)
-    status = batch.wait(timeout=60)  # the launcher's own status is that of a process SIGTERM ended
-    assert batch.cancelled and status == (-15 if through_a_launcher else 143), list(batch.stderr_tail)
+    out = tmp_path / "out"
+    batch = ChildBatch.start(well, out, BatchOptions(workers=workers), python=python)
+    seen = finish(batch, cancel_when=lambda: any(out.glob(".core_002.nrrd.*" + PARTIAL_SUFFIX)))
+    status = batch.wait(timeout=60)
+    # through a launcher, its own status: that of a process SIGTERM ended (or the batch's, passed on)
+    assert batch.cancelled and status in ((-15, 143) if through_a_launcher else (143,)), list(batch.stderr_tail)
     if sys.platform.startswith("linux"):  # the batch and its workers ended too (its session: the child's pid)
         assert wait_until_no_process_left(batch.process.pid) == []
     finished = [r.name for p in seen for r in p.records]
-    assert "core_001" in finished and "core_002" not in finished  # stopped inside core_002, not after it
+    assert "core_002" not in finished  # stopped inside core_002, not after it
     result = batch.result()
-    assert result.cancelled and {r.status for r in result.records} == {"converted"}
+    assert result.cancelled and all(r.status == "converted" for r in result.records)
     assert [r.name for r in result.records] == sorted(finished)
-    out = tmp_path / "out"
     assert [p.name for p in out.rglob("*") if PARTIAL_SUFFIX in p.name] == []
     assert all((out / r.output).is_file() for r in result.records)
     # A worker may finish core_003 between the signal and its end: complete, named by its header.
@@ -160,8 +164,7 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     finish(again)
     records = again.result().records
     assert [r.name for r in records] == ["core_001", "core_002", "core_003"]
-    assert records[0].status == "skipped" and records[1].status == "converted"
-    assert records[2].status in ("skipped", "converted")
+    assert [r.status for r in records] == ["skipped" if r.name in finished else "converted" for r in records]
 
 
 def test_the_panels_settings_become_the_childs_options(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ import numpy as np
 
 from ..dicom.geometry import CoreGeometry
 from ..messages import one_line
-from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section, voxel_threshold
+from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section, sample_step, voxel_threshold
 
 CARRY_MM = 10.0  # a section found in one slice serves the next slices over this length of core…
 CARRY_MAX_MM = 40.0  # …or up to this length where the core's centre hardly moves (see CARRY_DRIFT_MM)…
@@ -133,6 +133,9 @@ class SliceAnalyses:
         self._matter = 0  # matter voxels among the section's samples in the slice where it was found
         self._matter_hu: float = MATTER_HU  # …above this (an integer for integer voxels)
         self._found_in_a_row = 0  # sections found since the last slice without core
+        self._searched = 0  # slices a section was looked for in…
+        self._airless: List[int] = []  # …of which these held no air (not HU?), with their lowest value:
+        self._lowest_airless: Optional[float] = None
 
     def __enter__(self) -> "SliceAnalyses":
         return self
@@ -175,6 +178,11 @@ class SliceAnalyses:
     def finish(self, context: AnalysisContext) -> None:
         """Each analysis that did not fail writes its results; failures become warnings."""
         self.join()
+        if self._airless:
+            self._warn("no air in %d of the %d slices searched for the core (lowest value %g, where air reads "
+                       "about -1000 HU): the values do not look like Hounsfield units, so no core was looked for "
+                       "in them and their CT log rows are empty" % (
+                           len(self._airless), self._searched, self._lowest_airless))
         for n, analysis in enumerate(self.analyses):
             if self._failed[n]:
                 continue
@@ -230,6 +238,17 @@ class SliceAnalyses:
                     samples.sum() >= MIN_CORE_HU * samples.size:
                 return last, samples
         previous, previous_k = self._last, self._found_at
+        self._searched += 1
+        step = sample_step(*values.shape)
+        lowest = values[::step, ::step].min()
+        if lowest > voxel_threshold(MATTER_HU, values.dtype):
+            # No air anywhere in the slice: every sample would count as matter and the whole
+            # image as rock — raw scanner counts, not HU (or a field of view inside the core).
+            self._airless.append(k)
+            self._lowest_airless = float(lowest) if self._lowest_airless is None else min(float(lowest),
+                                                                                        self._lowest_airless)
+            self._last, self._found_at = None, k
+            return None, None
         self._last = section = find_core_section(values, self.pixel_spacing_ij_mm)
         self._found_at = k
         if section is None:
