@@ -8,7 +8,7 @@ import struct
 import tracemalloc
 import zlib
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import nrrd
 import numpy as np
@@ -545,12 +545,7 @@ def test_drawing_the_unwrap_picture_of_a_long_core_holds_blocks_of_rows(tmp_path
     blocks = (np.full((100, columns), n % 3000, np.int16) for n in range(0, rows, 100))
     path = write_image_2d(tmp_path / "u.nrrd", blocks, (columns, rows), np.dtype(np.int16), (0.26, 0.5),
                           durable=False)
-    tracemalloc.start()
-    try:
-        unwrap_picture(path, tmp_path / "u.png")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = traced_peak(lambda: unwrap_picture(path, tmp_path / "u.png"))
     assert peak < 0.2 * rows * columns * 2, "peak %d bytes" % peak
 
 
@@ -589,10 +584,15 @@ def test_drawing_the_thumbnail_of_a_long_raw_core_holds_blocks_of_its_section(tm
             plane[:] = k % 3000
             writer.write_slice(plane)
         writer.commit()
+    peak = traced_peak(lambda: core_thumbnail(path, tmp_path / "t.png"))
+    assert peak < 0.6 * slices * columns * 2, "peak %d bytes" % peak
+
+
+def traced_peak(work: Callable[[], object]) -> int:
+    """The most memory (bytes, tracemalloc) ``work`` held at once."""
     tracemalloc.start()
     try:
-        core_thumbnail(path, tmp_path / "t.png")
-        _, peak = tracemalloc.get_traced_memory()
+        work()
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 0.6 * slices * columns * 2, "peak %d bytes" % peak
