@@ -32,15 +32,13 @@ def run_cli(*args: object) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def finish(batch: ChildBatch, cancel_after: int = -1,
-           cancel_when: Callable[[], bool] = lambda: False) -> List[Progress]:
-    """Poll ``batch`` as the panel does until it ends; cancel after that many folders, or as soon
-    as ``cancel_when()`` holds, if asked."""
+def finish(batch: ChildBatch, cancel_when: Callable[[], bool] = lambda: False) -> List[Progress]:
+    """Poll ``batch`` as the panel does until it ends; cancel as soon as ``cancel_when()`` holds."""
     seen: List[Progress] = []
     try:
         while not batch.done:
             seen += batch.poll(timeout=0.005)
-            if not batch.cancelled and (0 <= cancel_after <= len(seen) or cancel_when()):
+            if not batch.cancelled and cancel_when():
                 batch.cancel()
         seen += batch.poll()
     finally:

@@ -134,7 +134,7 @@ class SliceAnalyses:
         self._matter_hu: float = MATTER_HU  # …above this (an integer for integer voxels)
         self._found_in_a_row = 0  # sections found since the last slice without core
         self._searched = 0  # slices a section was looked for in…
-        self._airless: List[int] = []  # …of which these held no air (not HU?), with their lowest value:
+        self._airless = 0  # …of which this many held no air (not HU?), the lowest value among them:
         self._lowest_airless: Optional[float] = None
 
     def __enter__(self) -> "SliceAnalyses":
@@ -182,7 +182,7 @@ class SliceAnalyses:
             self._warn("no air in %d of the %d slices searched for the core (lowest value %g, where air reads "
                        "about -1000 HU): the values do not look like Hounsfield units, so no core was looked for "
                        "in them and their CT log rows are empty" % (
-                           len(self._airless), self._searched, self._lowest_airless))
+                           self._airless, self._searched, self._lowest_airless))
         for n, analysis in enumerate(self.analyses):
             if self._failed[n]:
                 continue
@@ -244,7 +244,7 @@ class SliceAnalyses:
         if lowest > voxel_threshold(MATTER_HU, values.dtype):
             # No air anywhere in the slice: every sample would count as matter and the whole
             # image as rock — raw scanner counts, not HU (or a field of view inside the core).
-            self._airless.append(k)
+            self._airless += 1
             self._lowest_airless = float(lowest) if self._lowest_airless is None else min(float(lowest),
                                                                                         self._lowest_airless)
             self._last, self._found_at = None, k

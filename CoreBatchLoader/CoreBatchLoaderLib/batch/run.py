@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import (TYPE_CHECKING, Callable, Collection, Dict, Generator, Iterable, Iterator, List, Mapping, Optional,
-                    Sequence, Set, Tuple)
+from typing import (TYPE_CHECKING, Callable, Collection, Dict, Generator, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 from ..analysis.slices import CoreInterval
 from ..convert import (
@@ -48,7 +48,7 @@ from ..files import (
     sync_folder,
     written_by_batch,
 )
-from ..messages import one_line
+from ..messages import first_few, one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
@@ -169,14 +169,15 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
     if scan.error:
         return [_folder_failure(job, scan.error)]
     records = []
+    depths = dict(job.depths)
     for core in scan.cores:
+        depth = depths.get(core.name)
         existing = [Path(job.output_dir) / output_file_name(core.name, f) for f in OUTPUT_FORMATS]
         target = next((p for p in existing if p.exists()), existing[0])
         if target.exists() and not job.overwrite and not _ours(job, core, target):
             record = core_record(core, error="output %s exists and was not written by this batch from this "
                                              "source; use --overwrite to replace it" % target.name)
         else:
-            depth = dict(job.depths).get(core.name)
             options = replace(job.options, depth=depth) if depth is not None else job.options
             try:
                 record = converter(core, Path(job.output_dir), options)
@@ -187,14 +188,9 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
         record.fingerprint = job.fingerprint
         if job.thumbnails and record.status == "converted":
             from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
-            draw_thumbnail(Path(job.output_dir), record, top_last=core.name in _flipped(job.depths))
+            draw_thumbnail(Path(job.output_dir), record, top_last=depth is not None and depth.flip)
         records.append(record)
     return records
-
-
-def _flipped(intervals: Iterable[Tuple[str, CoreInterval]]) -> Set[str]:
-    """The cores whose top is their last slice (the depth table flips them)."""
-    return {name for name, interval in intervals if interval.flip}
 
 
 def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequence[CoreFolder],
@@ -422,7 +418,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             remove_leftovers(output_dir, result.records, result.well)
         if options.report and not result.cancelled:
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
-                                    options.convert.durable, _flipped(i for cores in intervals for i in cores))
+                                    options.convert.durable,  # the flipped cores: their pictures top last
+                                    {name for cores in intervals for name, i in cores if i.flip})
     return result
 
 
@@ -439,7 +436,7 @@ def warn_about_split_series(records: Sequence[CoreRecord]) -> None:
         for record in same_series:
             others = sorted({os.path.basename(r.source) for r in same_series if r.source != record.source})
             warning = ("its series (SeriesInstanceUID %s) also has slices in %s: each folder is converted as a "
-                       "core of its own" % (record.series_uid, ", ".join(others[:3]) + (" …" if len(others) > 3 else "")))
+                       "core of its own" % (record.series_uid, first_few(others)))
             if others and warning not in record.warnings:
                 record.warnings.append(warning)
 

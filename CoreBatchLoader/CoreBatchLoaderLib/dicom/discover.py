@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ..messages import first_few
 from .headers import DicomFileError, NotAnImage, SliceHeader, dicom_start, read_slice_headers
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -225,12 +226,12 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
     for (what, why), images in left_out.items():
         folder_warnings.append("left out %d %s%s (%s): %s" % (
             len(images), what, "s" if len(images) > 1 else "", why,
-            ", ".join(s.name for s in images[:3]) + (" …" if len(images) > 3 else "")))
+            first_few([s.name for s in images])))
     lost = _named_like_slices(not_dicom, groups)
     if lost:
         folder_warnings.append("%d file%s named like the slices %s no DICOM (a slice lost in a copy?): %s" % (
             len(lost), "" if len(lost) == 1 else "s", "is" if len(lost) == 1 else "are",
-            ", ".join("%s (%s)" % item for item in lost[:3]) + (" …" if len(lost) > 3 else "")))
+            first_few(["%s (%s)" % item for item in lost])))
     series_uids = {g[0].series_uid for g in groups}
     strays = [e for e in unreadable if not e.series_uid or e.series_uid not in series_uids]
     if strays:

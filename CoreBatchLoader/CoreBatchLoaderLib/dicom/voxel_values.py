@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..messages import first_few
 from .headers import SliceHeader
 
 # NRRD "type" field names (http://teem.sourceforge.net/nrrd/format.html#type) as Slicer writes them.
@@ -187,7 +188,7 @@ def value_notes(slices: Sequence[SliceHeader]) -> List[str]:
         files = [s.name for s in slices if getattr(s, flag)]
         if files:
             notes.append("%s; in %d file%s: %s" % (what, len(files), "" if len(files) == 1 else "s",
-                                                  ", ".join(files[:3]) + (" …" if len(files) > 3 else "")))
+                                                  first_few(files)))
     return notes
 
 
