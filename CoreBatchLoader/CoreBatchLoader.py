@@ -27,7 +27,7 @@ import qt
 import slicer
 import vtk
 from CoreBatchLoaderLib.batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError, run_batch
-from CoreBatchLoaderLib.analysis.unwrap import DEFAULT_RADIUS_TEXT
+from CoreBatchLoaderLib.analysis.unwrap_rings import DEFAULT_RADIUS_TEXT
 from CoreBatchLoaderLib.dicom.pixel_reader import DECODER_MODULE, DECODER_REQUIREMENT
 from CoreBatchLoaderLib.mrml import cores as mrml_scene
 from CoreBatchLoaderLib.mrml.dicomlib import DicomLibConverter, TemporarySettings

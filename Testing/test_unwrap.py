@@ -18,16 +18,9 @@ import numpy as np
 import pytest
 
 from CoreBatchLoaderLib.analysis.core_section import find_core_section
-from CoreBatchLoaderLib.analysis.unwrap import (
-    RADIUS_KEY,
-    Rings,
-    SliceAxis,
-    UnwrapAnalysis,
-    UnwrapRadius,
-    UnwrapRadiusError,
-    sample_unwrap,
-    unwrap_blocks,
-)
+from CoreBatchLoaderLib.analysis.unwrap import RADIUS_KEY, UnwrapAnalysis
+from CoreBatchLoaderLib.analysis.unwrap_finish import SliceAxis, sample_unwrap, unwrap_blocks
+from CoreBatchLoaderLib.analysis.unwrap_rings import Rings, UnwrapRadius, UnwrapRadiusError
 from CoreBatchLoaderLib.nrrd.reader import NrrdHeader, iter_slices, read_header, read_slice
 from CoreBatchLoaderLib.synthetic.dipping_beds import BED_HU, LINER_HU, ROCK_HU, write_dipping_bed_core
 
@@ -221,3 +214,52 @@ def test_unwrap_radius_is_a_fraction_or_millimetres(text: str, expected: UnwrapR
 def test_unwrap_radius_without_a_clear_meaning_is_refused(text: str) -> None:
     with pytest.raises(UnwrapRadiusError):
         UnwrapRadius.parse(text)
+
+
+def angular_pattern_rings(centre_offset_px: Tuple[float, float], slices: int = 12) -> Tuple[Rings, SliceAxis]:
+    """Rings of slices whose values depend on the angle about (250, 260) px only (8 dark and 8
+    bright sectors, smooth), each sampled about a centre ``centre_offset_px`` off that axis
+    (alternating in sign from slice to slice, as noisy centres are), and the true axis."""
+    size, spacing = 512, 0.26
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    values = (1000.0 * np.sin(8.0 * np.arctan2(yy - 260.0, xx - 250.0))).astype(np.float32)
+    rings = Rings((size, size), (spacing, spacing))
+    for k in range(slices):
+        sign = 1.0 if k % 2 else -1.0
+        rings.add(k, values, (250.0 + sign * centre_offset_px[0], 260.0 + sign * centre_offset_px[1]), 60.0)
+    return rings, SliceAxis((250.0 * spacing, 260.0 * spacing, 0.0), (0.0, 0.0, 1.0))
+
+
+@pytest.mark.parametrize("offset_px", [(0.4, -0.3), (1.5, 0.75)])  # under a column (no gather), over one (gather)
+def test_rings_about_a_centre_off_the_axis_are_turned_back_to_the_axis_angles(offset_px: Tuple[float, float],
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ring sampled about a centre Δ off the axis sees the axis' angle θ at θ + (Δ × e_θ)/r:
+    the finish turns it back, so a pattern that depends on the angle only comes out as the ring
+    about the axis itself does — and, not turned, it would be off by the shift."""
+    import CoreBatchLoaderLib.analysis.unwrap_finish as unwrap_module
+
+    reference_rings, axis = angular_pattern_rings((0.0, 0.0))
+    reference = sample_unwrap(reference_rings, axis, 12, 0.5)
+    rings, _ = angular_pattern_rings(offset_px)
+    turned = sample_unwrap(rings, axis, 12, 0.5)
+    error = np.abs(turned - reference).max()
+    monkeypatch.setattr(unwrap_module, "TURN_COLUMNS", 1e9)
+    not_turned = np.abs(sample_unwrap(rings, axis, 12, 0.5) - reference).max()
+    # the pattern's steepest slope: 1000 × 8 / r(px) per px of arc ≈ 35 HU a column
+    assert error < 0.15 * not_turned, (error, not_turned)
+    assert not_turned > 10.0
+
+
+def test_a_slight_tilt_sliced_run_by_run_is_the_gathered_unwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tilted circle's two ways (a few runs of columns sliced one by one, or one gather over
+    the block for many) give the same unwrap, with the core's ends (NaN neighbours) included."""
+    rings, axis, slices, dk, _ = phantom_rings(tmp_path, dip_deg=30.0, dip_direction_deg=120.0, tilt_deg=0.6,
+                                               tilt_azimuth_deg=40.0)
+    from CoreBatchLoaderLib.analysis.unwrap_finish import _TiltedCircle
+
+    assert 1 < len(_TiltedCircle(rings, axis, dk).runs) <= _TiltedCircle.GATHER_RUNS  # the sliced way
+    sliced = sample_unwrap(rings, axis, slices, dk, block_rows=9)
+    monkeypatch.setattr(_TiltedCircle, "GATHER_RUNS", 0)
+    gathered = sample_unwrap(rings, axis, slices, dk, block_rows=9)
+    assert np.isfinite(sliced).all()
+    np.testing.assert_array_equal(sliced, gathered)

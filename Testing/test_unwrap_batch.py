@@ -13,7 +13,8 @@ from typing import Tuple
 import numpy as np
 import pytest
 from conftest import convert_tree
-from CoreBatchLoaderLib.analysis.unwrap import ANGLE_KEY, FIRST_ROW_KEY, RADIUS_KEY, MISSING_HU
+from CoreBatchLoaderLib.analysis.unwrap import ANGLE_KEY, FIRST_ROW_KEY, RADIUS_KEY
+from CoreBatchLoaderLib.analysis.unwrap_finish import MISSING_HU
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
 from CoreBatchLoaderLib.convert import ConvertOptions
 from CoreBatchLoaderLib.nrrd.reader import read_header, read_slice

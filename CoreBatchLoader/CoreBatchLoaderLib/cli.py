@@ -18,7 +18,7 @@ from typing import Callable, Iterator, List, Optional
 
 from . import __version__
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
-from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
+from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.manifest import MANIFEST_NAME, read_manifest

@@ -17,7 +17,8 @@ import numpy as np
 
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU, CtLog
 from .analysis.slices import AnalysisContext, CoreInterval, SliceAnalyses, SliceAnalysis
-from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapAnalysis, UnwrapRadius
+from .analysis.unwrap import UnwrapAnalysis
+from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius
 from .dicom.discover import CoreSeries
 from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
 from .dicom.headers import SliceHeader

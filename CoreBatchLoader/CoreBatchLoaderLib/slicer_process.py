@@ -33,7 +33,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Deque, Dict, List, Optional, Tuple
 
-from .analysis.unwrap import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
+from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.manifest import read_manifest
 from .batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError
