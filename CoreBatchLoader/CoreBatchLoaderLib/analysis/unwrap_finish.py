@@ -72,8 +72,10 @@ class SliceAxis:
 STRAY_PIXELS = 2.5  # a slice whose centre lies farther than this from the fitted axis has no row
 ROWS_PER_CHUNK = 16  # rings turned at once: their temporaries stay in the CPU's cache
 BLOCK_ROWS = 64  # unwrap rows made at once by the finish (at least twice the tilted circle's reach)
-TURN_COLUMNS = 1.0 / 16  # a ring whose centre is nearer the axis than this (in columns of arc) is not
-# turned: the turn would move its samples less than the centre's own rounding (1/Rings.SUBPIXEL pixel)
+TURN_COLUMNS = 1.0 / Rings.SUBPIXEL  # a ring whose centre is nearer the axis than this (in columns of arc,
+# about pixels) is not turned: the turn would move its samples by less than the step on which ring
+# centres are placed (1/8 pixel, 0.03 mm at 0.26 mm pixels), and the centre's radial offset, of the
+# same size, is never corrected (a ring cannot be)
 SNAP_SLICES = 1.0 / 256  # the tilted circle's height is taken to this (0.002 mm at 0.5 mm slices): a
 # straight core's circle, a hair off its slice, is its slice — one copy instead of a weighted mix
 
