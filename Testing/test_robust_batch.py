@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,37 @@ def test_a_fifo_named_like_a_slice_is_never_opened_and_is_named_in_a_warning(tmp
     assert core["status"] == "converted" and core["dimensions"][2] == 4
     assert any("IM0099.dcm" in w and "FIFO" in w for w in core["warnings"]), core["warnings"]
     assert any("IM0100.dcm" in w and "device" in w for w in core["warnings"]), core["warnings"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize("swap", ["fifo", "device"])
+def test_a_slice_swapped_for_a_fifo_or_a_device_after_its_header_was_read_fails_its_core(
+        tmp_path: Path, swap: str) -> None:
+    """Between the header scan and the pixel read (minutes apart in a long batch) a slice file
+    becomes a FIFO or a link to /dev/zero: the core fails with one line naming the slice — no
+    hang, no volume with a slice of zeros."""
+    from CoreBatchLoaderLib.convert import ConvertOptions, convert_core
+    from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
+
+    write_core_series(tmp_path / "well" / "core", slices=4)
+    core = scan_folder(find_core_folders(tmp_path / "well")[0]).cores[0]
+    victim = tmp_path / "well" / "core" / "IM0002.dcm"
+    victim.unlink()
+    if swap == "fifo":
+        os.mkfifo(victim)  # nobody ever writes to it
+    else:
+        os.symlink("/dev/zero", victim)
+    (tmp_path / "out").mkdir()
+    records = []
+    worker = threading.Thread(target=lambda: records.append(
+        convert_core(core, tmp_path / "out", ConvertOptions(durable=False))), daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a hang fails the test, and the daemon thread does not hold the suite
+    assert records, "the conversion hung on the swapped slice"
+    record = records[0]
+    assert record.status == "failed", record
+    assert "IM0002.dcm" in record.error and ("FIFO" if swap == "fifo" else "device") in record.error, record.error
+    assert not list((tmp_path / "out").glob("*.nrrd"))
 
 
 def _cli_args(*args: object) -> list:

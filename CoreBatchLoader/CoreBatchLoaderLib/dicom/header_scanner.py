@@ -85,7 +85,7 @@ FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (
               (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
 
 
-def open_regular(path: str) -> BinaryIO:
+def open_regular(path: str, buffering: int = -1) -> BinaryIO:
     """Open ``path`` for reading if it is a regular file, else raise :class:`NotRegularFile`.
 
     A FIFO named like a slice blocks ``open()`` (and ``read()``) until someone writes to it, a
@@ -99,7 +99,7 @@ def open_regular(path: str) -> BinaryIO:
     replaced the interrupt, so a cancelled batch went on as if nothing had happened.
     """
     _require_regular(os.stat(path).st_mode, path)
-    stream = open(path, "rb", opener=_open_nonblocking)
+    stream = open(path, "rb", buffering=buffering, opener=open_nonblocking)
     try:
         _require_regular(os.fstat(stream.fileno()).st_mode, path)
     except BaseException:
@@ -108,7 +108,8 @@ def open_regular(path: str) -> BinaryIO:
     return stream
 
 
-def _open_nonblocking(path: str, flags: int) -> int:
+def open_nonblocking(path: str, flags: int) -> int:
+    """``os.open`` that cannot block on a FIFO (and is binary on Windows)."""
     return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
 
 

@@ -23,6 +23,7 @@ from typing import BinaryIO, Dict, Sequence
 
 import numpy as np
 
+from .header_scanner import open_nonblocking, open_regular
 from .headers import SliceHeader, transfer_syntax_name
 
 
@@ -93,7 +94,9 @@ class SliceReader:
         stream = self._open.get(header.path)
         try:
             if stream is None:
-                stream = open(header.path, "rb", buffering=0)  # unbuffered: one read per slice
+                # Unbuffered: one read per slice.  Checked again: a slice swapped for a FIFO or a
+                # device since its header was read must not hang the batch or read as zeros.
+                stream = open_regular(header.path, buffering=0)
                 if header.number_of_frames > 1:
                     self._open[header.path] = stream
             if len(self._scratch) != header.frame_bytes:
@@ -139,7 +142,7 @@ def advise_will_need(headers: Sequence[SliceHeader]) -> None:
         return
     for header in headers:
         try:
-            fd = os.open(header.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            fd = open_nonblocking(header.path, os.O_RDONLY)
         except OSError:
             continue  # its own read will say what is wrong
         try:
