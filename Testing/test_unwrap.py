@@ -263,3 +263,14 @@ def test_a_slight_tilt_sliced_run_by_run_is_the_gathered_unwrap(tmp_path: Path, 
     gathered = sample_unwrap(rings, axis, slices, dk, block_rows=9)
     assert np.isfinite(sliced).all()
     np.testing.assert_array_equal(sliced, gathered)
+
+
+@pytest.mark.parametrize("values_type", ["int32", "int64"])
+def test_a_core_widened_past_int16_has_the_same_unwrap(tmp_path: Path, values_type: str) -> None:
+    """Unsigned 16-bit data with one grain beyond int16 after its intercept is written as int32
+    (32-bit data as int64): its rings are those of the same values in int16 (the ring's weighted
+    sum refused to cast int32 to float32, and such a core had no unwrap)."""
+    options = dict(dip_deg=30.0, dip_direction_deg=120.0, tilt_deg=4.0)
+    rings, axis, slices, dk, _ = phantom_rings(tmp_path / "int16", **options)
+    wide_rings, *_ = phantom_rings(tmp_path / values_type, values_type=values_type, **options)
+    np.testing.assert_array_equal(sample_unwrap(wide_rings, axis, slices, dk), sample_unwrap(rings, axis, slices, dk))

@@ -327,7 +327,8 @@ class _Stencil:
     def sample(self, values: np.ndarray, start: int, out: np.ndarray) -> None:
         """The ring starting at ``start`` (:meth:`start`) of ``values`` into ``out`` (float32)."""
         neighbours = values.reshape(-1)[start:].take(self.offsets, mode="wrap")  # in range: no bounds check
-        np.einsum("nw,nw->w", neighbours, self.weights, out=out, dtype=np.float32)
+        # casting: an int32 or int64 core (widened past int16) is summed in float32 like any other
+        np.einsum("nw,nw->w", neighbours, self.weights, out=out, dtype=np.float32, casting="unsafe")
 
 
 def bilinear(values: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
