@@ -175,6 +175,9 @@ def test_the_finish_of_a_long_core_holds_blocks_not_the_unwrap(tmp_path: Path) -
     yy, xx = np.mgrid[0:size, 0:size]
     slice_values = np.where(np.hypot(xx - 250.0, yy - 260.0) < 240, 2000, -1000).astype(np.int16)
     section = find_core_section(slice_values, (0.26, 0.26))
+    warm_up = UnwrapAnalysis(UnwrapRadius.parse("0.9"), (0.26, 0.26))
+    warm_up.add_slice(0, slice_values, section)  # what the first ring imports (numpy.ma, 1 MB) is not the rings'
+    warm_up.rings.close()  # type: ignore[union-attr]
     tracemalloc.start()
     try:
         for k in range(slices):
@@ -200,7 +203,7 @@ def test_the_finish_of_a_long_core_holds_blocks_not_the_unwrap(tmp_path: Path) -
     whole_unwrap = slices * width * 4
     assert held < 0.1 * whole_unwrap, (held, whole_unwrap)
     assert peak < 0.2 * whole_unwrap, (peak, whole_unwrap)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["unwrap"]  # no ring file left behind  # ~2 MB: a block of 32 rows and its temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["unwrap"]  # no ring file left behind
 
 
 @pytest.mark.parametrize("text, expected", [("0.9", UnwrapRadius(0.9, False)), ("30mm", UnwrapRadius(30.0, True)),
