@@ -94,8 +94,9 @@ def test_the_unwrap_samples_rock_not_liner_or_air(tmp_path: Path) -> None:
 
 def test_each_slice_leaves_one_ring_of_the_unwraps_width_in_a_file(tmp_path: Path) -> None:
     """Memory: one unwrap row per slice, W samples, kept in a file: what stays in memory is a
-    buffer of rings and 24 bytes a slice, whatever the core's length; the rings read back as
-    sampled (float32; NaN where a ring leaves the image)."""
+    buffer of rings, the stencil of the centre (4 offsets and 4 weights a sample, 48 bytes, and
+    its two halves, 32) and 24 bytes a slice (8 more for a ring holding a NaN), whatever the
+    core's length; the rings read back as sampled (float32; NaN where a ring leaves the image)."""
     rings = Rings((512, 512), (0.26, 0.26), folder=tmp_path)
     slice_values = np.zeros((512, 512), np.int16)
     for k in range(1000):
@@ -103,7 +104,8 @@ def test_each_slice_leaves_one_ring_of_the_unwraps_width_in_a_file(tmp_path: Pat
         rings.add(k, slice_values, (256.0, 256.0), 64.0)
     rings.add(1000, slice_values, (20.0, 256.0), 64.0)  # the ring leaves the image
     assert rings.width == round(2 * math.pi * 0.9 * 64.0 / 0.26)
-    assert rings.nbytes() <= 64 * rings.width * 4 + 24 * 1001 < 0.1 * 1001 * rings.width * 4
+    assert rings.nbytes() == 64 * rings.width * 4 + (48 + 32) * rings.width + 24 * 1001 + 8
+    assert rings.nbytes() < 0.1 * 1001 * rings.width * 4
     back = rings.read(0, 1001)
     assert back.dtype == np.float32 and back.shape == (1001, rings.width)
     np.testing.assert_allclose(back[:1000], np.repeat(np.arange(1000.0)[:, None], rings.width, axis=1), rtol=1e-6)

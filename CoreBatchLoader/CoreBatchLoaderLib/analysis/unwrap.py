@@ -6,7 +6,9 @@ its deepest point the dip direction.  This analysis samples that surface while t
 converted, in one pass, from the slices already in memory: each slice leaves a ring of
 samples about its own core centre (:mod:`.unwrap_rings`), and when the core's axis is fitted
 the rings are turned to it and read along its tilted circles (:mod:`.unwrap_finish`) into a
-2-D NRRD, a block of rows at a time.  Memory stays about 2 MB whatever the core's length
+2-D NRRD, a block of rows at a time.  Memory is bounded whatever the core's length: a
+buffer of rings, the sampling stencils (one on a straight core, up to 64 × ~70 KB on a tilted
+one) and the finish's block (1.3–3 MB)
 (``bench/memory.py``); the cost is in ``bench/analysis_cost.md``.
 
 **Convention.**  Row ``n`` is output slice ``k = n`` (``k = last − n`` for a flipped core: the
