@@ -134,19 +134,26 @@ def dicom_start(path: str) -> Optional[str]:
     """What the first bytes say: "part10" (a preamble, "DICM" at 128), "bare" (a data set without
     one: it starts with a group 0x0002 or 0x0008 tag in little endian), or None (not DICOM).
     Raises :class:`.header_scanner.NotRegularFile` (an OSError) for a FIFO or device."""
+    return _start_of(_first_bytes(path))
+
+
+def _first_bytes(path: str) -> bytes:
+    """The first 4 KB of ``path``: enough for :func:`_start_of` and :func:`_not_dicom_reason`."""
     with open_regular(path) as f:
-        head = f.read(132)
-    if len(head) == 132 and head[128:132] == b"DICM":
+        return f.read(4096)
+
+
+def _start_of(head: bytes) -> Optional[str]:
+    if len(head) >= 132 and head[128:132] == b"DICM":
         return "part10"
     if head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8:
         return "bare"
     return None
 
 
-def _not_dicom_reason(path: str) -> str:
-    """How a file that is no DICOM looks, for the warning: "empty", "zero-filled" or "no DICOM header"."""
-    with open_regular(path) as f:
-        head = f.read(4096)
+def _not_dicom_reason(head: bytes) -> str:
+    """How a file that is no DICOM looks (its first bytes), for the warning: "empty",
+    "zero-filled" or "no DICOM header"."""
     if not head:
         return "empty"
     return "zero-filled" if head.count(0) == len(head) else "no DICOM header"
@@ -180,9 +187,10 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             raise
         except Exception:
             pass  # let pydicom read it and word the error
-    start = dicom_start(path)
+    head = _first_bytes(path)  # one read tells DICOM or not, and what a file that is not looks like
+    start = _start_of(head)
     if start is None:
-        raise NotAnImage(path, not_dicom=_not_dicom_reason(path))
+        raise NotAnImage(path, not_dicom=_not_dicom_reason(head))
     import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
