@@ -83,7 +83,7 @@ class LogTrack:
         f = self.font_px
         parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
                  'style="%s;font-size:%dpx">' % (width, self.total_height_px, width, self.total_height_px, FONT, f),
-                 '<title>%s</title>' % _e(self.title),
+                 '<title>%s</title>' % html.escape(self.title),
                  '<rect width="100%%" height="100%%" fill="#fff"/>']
         top = self.top_px
         for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):  # grey: no core
@@ -224,5 +224,3 @@ def _minus(value: float) -> str:
     return ("%g" % value).replace("-", "\u2212")
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
