@@ -16,6 +16,7 @@ from typing import Sequence, Dict, List, Optional
 import numpy as np
 
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU, CtLog
+from .analysis.long_section import LongSectionAnalysis
 from .analysis.slices import AnalysisContext, CoreInterval, SliceAnalyses, SliceAnalysis
 from .analysis.unwrap import UnwrapAnalysis
 from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius
@@ -81,6 +82,8 @@ class ConvertOptions:
     depth: Optional[CoreInterval] = None  # this core's place in the well, when the batch knows it
     threaded_analyses: bool = False  # the analyses in a thread beside the conversion (analysis.slices)
     unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT  # --unwrap-radius (analysis.unwrap); None: no unwrap
+    long_section: bool = False  # keep the report picture's planes while converting (analysis.long_section):
+    # the batch sets it when its worker draws the picture next (how it is drawn, not what is written)
 
 
 OUTPUT_FORMATS = ("nrrd", "nhdr")
@@ -151,14 +154,14 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
                 return record
             record.warnings.append("written as .nrrd, not .nhdr: %s" % reason)
         target = Path(output_dir) / output_file_name(core.name)
-        analyses = slice_analyses(geometry, options, Path(output_dir))
+        analyses = slice_analyses(geometry, options, Path(output_dir), mapping, core.slices)
         try:
             written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values, analyses)
         except OutOfRange as exc:
             wide = mapping.widened()
             record.warnings.append("%s; written as %s" % (exc, wide.output_dtype))
             mapping = wide
-            analyses = slice_analyses(geometry, options, Path(output_dir))  # afresh: they see the slices again
+            analyses = slice_analyses(geometry, options, Path(output_dir), mapping, core.slices)  # afresh
             written = write_core_nrrd(core.slices, geometry, mapping, target, options, key_values, analyses)
         record.status = "converted"
         record.output = target.name
@@ -185,11 +188,12 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
     return record
 
 
-def slice_analyses(geometry: CoreGeometry, options: ConvertOptions,
-                   output_dir: Optional[Path] = None) -> SliceAnalyses:
+def slice_analyses(geometry: CoreGeometry, options: ConvertOptions, output_dir: Optional[Path] = None,
+                   mapping: Optional[ValueMapping] = None, slices: Sequence[SliceHeader] = ()) -> SliceAnalyses:
     """The analyses that measure each slice while it is converted (the CT log unless
-    ``--no-ct-log``, the unwrap unless ``--no-unwrap``: its rings wait in ``output_dir``),
-    fresh for one pass over the slices."""
+    ``--no-ct-log``, the unwrap unless ``--no-unwrap``: its rings wait in ``output_dir``; the
+    report picture's planes with ``options.long_section``, given the ``mapping`` and ``slices``
+    the volume is written with), fresh for one pass over the slices."""
     analyses: List[SliceAnalysis] = []
     spacing = geometry.spacing
     if options.ct_log:
@@ -197,6 +201,9 @@ def slice_analyses(geometry: CoreGeometry, options: ConvertOptions,
     if options.unwrap_radius:  # after the CT log: its finish fits the axis the unwrap follows
         analyses.append(UnwrapAnalysis(UnwrapRadius.parse(options.unwrap_radius), (spacing[0], spacing[1]),
                                        output_dir))
+    if options.long_section and mapping is not None and slices:
+        first = slices[next(i for i in geometry.slice_order if i is not None)]  # as write_core_nrrd's filler
+        analyses.append(LongSectionAnalysis(geometry.sizes, background_value(first, mapping), mapping.output_dtype))
     return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses, spacing[2])
 
 

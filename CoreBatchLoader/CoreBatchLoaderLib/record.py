@@ -5,7 +5,8 @@ made by :mod:`.convert`, kept by :mod:`.batch`, shown by the CLI, the Slicer pan
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
 STATUSES = ("converted", "skipped", "failed")
@@ -38,11 +39,14 @@ class CoreRecord:
     axis_direction_lps: Optional[List[float]] = None  # its unit direction, along +k
     unwrap: Optional[str] = None  # the unwrapped surface (2-D NRRD), relative to the output folder
     unwrap_radius_mm: Optional[float] = None
+    # Not in the manifest: the report picture's planes kept while converting
+    # (analysis.long_section.KeptSection), for the worker that draws the picture next; then None.
+    kept_section: Optional[Any] = field(default=None, repr=False, compare=False, metadata={"manifest": False})
 
     def to_json(self) -> Dict[str, Any]:
-        return asdict(self)
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.metadata.get("manifest", True)}
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "CoreRecord":
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls) if f.metadata.get("manifest", True)}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -119,6 +119,9 @@ class SliceAnalyses:
         self.warnings: List[str] = []
         self._failed: List[bool] = [False] * len(self.analyses)
         self._wants_samples = [bool(getattr(a, "wants_samples", False)) for a in self.analyses]
+        # the core's section is looked for only when an analysis reads it (the report picture's
+        # rows, ``wants_section = False``, do not: a conversion with no other analysis pays nothing)
+        self._wants_section = any(getattr(a, "wants_section", True) for a in self.analyses)
         self._work: "queue.Queue[Optional[tuple]]" = queue.Queue(maxsize=1)
         self._free: "queue.Queue[np.ndarray]" = queue.Queue()
         self._buffers = 0
@@ -208,7 +211,7 @@ class SliceAnalyses:
 
     def _analyse(self, k: int, values: Optional[np.ndarray]) -> None:
         section, samples = None, None
-        if values is not None:
+        if values is not None and self._wants_section:
             try:
                 section, samples = self._section(k, values)
             except Exception as exc:  # a bug here must cost the analyses one slice, not the core

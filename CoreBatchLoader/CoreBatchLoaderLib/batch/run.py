@@ -178,7 +178,9 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
             record = core_record(core, error="output %s exists and was not written by this batch from this "
                                              "source; use --overwrite to replace it" % target.name)
         else:
-            options = replace(job.options, depth=depth) if depth is not None else job.options
+            # the worker draws the core's picture next: its planes are kept while converting
+            options = replace(job.options, long_section=job.thumbnails)
+            options = replace(options, depth=depth) if depth is not None else options
             try:
                 record = converter(core, Path(job.output_dir), options)
             except OutputFull as exc:  # not this core's fault: the batch stops, with what is written
@@ -189,6 +191,7 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
         if job.thumbnails and record.status == "converted":
             from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
             draw_thumbnail(Path(job.output_dir), record, top_last=depth is not None and depth.flip)
+        record.kept_section = None  # drawn: not carried back to the batch (a worker may be another process)
         records.append(record)
     return records
 

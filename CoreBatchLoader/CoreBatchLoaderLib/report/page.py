@@ -144,7 +144,7 @@ def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool 
             return Picture(warning="thumbnail: output %s not found" % record.output, unwrap=unwrap)
         if not _fresh(png, nrrd):
             folder.mkdir(exist_ok=True)
-            core_thumbnail(nrrd, png, top_last=top_last)
+            core_thumbnail(nrrd, png, top_last=top_last, kept=record.kept_section)
         return Picture(relative, unwrap_warning, unwrap)
     except Exception as exc:  # a picture is never worth failing the report
         return Picture(warning="thumbnail not drawn: %s" % one_line(exc), unwrap=unwrap)

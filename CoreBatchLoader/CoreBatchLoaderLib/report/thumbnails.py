@@ -8,8 +8,11 @@ plane cuts the other.
 
 Choices, and why:
 
-- **Memory.** Only the mid slice and one row per slice are read (:mod:`..nrrd.reader`), so a
-  50 GB core needs a few MB: the section is ``slices x columns`` voxels.
+- **Memory and reading.** The batch's worker draws a core it just converted from the planes kept
+  while converting (:mod:`..analysis.long_section`: a compressed core is not inflated again);
+  otherwise only the mid slice and one row per slice are read (:mod:`..nrrd.reader`).  Either
+  way a 50 GB core needs a few MB: the section, reduced to at most 1024 rows of block means, and
+  one slice.
 - **Window.** A fixed rock-CT window, −1000 (air, black) to 3000 HU (dense minerals, white):
   the same grey means the same density in every core of the report, which is what comparing
   cores needs.  When most of the picture falls outside it — data that are not in HU, such as
@@ -27,10 +30,11 @@ Choices, and why:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..analysis.long_section import AxialChoice, KeptSection, RowMeans
 from ..nrrd.reader import NrrdHeader, iter_row_section, read_header, read_rows, read_slice
 from .png import write_png
 
@@ -52,32 +56,25 @@ Window = Tuple[float, float]
 
 def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
                    window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512,
-                   axial_size: int = 256, top_last: bool = False) -> Path:
+                   axial_size: int = 256, top_last: bool = False, kept: Optional[KeptSection] = None) -> Path:
     """Draw ``nrrd_path`` (3-D NRRD, raw or gzip) into ``png_path`` (palette PNG); returns ``png_path``.
 
     ``top_last``: the core's top is its last slice (a flipped core), drawn at the top.
+    ``kept``: the planes kept while the core was converted (:mod:`..analysis.long_section`), so
+    the file's data are not read again (a compressed core would be inflated whole); the same
+    picture either way.
 
     ``window`` (low, high) in the file's values; ``None`` always uses percentiles.  The section
-    fits in ``max_size`` x ``max_size`` px, the axial slice in ``axial_size`` x ``axial_size``.
+    fits in ``max_size`` x ``max_size`` px (from at most
+    :data:`..analysis.long_section.SECTION_ROWS` rows), the axial
+    slice in ``axial_size`` x ``axial_size``.
     """
     header = read_header(nrrd_path)
     columns, rows, slices = header.sizes
-    j, k = rows // 2, slices // 2
-    near_first, near_stop = max(0, k - NEAR_SLICES), min(slices, k + NEAR_SLICES + 1)
-    near = np.empty((near_stop - near_first, columns), header.dtype)  # the rows about k, kept as they pass
-
-    def blocks() -> Iterator[np.ndarray]:
-        at = 0
-        for block in iter_row_section(header, j):
-            low, high = max(near_first, at), min(near_stop, at + len(block))
-            if low < high:
-                near[low - near_first:high - near_first] = block[low - at:high - at]
-            at += len(block)
-            yield block
-
-    section = _rows_at_most(blocks(), slices, 2 * max_size)  # float32, ≤ 1024 rows: bounded memory
-    k = near_first + _informative_slice(near, k - near_first)
-    axial = read_slice(header, k).astype(np.float32)  # (rows, columns)
+    if kept is None:
+        kept = _kept_from_file(header)
+    section, k, j = kept.section, kept.k, kept.j
+    axial = kept.axial.astype(np.float32)  # (rows, columns)
     low, high = choose_window([section, axial], window)
     dx, dy, dz = header.spacing
     if top_last:
@@ -88,6 +85,20 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     picture = compose(section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
                       axial_mark=(j + 0.5) / rows)
     return write_png(png_path, picture, palette=PALETTE)
+
+
+def _kept_from_file(header: NrrdHeader) -> KeptSection:
+    """The picture's planes read from the file: one row a slice, then the chosen slice."""
+    columns, rows, slices = header.sizes
+    j = rows // 2
+    means, choice = RowMeans(slices), AxialChoice(slices)
+    at = 0
+    for block in iter_row_section(header, j):
+        means.add(block)
+        for n in range(max(at, choice.first), min(at + len(block), choice.stop)):
+            choice.offer(n, block[n - at])
+        at += len(block)
+    return KeptSection(means.result(), read_slice(header, choice.slice), choice.slice, j)
 
 
 def unwrap_picture(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
@@ -142,47 +153,6 @@ def read_resampled(header: NrrdHeader, shape: Tuple[int, int],
         picture[n:m] = resample_axis(rows, shape[1], 1)
         n = m
     return picture, (inside, finite)
-
-
-def _rows_at_most(blocks: Iterable[np.ndarray], count: int, limit: int) -> np.ndarray:
-    """The section of ``count`` rows given in ``blocks`` (consecutive rows, any type) as float32
-    with at most ``limit`` rows (block means), reduced as the blocks come: memory is one block of
-    the file's rows and the answer, whatever the core's length."""
-    if count <= limit:
-        return np.concatenate([block.astype(np.float32) for block in blocks]) if count else \
-            np.empty((0, 0), np.float32)
-    starts = (np.arange(limit + 1) * count) // limit
-    reduced: Optional[np.ndarray] = None
-    pending: Optional[np.ndarray] = None  # rows of the current output row read so far (a block boundary)
-    at, n = 0, 0  # the file row the block starts at; the output row being made
-    for block in blocks:
-        if reduced is None:
-            reduced = np.empty((limit,) + block.shape[1:], np.float32)
-        rows = block if pending is None else np.concatenate([pending, block])
-        first = at - (0 if pending is None else len(pending))
-        at += len(block)
-        while n < limit and starts[n + 1] <= at:  # output rows whose rows have all been read
-            reduced[n] = rows[starts[n] - first:starts[n + 1] - first].mean(axis=0, dtype=np.float64)
-            n += 1
-        pending = rows[starts[n] - first:] if n < limit else None
-        if pending is not None:
-            pending = pending.copy()  # not a view that keeps the whole block alive
-    assert reduced is not None and n == limit, (n, limit)
-    return reduced
-
-
-NEAR_SLICES = 16  # how far from the middle the axial picture may move to avoid a filled gap
-
-
-def _informative_slice(section: np.ndarray, k: int, reach: int = NEAR_SLICES) -> int:
-    """``k``, or the nearest slice within ``reach`` whose row in the section is not one flat
-    value — a missing slice filled with background would otherwise be the whole axial picture.
-    (``section``: the rows of slices around ``k``, which is an index into them.)"""
-    for step in range(reach + 1):
-        for candidate in (k - step, k + step):
-            if 0 <= candidate < section.shape[0] and np.ptp(section[candidate]) > 0:
-                return candidate
-    return k
 
 
 def choose_window(values: Union[np.ndarray, Sequence[np.ndarray]], window: Optional[Window] = ROCK_CT_WINDOW,
