@@ -111,7 +111,7 @@ class SliceReader:
                 if header.number_of_frames == 1:
                     stream.close()
         except OSError as exc:
-            raise PixelDataError("%s: cannot read pixel data (%s)" % (header.name, exc.strerror or exc)) from None
+            raise _unreadable(header, exc) from None
         if count != header.frame_bytes:
             raise PixelDataError("%s: pixel data truncated (file changed while reading?)" % header.name)
         return np.frombuffer(self._scratch, dtype=stored_dtype).reshape(header.rows, header.columns)
@@ -164,6 +164,10 @@ def _read_fully(stream: BinaryIO, buffer: memoryview) -> int:
     return done
 
 
+def _unreadable(header: SliceHeader, exc: OSError) -> PixelDataError:
+    return PixelDataError("%s: cannot read pixel data (%s)" % (header.name, exc.strerror or exc))
+
+
 def _decoded(header: SliceHeader, stored_dtype: str, cache: Dict[str, object]) -> np.ndarray:
     """Decode one frame with pydicom's pixel handlers.
 
@@ -175,10 +179,16 @@ def _decoded(header: SliceHeader, stored_dtype: str, cache: Dict[str, object]) -
         from pydicom.pixels import pixel_array
     except ImportError:  # pragma: no cover - pydicom 2 (older Slicer): decode the whole file
         pixel_array = None
+    ds = cache.get(header.path)
+    if ds is None:
+        try:  # as a native slice is opened: a slice swapped for a FIFO would hang pydicom's own open
+            stream = open_regular(header.path)
+        except OSError as exc:
+            raise _unreadable(header, exc) from None
     try:
-        ds = cache.get(header.path)
         if ds is None:
-            ds = pydicom.dcmread(header.path)
+            with stream:
+                ds = pydicom.dcmread(stream)
             cache.clear()  # one multi-frame file at a time
             if header.number_of_frames > 1:
                 cache[header.path] = ds
