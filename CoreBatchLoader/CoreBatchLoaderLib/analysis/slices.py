@@ -8,7 +8,8 @@ An analysis (the CT log, the unwrapped surface…) implements :class:`SliceAnaly
 ``values`` is the slice (rows × columns, the voxel values written, HU for CT) or None for a
 missing slice filled with background; ``section`` its :class:`~.core_section.CoreSection` or
 None when the slice shows no core.  The section is found once per slice and shared by all
-analyses.  ``values`` is a buffer reused after the call returns: copy what you keep (memory
+analyses; an analysis that never reads it sets ``wants_section = False`` (the report picture's
+planes), and when every analysis does so no section is looked for: ``section`` is then None.  ``values`` is a buffer reused after the call returns: copy what you keep (memory
 stays one slice plus small per-slice rows).
 
 **Sections carry over.**  Finding a section costs ~0.2–0.4 ms, about half as much as converting a
@@ -119,8 +120,7 @@ class SliceAnalyses:
         self.warnings: List[str] = []
         self._failed: List[bool] = [False] * len(self.analyses)
         self._wants_samples = [bool(getattr(a, "wants_samples", False)) for a in self.analyses]
-        # the core's section is looked for only when an analysis reads it (the report picture's
-        # rows, ``wants_section = False``, do not: a conversion with no other analysis pays nothing)
+        # the section is looked for only when an analysis reads it (the module docstring)
         self._wants_section = any(getattr(a, "wants_section", True) for a in self.analyses)
         self._work: "queue.Queue[Optional[tuple]]" = queue.Queue(maxsize=1)
         self._free: "queue.Queue[np.ndarray]" = queue.Queue()

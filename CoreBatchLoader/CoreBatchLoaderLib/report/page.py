@@ -127,8 +127,9 @@ def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord], top_last: C
 
 
 def draw_thumbnail(output_dir: Path, record: CoreRecord, top_last: bool = False) -> None:
-    """Draw one core's picture now (a batch worker, right after converting it, while its data
-    is still in the page cache); the report then finds it fresh and only links it."""
+    """Draw one core's picture now (a batch worker, right after converting it: from the planes
+    kept while converting, ``record.kept_section``, else from the file while its data is still in
+    the page cache); the report then finds it fresh and only links it."""
     _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record, top_last)
 
 
