@@ -14,6 +14,7 @@ import nrrd
 import numpy as np
 import pytest
 from conftest import convert_tree
+from CoreBatchLoaderLib.analysis.unwrap_rings import DEFAULT_RADIUS_TEXT
 from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
 from CoreBatchLoaderLib.files import foreign_files_replaceable
 from CoreBatchLoaderLib.nrrd.reader import NrrdFormatError, read_header, read_row_section, read_slice
@@ -625,14 +626,82 @@ def test_the_picture_drawn_from_planes_kept_while_converting_is_the_one_drawn_fr
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker draws each core's picture from the planes kept while converting (a compressed
     core is not inflated again); byte for byte the picture the report draws from the file."""
+    record = _kept_and_file_pictures(tmp_path, monkeypatch, dict(compress=compress), flip,
+                                     slices=slices, missing=missing)
+    if missing:
+        assert record.kept_section.k not in missing and abs(record.kept_section.k - slices // 2) <= 2
+
+
+@pytest.mark.parametrize("series, options", [
+    (dict(slices=1), {}),
+    (dict(slices=2), dict(ct_log=True, unwrap_radius=DEFAULT_RADIUS_TEXT)),
+    (dict(slices=30, missing=(0, 1, 29)), {}),  # gaps at both ends
+    (dict(slices=30, slope=0.5, intercept=-1024.5, missing=(15,)), {}),  # float32
+    (dict(slices=30, multiframe=True), dict(compress=True)),
+    (dict(slices=30, signed=False, bits_stored=16, intercept=-1024.0, missing=(15,), widen=True),
+     dict(threaded_analyses=True)),
+])
+def test_the_kept_picture_is_the_files_for_short_float_multiframe_and_widened_cores(
+        tmp_path: Path, series: dict, options: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above for the awkward cores; the unsigned one has a voxel past int16, so the first pass
+    stops (OutOfRange) and the core is converted again as int32 with its analyses afresh."""
+    record = _kept_and_file_pictures(tmp_path, monkeypatch, options, False, **series)
+    if series.get("widen"):
+        assert record.type == "int32" and record.kept_section.axial.dtype == np.int32, record
+
+
+def test_keeping_the_pictures_planes_leaves_the_ct_log_and_unwrap_as_they_were_and_alone_looks_for_no_section(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planes never read the core's section (``wants_section = False``): beside the CT log
+    and the unwrap those get the same sections, byte for byte the same files; alone, no slice is
+    searched for the core."""
+    from CoreBatchLoaderLib.analysis import slices as slice_hook
     from CoreBatchLoaderLib.convert import ConvertOptions, convert_core
     from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
 
-    write_core_series(tmp_path / "in" / "core", slices=slices, rows=32, columns=28, missing=missing)
+    write_core_series(tmp_path / "in" / "core", slices=40, rows=32, columns=28, missing=(20,))
+    core = scan_folder(find_core_folders(tmp_path / "in")[0]).cores[0]
+    outputs = []
+    for keep in (False, True):
+        out = tmp_path / ("kept" if keep else "plain")
+        out.mkdir()
+        record = convert_core(core, out, ConvertOptions(durable=False, long_section=keep))
+        assert record.ct_log and record.unwrap and record.axis_direction_lps, record
+        outputs.append([(out / name).read_bytes() for name in (record.ct_log, record.unwrap)] + [record.warnings])
+    assert outputs[0] == outputs[1]
+
+    def searched(*args: object) -> None:
+        raise AssertionError("a section was looked for with no analysis reading it")
+
+    monkeypatch.setattr(slice_hook, "find_core_section", searched)
+    (tmp_path / "alone").mkdir()
+    record = convert_core(core, tmp_path / "alone", ConvertOptions(durable=False, long_section=True, ct_log=False,
+                                                                   unwrap_radius=None))
+    assert record.kept_section is not None and not any("section" in w for w in record.warnings), record.warnings
+
+
+def _kept_and_file_pictures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict, flip: bool,
+                            widen: bool = False, **series: object) -> CoreRecord:
+    """Convert one synthetic core keeping the picture's planes; assert the picture drawn from them
+    is the file's, byte for byte, and that none of the file's voxels is read for it."""
+    import pydicom
+
+    from CoreBatchLoaderLib.convert import ConvertOptions, convert_core
+    from CoreBatchLoaderLib.dicom.discover import find_core_folders, scan_folder
+
+    series.setdefault("rows", 32)
+    series.setdefault("columns", 28)
+    written = write_core_series(tmp_path / "in" / "core", **series)
+    if widen:  # one voxel past int16 after the intercept: the core is written again as int32
+        ds = pydicom.dcmread(written.files[3])
+        pixels = ds.pixel_array.copy()
+        pixels[1, 1] = 60000
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(written.files[3])
     core = scan_folder(find_core_folders(tmp_path / "in")[0]).cores[0]
     (tmp_path / "out").mkdir()
-    record = convert_core(core, tmp_path / "out", ConvertOptions(durable=False, compress=compress, long_section=True,
-                                                                 ct_log=False, unwrap_radius=None))
+    options = dict(dict(ct_log=False, unwrap_radius=None), **options)
+    record = convert_core(core, tmp_path / "out", ConvertOptions(durable=False, long_section=True, **options))
     assert record.status == "converted" and record.kept_section is not None, record
     assert "kept_section" not in record.to_json()
     nrrd = tmp_path / "out" / record.output
@@ -641,8 +710,7 @@ def test_the_picture_drawn_from_planes_kept_while_converting_is_the_one_drawn_fr
     monkeypatch.setattr(thumbnails, "read_slice", None)  # no voxel is read back
     kept = thumbnails.core_thumbnail(nrrd, tmp_path / "kept.png", top_last=flip, kept=record.kept_section)
     assert kept.read_bytes() == from_file
-    if missing:
-        assert record.kept_section.k not in missing and abs(record.kept_section.k - slices // 2) <= 2
+    return record
 
 
 def test_a_compressed_batch_draws_its_pictures_without_reading_its_cores_back(
