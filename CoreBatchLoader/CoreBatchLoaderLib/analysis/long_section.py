@@ -6,8 +6,9 @@ middle.  Drawn from the written NRRD it reads one row per slice back: cheap for 
 can be seeked, but a compressed core has to be inflated whole again — 40 % of a ``--compress``
 run's CPU on a 473 MB core (0.95 s of 2.34 s).  So the conversion's loop keeps what the picture
 needs as the slices go by (:class:`LongSectionAnalysis`, ~1 µs a slice for the row) and the
-worker draws the picture from it; the report draws from the file only the pictures of cores it
-did not convert this run.
+worker draws the picture from it.  Drawn from the file are only the pictures of cores with no
+conversion loop this run: a rerun's skipped cores, ``.nhdr`` outputs (the DICOM files are the
+data), cores written by Slicer's DICOMLib route.
 
 One piece of code for both ways: :class:`RowMeans` reduces the rows and :class:`AxialChoice`
 picks the axial slice whether the rows come from the conversion or from the file, so the two
