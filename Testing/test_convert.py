@@ -199,3 +199,32 @@ def test_the_reader_asks_the_disk_ahead_only_when_reads_come_from_the_disk(
     assert [a[0] for a in advised] == [os.path.realpath(h.path) for h in order[1:]]
     assert all((offset, length, advice) == (h.pixel_offset, h.frame_bytes, os.POSIX_FADV_WILLNEED)
                for (_, offset, length, advice), h in zip(advised, order[1:]))
+
+
+@pytest.mark.parametrize("analysis", ["CtLog", "UnwrapAnalysis"])
+def test_a_disk_that_fills_while_the_ct_log_or_unwrap_is_written_stops_the_batch_and_the_rerun_redoes_the_core(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, analysis: str) -> None:
+    """The volume is written, then its CT log (or unwrap) finds the disk full: the batch stops
+    with what it wrote, the core is in the manifest without the fingerprint that would let a rerun
+    skip it, so the rerun writes the missing file.  (An analysis' error is otherwise a warning and
+    the core counts as done: the full disk was one, the batch went on, and no rerun ever wrote
+    the CT log.)"""
+    import errno
+    import json
+
+    from CoreBatchLoaderLib import convert
+
+    def disk_full(self: object, context: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    write_core_series(tmp_path / "in" / "core", slices=40, rows=32, columns=28)
+    with monkeypatch.context() as patch:
+        patch.setattr(getattr(convert, analysis), "finish", disk_full)
+        result = convert_tree(tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 1 and "disk full" in (result.stopped or ""), result
+    core = json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"][0]
+    assert core["status"] == "converted" and not core["fingerprint"], core
+    assert any("disk full after the volume was written" in w for w in core["warnings"]), core["warnings"]
+    rerun = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core"]
+    assert rerun.status == "converted" and rerun.ct_log and rerun.unwrap, rerun
+    assert (tmp_path / "out" / rerun.ct_log).is_file() and (tmp_path / "out" / rerun.unwrap).is_file()

@@ -6,7 +6,6 @@ Memory holds one slice at a time.  Every failure becomes a one-line :class:`Core
 """
 from __future__ import annotations
 
-import errno
 import os
 import time
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from .dicom.voxel_values import (
     choose_mapping,
     value_notes,
 )
-from .files import write_text_atomically
+from .files import DISK_FULL, write_text_atomically
 from .messages import one_line
 from .nrrd.reader import NrrdFormatError, read_header
 from .nrrd.writer import SERIES_KEY, SOURCE_KEY, NrrdStreamWriter, nrrd_header, provenance_key_values
@@ -64,9 +63,6 @@ class OutputFull(Exception):
     @property
     def written(self) -> List[CoreRecord]:
         return list(self.args[1])
-
-
-DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 @dataclass(frozen=True)

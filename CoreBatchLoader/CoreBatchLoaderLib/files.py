@@ -48,6 +48,8 @@ LEDGER_NAME = ".corebatchloader-written"  # what AtomicFile wrote, see the docst
 LEDGER_LEVELS = 3  # how far above a file its ledger is looked for
 WRITEBACK_CHUNK = 8 << 20  # bytes written between two write-back starts: big requests, little dirty data
 SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start write-out of the range's dirty pages, do not wait
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})  # the output takes no more:
+# not one file's fault, so the batch stops (convert.OutputFull)
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,7 +57,8 @@ def _sync_file_range() -> Optional[Callable[[int, int, int], int]]:
     """Linux's sync_file_range(2) through ctypes (the os module has no binding), or None.
 
     Not ``posix_fadvise(DONTNEED)``, which also starts write-back on Linux: it drops the pages
-    too, and the report's thumbnail reads them back right after the conversion."""
+    too, and what reads the volume soon after (Slicer loading it; a thumbnail drawn from the file,
+    when no planes were kept while converting) would read it from the disk again."""
     if not sys.platform.startswith("linux"):
         return None
     try:

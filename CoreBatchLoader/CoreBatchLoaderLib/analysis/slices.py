@@ -40,7 +40,9 @@ is free — in a batch with one worker per CPU none is.
 
 **Analyses never fail the core**: an exception in ``add_slice`` stops that analysis (the others
 go on), one in ``finish`` is caught; each becomes a warning on the core's record and the volume
-converts all the same.
+converts all the same.  Except a full output disk: :meth:`SliceAnalyses.finish` raises it once
+the volume is written, so the batch stops and records the core for its rerun to complete (as a
+warning the core counted as done, and no rerun wrote its CT log or unwrap).
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..dicom.geometry import CoreGeometry
+from ..files import DISK_FULL
 from ..messages import one_line
 from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section, sample_step, voxel_threshold
 
@@ -127,6 +130,7 @@ class SliceAnalyses:
         self._buffers = 0
         self._thread: Optional[threading.Thread] = None
         self._section_errors = 0
+        self._disk_full: Optional[OSError] = None  # an analysis found the output disk full (finish raises it)
         self.slice_spacing_mm = float(slice_spacing_mm)
         self.base_carry = max(1, int(round(carry_mm / slice_spacing_mm)))  # slices a section serves…
         self.max_carry = max(self.base_carry, int(round(carry_max_mm / slice_spacing_mm)))  # …up to
@@ -179,7 +183,8 @@ class SliceAnalyses:
             self._thread = None
 
     def finish(self, context: AnalysisContext) -> None:
-        """Each analysis that did not fail writes its results; failures become warnings."""
+        """Each analysis that did not fail writes its results; failures become warnings, but a
+        full output disk (in any analysis) is raised: the caller stops the batch."""
         self.join()
         if self._airless:
             self._warn("no air in %d of the %d slices searched for the core (lowest value %g, where air reads "
@@ -187,12 +192,14 @@ class SliceAnalyses:
                        "in them and their CT log rows are empty" % (
                            self._airless, self._searched, self._lowest_airless))
         for n, analysis in enumerate(self.analyses):
-            if self._failed[n]:
+            if self._failed[n] or self._disk_full is not None:  # a full disk: nothing more is written
                 continue
             try:
                 analysis.finish(context)
             except Exception as exc:
                 self._fail(n, exc)
+        if self._disk_full is not None:  # not this core's fault: the batch stops, the rerun writes what is missing
+            raise self._disk_full
         for warning in self.warnings:
             if warning not in context.record.warnings:
                 context.record.warnings.append(warning)
@@ -278,6 +285,8 @@ class SliceAnalyses:
 
     def _fail(self, n: int, exc: BaseException) -> None:
         self._failed[n] = True
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            self._disk_full = self._disk_full or exc
         self._warn("%s not written: %s" % (getattr(self.analyses[n], "name", "analysis"), one_line(exc)))
 
     def _warn(self, text: str) -> None:
