@@ -4,9 +4,10 @@ The picture (:mod:`..report.thumbnails`) is a long section — row ``j`` = the m
 slice, reduced to at most :data:`SECTION_ROWS` rows of block means — and an axial slice near the
 middle.  Drawn from the written NRRD it reads one row per slice back: cheap for raw data, which
 can be seeked, but a compressed core has to be inflated whole again — 40 % of a ``--compress``
-run's CPU on a 473 MB core (0.95 s of 2.34 s).  So the conversion's loop keeps what the picture
-needs as the slices go by (:class:`LongSectionAnalysis`, ~1 µs a slice for the row) and the
-worker draws the picture from it.  Drawn from the file are only the pictures of cores with no
+run's CPU on the 900-slice, 473 MB core of ``bench/analysis_cost.py`` (0.95 s of 2.34 s).  So
+the conversion's loop keeps what the picture needs as the slices go by
+(:class:`LongSectionAnalysis`, ~1 µs a slice for the row) and the worker draws the picture from
+it.  Drawn from the file are only the pictures of cores with no
 conversion loop this run: a rerun's skipped cores, ``.nhdr`` outputs (the DICOM files are the
 data), cores written by Slicer's DICOMLib route.
 
