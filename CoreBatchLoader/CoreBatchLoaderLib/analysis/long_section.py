@@ -115,7 +115,7 @@ class LongSectionAnalysis:
     into a gap, which the conversion writes where ``add_slice`` is given None.  The result goes
     to the record (``record.kept_section``) for the worker that draws the picture."""
 
-    name = "long section"
+    name = "thumbnail planes (kept while converting; the thumbnail is then read from the file)"
     wants_section = False  # the rows and the slice are the same wherever the rock is
 
     def __init__(self, sizes: Tuple[int, int, int], background: float, dtype: np.dtype) -> None:
