@@ -69,6 +69,46 @@ def test_a_slice_swapped_for_a_fifo_or_a_device_after_its_header_was_read_fails_
     assert not list((tmp_path / "out").glob("*.nrrd"))
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_file_swapped_for_a_fifo_while_pydicom_reads_its_header_is_an_os_error_not_a_hang(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header of a file the fast scanner leaves (here RLE) is read by pydicom; a FIFO swapped
+    in after its first bytes were checked is refused like any FIFO named like a slice (an
+    OSError: the folder's scan names it in a warning), where pydicom's own open hung."""
+    from pydicom.uid import RLELossless
+
+    from CoreBatchLoaderLib.dicom import headers
+    from CoreBatchLoaderLib.dicom.header_scanner import NotRegularFile
+
+    write_core_series(tmp_path / "core", slices=2, transfer_syntax=RLELossless)
+    victim = str(tmp_path / "core" / "IM0001.dcm")
+    first_bytes = headers._first_bytes
+
+    def swapped_after_reading(path: str) -> bytes:
+        head = first_bytes(path)
+        if path == victim:
+            os.unlink(path)
+            os.mkfifo(path)  # nobody ever writes to it
+        return head
+
+    monkeypatch.setattr(headers, "_first_bytes", swapped_after_reading)
+    outcome: list = []
+
+    def read() -> None:
+        try:
+            outcome.append(headers.read_slice_headers(victim))
+        except Exception as exc:  # what the scan of the folder gets
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    if not outcome:  # let the hung reader go: a writer that closes gives it an end of file
+        os.close(os.open(victim, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome, "pydicom's open hung on the FIFO"
+    assert isinstance(outcome[0], NotRegularFile) and "FIFO" in str(outcome[0]), outcome
+
+
 def _cli_args(*args: object) -> list:
     import sys
     return [sys.executable, "-m", "CoreBatchLoaderLib.cli", *map(str, args)]

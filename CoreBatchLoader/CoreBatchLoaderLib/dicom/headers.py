@@ -192,10 +192,12 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
     if start is None:
         raise NotAnImage(path, not_dicom=_not_dicom_reason(head))
     import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
-    with warnings.catch_warnings(record=True) as caught:
+    # Opened as the scanner opens a slice: a file swapped for a FIFO or a device since its first
+    # bytes were read is an OSError (NotRegularFile) here instead of hanging pydicom's own open.
+    with open_regular(path) as stream, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(path, defer_size=256, force=True)
+            ds = pydicom.dcmread(stream, defer_size=256, force=True)
             elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
         except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
             raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200)),
@@ -449,7 +451,7 @@ def _series_before_pixels(path: str) -> Optional[str]:
     short then fails its core instead of vanishing as a stray file."""
     try:
         from pydicom.filereader import read_partial
-        with open(path, "rb") as stream:  # stops right after the series: the damage lies further on
+        with open_regular(path) as stream:  # stops right after the series: the damage lies further on
             ds = read_partial(stream, stop_when=lambda tag, *_: tag > SERIES_INSTANCE_UID_TAG, defer_size=256,
                               force=True)
         return _series_uid_or_none(ds)
