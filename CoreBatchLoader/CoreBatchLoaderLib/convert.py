@@ -198,9 +198,18 @@ def slice_analyses(geometry: CoreGeometry, options: ConvertOptions, output_dir: 
         analyses.append(UnwrapAnalysis(UnwrapRadius.parse(options.unwrap_radius), (spacing[0], spacing[1]),
                                        output_dir))
     if options.long_section and mapping is not None and slices:
-        first = slices[next(i for i in geometry.slice_order if i is not None)]  # as write_core_nrrd's filler
-        analyses.append(LongSectionAnalysis(geometry.sizes, background_value(first, mapping), mapping.output_dtype))
+        analyses.append(LongSectionAnalysis(geometry.sizes, gap_value(slices, geometry, mapping), mapping.output_dtype))
     return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses, spacing[2])
+
+
+def in_slice_order(slices: Sequence[SliceHeader], geometry: CoreGeometry) -> List[SliceHeader]:
+    """The slices in the volume's order, gaps left out."""
+    return [slices[i] for i in geometry.slice_order if i is not None]
+
+
+def gap_value(slices: Sequence[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping) -> float:
+    """The value of a slice filled into a gap: the background of the volume's first slice."""
+    return background_value(in_slice_order(slices, geometry)[0], mapping)
 
 
 def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
@@ -208,18 +217,19 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
                     analyses: Optional[SliceAnalyses] = None) -> int:
     """Stream the slices into ``target`` in geometry order, each also to ``analyses`` (a gap
     as None); returns the voxel bytes written.  The analyses have seen every slice on return."""
-    first = slices[next(i for i in geometry.slice_order if i is not None)]
+    ordered = in_slice_order(slices, geometry)
+    first = ordered[0]
     filler = None
     converter = VoxelConverter(mapping, first.rows, first.columns)
     analyses = analyses or SliceAnalyses((), (1.0, 1.0))
-    with SliceReader([slices[i] for i in geometry.slice_order if i is not None]) as reader, analyses, NrrdStreamWriter(
+    with SliceReader(ordered) as reader, analyses, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
             compress=options.compress, durable=options.durable, key_values=key_values) as nrrd:
         for k, index in enumerate(geometry.slice_order):
             if index is None:
                 if filler is None:
-                    filler = np.full((first.rows, first.columns), background_value(first, mapping),
+                    filler = np.full((first.rows, first.columns), gap_value(slices, geometry, mapping),
                                      dtype=mapping.output_dtype)
                 nrrd.write_slice(filler)
                 analyses.add_slice(k, None)
@@ -280,7 +290,7 @@ def listable(path: str) -> bool:
 def write_core_nhdr(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping, target: Path,
                     options: ConvertOptions, key_values: Optional[Dict[str, str]] = None) -> None:
     """Write a detached NRRD header whose data are the DICOM files themselves (zero copy)."""
-    ordered = [slices[i] for i in geometry.slice_order if i is not None]
+    ordered = in_slice_order(slices, geometry)
     stored_type = mapping.stored_dtype.lstrip("<>=")
     nrrd_type = NRRD_TYPES[np.dtype(stored_type).name]
     if ordered[0].number_of_frames > 1:
