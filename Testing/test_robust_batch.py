@@ -73,8 +73,8 @@ def test_a_slice_swapped_for_a_fifo_or_a_device_after_its_header_was_read_fails_
 def test_a_file_swapped_for_a_fifo_while_pydicom_reads_its_header_is_an_os_error_not_a_hang(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The header of a file the fast scanner leaves (here RLE) is read by pydicom; a FIFO swapped
-    in after its first bytes were checked is refused like any FIFO named like a slice (an
-    OSError: the folder's scan names it in a warning), where pydicom's own open hung."""
+    in after the scanner looked at it is refused like any FIFO named like a slice (an OSError:
+    the folder's scan names it in a warning), where pydicom's own open hung."""
     from pydicom.uid import RLELossless
 
     from CoreBatchLoaderLib.dicom import headers
@@ -82,16 +82,16 @@ def test_a_file_swapped_for_a_fifo_while_pydicom_reads_its_header_is_an_os_error
 
     write_core_series(tmp_path / "core", slices=2, transfer_syntax=RLELossless)
     victim = str(tmp_path / "core" / "IM0001.dcm")
-    first_bytes = headers._first_bytes
+    scan_header = headers.scan_header
 
-    def swapped_after_reading(path: str) -> bytes:
-        head = first_bytes(path)
+    def swapped_after_scanning(path: str):
+        scanned = scan_header(path)
         if path == victim:
             os.unlink(path)
             os.mkfifo(path)  # nobody ever writes to it
-        return head
+        return scanned
 
-    monkeypatch.setattr(headers, "_first_bytes", swapped_after_reading)
+    monkeypatch.setattr(headers, "scan_header", swapped_after_scanning)
     outcome: list = []
 
     def read() -> None:

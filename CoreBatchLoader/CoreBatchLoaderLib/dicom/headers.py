@@ -134,13 +134,11 @@ def dicom_start(path: str) -> Optional[str]:
     """What the first bytes say: "part10" (a preamble, "DICM" at 128), "bare" (a data set without
     one: it starts with a group 0x0002 or 0x0008 tag in little endian), or None (not DICOM).
     Raises :class:`.header_scanner.NotRegularFile` (an OSError) for a FIFO or device."""
-    return _start_of(_first_bytes(path))
-
-
-def _first_bytes(path: str) -> bytes:
-    """The first 4 KB of ``path``: enough for :func:`_start_of` and :func:`_not_dicom_reason`."""
     with open_regular(path) as f:
-        return f.read(4096)
+        return _start_of(f.read(HEAD_BYTES))
+
+
+HEAD_BYTES = 4096  # a file's first bytes read to tell DICOM (_start_of) and how a file that is not looks
 
 
 def _start_of(head: bytes) -> Optional[str]:
@@ -187,21 +185,24 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             raise
         except Exception:
             pass  # let pydicom read it and word the error
-    head = _first_bytes(path)  # one read tells DICOM or not, and what a file that is not looks like
-    start = _start_of(head)
-    if start is None:
-        raise NotAnImage(path, not_dicom=_not_dicom_reason(head))
-    import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
-    # Opened as the scanner opens a slice: a file swapped for a FIFO or a device since its first
-    # bytes were read is an OSError (NotRegularFile) here instead of hanging pydicom's own open.
-    with open_regular(path) as stream, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            ds = pydicom.dcmread(stream, defer_size=256, force=True)
-            elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
-        except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
-            raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200)),
-                                 series_uid=_series_before_pixels(path)) from None
+    # One open for the first bytes and for pydicom, as the scanner opens a slice: a file swapped
+    # for a FIFO or a device since then is an OSError (NotRegularFile) here, not a hang in
+    # pydicom's own open.
+    with open_regular(path) as stream:
+        head = stream.read(HEAD_BYTES)  # tells DICOM or not, and what a file that is not looks like
+        start = _start_of(head)
+        if start is None:
+            raise NotAnImage(path, not_dicom=_not_dicom_reason(head))
+        import pydicom  # only for files the scanner leaves (other syntaxes, multi-frame, broken files)
+        stream.seek(0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                ds = pydicom.dcmread(stream, defer_size=256, force=True)
+                elements = dict(ds._dict)  # keep the Pixel Data element raw (value_tell, length)
+            except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
+                raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200)),
+                                     series_uid=_series_before_pixels(path)) from None
     if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
         if start == "part10":
             reason = one_line(caught[0].message, 200) if caught else "no SOP Class UID"
