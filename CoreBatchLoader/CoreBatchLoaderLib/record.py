@@ -44,9 +44,14 @@ class CoreRecord:
     kept_section: Optional[Any] = field(default=None, repr=False, compare=False, metadata={"manifest": False})
 
     def to_json(self) -> Dict[str, Any]:
-        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.metadata.get("manifest", True)}
+        return {name: copy.deepcopy(getattr(self, name)) for name in manifest_keys()}
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "CoreRecord":
-        known = {f.name for f in fields(cls) if f.metadata.get("manifest", True)}
+        known = set(manifest_keys())
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def manifest_keys() -> List[str]:
+    """The record's fields that ``manifest.json`` holds, in order (not ``kept_section``)."""
+    return [f.name for f in fields(CoreRecord) if f.metadata.get("manifest", True)]
