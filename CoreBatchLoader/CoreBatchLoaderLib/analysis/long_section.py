@@ -32,6 +32,11 @@ SECTION_ROWS = 1024  # the long section keeps at most this many rows: block mean
 NEAR_SLICES = 16  # how far from the middle the axial picture may move to avoid a filled gap
 
 
+def section_row(rows: int) -> int:
+    """The row ``j`` every slice gives the long section: the middle one."""
+    return int(rows) // 2
+
+
 class RowMeans:
     """``count`` rows given one block of consecutive rows at a time (any type), as float32 with
     at most ``limit`` rows (block means), reduced as they come: memory is the answer and the rows
@@ -120,7 +125,7 @@ class LongSectionAnalysis:
 
     def __init__(self, sizes: Tuple[int, int, int], background: float, dtype: np.dtype) -> None:
         columns, rows, slices = (int(v) for v in sizes)
-        self.j = rows // 2
+        self.j = section_row(rows)
         self.shape = (rows, columns)
         self.background, self.dtype = background, np.dtype(dtype)
         self.means = RowMeans(slices)

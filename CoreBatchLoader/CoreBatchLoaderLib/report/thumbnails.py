@@ -34,7 +34,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..analysis.long_section import AxialChoice, KeptSection, RowMeans
+from ..analysis.long_section import AxialChoice, KeptSection, RowMeans, section_row
 from ..nrrd.reader import NrrdHeader, iter_row_section, read_header, read_rows, read_slice
 from .png import write_png
 
@@ -65,9 +65,8 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     picture either way.
 
     ``window`` (low, high) in the file's values; ``None`` always uses percentiles.  The section
-    fits in ``max_size`` x ``max_size`` px (from at most
-    :data:`..analysis.long_section.SECTION_ROWS` rows), the axial
-    slice in ``axial_size`` x ``axial_size``.
+    fits in ``max_size`` x ``max_size`` px (from at most :data:`..analysis.long_section.SECTION_ROWS`
+    rows), the axial slice in ``axial_size`` x ``axial_size``.
     """
     header = read_header(nrrd_path)
     columns, rows, slices = header.sizes
@@ -89,8 +88,8 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
 
 def _kept_from_file(header: NrrdHeader) -> KeptSection:
     """The picture's planes read from the file: one row a slice, then the chosen slice."""
-    columns, rows, slices = header.sizes
-    j = rows // 2
+    _, rows, slices = header.sizes
+    j = section_row(rows)
     means, choice = RowMeans(slices), AxialChoice(slices)
     at = 0
     for block in iter_row_section(header, j):
