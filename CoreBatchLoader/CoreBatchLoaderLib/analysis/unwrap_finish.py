@@ -95,7 +95,13 @@ def ring_offsets(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float
 def stray_slices(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float) -> List[int]:
     """The slices whose core centre lies more than :data:`STRAY_PIXELS` off the fitted axis."""
     _, ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
-    return [int(k) for k in ks[np.hypot(offsets[:, 0], offsets[:, 1]) > STRAY_PIXELS * max(rings.spacing_ij)]]
+    return [int(k) for k in ks[_strays(rings, offsets)]]
+
+
+def _strays(rings: Rings, offsets_mm: np.ndarray) -> np.ndarray:
+    """Which rings' centres lie more than :data:`STRAY_PIXELS` off the axis (``offsets_mm``:
+    :func:`ring_offsets`'): their rings lie elsewhere (rubble), they make no row."""
+    return np.hypot(offsets_mm[:, 0], offsets_mm[:, 1]) > STRAY_PIXELS * max(rings.spacing_ij)
 
 
 def sample_unwrap(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, flip: bool = False,
@@ -124,8 +130,7 @@ def unwrap_blocks(rings: Rings, axis: SliceAxis, slices: int, slice_mm: float, f
     """
     circle = _TiltedCircle(rings, axis, slice_mm)
     places, ks, offsets = ring_offsets(rings, axis, slices, slice_mm)
-    near = np.hypot(offsets[:, 0], offsets[:, 1]) <= STRAY_PIXELS * max(rings.spacing_ij)
-    # a centre that strays from the axis: its ring lies elsewhere
+    near = ~_strays(rings, offsets)
     turned = _TurnedRings(rings, places[near], ks[near], offsets[near], circle)
     rows = max(1, int(block_rows)) if block_rows else max(BLOCK_ROWS, 2 * circle.reach)
     starts = list(range(0, slices, rows))
