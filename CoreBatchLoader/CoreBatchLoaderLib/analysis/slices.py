@@ -9,8 +9,9 @@ An analysis (the CT log, the unwrapped surface…) implements :class:`SliceAnaly
 missing slice filled with background; ``section`` its :class:`~.core_section.CoreSection` or
 None when the slice shows no core.  The section is found once per slice and shared by all
 analyses; an analysis that never reads it sets ``wants_section = False`` (the report picture's
-planes), and when every analysis does so no section is looked for: ``section`` is then None.  ``values`` is a buffer reused after the call returns: copy what you keep (memory
-stays one slice plus small per-slice rows).
+planes), and when every analysis does so no section is looked for: ``section`` is then None.
+``values`` is a buffer reused after the call returns: copy what you keep (memory stays one
+slice plus small per-slice rows).
 
 **Sections carry over.**  Finding a section costs ~0.2–0.4 ms, about half as much as converting a
 512² slice, so a section found in one slice serves the following slices over ``CARRY_MM``
@@ -18,8 +19,8 @@ stays one slice plus small per-slice rows).
 farther — up to ``CARRY_MAX_MM`` (40 mm) — where the last two sections found show the centre
 moving so little that it moves at most ``CARRY_DRIFT_MM`` (0.5 mm) over the carry, once three
 sections were found in a row (the axis fit and the unwrap need a few centres): a straight core
-is searched every 40 mm after its first 20, one tilted 3° or more every 10 mm.  A section serves as long as it
-still covers the core: the share of matter (> −500 HU) under its statistics samples
+is searched every 40 mm after its first 20, one tilted 3° or more every 10 mm.  A section
+serves as long as it still covers the core: the share of matter (> −500 HU) under its statistics samples
 (:attr:`~.core_section.CoreSection.sample_index`) stays within ``CARRY_MATTER_DROP`` of what it
 was and their mean stays rock (≥ 300 HU).  At the end of a core, a gap, rubble, a cap, the check
 fails and the slice's own section is found.  A carried section is passed again as the *same

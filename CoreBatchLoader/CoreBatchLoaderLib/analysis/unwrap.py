@@ -8,8 +8,8 @@ samples about its own core centre (:mod:`.unwrap_rings`), and when the core's ax
 the rings are turned to it and read along its tilted circles (:mod:`.unwrap_finish`) into a
 2-D NRRD, a block of rows at a time.  Memory is bounded whatever the core's length: a
 buffer of rings, the sampling stencils (one on a straight core, up to 64 × ~70 KB on a tilted
-one) and the finish's block (1.3–3 MB)
-(``bench/memory.py``); the cost is in ``bench/analysis_cost.md``.
+one) and the finish's block (1.3–3 MB; ``bench/memory.py``); the cost is in
+``bench/analysis_cost.md``.
 
 **Convention.**  Row ``n`` is output slice ``k = n`` (``k = last − n`` for a flipped core: the
 top of the core first).  Column ``c`` of ``W`` covers the angle θ = 360° × (c + 0.5) / W about
