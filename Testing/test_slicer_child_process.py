@@ -153,7 +153,10 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     assert "core_002" not in finished  # stopped inside core_002, not after it
     result = batch.result()
     assert result.cancelled and all(r.status == "converted" for r in result.records)
-    assert [r.name for r in result.records] == sorted(finished)
+    # The manifest is the truth: every folder the panel was told of is in it, and a folder whose
+    # record was saved just before the signal landed (its progress line not yet written) too.
+    kept = [r.name for r in result.records]
+    assert set(finished) <= set(kept) <= {"core_001", "core_003"} and kept == sorted(kept)
     assert [p.name for p in out.rglob("*") if PARTIAL_SUFFIX in p.name] == []
     assert all((out / r.output).is_file() for r in result.records)
     # A worker may finish core_003 between the signal and its end: complete, named by its header.
@@ -162,7 +165,7 @@ def test_cancel_stops_the_child_in_the_middle_of_a_folder_and_the_rerun_resumes(
     finish(again)
     records = again.result().records
     assert [r.name for r in records] == ["core_001", "core_002", "core_003"]
-    assert [r.status for r in records] == ["skipped" if r.name in finished else "converted" for r in records]
+    assert [r.status for r in records] == ["skipped" if r.name in kept else "converted" for r in records]
 
 
 def test_the_panels_settings_become_the_childs_options(tmp_path: Path) -> None:
