@@ -294,6 +294,20 @@ def test_shrinking_averages_blocks_of_voxels() -> None:
     np.testing.assert_array_equal(thumbnails.resample_axis(plane, 2, 0), [[1.0], [15.0]])
 
 
+@pytest.mark.parametrize("shape, size, axis", [((900, 37), 512, 0), ((5, 1196), 354, 1), ((20000, 3), 512, 0),
+                                               ((3, 1000), 7, 1), ((64, 9), 64, 0), ((10, 10), 1, 0)])
+def test_block_sums_are_numpys_reduceat_of_the_same_blocks(shape: Tuple[int, int], size: int, axis: int) -> None:
+    plane = np.random.default_rng(size).normal(0.0, 1000.0, shape).astype(np.float32)
+    count = shape[axis]
+    starts = (np.arange(size) * count) // size
+    widths = np.append(starts[1:], count) - starts
+    sums = thumbnails.block_sums(plane, starts, widths, axis)
+    assert sums.dtype == np.float32 and sums.shape == np.add.reduceat(plane, starts, axis=axis).shape
+    np.testing.assert_allclose(sums, np.add.reduceat(plane, starts, axis=axis), rtol=1e-6, atol=1e-2)
+    exact = np.add.reduceat(plane.astype(np.float64), starts, axis=axis)
+    assert np.abs(sums - exact).max() <= np.abs(np.add.reduceat(plane, starts, axis=axis) - exact).max() + 1e-2
+
+
 def test_rock_ct_window_is_used_for_hounsfield_units_and_percentiles_otherwise() -> None:
     hounsfield = np.array([-1000.0] * 50 + [1500.0, 2200.0, 2800.0] * 20)
     assert choose_window(hounsfield) == (-1000.0, 3000.0)

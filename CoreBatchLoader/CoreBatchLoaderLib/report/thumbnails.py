@@ -148,7 +148,7 @@ def read_resampled(header: NrrdHeader, shape: Tuple[int, int],
         if size >= count:  # enlarging (or as many rows): repeat rows, as resample_axis does
             rows = block[local]
         else:
-            rows = np.add.reduceat(block, local, axis=0) / widths[n:m, None]
+            rows = block_sums(block, local, widths[n:m].astype(np.int64), 0) / widths[n:m, None]
         picture[n:m] = resample_axis(rows, shape[1], 1)
         n = m
     return picture, (inside, finite)
@@ -199,8 +199,8 @@ def fitted_shape(extent_mm: Tuple[float, float], box: int) -> Tuple[int, int]:
 def resample_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
     """``size`` samples along ``axis``: each the mean of the voxels it covers (at least one).
 
-    Shrinking averages blocks with one ``np.add.reduceat``; enlarging repeats voxels (nearest),
-    which is a ``take``.
+    Shrinking averages blocks (:func:`block_sums`); enlarging repeats voxels (nearest), which is
+    a ``take``.
     """
     count = plane.shape[axis]
     if count == size:
@@ -208,11 +208,47 @@ def resample_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
     starts = (np.arange(size) * count) // size
     if size > count:
         return np.take(plane, starts, axis=axis)
-    widths = np.maximum(np.append(starts[1:], count) - starts, 1)
-    sums = np.add.reduceat(plane, starts, axis=axis)
+    widths = np.append(starts[1:], count) - starts  # ≥ 1: shrinking, the starts increase
+    sums = block_sums(plane, starts, widths, axis)
     shape = [1, 1]
     shape[axis] = size
     return sums / widths.reshape(shape).astype(plane.dtype)
+
+
+def block_sums(plane: np.ndarray, starts: np.ndarray, widths: np.ndarray, axis: int) -> np.ndarray:
+    """The sums of a 2-D ``plane``'s blocks along ``axis``: block n is ``widths[n]`` (≥ 1) rows
+    (axis 0) or columns (1) from ``starts[n]`` — what ``np.add.reduceat(plane, starts, axis)``
+    gives for blocks that follow one another, in ``plane``'s dtype, added in the same order.
+
+    By hand, for speed: reduceat runs its inner loop once per block *and* column, 1–4 values
+    long when a picture is shrunk a little (6.6 ms for an unwrap's 900 × 1196 rows to 512);
+    here one gather per offset into the blocks (0.7 ms), over :data:`VALUES_AT_ONCE` of the
+    sums at a time: the work stays that of reading the plane once whatever the widths, and the
+    memory the result's plus a buffer that stays in the CPU's cache.
+    """
+    sums = np.take(plane, starts, axis=axis)
+    if sums.size == 0 or int(widths.max()) == 1:
+        return sums
+    last = plane.shape[axis] - 1
+    step = max(1, VALUES_AT_ONCE // sums.shape[1])  # rows of the sums at a time
+    buffer = np.empty((min(step, sums.shape[0]), sums.shape[1]), sums.dtype)
+    offsets = range(1, int(widths.max()))
+    for first in range(0, sums.shape[0], step):
+        run = sums[first:first + step]
+        gathered = buffer[:len(run)]
+        # axis 0: these rows' blocks; axis 1: these rows, every block
+        source, at, lengths = ((plane, starts[first:first + step], widths[first:first + step, None]) if axis == 0
+                               else (plane[first:first + step], starts, widths[None, :]))
+        for offset in offsets:
+            np.take(source, np.minimum(at + offset, last), axis=axis, out=gathered)
+            if lengths.min() > offset:
+                run += gathered
+            else:
+                np.add(run, gathered, out=run, where=lengths > offset)
+    return sums
+
+
+VALUES_AT_ONCE = 1 << 14  # sums gathered at once (block_sums): 64 KB of float32, in the CPU's cache
 
 
 def to_grey(plane: np.ndarray, low: float, high: float, levels: int = 256) -> np.ndarray:
