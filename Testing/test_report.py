@@ -306,6 +306,21 @@ def test_block_sums_are_numpys_reduceat_of_the_same_blocks(shape: Tuple[int, int
     np.testing.assert_allclose(sums, np.add.reduceat(plane, starts, axis=axis), rtol=1e-6, atol=1e-2)
     exact = np.add.reduceat(plane.astype(np.float64), starts, axis=axis)
     assert np.abs(sums - exact).max() <= np.abs(np.add.reduceat(plane, starts, axis=axis) - exact).max() + 1e-2
+    # a file's CT numbers (int16), summed in float32 without a float copy of the plane
+    stored = np.round(plane).astype(np.int16)
+    in_float = thumbnails.block_sums(stored, starts, widths, axis, np.float32)
+    assert in_float.dtype == np.float32
+    np.testing.assert_array_equal(in_float, np.add.reduceat(stored, starts, axis=axis, dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_the_window_maps_low_to_black_and_high_to_white_and_no_value_to_black(dtype: type) -> None:
+    values = np.array([-3000.0, -1000.0, -999.0, 1000.0, 2999.0, 3000.0, 9000.0], dtype=dtype)
+    expected = [0, 0, 0, 127, 254, 254, 254]  # 254 levels over 4000 HU, rounded to the nearest
+    assert thumbnails.to_grey(values, -1000.0, 3000.0, 255).tolist() == expected
+    if np.dtype(dtype).kind == "f":
+        odd = np.array([np.nan, -np.inf, np.inf], dtype=dtype)
+        assert thumbnails.to_grey(odd, -1000.0, 3000.0, 255).tolist() == [0, 0, 254]
 
 
 def test_rock_ct_window_is_used_for_hounsfield_units_and_percentiles_otherwise() -> None:

@@ -215,6 +215,19 @@ def test_unwrap_radius_is_a_fraction_or_millimetres(text: str, expected: UnwrapR
     assert UnwrapRadius.parse(expected.text()) == expected
 
 
+@pytest.mark.parametrize("count", [1, 2, 7, 32, 40])
+def test_the_fraction_is_of_the_median_radius_of_the_first_sections(count: int) -> None:
+    radii = list(np.random.default_rng(count).normal(55.0, 2.0, count))
+    rings = Rings((256, 256), (0.5, 0.5))
+    values = np.zeros((256, 256), np.int16)
+    for k, radius in enumerate(radii):
+        rings.add(k, values, (128.0, 128.0), radius)
+    first = radii[:Rings.RADIUS_SLICES]
+    # the ring's radius moves only by more than 1/32 pixel: within that of 0.9 × the median
+    assert abs(rings.radius_mm - 0.9 * float(np.median(first))) <= 0.5 / 32 + 1e-12
+    assert len(rings.core_radii_mm) == len(first)
+
+
 @pytest.mark.parametrize("text", ["30", "0", "-1mm", "30 cm", "abc", ""])
 def test_unwrap_radius_without_a_clear_meaning_is_refused(text: str) -> None:
     with pytest.raises(UnwrapRadiusError):

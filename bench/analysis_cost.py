@@ -104,30 +104,37 @@ def generated(folder: Path, what: str, call: str) -> Path:
 def in_process(source: Path, slices: int, rounds: int) -> List[str]:
     """The same four runs in this process, warm: the conversion's CPU without the start-up the
     separate runs pay (~0.3 s of 0.7 s), and the analyses' own CPU, ``time.process_time`` around
-    ``SliceAnalyses.add_slice`` (per slice: the section, the CT log's samples, the unwrap's ring)
-    and ``SliceAnalyses.finish`` (per core: the axis, the CSV, the unwrap's finish and file)."""
+    ``SliceAnalyses.add_slice`` (per slice: the section, the CT log's samples, the unwrap's ring),
+    ``SliceAnalyses.finish`` (per core: the axis, the CSV, the unwrap's finish and file) and the
+    unwrap's picture (the PNG the worker draws beside its file), counted with the finish.  (The
+    CT log's profile, an SVG the report draws at the end, is not counted.)"""
     import contextlib
     import io
     from CoreBatchLoaderLib.analysis.slices import SliceAnalyses
     from CoreBatchLoaderLib.cli import main as cli_main
+    from CoreBatchLoaderLib.report import page
 
     spent = {"add_slice": 0.0, "finish": 0.0}
-    originals = {name: getattr(SliceAnalyses, name) for name in spent}
+    hooked = {"add_slice": (SliceAnalyses, "add_slice"), "finish": (SliceAnalyses, "finish"),
+              "picture": (page, "_unwrap_picture")}
+    originals = {name: getattr(*where) for name, where in hooked.items()}
 
     def timing(name: str):
-        def timed_method(self, *args):
+        counted = "finish" if name == "picture" else name
+
+        def timed(*args):
             start = time.process_time()
             try:
-                return originals[name](self, *args)
+                return originals[name](*args)
             finally:
-                spent[name] += time.process_time() - start
-        return timed_method
+                spent[counted] += time.process_time() - start
+        return timed
 
     cpu: Dict[str, List[float]] = {name: [] for name in VARIANTS}
     hook: Dict[str, List[Tuple[float, float]]] = {name: [] for name in VARIANTS}
     try:
-        for name in spent:
-            setattr(SliceAnalyses, name, timing(name))
+        for name, (owner, attribute) in hooked.items():
+            setattr(owner, attribute, timing(name))  # on the class: called as a method, self first
         with tempfile.TemporaryDirectory(prefix="cbl-analysis-") as scratch:
             for _ in range(rounds):
                 for name, flags in VARIANTS.items():
@@ -143,8 +150,8 @@ def in_process(source: Path, slices: int, rounds: int) -> List[str]:
                     shutil.rmtree(out)
                     hook[name].append((spent["add_slice"], spent["finish"]))
     finally:
-        for name, method in originals.items():
-            setattr(SliceAnalyses, name, method)
+        for name, (owner, attribute) in hooked.items():
+            setattr(owner, attribute, originals[name])
     base = statistics.median(cpu["neither (conversion only)"])
     lines = ["", "In one process (warm, no start-up), medians of %d interleaved rounds:" % rounds, "",
              "| run | CPU s | × conversion | analyses µs per slice | analyses' finish ms "
