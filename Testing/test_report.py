@@ -548,6 +548,17 @@ def test_long_sections_are_reduced_to_block_means_before_any_float_copy() -> Non
         assert small.shape == (1000, 4) and small.dtype == np.float32
         np.testing.assert_array_equal(small, expected)
     assert reduced([section[:4], section[4:10]], 10, 1000).shape == (10, 4)
+    # floats, whose sums depend on the order they are added in: the same means, to the bit,
+    # whether the rows come one at a time (the conversion) or in blocks of any size (a file)
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64, np.int32):
+        rows = rng.normal(1000.0, 800.0, (5000, 6)).astype(dtype)
+        starts = (np.arange(1025) * 5000) // 1024
+        expected = np.array([rows[a:b].mean(axis=0, dtype=np.float64) for a, b in zip(starts[:-1], starts[1:])],
+                            np.float32)
+        cuts = np.unique(np.concatenate([[0, 5000], rng.integers(0, 5000, 300)]))
+        for blocks in ([rows[n:n + 1] for n in range(5000)], [rows[a:b] for a, b in zip(cuts[:-1], cuts[1:])]):
+            np.testing.assert_array_equal(reduced(blocks, 5000, 1024), expected)
 
 
 def test_a_batch_that_stopped_says_so_on_top_of_its_report(batch: Tuple[Path, List[CoreRecord]]) -> None:
