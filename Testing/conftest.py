@@ -10,6 +10,9 @@ from typing import Dict
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# numpy as the corebatchloader command loads it (cli.py): no OpenBLAS threads spinning beside the
+# tests, in this process and the ones it starts (a test that needs otherwise sets its own)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT / "CoreBatchLoader"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,18 @@ def test_an_output_folder_that_is_the_input_or_one_of_its_cores_is_refused_befor
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
     assert tree_digest(tmp_path / "well") == before  # not one file added or changed
 
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+                    reason="threads counted in /proc; OpenBLAS starts none on one CPU")
+def test_the_command_runs_numpy_without_openblas_threads_unless_the_user_asks_for_them() -> None:
+    """OpenBLAS's threads spin for ~130 ms of CPU once numpy loads: a batch worker's time."""
+    code = ("import os, CoreBatchLoaderLib.cli, numpy; numpy.ones((64, 64)) @ numpy.ones((64, 64)); "
+            "print(len(os.listdir('/proc/self/task')), os.environ['OPENBLAS_NUM_THREADS'])")
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=environment)
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.split() == ["1", "1"]
+    asked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                           env={**environment, "OPENBLAS_NUM_THREADS": "2"})
+    assert asked.stdout.split() == ["2", "2"], asked.stderr

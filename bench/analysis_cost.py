@@ -110,8 +110,8 @@ def in_process(source: Path, slices: int, rounds: int) -> List[str]:
     CT log's profile, an SVG the report draws at the end, is not counted.)"""
     import contextlib
     import io
+    from CoreBatchLoaderLib.cli import main as cli_main  # first: numpy loads as the command loads it
     from CoreBatchLoaderLib.analysis.slices import SliceAnalyses
-    from CoreBatchLoaderLib.cli import main as cli_main
     from CoreBatchLoaderLib.report import page
 
     spent = {"add_slice": 0.0, "finish": 0.0}
