@@ -323,6 +323,19 @@ def test_the_window_maps_low_to_black_and_high_to_white_and_no_value_to_black(dt
         assert thumbnails.to_grey(odd, -1000.0, 3000.0, 255).tolist() == [0, 0, 254]
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32, np.uint8, np.float32])
+@pytest.mark.parametrize("window", [(-1000.0, 3000.0), (-1000.5, 2999.5), (-99999.0, 99999.0), (5.2, 5.9),
+                                    (70000.0, 80000.0), (-70000.0, -60000.0), (0.0, 1.0), (254.0, 255.5)])
+def test_values_inside_a_window_are_counted_as_the_numbers_they_are(dtype: type, window: Tuple[float, float]) -> None:
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else np.finfo(dtype)
+    values = np.concatenate([np.linspace(max(float(info.min), -5000.0), min(float(info.max), 5000.0), 4001),
+                             [float(info.min), float(info.max), -1000.0, 3000.0, 5.0, 6.0, 0.0, 1.0, 255.0]])
+    values = values.astype(dtype)
+    exact = [float(v) for v in values.ravel()]  # Python's own comparison of the same numbers
+    inside = sum(window[0] < v < window[1] for v in exact)
+    assert thumbnails.window_counts(values.reshape(-1, 5), window) == (inside, values.size)
+
+
 def test_rock_ct_window_is_used_for_hounsfield_units_and_percentiles_otherwise() -> None:
     hounsfield = np.array([-1000.0] * 50 + [1500.0, 2200.0, 2800.0] * 20)
     assert choose_window(hounsfield) == (-1000.0, 3000.0)

@@ -169,8 +169,8 @@ class _TiltedCircle:
         """Unwrap rows of slices ``start`` … ``stop − 1`` (slice order)."""
         reach, count = self.reach, stop - start
         padded, any_nan = turned.block(start - reach, stop + reach)  # the turned rings with a halo
-        if self.level:
-            return padded[reach:reach + count].copy()
+        if self.level:  # a view: the block is made afresh for each call
+            return padded[reach:reach + count]
         if len(self.runs) <= self.GATHER_RUNS:  # a slight tilt: each run of columns a slice of the block
             unwrap = np.empty((count, self.width), np.float32)
             for a, b in self.runs:

@@ -29,6 +29,7 @@ Choices, and why:
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
@@ -178,8 +179,18 @@ def choose_window(values: Union[np.ndarray, Sequence[np.ndarray]], window: Optio
 
 def window_counts(values: np.ndarray, window: Window) -> Tuple[int, int]:
     """(how many of ``values`` lie strictly inside ``window``, how many are finite)."""
+    if values.dtype.kind in "iu":  # a file's CT numbers: compared as they are, not as float64
+        info = np.iinfo(values.dtype)
+
+        def at_least(bound: int) -> int:
+            if bound <= info.min:
+                return values.size
+            return 0 if bound > info.max else int(np.count_nonzero(values >= values.dtype.type(bound)))
+
+        # low < v < high for an integer v: from the first integer above low to the first not below high
+        return max(0, at_least(math.floor(window[0]) + 1) - at_least(math.ceil(window[1]))), values.size
     inside = int(np.count_nonzero((values > window[0]) & (values < window[1])))  # NaN and ±inf: never
-    finite = values.size if values.dtype.kind in "iub" else int(np.count_nonzero(np.isfinite(values)))
+    finite = values.size if values.dtype.kind == "b" else int(np.count_nonzero(np.isfinite(values)))
     return inside, finite
 
 
