@@ -242,7 +242,6 @@ def block_sums(plane: np.ndarray, starts: np.ndarray, widths: np.ndarray, axis: 
     sums = np.take(plane, starts, axis=axis).astype(dtype or plane.dtype, copy=False)
     if sums.size == 0 or int(widths.max()) == 1:
         return sums
-    last = plane.shape[axis] - 1
     step = max(1, VALUES_AT_ONCE // sums.shape[1])  # rows of the sums at a time
     buffer = np.empty((min(step, sums.shape[0]), sums.shape[1]), plane.dtype)
     shortest = int(widths.min())
@@ -254,7 +253,8 @@ def block_sums(plane: np.ndarray, starts: np.ndarray, widths: np.ndarray, axis: 
         for offset in range(1, int(lengths.max())):
             if offset < shortest:  # every block: a gather into the buffer, an add in place
                 gathered = buffer[:len(run)]
-                np.take(source, np.minimum(at + offset, last), axis=axis, out=gathered)
+                # in range (offset < every width); "clip" only spares take a buffered copy
+                np.take(source, at + offset, axis=axis, out=gathered, mode="clip")
                 run += gathered
             else:  # the longer blocks only (a shrink by a fraction: blocks of two widths)
                 longer = np.flatnonzero(lengths > offset)
