@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import struct
@@ -325,7 +326,9 @@ def test_the_window_maps_low_to_black_and_high_to_white_and_no_value_to_black(dt
 
 @pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32, np.uint8, np.float32])
 @pytest.mark.parametrize("window", [(-1000.0, 3000.0), (-1000.5, 2999.5), (-99999.0, 99999.0), (5.2, 5.9),
-                                    (70000.0, 80000.0), (-70000.0, -60000.0), (0.0, 1.0), (254.0, 255.5)])
+                                    (70000.0, 80000.0), (-70000.0, -60000.0), (0.0, 1.0), (254.0, 255.5),
+                                    (-math.inf, math.inf), (-1000.0, math.inf), (-math.inf, 0.0), (math.inf, -math.inf),
+                                    (math.nan, 3000.0), (-1000.0, math.nan)])
 def test_values_inside_a_window_are_counted_as_the_numbers_they_are(dtype: type, window: Tuple[float, float]) -> None:
     info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else np.finfo(dtype)
     values = np.concatenate([np.linspace(max(float(info.min), -5000.0), min(float(info.max), 5000.0), 4001),

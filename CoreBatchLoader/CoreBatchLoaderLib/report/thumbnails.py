@@ -182,13 +182,17 @@ def window_counts(values: np.ndarray, window: Window) -> Tuple[int, int]:
     if values.dtype.kind in "iu":  # a file's CT numbers: compared as they are, not as float64
         info = np.iinfo(values.dtype)
 
-        def at_least(bound: int) -> int:
+        def at_least(bound: float) -> int:  # an integer or ±inf
             if bound <= info.min:
                 return values.size
             return 0 if bound > info.max else int(np.count_nonzero(values >= values.dtype.type(bound)))
 
+        low, high = window
+        if math.isnan(low) or math.isnan(high):  # no number compares with NaN (floor/ceil would raise)
+            return 0, values.size
         # low < v < high for an integer v: from the first integer above low to the first not below high
-        return max(0, at_least(math.floor(window[0]) + 1) - at_least(math.ceil(window[1]))), values.size
+        above = low if math.isinf(low) else math.floor(low) + 1
+        return max(0, at_least(above) - at_least(high if math.isinf(high) else math.ceil(high))), values.size
     inside = int(np.count_nonzero((values > window[0]) & (values < window[1])))  # NaN and ±inf: never
     finite = values.size if values.dtype.kind == "b" else int(np.count_nonzero(np.isfinite(values)))
     return inside, finite
