@@ -296,7 +296,8 @@ def test_shrinking_averages_blocks_of_voxels() -> None:
 
 
 @pytest.mark.parametrize("shape, size, axis", [((900, 37), 512, 0), ((5, 1196), 354, 1), ((20000, 3), 512, 0),
-                                               ((3, 1000), 7, 1), ((64, 9), 64, 0), ((10, 10), 1, 0)])
+                                               ((3, 1000), 7, 1), ((64, 9), 64, 0), ((10, 10), 1, 0),
+                                               ((5, 1196), 700, 1)])
 def test_block_sums_are_numpys_reduceat_of_the_same_blocks(shape: Tuple[int, int], size: int, axis: int) -> None:
     plane = np.random.default_rng(size).normal(0.0, 1000.0, shape).astype(np.float32)
     count = shape[axis]
@@ -312,6 +313,20 @@ def test_block_sums_are_numpys_reduceat_of_the_same_blocks(shape: Tuple[int, int
     in_float = thumbnails.block_sums(stored, starts, widths, axis, np.float32)
     assert in_float.dtype == np.float32
     np.testing.assert_array_equal(in_float, np.add.reduceat(stored, starts, axis=axis, dtype=np.float32))
+    # small integers summed as reduceat sums them (in int64, not overflowing int8), and their means
+    tiny = np.clip(np.round(plane / 10.0), -128, 127).astype(np.int8)
+    tiny_sums = thumbnails.block_sums(tiny, starts, widths, axis)
+    assert tiny_sums.dtype == np.add.reduceat(tiny, starts, axis=axis).dtype
+    np.testing.assert_array_equal(tiny_sums, np.add.reduceat(tiny, starts, axis=axis))
+    loud = np.clip(np.round(plane * 10.0), -32768, 32767).astype(np.int16)  # sums past int16's range
+    np.testing.assert_allclose(thumbnails.resample_axis(loud, size, axis),
+                               thumbnails.resample_axis(loud.astype(np.float64), size, axis), rtol=1e-12)
+    # a wider type summed in float32 as reduceat's dtype does: each value made float32, then added
+    # (blocks of one or two values: reduceat adds a longer block's first value to the others' sum)
+    if int(widths.max()) <= 2:
+        wide = plane.astype(np.float64) * (1.0 + 1e-4 * np.pi)
+        np.testing.assert_array_equal(thumbnails.block_sums(wide, starts, widths, axis, np.float32),
+                                      np.add.reduceat(wide, starts, axis=axis, dtype=np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])

@@ -234,8 +234,10 @@ def block_sums(plane: np.ndarray, starts: np.ndarray, widths: np.ndarray, axis: 
                dtype: Optional[np.dtype] = None) -> np.ndarray:
     """The sums of a 2-D ``plane``'s blocks along ``axis``: block n is ``widths[n]`` (≥ 1) rows
     (axis 0) or columns (1) from ``starts[n]`` — what ``np.add.reduceat(plane, starts, axis,
-    dtype)`` gives for blocks that follow one another (in ``dtype``, else ``plane``'s), added in
-    the same order.
+    dtype)`` gives for blocks that follow one another: in ``dtype`` (each value made that type,
+    then added), else reduceat's (integers in int64 or uint64, not overflowing ``plane``'s).
+    Added one after another: reduceat adds a block's first value to the sum of the others, so
+    float sums of blocks over two wide may differ from its in the last bits.
 
     By hand, for speed: reduceat runs its inner loop once per block *and* column, 1–4 values
     long when a picture is shrunk a little (6.6 ms for an unwrap's 900 × 1196 rows to 512);
@@ -243,7 +245,8 @@ def block_sums(plane: np.ndarray, starts: np.ndarray, widths: np.ndarray, axis: 
     sums at a time: the work stays that of reading the plane once whatever the widths, and the
     memory the result's plus a buffer that stays in the CPU's cache.
     """
-    sums = np.take(plane, starts, axis=axis).astype(dtype or plane.dtype, copy=False)
+    kind = np.dtype(dtype) if dtype is not None else np.add.reduce(plane[:0], axis=axis).dtype
+    sums = np.take(plane, starts, axis=axis).astype(kind, copy=False)
     if sums.size == 0 or int(widths.max()) == 1:
         return sums
     step = max(1, VALUES_AT_ONCE // sums.shape[1])  # rows of the sums at a time
@@ -259,13 +262,13 @@ def block_sums(plane: np.ndarray, starts: np.ndarray, widths: np.ndarray, axis: 
                 gathered = buffer[:len(run)]
                 # in range (offset < every width); "clip" only spares take a buffered copy
                 np.take(source, at + offset, axis=axis, out=gathered, mode="clip")
-                run += gathered
+                np.add(run, gathered, out=run, dtype=kind)
             else:  # the longer blocks only (a shrink by a fraction: blocks of two widths)
                 longer = np.flatnonzero(lengths > offset)
                 if axis == 0:
-                    run[longer] += source[at[longer] + offset]
+                    run[longer] = np.add(run[longer], source[at[longer] + offset], dtype=kind)
                 else:
-                    run[:, longer] += source[:, at[longer] + offset]
+                    run[:, longer] = np.add(run[:, longer], source[:, at[longer] + offset], dtype=kind)
     return sums
 
 
