@@ -10,12 +10,12 @@ from typing import Dict
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# numpy as the corebatchloader command loads it (cli.py): no OpenBLAS threads spinning beside the
-# tests, in this process and the ones it starts (a test that needs otherwise sets its own)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT / "CoreBatchLoader"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# First: numpy loads as the corebatchloader command loads it (one OpenBLAS thread, cli.py), in
+# this process and the ones it starts (a test that needs otherwise sets its own environment)
+import CoreBatchLoaderLib.cli  # noqa: E402,F401
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch  # noqa: E402
 from CoreBatchLoaderLib.convert import ConvertOptions  # noqa: E402
 
