@@ -200,7 +200,8 @@ def test_the_module_help_links_the_readme_section_which_shows_every_way_in() -> 
     assert "#using-it-in-3d-slicer" in MODULE_FILE.read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "## Using it in 3D Slicer" in readme
-    section = readme.split("## Using it in 3D Slicer", 1)[1]
+    assert "(docs/slicer.md)" in readme.split("## Using it in 3D Slicer", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "slicer.md").read_text(encoding="utf-8")
     for needed in ("Additional module paths", "Extension Wizard", "Mock-up", "not a\nscreenshot",
                    "CoreBatchLoaderLogic()", "--no-main-window", "xvfb-run -a", "slicer_batch.py"):
         assert needed in section, needed
