@@ -420,7 +420,9 @@ def _single_frame_dataset(
     )
     ds.PixelSpacing = _ds_list(geometry.pixel_spacing)
     ds.SliceThickness = _ds(slice_thickness)
-    ds.SliceLocation = _ds(float(np.dot(geometry.position(item.k), geometry.normal)))
+    # math.fsum, not np.dot: numpy 1.x and 2.x sum the products in other orders (an oblique
+    # slice's 0.0 came out 3.55e-17 on one), and the file must be the same bytes on every stack
+    ds.SliceLocation = _ds(math.fsum(float(p) * float(n) for p, n in zip(geometry.position(item.k), geometry.normal)))
     rows, columns = item.pixels.shape
     _set_image_pixel(ds, rows, columns, fmt)
     ds.RescaleIntercept = _ds(item.intercept)
