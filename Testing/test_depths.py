@@ -127,3 +127,104 @@ def test_rows_may_name_the_cores_of_a_folder_holding_several_series(tmp_path: Pa
 def test_a_row_for_a_folder_and_one_for_its_core_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DepthError, match="line 3: box3_s2 and box3 \\(line 2\\) are the same core folder box3"):
         read_depth_table(table(tmp_path, "core,top,bottom\nbox3,1,2\nbox3_s2,2,3\n"), ["box3"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables as labs write them: headers with units, feet, Excel workbooks
+
+
+@pytest.mark.parametrize("header", [
+    "Core,Top (m),Bottom (m)", "Core ID,Top Depth,Bottom Depth", "core_id,top_m,bottom_m", "Core Name;Top [m];Base [m]",
+    "CORE NO.\tFROM (m)\tTO (m)", "Core,Top Depth (metres),Bottom Depth (metres),Lithology",
+])
+def test_headers_as_labs_write_them_name_the_same_columns(tmp_path: Path, header: str) -> None:
+    separator = ";" if ";" in header else "\t" if "\t" in header else ","
+    rows = [["core_1", "2450.0", "2450.9"], ["core_2", "2450.9", "2451.8"], ["core_10", "2452", "2452.95"]]
+    extra = ["sandstone"] if "Lithology" in header else []
+    path = table(tmp_path, "\n".join([header] + [separator.join(r + extra) for r in rows]) + "\n")
+    depths = read_depth_table(path, CORES)
+    assert [(depths[n].top_m, depths[n].bottom_m) for n in CORES] == [
+        (2450.0, 2450.9), (2450.9, 2451.8), (2452.0, 2452.95)]
+
+
+@pytest.mark.parametrize("header, unit", [
+    ("core,top (ft),bottom (ft)", None), ("Core ID,Top Depth [feet],Bottom Depth [feet]", None),
+    ("core,top_ft,bottom_ft", None), ("core,Top (ft),Bottom", None),  # one unit named: the table's
+    ("core,top,bottom", "ft"), ("core,top (ft),bottom (ft)", "ft"),
+])
+def test_depths_in_feet_from_the_header_or_the_option_are_converted_to_metres(tmp_path: Path, header: str,
+                                                                              unit: str) -> None:
+    path = table(tmp_path, header + "\ncore_1,8038.0,8041.0\ncore_2,8041,8044.5\ncore_10,8050,8053\n")
+    depths = read_depth_table(path, CORES, unit=unit)
+    assert depths["core_1"].top_m == pytest.approx(8038 * 0.3048, abs=1e-9)
+    assert depths["core_2"].bottom_m == pytest.approx(2451.9636, abs=1e-9)  # 8044.5 ft
+    assert depths["core_10"].unit == "ft"
+
+
+def test_two_columns_without_header_follow_the_depth_unit_option(tmp_path: Path) -> None:
+    path = table(tmp_path, "100 103\n103 106\n110 113\n")
+    assert read_depth_table(path, CORES, unit="ft")["core_10"].bottom_m == pytest.approx(113 * 0.3048)
+    assert read_depth_table(path, CORES)["core_10"].bottom_m == 113.0  # no unit anywhere: metres, as documented
+
+
+def test_a_header_of_only_top_and_bottom_keeps_the_rows_in_core_name_order(tmp_path: Path) -> None:
+    depths = read_depth_table(table(tmp_path, "Top (ft),Bottom (ft)\n100,103\n103,106\n110,113\n"), CORES)
+    assert depths["core_10"].top_m == pytest.approx(110 * 0.3048) and depths["core_2"].line == 3
+
+
+@pytest.mark.parametrize("text, unit, message", [
+    ("core,top (in),bottom (in)\ncore_1,1,2\n", None, "column 'top (in)': 'in' is not a depth unit this reads (m or ft)"),
+    ("core,top (m),bottom (m)\ncore_1,1,2\n", "ft", "line 1: column 'top (m)' is in m but --depth-unit says ft"),
+    ("core,top,top depth,bottom\ncore_1,1,1,2\n", None, "line 1: columns 'top' and 'top depth' both give the core's top"),
+    ("core,top (ft),bottom (ft)\ncore_1,1,x\n", None, "line 2: 'x' is not a depth in feet"),
+    ("core,top (ft),bottom (ft)\ncore_1,3,2\n", None, "line 2: bottom 2 ft is not below top 3 ft (core core_1)"),
+])
+def test_bad_units_give_one_clear_line(tmp_path: Path, text: str, unit: str, message: str) -> None:
+    with pytest.raises(DepthError) as error:
+        read_depth_table(table(tmp_path, text), ["core_1"], unit=unit)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def workbook(path: Path, rows: list, sheet: str = "Cores") -> Path:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = sheet
+    for row in rows:
+        book.active.append(row)
+    book.save(str(path))
+    return path
+
+
+def test_an_excel_workbook_is_read_from_its_first_sheet(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "depths.xlsx", [
+        ["Core ID", "Top Depth (ft)", "Bottom Depth (ft)", "Flip", "Remarks"],
+        ["core_1", 8038, 8041.5, False, "rubble at base"], [None], ["core_2", 8041.5, 8044.25, True],
+        ["# core_10 recovered later"], ["core_10", "8050,5", 8053]])
+    depths = read_depth_table(path, CORES)
+    assert depths["core_1"].bottom_m == pytest.approx(8041.5 * 0.3048)
+    assert depths["core_10"].top_m == pytest.approx(8050.5 * 0.3048)
+    assert (depths["core_1"].flip, depths["core_2"].flip) == (False, True)
+    assert depths["core_10"].line == 6  # the sheet's row number
+
+
+def test_an_excel_workbook_without_openpyxl_names_the_pip_install(tmp_path: Path, monkeypatch) -> None:
+    path = workbook(tmp_path / "depths.xlsx", [["core", "top", "bottom"], ["core_1", 1, 2]])
+    monkeypatch.setitem(__import__("sys").modules, "openpyxl", None)  # as if not installed
+    with pytest.raises(DepthError) as error:
+        read_depth_table(path, ["core_1"])
+    assert str(error.value) == "%s: reading an Excel workbook (.xlsx) needs openpyxl: pip install openpyxl" % path
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4, "a legacy Excel workbook (.xls), not a depth table"),
+    (b"PK\x03\x04" + b"\x00" * 26 + b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet", "(.ods)"),
+    (b"PK\x03\x04" + bytes(range(256)) * 4, "not readable as an Excel workbook"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "binary data, not a depth table"),
+])
+def test_binary_files_are_named_never_printed(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "depths.xlsx"
+    path.write_bytes(data)
+    with pytest.raises(DepthError) as error:
+        read_depth_table(path, ["core_1"])
+    text = str(error.value)
+    assert text.startswith(str(path)) and message in text and "\n" not in text and "\\x" not in text

@@ -82,8 +82,9 @@ def test_progress_json_says_why_a_batch_cannot_start(tmp_path: Path) -> None:
                                     memory_budget=3 * 2 ** 30, well_name="-7 Poço")),
     BatchOptions(scene=SceneOptions(start_depth_m=2450.123456789, core_length_m=0.9)),
     BatchOptions(convert=ConvertOptions(void_threshold_hu=-1e-17)),
+    BatchOptions(scene=SceneOptions(start_depth_m=8038.5, core_length_m=3.0, depth_unit="ft")),
 ], ids=["defaults", "every-convert-option", "unwrap-in-mm", "depth-table-and-scene", "back-to-back",
-                      "negative-values"])
+                      "negative-values", "feet"])
 def test_the_child_gets_the_options_the_module_asked_for(options: BatchOptions, tmp_path: Path) -> None:
     arguments = convert_arguments(tmp_path / "in", tmp_path / "out", options)
     args = cli.build_parser().parse_args(["convert"] + arguments)

@@ -194,3 +194,21 @@ def test_after_a_batch_the_module_puts_the_log_in_the_live_scene(well):
     table = scene.GetNodeByID(series.GetTableNodeID()).GetTable()
     assert table.GetNumberOfRows() == len(lasio.read(str(las)).index)  # read now: a live scene
     assert add_well_log(scene, None, "no well") == (None, None)
+
+
+def test_a_depth_table_in_feet_from_a_workbook_places_the_log_in_metres(tmp_path):
+    """A lab's .xlsx with depths in feet (issue 21 item 6): converted once, on reading."""
+    openpyxl = pytest.importorskip("openpyxl")
+    well_of_phantoms(tmp_path / "in", PHANTOMS[:2])
+    book = openpyxl.Workbook()
+    for row in (["Core ID", "Top Depth (ft)", "Bottom Depth (ft)"], ["core_001", 8038.0, 8038.2],
+                ["core_002", 8038.3, 8038.5]):
+        book.active.append(row)
+    book.save(str(tmp_path / "depths.xlsx"))
+    options = BatchOptions(convert=ConvertOptions(durable=False), workers=1,
+                           scene=SceneOptions(depths_file=tmp_path / "depths.xlsx"))
+    result = run_batch(tmp_path / "in", tmp_path / "out", options)
+    assert result.exit_code == 0, [r.warnings for r in result.records]
+    las = lasio.read(str(result.well.log.las))
+    params = {p.mnemonic: p.value for p in las.params}
+    assert params["TOP1"] == pytest.approx(8038.0 * 0.3048) and params["BOT2"] == pytest.approx(8038.5 * 0.3048)

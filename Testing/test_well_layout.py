@@ -141,6 +141,17 @@ def test_flip_all_flips_every_core_and_a_csv_row_can_flip_one(tmp_path: Path) ->
     assert all(d.flip for d in depths.values())
 
 
+def test_the_depth_unit_applies_to_the_start_depth_and_core_length_and_to_the_table(tmp_path: Path) -> None:
+    folders = names(tmp_path)
+    depths = check_options(SceneOptions(start_depth_m=8000.0, core_length_m=3.0, depth_unit="ft"), folders)
+    assert depths["core_003"].top_m == pytest.approx(8006 * 0.3048) and depths["core_003"].bottom_m == pytest.approx(
+        8009 * 0.3048)
+    table = tmp_path / "d.csv"
+    table.write_text("core,top,bottom\ncore_001,100,101\ncore_002,101,102\ncore_003,102,103\n")
+    depths = check_options(SceneOptions(depths_file=table, depth_unit="ft"), folders)
+    assert depths["core_002"].top_m == pytest.approx(101 * 0.3048)
+
+
 def test_a_scan_much_longer_than_its_interval_gets_one_warning_even_when_resumed(tmp_path: Path) -> None:
     folders = names(tmp_path, cores=1)
     depths = check_options(SceneOptions(start_depth_m=1.0, core_length_m=0.5), folders)

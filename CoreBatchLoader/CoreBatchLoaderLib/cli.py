@@ -31,6 +31,7 @@ from .batch.manifest import MANIFEST_NAME, read_manifest
 from .batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
 from .nrrd.deflate import fast_gzip_note
+from .well.depths import DEPTH_UNITS
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
 
@@ -93,11 +94,16 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                              "at the end, nothing else on stdout")
     well = parser.add_argument_group("depths and the whole-well scene")
     well.add_argument("--depths", type=Path, metavar="FILE", dest="depths_file",
-                      help="core depths in metres: two columns top bottom, one row per core folder in name "
-                           "order (GeoSlicer), or a CSV with the header core,top,bottom[,flip]")
-    well.add_argument("--start-depth", type=_finite_float, metavar="M",
+                      help="core depths: two columns top bottom, one row per core folder in name order "
+                           "(GeoSlicer), or a table (CSV, text or .xlsx) with a header such as core,top,bottom[,flip] "
+                           "or Core ID,Top (ft),Bottom (ft) (docs/well.md)")
+    well.add_argument("--depth-unit", choices=sorted(DEPTH_UNITS), metavar="m|ft",
+                      help="unit of --depths (where its header names none) and of --start-depth/--core-length "
+                           "(default: the header's unit, else metres)")
+    well.add_argument("--start-depth", type=_finite_float, metavar="DEPTH",
                       help="top of the first core; with --core-length the cores lie back to back in name order")
-    well.add_argument("--core-length", type=_finite_float, metavar="M", help="length of every core, with --start-depth")
+    well.add_argument("--core-length", type=_finite_float, metavar="LENGTH",
+                      help="length of every core, with --start-depth")
     well.add_argument("--flip-all", action="store_true",
                       help="every scan runs bottom to top (the larger slice position is the core's top)")
     well.add_argument("--scene", action="store_true",
@@ -265,6 +271,7 @@ def scene_options(args: argparse.Namespace) -> SceneOptions:
     return SceneOptions(depths_file=getattr(args, "depths_file", None),
                         start_depth_m=getattr(args, "start_depth", None),
                         core_length_m=getattr(args, "core_length", None),
+                        depth_unit=getattr(args, "depth_unit", None),
                         flip_all=getattr(args, "flip_all", False), build_scene=getattr(args, "scene", False),
                         memory_budget=getattr(args, "scene_memory", None), well_name=getattr(args, "well_name", None))
 

@@ -24,6 +24,7 @@ from ..well.depths import (
     back_to_back,
     length_warnings,
     read_depth_table,
+    unit_factor,
     unplaced_reason,
 )
 from ..well.layout import SCENE_DIR, WellLayout, build_layout, read_layout
@@ -76,9 +77,11 @@ def check_options(options: SceneOptions, folders: Sequence[CoreFolder]) -> Dict[
     try:
         if options.depths_file is not None:
             depths = read_depth_table(Path(options.depths_file), names,
-                                      {f.name: os.path.basename(f.path) for f in folders})
+                                      {f.name: os.path.basename(f.path) for f in folders}, options.depth_unit)
         elif options.start_depth_m is not None:
-            depths = back_to_back(names, float(options.start_depth_m), float(options.core_length_m or 0.0))
+            factor = unit_factor(options.depth_unit)
+            depths = back_to_back(names, float(options.start_depth_m) * factor,
+                                  float(options.core_length_m or 0.0) * factor, options.depth_unit or "m")
         else:
             return {}
     except DepthError as exc:

@@ -1,19 +1,27 @@
-"""Depth tables: where each core was cut from the well, in metres along the hole.
+"""Depth tables: where each core was cut from the well, along the hole.
 
 Three ways to say it, each checked the same way:
 
-- GeoSlicer's depth file: two columns, top and bottom in metres, no header, one row per core in
-  the natural order of the core names (core_2 before core_10);
-- a CSV with a header ``core,top,bottom[,flip]``, rows matched on the core name or its folder
-  name, in any order; a folder holding several series gives several cores (``box3_s1``,
-  ``box3_s2``: :func:`..dicom.discover.series_suffixes`), and a row may name each of them instead
-  of the folder; rows for cores not in the batch are passed over (one table for the whole well
-  serves a batch of some of its boxes), and name themselves when a core has no row;
+- GeoSlicer's depth file: two columns, top and bottom, no header (or a header naming only top
+  and bottom), one row per core in the natural order of the core names (core_2 before core_10);
+- a table with a header naming the core, top, bottom and (optionally) flip columns, rows matched
+  on the core name or its folder name, in any order; a folder holding several series gives
+  several cores (``box3_s1``, ``box3_s2``: :func:`..dicom.discover.series_suffixes`), and a row
+  may name each of them instead of the folder; rows for cores not in the batch are passed over
+  (one table for the whole well serves a batch of some of its boxes), and name themselves when a
+  core has no row.  The header may be written as labs write it: ``Core,Top (m),Bottom (m)``,
+  ``Core ID,Top Depth,Bottom Depth``, ``core,top_ft,bottom_ft`` (:data:`COLUMN_NAMES`; other
+  columns are passed over);
 
 both as a spreadsheet saves them: comma, semicolon, tab or space separated, with a decimal comma
 where the separator is not a comma ("2450,75" in a ``;`` file, as Excel writes it in Brazil), in
-UTF-8, UTF-16 or Windows-1252;
+UTF-8, UTF-16 or Windows-1252, or an Excel workbook (``.xlsx``, its first sheet, read with
+openpyxl);
 - a start depth and a fixed core length, for cores laid back to back.
+
+Depths are metres unless the header gives a unit (``Top (ft)``, ``Bottom [m]``, ``top_ft``) or
+the caller does (``--depth-unit ft``); the two must agree.  Feet are converted to metres on
+reading (0.3048 m exactly): everything after this module is in metres.
 
 Checks: bottom below top, no two cores overlapping, exactly one row per core, and (against the
 scans) the scanned length close to the listed interval — a difference is a warning, everything
@@ -31,6 +39,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..dicom.discover import SERIES_SUFFIX, natural_key
+from ..messages import one_line
 
 
 class DepthError(Exception):
@@ -47,6 +56,15 @@ class CoreDepth:
     flip: bool = False
     line: Optional[int] = None  # where it was read, for messages
     folder: Optional[str] = None  # the core folder the row is for (its name as a core); None: ``core``
+    unit: str = "m"  # the unit the table wrote it in (the numbers here are metres), for messages
+
+    def shown(self, metres: float) -> str:
+        """A depth of this core in the unit its table used: "2450.9 m", "8041.3 ft"."""
+        return "%g %s" % (round(metres / DEPTH_UNITS[self.unit], 9), self.unit)
+
+    def interval(self) -> str:
+        """"2450.9–2451.8 m" in the unit its table used."""
+        return "%g–%s" % (round(self.top_m / DEPTH_UNITS[self.unit], 9), self.shown(self.bottom_m))
 
     @property
     def folder_name(self) -> str:
@@ -57,33 +75,128 @@ class CoreDepth:
         return (self.bottom_m - self.top_m) * 1000.0
 
 
-def read_depth_table(path: Path, core_names: Sequence[str],
-                     folder_names: Optional[Mapping[str, str]] = None) -> Dict[str, CoreDepth]:
-    """Depths for the core folders ``core_names`` (each by the name its core gets when it holds
-    one series) from ``path`` (GeoSlicer's two columns, or a CSV with a header).
+FEET_IN_METRES = 0.3048  # the international foot, exactly
+DEPTH_UNITS = {"m": 1.0, "ft": FEET_IN_METRES}  # what --depth-unit accepts, in metres
+_UNIT_WORDS = {"m": "m", "metre": "m", "metres": "m", "meter": "m", "meters": "m", "mbsf": "m", "md": "m",
+               "ft": "ft", "feet": "ft", "foot": "ft", "fbsf": "ft"}
+_UNIT_TEXT = {"m": "metres", "ft": "feet"}  # for messages: "'abc' is not a depth in feet"
+COLUMN_NAMES = {  # what a header may call each column (any case, "_" "-" "." as spaces, the unit apart)
+    "core": ("core", "core id", "core name", "core no", "core number", "core #", "name", "id"),
+    "top": ("top", "top depth", "depth top", "top md", "from", "from depth", "depth from"),
+    "bottom": ("bottom", "bottom depth", "depth bottom", "bottom md", "base", "base depth", "bot", "to",
+               "to depth", "depth to"),
+    "flip": ("flip", "flipped"),
+}
+XLSX_MISSING = "reading an Excel workbook (.xlsx) needs openpyxl: pip install openpyxl"
 
-    ``folder_names`` maps a core name to its folder's name, so CSV rows may use either.  A CSV row
+
+def unit_factor(unit: Optional[str]) -> float:
+    """Metres per ``unit`` ("m", "ft"; None: metres)."""
+    return DEPTH_UNITS[unit or "m"]
+
+
+def read_depth_table(path: Path, core_names: Sequence[str],
+                     folder_names: Optional[Mapping[str, str]] = None,
+                     unit: Optional[str] = None) -> Dict[str, CoreDepth]:
+    """Depths for the core folders ``core_names`` (each by the name its core gets when it holds
+    one series) from ``path`` (GeoSlicer's two columns, or a table with a header; text or .xlsx).
+
+    ``folder_names`` maps a core name to its folder's name, so named rows may use either.  A row
     may also name one core of a folder holding several series (``box3_s2``); the depths are keyed
     by what the row names, and each says its ``folder``.  Whether a folder holds several series is
     known only once it is scanned: the batch checks after converting that every core found a row
-    (:func:`unplaced_reason`).
+    (:func:`unplaced_reason`).  ``unit`` ("m" or "ft", ``--depth-unit``): the unit of depths whose
+    header names none; None: what the header names, else metres.
     """
     path = Path(path)
     try:
-        text = _spreadsheet_text(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise DepthError("%s: cannot read the depth table (%s)" % (path, exc)) from None
-    rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
-    if not rows:
+    table = _Table.of(path, data)
+    if not table.rows:
         raise DepthError("%s: no depths in the file" % path)
-    dialect = _Dialect.of(rows[0][1])
-    first_cells = dialect.cells(rows[0][1])
-    if first_cells and not dialect.is_number(first_cells[0]):
-        depths = _named_rows(path, rows, core_names, folder_names or {}, dialect)
+    first_cells = table.rows[0][1]
+    if first_cells and not table.dialect.is_number(first_cells[0]):
+        header = _Header.of(path, table.rows[0], unit)
+        if "core" not in header.columns:  # "Top (ft),Bottom (ft)": GeoSlicer's rows under a header
+            depths = _ordered_rows(path, table.rows[1:], core_names, table.dialect, header)
+        else:
+            depths = _named_rows(path, table.rows, core_names, folder_names or {}, table.dialect, header)
     else:
-        depths = _ordered_rows(path, rows, core_names, dialect)
+        depths = _ordered_rows(path, table.rows, core_names, table.dialect, _Header.plain(unit))
     check_intervals(path, depths)
     return depths
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table's rows (line number, cells), comments and empty rows left out, and how its
+    numbers are written."""
+
+    rows: List[Tuple[int, List[str]]]
+    dialect: "_Dialect"
+
+    @classmethod
+    def of(cls, path: Path, data: bytes) -> "_Table":
+        kind = _binary_kind(data)
+        if kind == "xlsx":
+            return cls(_workbook_rows(path), _Dialect(None, True))
+        if kind is not None:
+            raise DepthError("%s: %s, not a depth table: save it as .xlsx or as CSV" % (path, kind))
+        text = _spreadsheet_text(data)
+        if "\x00" in text:  # a picture, a PDF, a zip: never its bytes in a message
+            raise DepthError("%s: binary data, not a depth table (a CSV or text table, or an .xlsx workbook)" % path)
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+                 if line.strip() and not line.lstrip().startswith("#")]
+        dialect = _Dialect.of(lines[0][1]) if lines else _Dialect(",", False)
+        return cls([(n, dialect.cells(line)) for n, line in lines], dialect)
+
+
+def _binary_kind(data: bytes) -> Optional[str]:
+    """"xlsx" for a zip file (an Office Open XML workbook: openpyxl says if it is not), what
+    other spreadsheet file it is (for the error), or None for text."""
+    if data[:4] == b"PK\x03\x04":
+        if b"mimetypeapplication/vnd.oasis.opendocument" in data[:200]:
+            return "an OpenDocument spreadsheet (.ods)"
+        return "xlsx"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "a legacy Excel workbook (.xls)"
+    return None
+
+
+def _workbook_rows(path: Path) -> List[Tuple[int, List[str]]]:
+    """The first sheet's rows as text cells (row number, cells), empty rows and ``#`` rows left
+    out, empty cells at the end dropped; numbers as Python writes them, TRUE/FALSE as true/false."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise DepthError("%s: %s" % (path, XLSX_MISSING)) from None
+    try:
+        workbook = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    except Exception as exc:  # a damaged or encrypted workbook: openpyxl raises many types
+        raise DepthError("%s: not readable as an Excel workbook (%s)" % (path, one_line(exc))) from None
+    try:
+        rows = []
+        for number, values in enumerate(workbook.worksheets[0].iter_rows(values_only=True), 1):
+            cells = [_cell_text(value) for value in values]
+            while cells and not cells[-1]:
+                cells.pop()
+            if cells and not cells[0].startswith("#"):
+                rows.append((number, cells))
+        return rows
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).strip()
 
 
 def _spreadsheet_text(data: bytes) -> str:
@@ -98,12 +211,94 @@ def _spreadsheet_text(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def back_to_back(core_names: Sequence[str], start_m: float, length_m: float) -> Dict[str, CoreDepth]:
-    """Cores of equal length one after another from ``start_m``, in natural name order."""
+@dataclass(frozen=True)
+class _Header:
+    """Which cell holds which column (core, top, bottom, flip: :data:`COLUMN_NAMES`), and the
+    unit of the top and bottom depths."""
+
+    columns: Dict[str, int]
+    units: Dict[str, str]  # "top", "bottom" → "m" or "ft"
+
+    @classmethod
+    def plain(cls, unit: Optional[str]) -> "_Header":
+        """No header: top and bottom in the first two cells, in ``unit`` (None: metres)."""
+        return cls({"top": 0, "bottom": 1}, {"top": unit or "m", "bottom": unit or "m"})
+
+    @classmethod
+    def of(cls, path: Path, row: Tuple[int, List[str]], unit: Optional[str]) -> "_Header":
+        """The header ``row``; ``unit``: the caller's (``--depth-unit``), which a unit the header
+        names must agree with.  A depth column without a unit takes the other's, else ``unit``,
+        else metres ("Top (ft), Bottom": both in feet)."""
+        number, cells = row
+        columns: Dict[str, int] = {}
+        stated: Dict[str, str] = {}  # role → the unit its header cell names
+        for index, cell in enumerate(cells):
+            role, cell_unit = _column(path, number, cell)
+            if role is None:
+                continue  # a lab's other columns: lithology, recovery, remarks
+            if role in columns:
+                raise DepthError("%s line %d: columns %r and %r both give the core's %s" % (
+                    path, number, cells[columns[role]], cell, role))
+            columns[role] = index
+            if cell_unit is not None:
+                if unit is not None and cell_unit != unit:
+                    raise DepthError("%s line %d: column %r is in %s but --depth-unit says %s" % (
+                        path, number, cell, cell_unit, unit))
+                stated[role] = cell_unit
+        if "top" not in columns or "bottom" not in columns:
+            raise DepthError("%s line %d: the header needs columns core, top, bottom[, flip] (got %s); accepted "
+                             "names: %s" % (path, number, ", ".join(cells), "; ".join(
+                                 "%s: %s" % (role, ", ".join(names)) for role, names in COLUMN_NAMES.items())))
+        default = unit or (next(iter(stated.values())) if len(set(stated.values())) == 1 else "m")
+        return cls(columns, {role: stated.get(role, default) for role in ("top", "bottom")})
+
+    def cell(self, cells: Sequence[str], role: str) -> str:
+        index = self.columns.get(role)
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    def depth(self, path: Path, line: int, cells: Sequence[str], role: str, dialect: "_Dialect") -> float:
+        """The ``role`` ("top" or "bottom") cell of a row, in metres."""
+        unit = self.units[role]
+        return dialect.number(path, line, self.cell(cells, role), unit) * DEPTH_UNITS[unit]
+
+
+_UNIT_CELL = re.compile(r"(?P<name>.*?)\s*[(\[]\s*(?P<unit>[^)\]]*?)\s*[)\]]\s*")  # "Top Depth (ft)"
+_UNIT_SUFFIX = re.compile(r"(?P<name>.+?) (?P<unit>m|ft|metres|meters|feet)")  # "top_m", normalised
+
+
+def _column(path: Path, line: int, cell: str) -> Tuple[Optional[str], Optional[str]]:
+    """(the column a header cell names, or None; its unit, or None): ``Top (m)``, ``top_ft``,
+    ``Bottom Depth [ft]``.  A depth column's unit that is no length unit this knows is an error,
+    never a depth silently taken as metres."""
+    text, unit = cell.strip(), None
+    bracketed = _UNIT_CELL.fullmatch(text)
+    if bracketed:
+        text, unit = bracketed.group("name"), bracketed.group("unit").strip().lower()
+    name = " ".join(re.sub(r"[_\-.]+", " ", text.lower()).split())
+    role = _role(name)
+    if role is None and unit is None:
+        suffixed = _UNIT_SUFFIX.fullmatch(name)
+        if suffixed and _role(suffixed.group("name")) in ("top", "bottom"):
+            role, unit = _role(suffixed.group("name")), suffixed.group("unit")
+    if role not in ("top", "bottom") or unit is None:
+        return role, None
+    if unit not in _UNIT_WORDS:
+        raise DepthError("%s line %d: column %r: %r is not a depth unit this reads (m or ft)" % (
+            path, line, cell, unit))
+    return role, _UNIT_WORDS[unit]
+
+
+def _role(name: str) -> Optional[str]:
+    return next((role for role, names in COLUMN_NAMES.items() if name in names), None)
+
+
+def back_to_back(core_names: Sequence[str], start_m: float, length_m: float, unit: str = "m") -> Dict[str, CoreDepth]:
+    """Cores of equal length one after another from ``start_m``, in natural name order
+    (``unit``: what the user gave them in, for messages)."""
     if length_m <= 0:
-        raise DepthError("--core-length must be positive (got %g)" % length_m)
+        raise DepthError("--core-length must be positive (got %g %s)" % (length_m / DEPTH_UNITS[unit], unit))
     ordered = sorted(core_names, key=natural_key)
-    return {name: CoreDepth(name, start_m + n * length_m, start_m + (n + 1) * length_m, folder=name)
+    return {name: CoreDepth(name, start_m + n * length_m, start_m + (n + 1) * length_m, folder=name, unit=unit)
             for n, name in enumerate(ordered)}
 
 
@@ -111,14 +306,13 @@ def check_intervals(path: object, depths: Mapping[str, CoreDepth]) -> None:
     """Bottom below top for every core, and no two intervals overlapping."""
     for depth in depths.values():
         if not depth.bottom_m > depth.top_m:
-            raise DepthError("%s line %s: bottom %g m is not below top %g m (core %s)" % (
-                path, depth.line, depth.bottom_m, depth.top_m, depth.core))
+            raise DepthError("%s line %s: bottom %s is not below top %s (core %s)" % (
+                path, depth.line, depth.shown(depth.bottom_m), depth.shown(depth.top_m), depth.core))
     ordered = sorted(depths.values(), key=lambda d: d.top_m)
     for upper, lower in zip(ordered, ordered[1:]):
         if lower.top_m < upper.bottom_m - 1e-9:
-            raise DepthError("%s line %s: core %s (%g–%g m) overlaps core %s (%g–%g m)" % (
-                path, lower.line, lower.core, lower.top_m, lower.bottom_m, upper.core, upper.top_m,
-                upper.bottom_m))
+            raise DepthError("%s line %s: core %s (%s) overlaps core %s (%s)" % (
+                path, lower.line, lower.core, lower.interval(), upper.core, upper.interval()))
 
 
 def length_warnings(depths: Mapping[str, CoreDepth], scanned_mm: Mapping[str, float],
@@ -160,29 +354,25 @@ def _where(depth: CoreDepth) -> str:
     return "line %d" % depth.line if depth.line else "--start-depth/--core-length"
 
 
-def _ordered_rows(path: Path, rows: List[tuple], core_names: Sequence[str], dialect: "_Dialect") -> Dict[str, CoreDepth]:
+def _ordered_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Sequence[str], dialect: "_Dialect",
+                  header: _Header) -> Dict[str, CoreDepth]:
     ordered = sorted(core_names, key=natural_key)
     if len(rows) != len(ordered):
         raise DepthError("%s: %d depth rows for %d cores (one row per core, in core-name order)" % (
             path, len(rows), len(ordered)))
     depths = {}
-    for (number, line), name in zip(rows, ordered):
-        cells = dialect.cells(line)
+    for (number, cells), name in zip(rows, ordered):
         if len(cells) < 2:
-            raise DepthError("%s line %d: expected two numbers, top and bottom in metres: %r" % (
-                path, number, line.strip()))
-        top, bottom = dialect.number(path, number, cells[0]), dialect.number(path, number, cells[1])
-        depths[name] = CoreDepth(name, top, bottom, False, number, name)
+            raise DepthError("%s line %d: expected two numbers, top and bottom in %s: %r" % (
+                path, number, _UNIT_TEXT[header.units["top"]], " ".join(cells)))
+        depths[name] = CoreDepth(name, header.depth(path, number, cells, "top", dialect),
+                                 header.depth(path, number, cells, "bottom", dialect), False, number, name,
+                                 header.units["top"])
     return depths
 
 
-def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
-                folder_names: Mapping[str, str], dialect: "_Dialect") -> Dict[str, CoreDepth]:
-    header = [c.strip().lower() for c in dialect.cells(rows[0][1])]
-    for needed in ("core", "top", "bottom"):
-        if needed not in header:
-            raise DepthError("%s line %d: the header needs columns core, top, bottom[, flip] (got %s)" % (
-                path, rows[0][0], ", ".join(header)))
+def _named_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Sequence[str],
+                folder_names: Mapping[str, str], dialect: "_Dialect", header: _Header) -> Dict[str, CoreDepth]:
     lookup: Dict[str, str] = {}
     for name in core_names:
         lookup[name.lower()] = name
@@ -190,9 +380,8 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
         lookup.setdefault(folder.lower(), name)
     depths: Dict[str, CoreDepth] = {}
     strangers: List[str] = []  # rows for cores not in this batch: a well-wide table, or typos
-    for number, line in rows[1:]:
-        cells = dict(zip(header, dialect.cells(line)))
-        label = (cells.get("core") or "").strip()
+    for number, cells in rows[1:]:
+        label = header.cell(cells, "core").strip()
         name, folder = _resolve(label, lookup)
         if name is None or folder is None:
             strangers.append("%r (line %d)" % (label, number))
@@ -205,9 +394,9 @@ def _named_rows(path: Path, rows: List[tuple], core_names: Sequence[str],
             raise DepthError("%s line %d: %s and %s (line %s) are the same core folder %s: give a row for the "
                              "folder or one for each of its cores, not both" % (
                                  path, number, name, other.core, other.line, folder))
-        depths[name] = CoreDepth(name, dialect.number(path, number, cells.get("top", "")),
-                                 dialect.number(path, number, cells.get("bottom", "")),
-                                 _flip(path, number, cells.get("flip") or ""), number, folder)
+        depths[name] = CoreDepth(name, header.depth(path, number, cells, "top", dialect),
+                                 header.depth(path, number, cells, "bottom", dialect),
+                                 _flip(path, number, header.cell(cells, "flip")), number, folder, header.units["top"])
     covered = {d.folder for d in depths.values()}
     missing = [n for n in core_names if n not in covered]
     if missing:
@@ -282,12 +471,13 @@ class _Dialect:
         return _NUMBER.fullmatch(text) is not None or (
             self.decimal_comma and _DECIMAL_COMMA_NUMBER.fullmatch(text) is not None)
 
-    def number(self, path: Path, line: int, text: str) -> float:
+    def number(self, path: Path, line: int, text: str, unit: str = "m") -> float:
+        """The depth ``text`` in ``unit`` (not converted)."""
         if not self.is_number(text):
-            raise DepthError("%s line %d: %r is not a depth in metres" % (path, line, text))
+            raise DepthError("%s line %d: %r is not a depth in %s" % (path, line, text, _UNIT_TEXT[unit]))
         value = float(text.strip().replace(",", "."))
         if not math.isfinite(value):  # 1e309 reads as infinity
-            raise DepthError("%s line %d: %r is not a finite depth in metres" % (path, line, text))
+            raise DepthError("%s line %d: %r is not a finite depth in %s" % (path, line, text, _UNIT_TEXT[unit]))
         return value
 
 

@@ -14,9 +14,10 @@ from typing import Optional
 class SceneOptions:
     """Depth placement and the whole-well scene (``--depths`` … ``--well-name``)."""
 
-    depths_file: Optional[Path] = None  # GeoSlicer's two columns, or a CSV core,top,bottom[,flip]
-    start_depth_m: Optional[float] = None  # with core_length_m: cores back to back
+    depths_file: Optional[Path] = None  # GeoSlicer's two columns, or a table core,top,bottom[,flip] (.xlsx too)
+    start_depth_m: Optional[float] = None  # with core_length_m: cores back to back (in depth_unit)
     core_length_m: Optional[float] = None
+    depth_unit: Optional[str] = None  # --depth-unit m|ft: of the depths given; None: the table's header, else m
     flip_all: bool = False  # every core's scan runs bottom to top
     build_scene: bool = False  # write scene/, well_strip.png and scene.mrml
     memory_budget: Optional[int] = None  # bytes of voxels in the scene; None = a quarter of RAM
