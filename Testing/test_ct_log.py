@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import by_name, convert_tree
 
-from CoreBatchLoaderLib.analysis.ct_log import STATISTICS, CtLog, read_log_csv
+from CoreBatchLoaderLib.analysis.ct_log import STATISTICS, CtLog, read_log_csv, statistic
 from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
 
 NOISE = 35.0
@@ -17,8 +17,8 @@ LAYERED = CorePhantom(rows=192, columns=192, liner="aluminium", touching=True, t
                       missing=(50,), slices=64)
 
 
-def column(rows: np.ndarray, name: str) -> np.ndarray:
-    return rows[:, STATISTICS.index(name)]
+def column(rows: np.ndarray, mnemonic: str) -> np.ndarray:
+    return rows[:, statistic(mnemonic)]
 
 
 @pytest.fixture(scope="module")
@@ -32,26 +32,26 @@ def layered(tmp_path_factory):
 def test_layer_means_and_noise_match_the_phantom(layered):
     truth, record, out = layered
     first, distance, ks, rows = read_log_csv(out / record.ct_log)
-    assert first == "distance_mm" and list(ks) == list(range(LAYERED.slices))
+    assert first == "DIST[MM]" and list(ks) == list(range(LAYERED.slices))
     assert distance == pytest.approx((ks + 0.5) * LAYERED.slice_spacing)
     known = ~np.isnan(truth.layer_hu)
     assert {1400.0, 2300.0, 1800.0} <= set(truth.layer_hu[known])
-    for name in ("ct_mean_hu", "ct_median_hu"):
+    for name in ("CTMEAN", "CTMED"):
         assert np.abs(column(rows, name)[known] - truth.layer_hu[known]).max() <= 20.0
-    assert np.abs(column(rows, "ct_std_hu")[known] - NOISE).max() <= 10.0
-    p10, p90 = column(rows, "ct_p10_hu")[known], column(rows, "ct_p90_hu")[known]
+    assert np.abs(column(rows, "CTSTD")[known] - NOISE).max() <= 10.0
+    p10, p90 = column(rows, "CTP10")[known], column(rows, "CTP90")[known]
     z90 = 1.2816  # normal quantile: P10/P90 of Gaussian noise about the layer's CT number
     assert np.abs(p10 - (truth.layer_hu[known] - z90 * NOISE)).max() <= 20.0
     assert np.abs(p90 - (truth.layer_hu[known] + z90 * NOISE)).max() <= 20.0
-    assert np.all(column(rows, "void_fraction")[known] == 0.0)
+    assert np.all(column(rows, "VOIDFR")[known] == 0.0)
 
 
 def test_diameter_and_centre_match_the_phantom(layered):
     truth, record, out = layered
     _, _, ks, rows = read_log_csv(out / record.ct_log)
-    written = ~np.isnan(column(rows, "diameter_mm"))
-    assert np.abs(column(rows, "diameter_mm")[written] - LAYERED.diameter_mm).max() <= 1.0
-    centres = np.column_stack([column(rows, "centre_i_px"), column(rows, "centre_j_px")])
+    written = ~np.isnan(column(rows, "DIAM"))
+    assert np.abs(column(rows, "DIAM")[written] - LAYERED.diameter_mm).max() <= 1.0
+    centres = np.column_stack([column(rows, "CENTI"), column(rows, "CENTJ")])
     measured = ~np.isnan(centres[:, 0])  # where the section was found, not carried over
     assert np.abs(centres[measured] - truth.centres_ij[measured]).max() < 1.0
     gaps = np.diff(np.nonzero(measured)[0])
@@ -67,16 +67,16 @@ def test_a_straight_core_is_searched_less_often_and_measured_all_the_same(tmp_pa
     truth = well_of_phantoms(tmp_path / "in", [straight])[0]
     record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core_001"]
     _, _, _, rows = read_log_csv(tmp_path / "out" / record.ct_log)
-    measured = np.nonzero(~np.isnan(column(rows, "centre_i_px")))[0]
+    measured = np.nonzero(~np.isnan(column(rows, "CENTI")))[0]
     gaps = np.diff(measured) * straight.slice_spacing
     assert 10.0 < gaps.max() <= 40.0 and measured[0] == 0 and len(measured) >= 3
     known = ~np.isnan(truth.layer_hu)
     assert known.sum() > 100 and not np.isnan(rows[known, :7]).any()
-    for name in ("ct_mean_hu", "ct_median_hu"):
+    for name in ("CTMEAN", "CTMED"):
         assert np.abs(column(rows, name)[known] - truth.layer_hu[known]).max() <= 20.0
-    assert np.abs(column(rows, "ct_std_hu")[known] - NOISE).max() <= 10.0
-    assert np.abs(column(rows, "diameter_mm")[known] - straight.diameter_mm).max() <= 1.0
-    assert np.all(column(rows, "void_fraction")[known] == 0.0)
+    assert np.abs(column(rows, "CTSTD")[known] - NOISE).max() <= 10.0
+    assert np.abs(column(rows, "DIAM")[known] - straight.diameter_mm).max() <= 1.0
+    assert np.all(column(rows, "VOIDFR")[known] == 0.0)
     assert record.axis_tilt_deg == pytest.approx(0.0, abs=0.3)
 
 
@@ -104,7 +104,7 @@ def test_rubble_foam_and_end_caps(tmp_path):
     truth = well_of_phantoms(tmp_path / "in", [phantom])[0]
     record = by_name(convert_tree(tmp_path / "in", tmp_path / "out"))["core_001"]
     _, _, _, rows = read_log_csv(tmp_path / "out" / record.ct_log)
-    void = column(rows, "void_fraction")
+    void = column(rows, "VOIDFR")
     assert np.isnan(void[[0, 1, 2, 59]]).all()  # no core: empty, not zero
     rubble = np.array(range(20, 26))
     assert np.all(void[rubble] > 0.1) and np.all(void[rubble] < truth.rubble_void_fraction[rubble] + 0.15)
@@ -141,7 +141,7 @@ def test_no_ct_log_option(tmp_path):
     assert main(["convert", str(tmp_path / "in"), str(tmp_path / "out2"), "--void-threshold", "3000", "--quiet",
                  "--workers", "1", "--no-fsync"]) == 0
     _, _, _, rows = read_log_csv(tmp_path / "out2" / "logs" / "core_001.csv")
-    assert np.all(column(rows, "void_fraction") > 0.99)  # all rock lies below 3000 HU
+    assert np.all(column(rows, "VOIDFR") > 0.99)  # all rock lies below 3000 HU
 
 
 def test_in_a_thread_or_inline_the_log_is_the_same(tmp_path):
@@ -202,3 +202,24 @@ def test_values_that_are_not_hounsfield_units_are_said_so_not_logged_as_rock(tmp
     assert "no air in 12 of the 12 slices searched" in warning
     _, _, _, rows = read_log_csv(tmp_path / "out" / "logs" / "raw.csv")
     assert not np.isfinite(rows).any()  # empty rows, not numbers of air taken for rock
+
+
+def test_the_docs_naming_table_is_the_codes_one_naming_table():
+    """docs/ct-log.md shows CURVES (header, mnemonic, unit) row for row: one table, two views."""
+    from conftest import ROOT
+    from CoreBatchLoaderLib.analysis.ct_log import CURVES
+    text = (ROOT / "docs" / "ct-log.md").read_text(encoding="utf-8")
+    table = text[text.index("| CSV header | LAS mnemonic |"):].split("\n\n")[0].splitlines()[2:]
+    rows = [[cell.strip().strip("`") for cell in line.strip("|").split("|")][:3] for line in table]
+    assert rows == [[c.column, c.mnemonic, c.unit or "–"] for c in CURVES]
+
+
+def test_a_log_written_before_the_naming_table_still_reads(tmp_path):
+    """A rerun over an output folder of an earlier version: its logs read (the well's step then
+    rewrites them in the one scheme)."""
+    path = tmp_path / "core.csv"
+    path.write_text("distance_mm,k,ct_mean_hu,ct_median_hu,ct_std_hu,ct_p10_hu,ct_p90_hu,void_fraction,diameter_mm,"
+                    "centre_i_px,centre_j_px\n0.5000,0,1800.00,1801.00,30.00,1760.00,1840.00,0.0000,60.00,,\n")
+    first, values, ks, rows = read_log_csv(path)
+    assert first == "DIST[MM]" and list(values) == [0.5] and list(ks) == [0]
+    assert rows[0, statistic("CTMEAN")] == 1800.0 and np.isnan(rows[0, statistic("CENTI")])

@@ -6,18 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from CoreBatchLoaderLib.analysis.ct_log import DEPTH_COLUMN, DISTANCE_COLUMN, STATISTICS
+from CoreBatchLoaderLib.analysis.ct_log import DEPTH_COLUMN, DISTANCE_COLUMN, STATISTIC_CURVES, STATISTICS
 from CoreBatchLoaderLib.report.log_svg import core_profile
 
 
 def write_log(path: Path, first_column: str, rows: list) -> Path:
-    lines = [",".join([first_column, "k"] + list(STATISTICS))]
+    lines = [",".join([first_column, "K"] + list(STATISTICS))]
     for k, (first, mean) in enumerate(rows):
-        values = {name: "" for name in STATISTICS}
-        values.update(ct_mean_hu="%.2f" % mean, ct_median_hu="%.2f" % mean, ct_std_hu="30.00",
-                      ct_p10_hu="%.2f" % (mean - 40), ct_p90_hu="%.2f" % (mean + 40), void_fraction="0.0000",
-                      diameter_mm="100.00")
-        lines.append(",".join([repr(first), str(k)] + [values[name] for name in STATISTICS]))
+        values = dict(CTMEAN="%.2f" % mean, CTMED="%.2f" % mean, CTSTD="30.00", CTP10="%.2f" % (mean - 40),
+                      CTP90="%.2f" % (mean + 40), VOIDFR="0.0000", DIAM="100.00")
+        lines.append(",".join([repr(first), str(k)] + [values.get(c.mnemonic, "") for c in STATISTIC_CURVES]))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

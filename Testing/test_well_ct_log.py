@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ def run_well(root: Path, scene: bool = True, **convert: object):
     truth = well_of_phantoms(root / "in", PHANTOMS)
     (root / "depths.csv").write_text(DEPTHS)
     options = BatchOptions(convert=ConvertOptions(durable=False, **convert), workers=1,
-                           scene=SceneOptions(depths_file=root / "depths.csv", build_scene=scene, well_name="Phantom 1"))
+                           scene=SceneOptions(depths_file=root / "depths.csv", build_scene=scene, well_name="Phantom 1",
+                                              company="Core Lab 7", field="Campos", uwi="7-PHA-1-RJS"))
     return truth, run_batch(root / "in", root / "out", options)
 
 
@@ -66,15 +68,20 @@ def slice_depths_in_scene(out: Path) -> dict:
 def test_the_las_file_reads_back_with_its_curves_units_and_well_section(well):
     _, result, out = well
     assert result.well.log.las == out / "well_ct_log.las"
+    before = time.strftime("%Y-%m-%d")  # the fixture ran today (a run across midnight: either day)
     las = lasio.read(str(out / "well_ct_log.las"))
     assert [c.mnemonic for c in las.curves] == ["DEPT", "CTMEAN", "CTMED", "CTSTD", "CTP10", "CTP90", "VOIDFR", "DIAM"]
     assert [c.unit for c in las.curves] == ["M", "HU", "HU", "HU", "HU", "HU", "V/V", "MM"]
     assert las.well["WELL"].value == "Phantom 1" and float(las.well["NULL"].value) == -999.25
+    assert (las.well["COMP"].value, las.well["FLD"].value, las.well["UWI"].value) == ("Core Lab 7", "Campos", "7-PHA-1-RJS")
+    assert las.well["DATE"].value in (before, time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400)))
     depth = las.index
-    step = float(las.well["STEP"].value)
-    assert step == pytest.approx(0.0005)  # the finest slice spacing (core_003: 0.5 mm)
-    assert np.diff(depth) == pytest.approx(step, abs=1e-6)
-    assert float(las.well["STRT"].value) == pytest.approx(depth[0]) and float(las.well["STOP"].value) == pytest.approx(depth[-1])
+    # STRT and STOP: the cored interval's top (core_001's) and bottom (core_003's), rows there too
+    assert float(las.well["STRT"].value) == depth[0] == 2450.0 and float(las.well["STOP"].value) == depth[-1] == 2450.21
+    assert float(las.well["STEP"].value) == 0  # irregular (LAS 2.0): the end rows lie half a slice off
+    assert np.diff(depth[1:-1]) == pytest.approx(0.0005, abs=1e-6)  # the finest slice spacing (core_003: 0.5 mm)
+    assert 0 < depth[1] - depth[0] <= 0.0005 and 0 < depth[-1] - depth[-2] <= 0.0005
+    assert "every 0.0005 m on the slice centres" in las.other
     params = {p.mnemonic: (p.value, p.descr) for p in las.params}
     assert params["TOP2"] == (pytest.approx(2450.10), "core_002 top") and params["BOT3"][0] == pytest.approx(2450.21)
     assert "core_002 2450.1000 2450.1600 flipped" in las.other
@@ -96,12 +103,12 @@ def test_each_slice_is_at_the_depth_the_scene_gives_it_also_flipped(well):
     in_scene = slice_depths_in_scene(out)
     for series, record in zip(truth, result.records):
         first, depth_m, ks, rows = read_log_csv(out / record.ct_log)
-        assert first == "depth_m"
+        assert first == "DEPT[M]"
         assert depth_m == pytest.approx(in_scene[record.name], abs=1e-6)
         # the LAS row at each slice's depth holds that slice's CT mean, and the layer's truth
         known = np.nonzero(~np.isnan(series.layer_hu))[0]
         nearest = np.abs(las.index[None, :] - depth_m[known, None]).argmin(axis=1)
-        assert np.abs(las.index[nearest] - depth_m[known]).max() <= float(las.well["STEP"].value) / 2 + 1e-7
+        assert np.abs(las.index[nearest] - depth_m[known]).max() <= 0.0005 / 2 + 1e-7
         if record.name == "core_003":  # the finest core: the rows lie on its slices, one each
             assert las.index[nearest] == pytest.approx(depth_m[known], abs=1e-6)
             assert las["CTMEAN"][nearest] == pytest.approx(rows[known, 0], abs=0.01)
@@ -132,15 +139,16 @@ def test_slicer_reads_the_scenes_table_and_plot_chart(well):
     table = tables[0].GetTable()
     las = lasio.read(str(out / "well_ct_log.las"))
     assert table.GetNumberOfRows() == len(las.index)
-    column = table.GetColumnByName("CTMEAN")
+    column = table.GetColumnByName("CTMEAN[HU]")  # the LAS's names, the unit in the header
+    assert tables[0].GetColumnUnitLabel("CTMEAN[HU]") == "HU" and tables[0].GetColumnUnitLabel("DEPT[M]") == "M"
     values = np.array([column.GetValue(n) for n in range(table.GetNumberOfRows())])
     assert values == pytest.approx(las["CTMEAN"], abs=0.01, nan_ok=True)
     charts = [scene.GetNthNodeByClass(n, "vtkMRMLPlotChartNode") for n in range(scene.GetNumberOfNodesByClass("vtkMRMLPlotChartNode"))]
     assert len(charts) == 1
     from CoreBatchLoaderLib.mrml.ct_log import log_series_columns
-    assert sorted(log_series_columns(charts[0]).values()) == ["CTMEAN", "CTP10", "CTP90"]
+    assert sorted(log_series_columns(charts[0]).values()) == ["CTMEAN[HU]", "CTP10[HU]", "CTP90[HU]"]
     series = scene.GetNodeByID(charts[0].GetNthPlotSeriesNodeID(0))
-    assert series.GetTableNodeID() == tables[0].GetID() and series.GetXColumnName() == "DEPT"
+    assert series.GetTableNodeID() == tables[0].GetID() and series.GetXColumnName() == "DEPT[M]"
 
 
 def test_the_report_shows_the_log_track_beside_the_well_strip(well):
@@ -212,3 +220,8 @@ def test_a_depth_table_in_feet_from_a_workbook_places_the_log_in_metres(tmp_path
     las = lasio.read(str(result.well.log.las))
     params = {p.mnemonic: p.value for p in las.params}
     assert params["TOP1"] == pytest.approx(8038.0 * 0.3048) and params["BOT2"] == pytest.approx(8038.5 * 0.3048)
+    assert float(las.well["STRT"].value) == pytest.approx(8038.0 * 0.3048, abs=1e-6)
+    # no --company, --field, --uwi: empty, and each says which option fills it
+    assert [(las.well[m].value, las.well[m].descr) for m in ("COMP", "FLD", "UWI")] == [
+        ("", "COMPANY (not given, see --company)"), ("", "FIELD (not given, see --field)"),
+        ("", "UNIQUE WELL ID (not given, see --uwi)")]

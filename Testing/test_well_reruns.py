@@ -125,7 +125,7 @@ def test_a_rerun_with_a_core_moved_and_flipped_gives_what_a_fresh_run_gives(tmp_
     again, new = depth_outputs(tmp_path / "out", "core_001"), depth_outputs(tmp_path / "fresh", "core_001")
     assert again[0] == new[0] == repr(2451.0 + 0.0005) != before[0]
     assert np.array_equal(again[1], new[1]) and np.array_equal(again[1], before[1][::-1])  # top first: flipped
-    assert again[2] == new[2] == "depth_m" and np.allclose(again[3], new[3]) and new[3][-1] == pytest.approx(2451.0005)
+    assert again[2] == new[2] == "DEPT[M]" and np.allclose(again[3], new[3]) and new[3][-1] == pytest.approx(2451.0005)
     for picture in ("well_unwrap.png", "well_strip.png", "thumbnails/core_001.png"):
         assert (tmp_path / "out" / picture).read_bytes() == (tmp_path / "fresh" / picture).read_bytes(), picture
     assert by_name(rerun)["core_001"].status == "converted"  # its depth changed

@@ -112,7 +112,11 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     well.add_argument("--scene-memory", type=_size, metavar="SIZE",
                       help="voxel memory the scene may take, e.g. 8G, 512MiB, 2GB; more cores are shown as "
                            "downsampled proxies (default: a quarter of RAM, %.1f GiB here)" % (default_budget() / 2 ** 30))
-    well.add_argument("--well-name", metavar="NAME", help="the well's name in the scene (default: INPUT's name)")
+    well.add_argument("--well-name", metavar="NAME",
+                      help="the well's name in the scene and the LAS file (default: INPUT's name)")
+    well.add_argument("--company", metavar="NAME", help="the LAS file's COMP (default: empty, and its note says so)")
+    well.add_argument("--field", metavar="NAME", help="the LAS file's FLD (default: empty)")
+    well.add_argument("--uwi", metavar="ID", help="the LAS file's UWI, the unique well identifier (default: empty)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -273,7 +277,9 @@ def scene_options(args: argparse.Namespace) -> SceneOptions:
                         core_length_m=getattr(args, "core_length", None),
                         depth_unit=getattr(args, "depth_unit", None),
                         flip_all=getattr(args, "flip_all", False), build_scene=getattr(args, "scene", False),
-                        memory_budget=getattr(args, "scene_memory", None), well_name=getattr(args, "well_name", None))
+                        memory_budget=getattr(args, "scene_memory", None), well_name=getattr(args, "well_name", None),
+                        company=getattr(args, "company", None), field=getattr(args, "field", None),
+                        uwi=getattr(args, "uwi", None))
 
 
 class ProgressBar:

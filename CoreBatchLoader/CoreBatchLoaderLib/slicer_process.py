@@ -88,7 +88,8 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
     for option, value in (("--scheduler", options.scheduler), ("--depths", depths),
                           ("--start-depth", scene.start_depth_m), ("--core-length", scene.core_length_m),
                           ("--depth-unit", scene.depth_unit),
-                          ("--scene-memory", scene.memory_budget), ("--well-name", scene.well_name)):
+                          ("--scene-memory", scene.memory_budget), ("--well-name", scene.well_name),
+                          ("--company", scene.company), ("--field", scene.field), ("--uwi", scene.uwi)):
         if value is not None:  # "--option=value": a value starting with "-" (a well named "-7") stays a value
             arguments.append("%s=%s" % (option, repr(value) if isinstance(value, float) else value))  # repr: every digit
     return arguments

@@ -6,25 +6,29 @@ the voxels the section's carry check gathered anyway (:mod:`.slices`), so the lo
 gather of its own; a slice's numbers must cost a few percent of converting it, and 2,048
 voxels give the standard deviation to ±1.6 % of Gaussian noise:
 
-- ``ct_mean_hu``, ``ct_std_hu``; ``ct_median_hu``, ``ct_p10_hu``, ``ct_p90_hu`` from every
-  fourth of those voxels (≤ 512: ~0.08 σ of Gaussian noise);
-- ``void_fraction``: the share below the void threshold (−500 HU by default: air in pores,
-  fractures and between rubble pieces);
-- ``diameter_mm``: the equivalent diameter of the filled cross-section; ``centre_i_px``,
-  ``centre_j_px``: its centre (i = column, j = row) — in the slices where the section was
-  measured (every 10 mm of core and wherever it changes; empty where it was carried over, see
-  :mod:`.slices`).
+- ``CTMEAN``, ``CTSTD``; ``CTMED``, ``CTP10``, ``CTP90`` from every fourth of those voxels
+  (≤ 512: ~0.08 σ of Gaussian noise);
+- ``VOIDFR``: the share below the void threshold (−500 HU by default: air in pores, fractures
+  and between rubble pieces);
+- ``DIAM``: the equivalent diameter of the filled cross-section; ``CENTI``, ``CENTJ``: its
+  centre (i = column, j = row) — in the slices where the section was measured (every 10 mm of
+  core and wherever it changes; empty where it was carried over, see :mod:`.slices`).
+
+Every file that holds the log — this core's CSV, the well's LAS and CSV, the scene's table —
+names its columns from one table, :data:`CURVES`: the LAS 2.0 mnemonic and unit, written
+``CTMEAN[HU]`` as a CSV header (docs/outputs.md shows the table).
 
 A slice without core (a gap, a foam spacer, an end cap, nothing) has empty cells.  At the end
 a straight line is fitted through the centres (in LPS, outliers such as rubble slices left out)
 and its tilt against the scan axis goes into the record (``axis_tilt_deg``, ``axis_point_lps``,
-``axis_direction_lps``), and ``logs/<core>.csv`` is written: first column ``distance_mm``, the
+``axis_direction_lps``), and ``logs/<core>.csv`` is written: first column ``DIST[MM]``, the
 slice centre's distance from the core's top (slice k = 0; the well's step replaces it by
-``depth_m`` once the core's depth and flip are known), then ``k`` and the statistics.
+``DEPT[M]`` once the core's depth and flip are known), then ``K`` and the statistics.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -37,10 +41,55 @@ from .slices import AnalysisContext
 LOGS_DIR = "logs"
 DEFAULT_VOID_THRESHOLD_HU = -500.0
 BLOCK_SLICES = 32  # slices whose statistics are computed together (memory: 32 × 2,048 voxels)
-STATISTICS = ("ct_mean_hu", "ct_median_hu", "ct_std_hu", "ct_p10_hu", "ct_p90_hu", "void_fraction",
-              "diameter_mm", "centre_i_px", "centre_j_px")
-DISTANCE_COLUMN = "distance_mm"
-DEPTH_COLUMN = "depth_m"
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One column of the CT log, named the same in every file that holds it: its LAS 2.0
+    mnemonic and unit, and a description (the LAS ``~Curve`` line, the docs' table)."""
+
+    mnemonic: str
+    unit: str  # as LAS writes it; "" for a count
+    description: str
+    in_well: bool = True  # in the well's LAS and table (the in-plane centre is the core's own)
+    decimals: int = 2  # in the core's CSV
+
+    @property
+    def column(self) -> str:
+        """Its CSV header: the mnemonic with the unit in brackets (``CTMEAN[HU]``), as log
+        software writes a LAS file's curves out as columns; a count has none (``K``)."""
+        return "%s[%s]" % (self.mnemonic, self.unit) if self.unit else self.mnemonic
+
+
+DEPTH = Curve("DEPT", "M", "depth along the hole, as the depth table gives it", decimals=6)
+DISTANCE = Curve("DIST", "MM", "distance of the slice centre from the core's top edge (before the depth is known)",
+                 in_well=False, decimals=4)
+SLICE = Curve("K", "", "slice index in the core's volume (k)", in_well=False, decimals=0)
+STATISTIC_CURVES = (  # the rows' columns, in this order (CtLog.rows)
+    Curve("CTMEAN", "HU", "CT number, mean over the core's cross-section"),
+    Curve("CTMED", "HU", "CT number, median"),
+    Curve("CTSTD", "HU", "CT number, standard deviation"),
+    Curve("CTP10", "HU", "CT number, 10th percentile"),
+    Curve("CTP90", "HU", "CT number, 90th percentile"),
+    Curve("VOIDFR", "V/V", "share of the cross-section below the void threshold", decimals=4),
+    Curve("DIAM", "MM", "equivalent diameter of the core's cross-section"),
+    Curve("CENTI", "PX", "centre of the cross-section, column i (where it was measured)", in_well=False),
+    Curve("CENTJ", "PX", "centre of the cross-section, row j (where it was measured)", in_well=False),
+)
+CURVES = (DEPTH, DISTANCE, SLICE) + STATISTIC_CURVES
+"""Every column of the CT log's files (logs/<core>.csv; the well's LAS, CSV and scene table
+take DEPT and the statistics with ``in_well``): the one naming table."""
+STATISTICS = tuple(c.column for c in STATISTIC_CURVES)  # the rows' column headers
+DISTANCE_COLUMN = DISTANCE.column
+DEPTH_COLUMN = DEPTH.column
+# The headers logs/<core>.csv had before the one naming table: still read, rewritten by the well's step
+_EARLIER_HEADER = ("k", "ct_mean_hu", "ct_median_hu", "ct_std_hu", "ct_p10_hu", "ct_p90_hu", "void_fraction",
+                   "diameter_mm", "centre_i_px", "centre_j_px")
+
+
+def statistic(mnemonic: str) -> int:
+    """The index of the curve ``mnemonic`` (``CTMEAN``…) among the rows' columns."""
+    return next(n for n, curve in enumerate(STATISTIC_CURVES) if curve.mnemonic == mnemonic)
 
 
 def log_file_name(core_name: str) -> str:
@@ -160,19 +209,22 @@ def fit_axis(centres_ij: np.ndarray, ks: np.ndarray, ijk_to_lps: np.ndarray,
 def log_csv_text(first_column: str, first_values: Sequence[float], rows: np.ndarray) -> str:
     """The CSV text of a log: a header line, one row per slice, empty cells where no core was.
     (One format string per row and NaN's text removed after: a per-cell test cost ~4 µs a row.)"""
-    row_format = ",".join(["%.6f" if first_column == DEPTH_COLUMN else "%.4f", "%d"]
-                          + ["%.4f" if name == "void_fraction" else "%.2f" for name in STATISTICS])
-    body = "\n".join(row_format % ((float(first), k) + tuple(row))
-                     for k, (first, row) in enumerate(zip(first_values, np.asarray(rows).tolist())))
-    return ",".join([first_column, "k"] + list(STATISTICS)) + "\n" + body.replace("nan", "") + "\n"
+    first = DEPTH if first_column == DEPTH_COLUMN else DISTANCE
+    row_format = ",".join("%%.%df" % c.decimals if c.decimals else "%d" for c in (first, SLICE) + STATISTIC_CURVES)
+    body = "\n".join(row_format % ((float(value), k) + tuple(row))
+                     for k, (value, row) in enumerate(zip(first_values, np.asarray(rows).tolist())))
+    return ",".join([first.column, SLICE.column] + list(STATISTICS)) + "\n" + body.replace("nan", "") + "\n"
 
 
 def read_log_csv(path: Path) -> Tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """(first column's name, its values, k, rows of STATISTICS with NaN for empty cells)."""
+    """(first column's name, its values, k, rows of STATISTICS with NaN for empty cells).  A log
+    written before the naming table (``depth_m,k,ct_mean_hu…``) reads too; its first column's name
+    is then the earlier one, which is no :data:`DEPTH_COLUMN`: the well's step rewrites it."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
-    if header[1:] != ["k"] + list(STATISTICS):
+    if header[1:] not in ([SLICE.column] + list(STATISTICS), list(_EARLIER_HEADER)):
         raise ValueError("%s: not a CT log (header %s)" % (path, lines[0]))
     table = np.array([[float(c) if c else np.nan for c in line.split(",")] for line in lines[1:] if line],
                      dtype=np.float64).reshape(-1, len(header))
-    return header[0], table[:, 0], table[:, 1].astype(int), table[:, 2:]
+    first = DISTANCE_COLUMN if header[0] == "distance_mm" else header[0]
+    return first, table[:, 0], table[:, 1].astype(int), table[:, 2:]

@@ -112,7 +112,8 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
     unplaced = unplaced_cores(records, depths, folder_names or {})
     name = options.well_name or well_name
     if not options.build_scene:
-        return WellResult(log=write_well_log(output_dir, records, depths, name, durable, unplaced=unplaced)
+        return WellResult(log=write_well_log(output_dir, records, depths, name, durable, unplaced=unplaced,
+                                             identity=options.identity(name))
                           if ct_log else None, unplaced=unplaced)
     log = None
     try:
@@ -121,7 +122,8 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         reused = _unchanged_scene(output_dir, key)
         layout = reused[1] if reused is not None else build_layout(output_dir, records, depths, budget, name,
                                                                    durable, key)
-        log = write_well_log(output_dir, records, depths, name, durable, layout, unplaced) if ct_log else None
+        log = write_well_log(output_dir, records, depths, name, durable, layout, unplaced,
+                             options.identity(name)) if ct_log else None
         if reused is not None:  # rerun of a finished well: no core is read again
             scene = reused[0]
         else:

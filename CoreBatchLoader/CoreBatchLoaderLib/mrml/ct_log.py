@@ -1,8 +1,9 @@
 """The well's CT log in a Slicer scene: a table node over ``well_ct_log.csv`` and a plot chart.
 
 The table node reads the resampled log (:mod:`..well.ct_log`) through Slicer's table storage
-node — the CSV beside ``scene.mrml`` with its ``.schema.csv`` (doubles, empty cells as NaN), so
-the scene file only names it.  The chart plots CT mean, P10 and P90 against depth (a scatter
+node — the CSV beside ``scene.mrml`` with its ``.schema.csv`` (doubles, units, empty cells as
+NaN), so the scene file only names it; its columns are named as in the LAS file, the unit in the
+header (``CTMEAN[HU]``: :data:`..analysis.ct_log.CURVES`).  The chart plots CT mean, P10 and P90 against depth (a scatter
 series without markers is a line in table order: depth order); Slicer's plot view shows it
 beside the cores (the module switches the layout after a batch with depths).
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
+from ..analysis.ct_log import DEPTH, STATISTIC_CURVES, statistic
+
 LOG_CHART_NAME = "CT log"
-SERIES = (  # column, colour (r, g, b in 0–1), line width, dashed
+SERIES = (  # mnemonic, colour (r, g, b in 0–1), line width, dashed
     ("CTMEAN", (0.12, 0.37, 0.75), 2.0, False),
     ("CTP10", (0.55, 0.70, 0.88), 1.0, True),
     ("CTP90", (0.55, 0.70, 0.88), 1.0, True),
@@ -32,11 +35,11 @@ def add_log_plot(scene: Any, table_path: Path, well_name: str, load_data: bool =
     chart.SetTitle("%s: CT log" % well_name)
     chart.SetXAxisTitle("depth (m)")
     chart.SetYAxisTitle("CT number (HU)")
-    for column, colour, width, dashed in SERIES:
-        series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", "%s %s" % (well_name, column))
+    for mnemonic, colour, width, dashed in SERIES:
+        series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", "%s %s" % (well_name, mnemonic))
         series.SetAndObserveTableNodeID(table.GetID())
-        series.SetXColumnName("DEPT")
-        series.SetYColumnName(column)
+        series.SetXColumnName(DEPTH.column)
+        series.SetYColumnName(STATISTIC_CURVES[statistic(mnemonic)].column)
         series.SetPlotType(series.PlotTypeScatter)
         series.SetMarkerStyle(series.MarkerStyleNone)
         series.SetLineWidth(width)

@@ -19,7 +19,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ..analysis.ct_log import DEPTH_COLUMN, STATISTICS, read_log_csv
+from ..analysis.ct_log import DISTANCE_COLUMN, read_log_csv, statistic
 from ..files import write_text_atomically
 
 INK = "#1f2933"
@@ -59,7 +59,7 @@ class LogTrack:
         """A core's rows (STATISTICS columns) at the slice-centre depths ``depth_m``.  Slices
         denser than the picture's rows are averaged per row; sparser ones are joined by lines."""
         self.cores.append((name, float(top_m), float(bottom_m)))
-        columns = [STATISTICS.index(c) for c in ("ct_mean_hu", "ct_p10_hu", "ct_p90_hu", "diameter_mm")]
+        columns = [statistic(c) for c in ("CTMEAN", "CTP10", "CTP90", "DIAM")]
         y = self.y_of_depth(np.asarray(depth_m, dtype=float))
         order = np.argsort(y)
         points = np.column_stack([y[order], rows[order][:, columns]])
@@ -166,7 +166,7 @@ def core_profile(csv_path: Path, svg_path: Path, title: str, durable: bool = Tru
     if not np.isfinite(rows[:, 0]).any() or not len(first_values):
         return None
     distance_mm = np.asarray(first_values, dtype=float)
-    if column == DEPTH_COLUMN:  # the profile runs from the core's top all the same
+    if column != DISTANCE_COLUMN:  # at depth (DEPT[M]): the profile runs from the core's top all the same
         distance_mm = (distance_mm - distance_mm.min()) * 1000.0
     # the last slice centre + half a slice; a core of one slice still gets a millimetre of track
     length = max(float(distance_mm.max() + distance_mm.min()), 1.0)

@@ -5,37 +5,46 @@ is read again):
 
 1. each slice's depth: the slice centre of the core *placed* as in the scene
    (:func:`.placement.place_core`: the same top, the same flip), so the log and the volumes
-   agree; each core's CSV is rewritten with ``depth_m`` as its first column;
-2. one regular depth column for the well: the step is the finest slice spacing of the well,
-   the rows on that core's slice centres (so each of its slices has a row of its own), from the
-   shallowest slice centre down; each row takes the slice whose centre is nearest, or NULL
-   (−999.25) if none lies within half a step — between cores, in gaps, where a slice showed no
-   core, and every other row of a core scanned at twice the step;
-3. ``well_ct_log.las`` (LAS 2.0, written with lasio): ``DEPT`` in M, then ``CTMEAN``, ``CTMED``,
-   ``CTSTD``, ``CTP10``, ``CTP90`` (HU), ``VOIDFR`` (V/V), ``DIAM`` (MM); well name, start, stop,
-   step and NULL in ``~Well``; each core's top and bottom in ``~Parameter`` (``TOP1``/``BOT1``…
-   described by the core's name) and as a table in ``~Other``;
-4. ``well_ct_log.csv`` (+ ``.schema.csv``): the same rows for the scene's table node, NULL left
-   empty (:mod:`..mrml.well` points a table node at it);
+   agree; each core's CSV is rewritten with ``DEPT[M]`` as its first column;
+2. one depth column for the well, from the cored interval's top (the shallowest core's top) to
+   its bottom (the deepest core's bottom, or its last slice's lower edge if the scan runs
+   further): a row at the top, a row at the bottom, and between them a row every step, the
+   finest slice spacing of the well, on that core's slice centres (so each of its slices has a
+   row of its own).  A row between takes the slice whose centre is nearest, or NULL (−999.25) if
+   none lies within half a step — between cores, in gaps, where a slice showed no core, and
+   every other row of a core scanned at twice the step; the top and bottom rows take the slice
+   that covers them (the first slice's upper half reaches the top);
+3. ``well_ct_log.las`` (LAS 2.0, written with lasio): ``DEPT`` in M and the curves of
+   :data:`..analysis.ct_log.CURVES` that belong to the well, mnemonic, unit and description
+   from that table; ``~Well``: STRT and STOP the cored interval's top and bottom, STEP 0 (the
+   top and bottom rows lie half a slice from their neighbours: LAS 2.0's irregular step; the
+   rows' step is in ``~Other``), NULL, WELL, COMP, FLD, UWI (``--well-name``, ``--company``,
+   ``--field``, ``--uwi``; one not given is empty and its description names the option), DATE (the run's date) and SRVC; each core's top and bottom in ``~Parameter``
+   (``TOP1``/``BOT1``… described by the core's name) and as a table in ``~Other``;
+4. ``well_ct_log.csv`` (+ ``.schema.csv``, Slicer's column types and units): the same rows and
+   the same names, the unit in each header (``DEPT[M]``, ``CTMEAN[HU]``), NULL left empty, for
+   the scene's table node (:mod:`..mrml.well` points a table node at it);
 5. ``well_ct_log.svg``: the log track for the report (:mod:`..report.log_svg`), on the well
    strip's depth scale when there is one.
 """
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..analysis.ct_log import DEPTH_COLUMN, STATISTICS, log_csv_text, read_log_csv
+from ..analysis.ct_log import DEPTH, DEPTH_COLUMN, STATISTIC_CURVES, STATISTICS, log_csv_text, read_log_csv
 from ..files import write_text_atomically
 from ..messages import one_line
 from ..record import CoreRecord
 from ..report.log_svg import LogTrack, write_log_track
 from .depths import CoreDepth
 from .layout import WellLayout
+from .options import WellIdentity
 from .placement import depth_to_s, place_core
 from .strip import STRIP_HEIGHT
 
@@ -43,16 +52,9 @@ LAS_NAME = "well_ct_log.las"
 TABLE_NAME = "well_ct_log.csv"
 TRACK_NAME = "well_ct_log.svg"
 NULL = -999.25
-# mnemonic, unit, column of the core logs, description
-CURVES: Tuple[Tuple[str, str, str, str], ...] = (
-    ("CTMEAN", "HU", "ct_mean_hu", "CT number, mean over the core's cross-section"),
-    ("CTMED", "HU", "ct_median_hu", "CT number, median"),
-    ("CTSTD", "HU", "ct_std_hu", "CT number, standard deviation"),
-    ("CTP10", "HU", "ct_p10_hu", "CT number, 10th percentile"),
-    ("CTP90", "HU", "ct_p90_hu", "CT number, 90th percentile"),
-    ("VOIDFR", "V/V", "void_fraction", "share of the cross-section below the void threshold"),
-    ("DIAM", "MM", "diameter_mm", "equivalent diameter of the core's cross-section"),
-)
+WELL_CURVES = tuple(c for c in STATISTIC_CURVES if c.in_well)  # after DEPT, in the LAS and the table
+# the ~Well items the options fill (mnemonic, option, description); empty when not given
+IDENTITY_ITEMS = (("COMP", "--company", "COMPANY"), ("FLD", "--field", "FIELD"), ("UWI", "--uwi", "UNIQUE WELL ID"))
 LAS_MISSING = "well_ct_log.las not written: it needs lasio (pip install lasio)"
 
 
@@ -69,7 +71,8 @@ class CoreLog:
 
 @dataclass
 class WellLog:
-    """The well's log on one regular depth column (NaN = NULL)."""
+    """The well's log on one depth column (NaN = NULL): the cored interval's top and bottom and,
+    between them, a row every ``step_m``."""
 
     well: str
     step_m: float
@@ -126,78 +129,92 @@ def core_logs(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[s
 
 
 def resample(cores: Sequence[CoreLog], well: str) -> WellLog:
-    """The regular depth column (module docstring, step 2)."""
+    """The well's depth column (module docstring, step 2)."""
     finest = min(cores, key=lambda c: c.spacing_mm)
     step_m = finest.spacing_mm / 1000.0
-    # rows on the finest core's slice centres (each of its slices gets its own row), extended up
-    shallowest = min(float(c.depth_m.min()) for c in cores)
-    start = float(finest.depth_m.min()) - math.ceil((float(finest.depth_m.min()) - shallowest) / step_m - 1e-9) * step_m
-    end = max(float(c.depth_m.max()) for c in cores)
-    count = int(math.floor((end - start) / step_m + 0.5)) + 1
-    depth = start + np.arange(count) * step_m
-    taken = np.full((count, len(STATISTICS)), np.nan)
-    nearest = np.full(count, np.inf)
+    top = min(c.depth.top_m for c in cores)
+    bottom = max(max(c.depth.bottom_m, float(c.depth_m.max()) + c.spacing_mm / 2000.0) for c in cores)
+    # rows on the finest core's slice centres (each of its slices gets its own row), between top and bottom
+    anchor = float(finest.depth_m.min())
+    first = math.floor((top - anchor) / step_m + 1e-9) + 1
+    last = math.ceil((bottom - anchor) / step_m - 1e-9) - 1
+    between = anchor + np.arange(first, last + 1) * step_m
+    between = between[(between > top + 1e-9) & (between < bottom - 1e-9)]
+    depth = np.concatenate([[top], between, [bottom]])
+    taken = np.full((len(depth), len(STATISTICS)), np.nan)
+    nearest = np.full(len(depth), np.inf)
     for core in cores:
         order = np.argsort(core.depth_m)
         centres = core.depth_m[order]
-        first = int(np.searchsorted(depth, centres[0] - step_m / 2.0, side="left"))
-        last = int(np.searchsorted(depth, centres[-1] + step_m / 2.0, side="right"))
-        rows = np.arange(first, last)
-        after = np.clip(np.searchsorted(centres, depth[rows]), 1, len(centres) - 1) if len(centres) > 1 \
-            else np.zeros(len(rows), dtype=int)
+        after = np.clip(np.searchsorted(centres, depth), 1, len(centres) - 1) if len(centres) > 1 \
+            else np.zeros(len(depth), dtype=int)
         before = np.maximum(after - 1, 0)
-        closer = np.abs(centres[before] - depth[rows]) <= np.abs(centres[after] - depth[rows])
+        closer = np.abs(centres[before] - depth) <= np.abs(centres[after] - depth)
         pick = np.where(closer, before, after)
-        distance = np.abs(centres[pick] - depth[rows])
-        better = (distance <= step_m / 2.0 + 1e-9) & (distance < nearest[rows])
-        nearest[rows[better]] = distance[better]
-        taken[rows[better]] = core.rows[order[pick[better]]]
-    curves = {mnemonic: taken[:, STATISTICS.index(column)] for mnemonic, _, column, _ in CURVES}
+        distance = np.abs(centres[pick] - depth)
+        reach = np.full(len(depth), step_m / 2.0)
+        reach[[0, -1]] = core.spacing_mm / 2000.0  # the top and bottom rows: the slice covering them
+        better = (distance <= reach + 1e-9) & (distance < nearest)
+        nearest[better] = distance[better]
+        taken[better] = core.rows[order[pick[better]]]
+    curves = {curve.mnemonic: taken[:, STATISTIC_CURVES.index(curve)] for curve in WELL_CURVES}
     return WellLog(well, step_m, depth, curves, list(cores))
 
 
-def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence[str] = ()) -> Path:
+def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence[str] = (),
+              identity: Optional[WellIdentity] = None) -> Path:
     """``well_ct_log.las`` (module docstring, step 3); ImportError without lasio.  ``unplaced``:
     the converted cores absent from the log (no depth, no CT log), each with why, listed in
-    ``~Other``: a core missing from the log must say so in the file that lacks it."""
+    ``~Other``: a core missing from the log must say so in the file that lacks it.
+    ``identity``: the company, field and UWI (the well's name: ``log.well``)."""
     import io
 
     import lasio
 
+    identity = identity or WellIdentity(log.well)
     las = lasio.LASFile()
     las.well["WELL"].value = log.well
+    for mnemonic, option, description in IDENTITY_ITEMS:
+        value = getattr(identity, option.lstrip("-"))
+        las.well[mnemonic].value = value
+        # no colon in a description: LAS 2.0 ends the value at a line's last colon
+        las.well[mnemonic].descr = description if value else "%s (not given, see %s)" % (description, option)
+    las.well["DATE"].value = time.strftime("%Y-%m-%d")
+    las.well["DATE"].descr = "DATE (of this run)"
     las.well["NULL"].value = NULL
     las.well["SRVC"].value = "CoreBatchLoader (core CT log)"
-    las.append_curve("DEPT", log.depth_m, unit="M", descr="depth of the slice centre along the hole")
-    for mnemonic, unit, _, description in CURVES:
-        las.append_curve(mnemonic, log.curves[mnemonic], unit=unit, descr=description)
+    las.append_curve(DEPTH.mnemonic, log.depth_m, unit=DEPTH.unit, descr=DEPTH.description)
+    for curve in WELL_CURVES:
+        las.append_curve(curve.mnemonic, log.curves[curve.mnemonic], unit=curve.unit, descr=curve.description)
     for n, core in enumerate(log.cores, 1):
         las.params.append(lasio.HeaderItem("TOP%d" % n, unit="M", value=core.depth.top_m, descr="%s top" % core.name))
         las.params.append(lasio.HeaderItem("BOT%d" % n, unit="M", value=core.depth.bottom_m,
                                            descr="%s bottom" % core.name))
-    las.other = "\n".join(["Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
+    digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
+    las.other = "\n".join([
+        "Rows: the cored interval's top (STRT) and bottom (STOP), and between them every %g m on the slice "
+        "centres of the finest core (STEP 0, LAS 2.0's irregular step)." % log.step_m,
+        "Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
         "%s %.4f %.4f%s" % (c.name, c.depth.top_m, c.depth.bottom_m, " flipped" if c.depth.flip else "")
         for c in log.cores] + (["Converted cores not in this log:"] + list(unplaced) if unplaced else []))
     text = io.StringIO()
-    digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
     las.write(text, version=2.0, wrap=False, STRT=round(float(log.depth_m[0]), digits),
-              STOP=round(float(log.depth_m[-1]), digits), STEP=round(log.step_m, digits + 2),
-              fmt="%.4f", column_fmt={0: "%%.%df" % digits})
+              STOP=round(float(log.depth_m[-1]), digits), STEP=0, fmt="%.4f", column_fmt={0: "%%.%df" % digits})
     write_text_atomically(path, text.getvalue(), durable=durable)
     return path
 
 
 def write_table(path: Path, log: WellLog, durable: bool = True) -> Path:
-    """``well_ct_log.csv`` and its ``.schema.csv`` (every column a double) for Slicer's table node."""
-    names = ["DEPT"] + [c[0] for c in CURVES]
-    columns = [log.depth_m] + [log.curves[c[0]] for c in CURVES]
-    lines = [",".join(names)]
+    """``well_ct_log.csv`` and its ``.schema.csv`` (every column a double, its unit, NULL as
+    NaN) for Slicer's table node; the columns named as in the LAS, the unit in the header."""
+    curves = (DEPTH,) + WELL_CURVES
+    columns = [log.depth_m] + [log.curves[c.mnemonic] for c in WELL_CURVES]
+    lines = [",".join(c.column for c in curves)]
     for row in zip(*columns):
         lines.append(",".join("" if math.isnan(v) else "%.6g" % v if n else "%.6f" % v for n, v in enumerate(row)))
     write_text_atomically(path, "\n".join(lines) + "\n", durable=durable)
     # nullValue: what an empty cell reads as (Slicer reads 0 otherwise, and the plot would dive to 0 HU)
-    schema = ["columnName,type,unitLabel,nullValue"] + ["%s,double,%s,nan" % (name, unit) for name, unit in
-                                                        [("DEPT", "m")] + [(c[0], c[1].lower()) for c in CURVES]]
+    schema = ["columnName,type,unitLabel,nullValue"] + ["%s,double,%s,nan" % (c.column, c.unit) for c in curves]
     write_text_atomically(table_schema_path(path), "\n".join(schema) + "\n", durable=durable)
     return path
 
@@ -209,11 +226,11 @@ def table_schema_path(table: Path) -> Path:
 
 def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
                    well_name: str, durable: bool = True, layout: Optional[WellLayout] = None,
-                   unplaced: Sequence[str] = ()) -> WellLogFiles:
+                   unplaced: Sequence[str] = (), identity: Optional[WellIdentity] = None) -> WellLogFiles:
     """Steps 1–5 of the module docstring.  With the scene's ``layout``, the log track takes the
     well strip's depth interval and rows, so the two line up; ``unplaced`` (converted cores
-    without a depth, and why) goes into the LAS file's notes.  Never raises: what fails is a
-    warning."""
+    without a depth, and why) goes into the LAS file's notes; ``identity``: the LAS header's
+    company, field and UWI.  Never raises: what fails is a warning."""
     output_dir = Path(output_dir)
     result = WellLogFiles()
     try:
@@ -233,7 +250,7 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
             track.add_core(core.name, core.depth.top_m, core.depth.bottom_m, core.depth_m, core.rows)
         result.track = write_log_track(output_dir / TRACK_NAME, track, durable)
         try:
-            result.las = write_las(output_dir / LAS_NAME, log, durable, list(unplaced) + result.warnings)
+            result.las = write_las(output_dir / LAS_NAME, log, durable, list(unplaced) + result.warnings, identity)
         except ImportError:
             result.warnings.append(LAS_MISSING)
     except Exception as exc:  # the log is extra: converted cores stay converted

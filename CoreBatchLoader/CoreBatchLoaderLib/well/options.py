@@ -22,7 +22,24 @@ class SceneOptions:
     build_scene: bool = False  # write scene/, well_strip.png and scene.mrml
     memory_budget: Optional[int] = None  # bytes of voxels in the scene; None = a quarter of RAM
     well_name: Optional[str] = None  # None = the input folder's name
+    company: Optional[str] = None  # --company, --field, --uwi: the LAS header's COMP, FLD, UWI
+    field: Optional[str] = None
+    uwi: Optional[str] = None
 
     @property
     def has_depths(self) -> bool:
         return self.depths_file is not None or self.start_depth_m is not None
+
+    def identity(self, default_name: str) -> "WellIdentity":
+        """The well's names for the LAS header (the well's: ``well_name`` or ``default_name``)."""
+        return WellIdentity(self.well_name or default_name, self.company or "", self.field or "", self.uwi or "")
+
+
+@dataclass(frozen=True)
+class WellIdentity:
+    """What names the well in the LAS ``~Well`` section: WELL, COMP, FLD, UWI ("": not given)."""
+
+    name: str
+    company: str = ""
+    field: str = ""
+    uwi: str = ""
