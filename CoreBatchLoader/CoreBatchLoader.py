@@ -4,35 +4,38 @@ Every core folder of DICOM slices under an input folder becomes one NRRD volume 
 folder, with ``manifest.json`` describing each core.  Two routes give the same files:
 
 - ``fast`` — the CoreBatchLoaderLib engine (copies the pixel bytes), run as a child process
-  ``PythonSlicer -m CoreBatchLoaderLib.cli convert … --progress json`` (never a process pool in
-  Slicer's own process; ``CoreBatchLoaderLib.slicer_process``): the panel polls it and stays
-  usable, Cancel stops it at once;
+  ``PythonSlicer`` running ``corebatchloader convert … --progress json`` from this folder's copy
+  of the engine (never a process pool in Slicer's own process; ``CoreBatchLoaderLib.slicer_process``):
+  the panel polls it and stays usable, Cancel stops it at once;
 - ``dicomlib`` — Slicer's own DICOM reader (DICOMLib and its scalar volume plugin) per core,
   saved with ``slicer.util.saveNode``: the reference the fast route is checked against.  It must
   run in Slicer's process: one core at a time, events processed between cores.
 
-This file holds only what needs Slicer's application, Qt or DICOMLib; the work is in
-``CoreBatchLoaderLib`` (the MRML side of "add to scene" in ``CoreBatchLoaderLib.mrml.cores``).
-Python 3.9 syntax (Slicer may embed an older Python).
+This file holds only what needs Slicer's application, Qt or DICOMLib; the panel's sections and
+GUI helpers are in ``CoreBatchLoaderWidgets``, the work in ``CoreBatchLoaderLib`` (the MRML side
+of "add to scene" in ``CoreBatchLoaderLib.mrml.cores``).  Slicer imports this file at start-up:
+the engine (numpy, pydicom) is imported only when a batch runs.  GUI strings go through
+``slicer.i18n.tr``.  Python 3.9 syntax (Slicer 5.4–5.8 embed Python 3.9).
 """
 import dataclasses
-import importlib.util
 import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional
+from typing import TYPE_CHECKING, Annotated, Dict, List, Optional
 
 import qt
 import slicer
 import vtk
-from CoreBatchLoaderLib.batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError, run_batch
-from CoreBatchLoaderLib.analysis.unwrap_rings import DEFAULT_RADIUS_TEXT
-from CoreBatchLoaderLib.dicom.pixel_reader import DECODER_MODULE, DECODER_REQUIREMENT
-from CoreBatchLoaderLib.mrml import cores as mrml_scene
-from CoreBatchLoaderLib.mrml.dicomlib import DicomLibConverter, TemporarySettings
+from CoreBatchLoaderLib.defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from CoreBatchLoaderLib.record import CoreRecord
-from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch, panel_options
+from CoreBatchLoaderWidgets.about import documentationLink
+from CoreBatchLoaderWidgets.binding import GuiBinding
+from CoreBatchLoaderWidgets.installs import offerDecoder, offerLasio
+from CoreBatchLoaderWidgets.results import ResultsSection
+from CoreBatchLoaderWidgets.sample_data import registerSampleData
+from slicer.i18n import tr as _
+from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -42,9 +45,10 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-README_URL = "https://github.com/ORGANIZATION/SlicerCoreBatchLoader#using-it-in-3d-slicer"  # TODO: the public repository
+if TYPE_CHECKING:  # the engine is imported when a batch starts, not with this file
+    from CoreBatchLoaderLib.batch.run import BatchOptions
+    from CoreBatchLoaderLib.mrml.cores import BatchSceneAdder
 ROUTES = ("fast", "dicomlib")
-RESULT_COLUMNS = ("Core", "Status", "Size (MB)", "Time (s)", "Message")
 # The scalar volume plugin's settings used for a batch (the user's values are restored after):
 # Slicer's default reader, and irregular slice geometry regularized by a transform we harden.
 DICOM_SETTINGS = {
@@ -63,11 +67,11 @@ class CoreBatchLoader(ScriptedLoadableModule):
 
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = "Core Batch Loader"
-        self.parent.categories = ["Informatics"]
+        self.parent.title = _("Core Batch Loader")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Informatics")]
         self.parent.dependencies = ["DICOM"]
         self.parent.contributors = ["CoreBatchLoader developers"]
-        self.parent.helpText = """
+        self.parent.helpText = _("""
 Converts CT scans of rock well cores — one folder of DICOM slices per core — into NRRD volumes,
 one per core, with exact pixel spacing, slice distance and voxel values, and a
 <code>manifest.json</code> describing every core (status, geometry, warnings).
@@ -80,13 +84,14 @@ each core with Slicer's DICOM reader and saves it (slow, the reference).</li>
 <li><b>Add to scene</b>: load the converted cores into a subject-hierarchy folder. A whole well
 rarely fits in memory: leave it off for large batches and double-click cores in the results.</li>
 </ul>
+To try it: Sample Data → Core Batch Loader → a sample well (generated here, nothing is downloaded).
 Console: <code>import CoreBatchLoader; CoreBatchLoader.CoreBatchLoaderLogic().convert(inputDir, outputDir)</code>.
-See the <a href="%s">README</a> ("Using it in 3D Slicer").
-""" % _readmeLink()
-        self.parent.acknowledgementText = """
+""") + documentationLink()
+        self.parent.acknowledgementText = _("""
 Built on 3D Slicer's scripted module template (Jean-Christophe Fillion-Robin, Kitware Inc.;
 Andras Lasso, PerkLab; Steve Pieper, Isomics, Inc.; NIH grant 3P41RR013218-12S1), pydicom and numpy.
-"""
+""")
+        slicer.app.connect("startupCompleted()", registerSampleData)
 
 
 #
@@ -137,14 +142,13 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         VTKObservationMixin.__init__(self)
         self.logic = None
         self._parameterNode = None
-        self._parameterNodeGuiTag = None
-        self._running = False
+        self._gui = GuiBinding()  # the MRML node the widgets are connected to, once per node
+        self._running = False  # from Start until the batch (and its rerun) ended: Start does nothing
         self._cancelRequested = False  # the dicomlib route stops after the current core
-        self._batch: Optional[ChildBatch] = None  # the fast route's child process while it runs
+        self._batch = None  # the fast route's child process (ChildBatch) while it runs
         self._pollTimer = None
         self._offered = set()  # packages offered for install this session, whatever the answer
-        self._rows: List[CoreRecord] = []
-        self._outputDir: Optional[Path] = None
+        self._rerunning = None  # the cores converted again after the decoder's install
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -153,16 +157,13 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CoreBatchLoaderLogic()
+        self.results = ResultsSection(self.ui, self.logic)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
 
         self.ui.startButton.connect("clicked(bool)", self.onStartButton)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
-        self.ui.resultsTable.connect("cellDoubleClicked(int,int)", self.onResultDoubleClicked)
-        self.ui.resultsTable.setColumnCount(len(RESULT_COLUMNS))
-        self.ui.resultsTable.setHorizontalHeaderLabels(list(RESULT_COLUMNS))
-        self.ui.resultsTable.horizontalHeader().setStretchLastSection(True)
         self.ui.progressBar.setValue(0)
         self._pollTimer = qt.QTimer()
         self._pollTimer.setInterval(200)  # ms: the child's lines are read between Qt events
@@ -181,10 +182,11 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.initializeParameterNode()
 
     def exit(self):
-        # The GUI stays connected to the parameter node while the widget lives: on Slicer 5.4–5.8
-        # connectGui returns None, so disconnectGui cannot undo it and every enter() would pile up
-        # another set of connectors (their stale combo-box connector resets Route to "fast").
-        pass
+        # As Slicer's template: no GUI updates while another module is shown.  GuiBinding
+        # disconnects only where connectGui gave a tag (5.10+); on 5.4–5.8 the connection stays.
+        self._gui.release()
+        if self._parameterNode:
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
 
     def onSceneStartClose(self, caller, event):
         self.setParameterNode(None)
@@ -197,16 +199,15 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
 
     def setParameterNode(self, inputParameterNode):
-        if _sameParameterNode(inputParameterNode, self._parameterNode):
-            self._updateButtons()  # already connected: connecting again would double the connectors (5.4–5.8)
-            return
+        """Observe ``inputParameterNode`` (a new wrapper each call); connect the widgets to its
+        MRML node unless they already are (the singleton survives scene closes: GuiBinding)."""
         if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)  # a no-op on 5.4–5.8 (tag None)
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             # Widgets carry the dynamic property "SlicerParameterName" in the .ui file.
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            wrapper = self._parameterNode
+            self._gui.bind(wrapper.parameterNode, lambda: wrapper.connectGui(self.ui), wrapper.disconnectGui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
         self._updateButtons()
 
@@ -214,29 +215,37 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ready = bool(self._parameterNode and _isSet(self._parameterNode.inputDir)
                      and _isSet(self._parameterNode.outputDir))
         self.ui.startButton.enabled = ready and not self._running
-        self.ui.startButton.toolTip = ("Convert every core under the input folder" if ready
-                                       else "Choose the input and output folders first")
+        self.ui.startButton.toolTip = (_("Convert every core under the input folder") if ready
+                                       else _("Choose the input and output folders first"))
         self.ui.cancelButton.enabled = self._running
-        self.ui.inputsCollapsibleButton.enabled = not self._running
-        self.ui.optionsCollapsibleButton.enabled = not self._running
+        for section in (self.ui.inputsCollapsibleButton, self.ui.optionsCollapsibleButton,
+                        self.ui.depthCollapsibleButton):
+            section.enabled = not self._running
 
     def onStartButton(self):
-        p = self._parameterNode
-        self._rows, self._outputDir = [], Path(p.outputDir)
-        self.ui.resultsTable.setRowCount(0)
-        self.ui.progressBar.setValue(0)
-        self.ui.statusLabel.text = "Looking for core folders…"
-        if _isSet(p.depthFile):
-            self._offerInstall("lasio", "lasio", "The well's CT log (well_ct_log.las)")
-        self._running, self._cancelRequested = True, False
+        # Running (and Start disabled) before anything that processes events — an install offer,
+        # pip_install — so a second click cannot start a second batch.
+        if self._running or not self._parameterNode:
+            return
+        self._running, self._cancelRequested, self._rerunning = True, False, None
         self._updateButtons()
+        p = self._parameterNode
+        self.results.clear(Path(p.outputDir))
+        self.ui.progressBar.setValue(0)
+        self.ui.statusLabel.text = _("Looking for core folders…")
+        if _isSet(p.depthFile):
+            offerLasio(self.logic, self._offered)
         slicer.app.processEvents()
-        arguments = dict(addToScene=p.addToScene, compress=p.compress, workers=p.workers, overwrite=p.overwrite,
+        self._start(p.overwrite)
+
+    def _start(self, overwrite: bool):
+        """Run the batch with the panel's settings: the fast route's child polled by the timer,
+        the dicomlib route here."""
+        p = self._parameterNode
+        arguments = dict(addToScene=p.addToScene, compress=p.compress, workers=p.workers, overwrite=overwrite,
                          depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
                          unwrapRadius=p.unwrapRadius if p.unwrap else None)
         if p.route == "fast":  # a child process: the timer reads its progress, the panel stays live
-            self._offerInstall(DECODER_REQUIREMENT, DECODER_MODULE, "Reading compressed DICOM slices (JPEG, "
-                               "JPEG-LS, JPEG 2000; GDCM, the library of Slicer's own DICOM reader)")
             self._batch = self._guarded(lambda: self.logic.startConvert(p.inputDir, p.outputDir, **arguments))
             if self._batch is not None:
                 self._pollTimer.start()
@@ -244,20 +253,6 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         records = self._guarded(lambda: self.logic.convert(p.inputDir, p.outputDir, route=p.route,
                                                            progressCallback=self._onProgress, **arguments))
         self._finished(records)
-
-    def _offerInstall(self, requirement: str, importName: str, what: str):
-        """First use of a feature whose package Slicer's Python lacks: install it only if the user
-        says so (asked once a session; Slicer's extension practice), never at import time."""
-        if requirement in self._offered or importlib.util.find_spec(importName) is not None:
-            return
-        self._offered.add(requirement)
-        if not slicer.util.confirmOkCancelDisplay(
-                "%s needs the Python package %s, which this Slicer does not have yet.\n\nInstall it now from "
-                "PyPI? Without it the batch still runs and says what is missing." % (what, requirement),
-                windowTitle="Core Batch Loader"):
-            return
-        with slicer.util.tryWithErrorDisplay("Could not install %s" % requirement, waitCursor=True):
-            self.logic.installPackage(requirement)
 
     def _onPollTimer(self):
         """The fast route's child: show the folders it finished; at its end, the summary."""
@@ -272,19 +267,36 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if ended:
             self._pollTimer.stop()
             self._batch = None
-            self._finished(self._guarded(lambda: self.logic.finishConvert(batch)))
+            records = self._guarded(lambda: self.logic.finishConvert(batch))
+            if records is None or not self._rerunAfterDecoderInstall():
+                self._finished(records)
+
+    def _rerunAfterDecoderInstall(self) -> bool:
+        """Cores failed for lack of a decoder: offer it, naming them; once installed, convert just
+        those again (the rerun skips the converted cores).  True when the rerun started."""
+        missing = self.logic.coresMissingADecoder()
+        if self._rerunning is not None or not offerDecoder(self.logic, missing, self._offered) \
+                or self._cancelRequested:
+            return False
+        self._rerunning = {core for cores in missing.values() for core in cores}
+        self.ui.statusLabel.text = _("Converting again with the decoder: {cores}").format(
+            cores=", ".join(sorted(self._rerunning)))
+        self._start(overwrite=False)
+        return self._batch is not None
 
     def _guarded(self, run):
         """``run()``, or None after showing why the batch could not start or stopped by an error."""
+        from CoreBatchLoaderLib.batch.run import UsageError
+
         try:
             return run()
         except UsageError as exc:
-            self.ui.statusLabel.text = "Not started: %s" % exc
-            slicer.util.errorDisplay("The batch cannot start:\n%s" % exc)
+            self.ui.statusLabel.text = _("Not started: {error}").format(error=exc)
+            slicer.util.errorDisplay(_("The batch cannot start:\n{error}").format(error=exc))
         except Exception as exc:  # a bug: show it, keep the panel usable
             logging.exception("CoreBatchLoader failed")
-            self.ui.statusLabel.text = "Stopped by an error: %s" % exc
-            slicer.util.errorDisplay("CoreBatchLoader stopped by an error:\n%s" % exc)
+            self.ui.statusLabel.text = _("Stopped by an error: {error}").format(error=exc)
+            slicer.util.errorDisplay(_("CoreBatchLoader stopped by an error:\n{error}").format(error=exc))
         self._running = False
         self._updateButtons()
         return None
@@ -295,82 +307,43 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if records is None:
             return
         counts = {s: sum(r.status == s for r in records) for s in ("converted", "skipped", "failed")}
-        self.ui.statusLabel.text = "%d converted, %d skipped, %d failed%s — %s" % (
-            counts["converted"], counts["skipped"], counts["failed"],
-            " (cancelled)" if self.logic.cancelled else " (stopped)" if self.logic.stopped else "",
-            self.logic.reportPath or self.logic.manifestPath)
+        ended = _(" (cancelled)") if self.logic.cancelled else _(" (stopped)") if self.logic.stopped else ""
+        self.ui.statusLabel.text = _("{converted} converted, {skipped} skipped, {failed} failed{ended} — {path}").format(
+            ended=ended, path=self.logic.reportPath or self.logic.manifestPath, **counts)
         if self.logic.logChartID:  # the well's CT log in Slicer's plot view
             slicer.modules.plots.logic().ShowChartInLayout(slicer.mrmlScene.GetNodeByID(self.logic.logChartID))
         if self.logic.stopped:
-            slicer.util.errorDisplay("The batch stopped:\n%s" % self.logic.stopped)
+            slicer.util.errorDisplay(_("The batch stopped:\n{reason}").format(reason=self.logic.stopped))
         elif not records and not self.logic.cancelled:
-            self.ui.statusLabel.text = "No DICOM image series found under %s" % self._parameterNode.inputDir
+            self.ui.statusLabel.text = _("No DICOM image series found under {folder}").format(
+                folder=self._parameterNode.inputDir)
 
     def onCancelButton(self):
         self.ui.cancelButton.enabled = False
+        self._cancelRequested = True
         if self._batch is not None:  # the fast route: its process stops now, mid-folder
             self._batch.cancel()
-            self.ui.statusLabel.text = "Cancelling: stopping the batch process…"
+            self.ui.statusLabel.text = _("Cancelling: stopping the batch process…")
         else:  # the dicomlib route runs in this process: it stops after the current core
-            self._cancelRequested = True
-            self.ui.statusLabel.text = "Cancelling after the current core…"
+            self.ui.statusLabel.text = _("Cancelling after the current core…")
 
-    def _onProgress(self, progress: Progress) -> bool:
-        """Called after each core folder: show it, keep the panel alive, say whether to stop."""
-        for record in progress.records:
-            self._addResultRow(record)
+    def _onProgress(self, progress) -> bool:
+        """Called after each core folder (a ``Progress``): show it, keep the panel alive, say
+        whether to stop.  A rerun shows only the cores it converts again."""
+        records = [r for r in progress.records if self._rerunning is None or r.name in self._rerunning]
+        for record in records:
+            self.results.show(record)
         self.ui.progressBar.maximum = max(progress.folders_total, 1)
         self.ui.progressBar.value = progress.folders_done
         names = ", ".join(r.name for r in progress.records)
-        self.ui.progressBar.format = "%v / %m folders — " + names
+        self.ui.progressBar.format = "%v / %m " + _("folders") + " — " + names
         megabytes = progress.bytes_done / 1e6
-        self.ui.statusLabel.text = "Done: %s (%d cores, %.0f MB, %.0f MB/s, %d failed)" % (
-            names, progress.cores_done, megabytes, megabytes / max(progress.elapsed, 1e-6), progress.failed)
+        self.ui.statusLabel.text = _("Done: {names} ({cores} cores, {mb:.0f} MB, {rate:.0f} MB/s, {failed} failed)").format(
+            names=names, cores=progress.cores_done, mb=megabytes, rate=megabytes / max(progress.elapsed, 1e-6),
+            failed=progress.failed)
         if self._batch is None:  # the dicomlib route, in this process (the fast route's timer must not re-enter)
             slicer.app.processEvents()
         return self._cancelRequested
-
-    def _addResultRow(self, record: CoreRecord):
-        table = self.ui.resultsTable
-        row = table.rowCount
-        table.insertRow(row)
-        message = record.error or "; ".join(record.warnings)
-        cells = (record.name, record.status, "%.1f" % (record.bytes / 1e6) if record.bytes else "",
-                 "%.1f" % record.seconds, message)
-        for column, text in enumerate(cells):
-            item = qt.QTableWidgetItem(text)
-            item.setFlags(qt.Qt.ItemIsSelectable | qt.Qt.ItemIsEnabled)
-            if column == len(cells) - 1:
-                item.setToolTip(message)
-            table.setItem(row, column, item)
-        self._rows.append(record)
-        table.scrollToBottom()
-
-    def onResultDoubleClicked(self, row: int, column: int):
-        """Show a converted core: its node if it is in the scene, else load its NRRD."""
-        if not 0 <= row < len(self._rows) or self._outputDir is None:
-            return
-        record = self._rows[row]
-        if record.status not in ("converted", "skipped") or not record.output:
-            slicer.util.warningDisplay("%s was not converted: %s" % (record.name, record.error))
-            return
-        node = slicer.mrmlScene.GetNodeByID(self.logic.nodeIDs.get(record.name, ""))
-        from CoreBatchLoaderLib.mrml import well as well_scene
-        if node is not None and well_scene.is_proxy(node):
-            # A proxy of the placed well: the double-click asks for the core at full resolution.
-            try:
-                with slicer.util.tryWithErrorDisplay("Could not load %s at full resolution" % record.name):
-                    well_scene.swap_to_full_resolution(slicer.mrmlScene, node)
-            except Exception:
-                return
-        if node is None:
-            try:
-                node = slicer.util.loadVolume(str(self._outputDir / record.output), {"name": record.name})
-            except Exception as exc:
-                slicer.util.errorDisplay("Could not load %s:\n%s" % (record.output, exc))
-                return
-            self.logic.nodeIDs[record.name] = node.GetID()
-        slicer.util.setSliceViewerLayers(background=node, fit=True)
 
 
 #
@@ -386,7 +359,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
     (report.html, None when cancelled), ``nodeIDs`` (core name → node ID of the cores added to the
     scene), ``lasPath`` (the well's CT log, well_ct_log.las, after a batch with depths) and
     ``logChartID`` (its plot chart in the scene) describe the run; :meth:`unwrapFiles` lists the
-    unwrapped surfaces it wrote.
+    unwrapped surfaces it wrote, :meth:`coresMissingADecoder` the cores no installed package could decode.
     """
 
     def __init__(self):
@@ -396,7 +369,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         self.manifestPath: Optional[Path] = None
         self.reportPath: Optional[Path] = None
         self.nodeIDs: Dict[str, str] = {}
-        self.result: Optional[BatchResult] = None
+        self.result = None  # the last batch's BatchResult
         self.lasPath: Optional[Path] = None
         self.logChartID: Optional[str] = None
         self._run: Optional[_Run] = None
@@ -409,9 +382,10 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
                 wellName=None, sceneOptions=None, unwrapRadius="0.9") -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
-        The fast route runs the batch as a child process (``PythonSlicer -m
-        CoreBatchLoaderLib.cli convert …``, ``workers`` its worker processes) and waits for it,
-        processing Slicer's events; the dicomlib route runs here, one core at a time.
+        The fast route runs the batch as a child process (``PythonSlicer`` running
+        ``corebatchloader convert …`` from this module's copy of the engine, ``workers`` its worker
+        processes) and waits for it, processing Slicer's events; the dicomlib route runs here, one
+        core at a time.
         ``progressCallback(progress)`` gets a :class:`CoreBatchLoaderLib.batch.run.Progress` after
         each core folder; returning True cancels the batch: the fast route's process is stopped at
         once, the dicomlib route after the current core.
@@ -421,6 +395,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         ``unwrapRadius``: "0.9" (of the core's radius), "30mm", None (no unwrap), see :meth:`unwrapFiles`.
         Raises ``UsageError`` when the folders or depths are unusable; ``self.result`` is the ``BatchResult``.
         """
+        from CoreBatchLoaderLib.batch.run import UsageError
+
         if route not in ROUTES:
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
         arguments = dict(addToScene=addToScene, compress=compress, workers=workers, overwrite=overwrite,
@@ -447,10 +423,13 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     def startConvert(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
                      overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
-                     unwrapRadius=DEFAULT_RADIUS_TEXT) -> ChildBatch:
-        """Start the fast route's batch in its child process and return it, for the caller to poll
-        (``batch.poll()`` → :meth:`onFolder` for each progress; when ``batch.done``,
-        :meth:`finishConvert`) — the panel does so from a timer.  Arguments as :meth:`convert`."""
+                     unwrapRadius=DEFAULT_RADIUS_TEXT):
+        """Start the fast route's batch in its child process and return it (a ``ChildBatch``), for
+        the caller to poll (``batch.poll()`` → :meth:`onFolder` for each progress; when
+        ``batch.done``, :meth:`finishConvert`) — the panel does so from a timer.  Arguments as :meth:`convert`."""
+        from CoreBatchLoaderLib.batch.run import UsageError
+        from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch
+
         run = self._begin(inputDir, outputDir, addToScene, compress, workers, overwrite, depthFile, sceneMemoryGB,
                           wellName, sceneOptions, unwrapRadius)
         try:
@@ -459,23 +438,41 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
             raise UsageError(str(exc)) from None
 
     def installPackage(self, requirement: str) -> None:
-        """pip-install ``requirement`` into Slicer's Python (the decoder python-gdcm, or lasio): the
-        panel asks the user first; from the console, calling this is the consent."""
-        slicer.util.pip_install(requirement)
+        """Install ``requirement`` into Slicer's Python (the decoder python-gdcm, or lasio): the
+        panel asks the user first; from the console, calling this is the consent.  Slicer 5.12+
+        installs through ``slicer.packaging.pip_ensure`` (its progress dialog, and its advice to
+        restart when an imported package changed); earlier releases through ``slicer.util.pip_install``."""
+        try:
+            import slicer.packaging as packaging
+        except ImportError:  # Slicer 5.4–5.10
+            slicer.util.pip_install(requirement)
+            return
+        packaging.pip_ensure([requirement], prompt_install=False, requester=_("Core Batch Loader"))
 
-    def onFolder(self, progress: Progress) -> None:
-        """A core folder finished: without depths, its cores join the scene now (``addToScene``)."""
+    def coresMissingADecoder(self) -> Dict[str, List[str]]:
+        """Transfer syntax UID → the last batch's cores that failed because no installed package
+        decodes their slices (what :meth:`installPackage` of ``DECODER_REQUIREMENT`` fixes; a rerun
+        then converts just those, the others being done)."""
+        from CoreBatchLoaderLib.slicer_process import cores_missing_a_decoder
+
+        return cores_missing_a_decoder(self.result.records) if self.result is not None else {}
+
+    def onFolder(self, progress) -> None:
+        """A core folder finished (a ``Progress``): without depths, its cores join the scene now (``addToScene``)."""
         if self._run is not None and self._run.adder is not None:
             self._run.adder.add(progress.records)
 
-    def finishConvert(self, batch: ChildBatch) -> List[CoreRecord]:
-        """Wait for the child process; the manifest's records (with depths and ``addToScene``,
-        the placed well joins the scene)."""
+    def finishConvert(self, batch) -> List[CoreRecord]:
+        """Wait for the child process (``ChildBatch``); the manifest's records (with depths and
+        ``addToScene``, the placed well joins the scene)."""
         return self._finish(batch.result())
 
     def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
                overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
                unwrapRadius=DEFAULT_RADIUS_TEXT) -> "_Run":
+        from CoreBatchLoaderLib.mrml import cores as mrml_scene
+        from CoreBatchLoaderLib.slicer_process import panel_options
+
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
         self.stopped, self.result, self.lasPath, self.logChartID = None, None, None, None
         options = panel_options(compress, workers, overwrite, depthFile if _isSet(depthFile) else None,
@@ -487,7 +484,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
                          scene.well_name or Path(inputDir).name)
         return self._run
 
-    def _finish(self, result: BatchResult) -> List[CoreRecord]:
+    def _finish(self, result) -> List[CoreRecord]:
         run, self._run = self._run, None
         self.result = result
         self.cancelled, self.manifestPath, self.reportPath = result.cancelled, result.manifest, result.report
@@ -515,13 +512,15 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
     # The DICOMLib route: Slicer's DICOM reader per core inside the engine's batch (discovery,
     # names, resuming, lock, manifest, report and well scene are shared with the fast route).
 
-    def _convertWithDicomLib(self, run: "_Run", progressCallback) -> BatchResult:
+    def _convertWithDicomLib(self, run: "_Run", progressCallback):
+        from CoreBatchLoaderLib.batch.run import UsageError, run_batch
+        from CoreBatchLoaderLib.mrml.dicomlib import DicomLibConverter
         from DICOMLib import DICOMUtils
 
         if "DICOMScalarVolumePlugin" not in getattr(slicer.modules, "dicomPlugins", {}):
             raise UsageError("Slicer's DICOM module (DICOMScalarVolumePlugin) is not loaded")
 
-        def onFolder(progress: Progress) -> bool:
+        def onFolder(progress) -> bool:
             self.onFolder(progress)
             return bool(progressCallback(progress)) if progressCallback else False
 
@@ -545,29 +544,21 @@ class _Run:
 
     inputDir: Path
     outputDir: Path
-    options: BatchOptions
-    adder: Optional[mrml_scene.BatchSceneAdder]
+    options: "BatchOptions"
+    adder: "Optional[BatchSceneAdder]"
     addWell: bool  # with depths and add to scene: load the placed well at the end
     wellName: str  # the well's CT log chart is named after it
 
 
-def _dicomReaderSettings() -> TemporarySettings:
-    """The scalar volume plugin's reader settings for a batch; restore() gives the user's back."""
+def _dicomReaderSettings():
+    """The scalar volume plugin's reader settings for a batch (``TemporarySettings``); restore()
+    gives the user's back."""
     import DICOMScalarVolumePlugin
+    from CoreBatchLoaderLib.mrml.dicomlib import TemporarySettings
+
     approaches = DICOMScalarVolumePlugin.DICOMScalarVolumePluginClass.readerApproaches()
     return TemporarySettings(qt.QSettings(), {key: approaches.index(value) if key.endswith("ReaderApproach") else value
                                               for key, value in DICOM_SETTINGS.items()})
-
-
-def _sameParameterNode(wrapper, other) -> bool:
-    """Two wrappers of one MRML node (getParameterNode() makes a new wrapper each time)."""
-    return wrapper is not None and other is not None and wrapper.parameterNode is other.parameterNode
-
-
-def _readmeLink() -> str:
-    """The README next to the module folder when installed from the source tree, else online."""
-    local = Path(__file__).resolve().parent.parent / "README.md"
-    return local.as_uri() if local.is_file() else README_URL
 
 
 def _isSet(path) -> bool:
@@ -615,6 +606,8 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
         dicom = logic.convert(well, self.tempDir / "dicomlib", route="dicomlib")
         self.assertEqual([r.name for r in fast], ["core_001", "core_002", "core_003"])
         self.assertEqual([r.name for r in dicom], [r.name for r in fast])
+        from CoreBatchLoaderLib.mrml import cores as mrml_scene
+
         for f, d in zip(fast, dicom):
             self.assertEqual((f.status, d.status), ("converted", "converted"), d.error or f.error)
             self.assertEqual((f.route, d.route), ("fast", "dicomlib"))

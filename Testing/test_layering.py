@@ -16,7 +16,7 @@ MODULE_FILE = ROOT / "CoreBatchLoader" / "CoreBatchLoader.py"
 # Lower stages first; a module may import its own stage or any stage above it in this list.
 STAGES: Tuple[Tuple[str, ...], ...] = (
     ("synthetic",),                            # generated test data: imports nothing of the engine
-    ("messages", "files"),                    # one-line messages, atomic files
+    ("messages", "files", "defaults"),        # one-line messages, atomic files, the defaults the panel reads
     ("dicom", "nrrd"),                         # reading DICOM headers and pixels; writing/reading NRRD
     ("analysis",),                             # what is measured from a slice while converting
     ("record", "convert"),                     # one core: its record, its conversion

@@ -15,7 +15,7 @@ import nrrd
 import numpy as np
 import pytest
 from conftest import convert_tree
-from CoreBatchLoaderLib.analysis.unwrap_rings import DEFAULT_RADIUS_TEXT
+from CoreBatchLoaderLib.defaults import DEFAULT_RADIUS_TEXT
 from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
 from CoreBatchLoaderLib.files import foreign_files_replaceable
 from CoreBatchLoaderLib.nrrd.reader import NrrdFormatError, read_header, read_row_section, read_slice

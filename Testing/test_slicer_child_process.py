@@ -1,5 +1,6 @@
-"""The batch as Slicer runs it: a child process (`PythonSlicer -m CoreBatchLoaderLib.cli convert …
---progress json`) whose lines the module reads as they come, and which Cancel stops at once.
+"""The batch as Slicer runs it: a child process (`PythonSlicer -c BOOTSTRAP MODULE_DIR convert …
+--progress json`, the command of the module's own copy of the engine) whose lines the module
+reads as they come, and which Cancel stops at once.
 
 ``sys.executable`` stands for PythonSlicer here: it is a real interpreter running the real
 command, as PythonSlicer does inside Slicer (the three stacks Slicer ships run the same command
@@ -181,3 +182,49 @@ def test_the_panels_settings_become_the_childs_options(tmp_path: Path) -> None:
     assert panel_options(unwrap_radius=None).convert.unwrap_radius is None and panel_options().scene == SceneOptions()
     with pytest.raises(UsageError):
         panel_options(unwrap_radius="wide")
+
+
+def installed_copy_first_on_the_path(folder: Path) -> Path:
+    """Another copy of the package, as an Extensions Manager install beside a development
+    checkout: its command says which copy ran and converts nothing."""
+    lib = Path(cli.__file__).resolve().parent
+    copy = folder / "installed" / "CoreBatchLoaderLib"
+    shutil.copytree(str(lib), str(copy), ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "cli.py").write_text("import sys\nsys.exit('the installed copy ran')\n", encoding="utf-8")
+    return copy.parent
+
+
+def launcher_putting_first(folder: Path, entry: Path) -> str:
+    """A launcher as CTK's is for PythonSlicer: the PYTHONPATH entries of its settings first
+    (the installed extension's folder), then the real interpreter."""
+    launcher = folder / "PythonSlicer"
+    launcher.write_text('#!/bin/sh\nPYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}" exec "%s" "$@"\n' % (entry, sys.executable))
+    launcher.chmod(0o755)
+    return str(launcher)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the launcher stand-in is a POSIX shell script")
+def test_the_child_runs_the_package_beside_the_module_when_another_copy_is_first_on_the_path(tmp_path: Path) -> None:
+    installed = installed_copy_first_on_the_path(tmp_path)
+    python = launcher_putting_first(tmp_path, installed)
+    # The case is real: with the other copy first, a plain ``-m`` run from elsewhere imports it.
+    plain = subprocess.run([python, "-m", "CoreBatchLoaderLib.cli", "--version"], capture_output=True, text=True,
+                           cwd=str(tmp_path), timeout=60)
+    assert plain.returncode == 1 and "the installed copy ran" in plain.stderr
+    write_well(tmp_path / "well", cores=2, slices=4)
+    batch = ChildBatch.start(tmp_path / "well", tmp_path / "out", BatchOptions(workers=2), python=python)
+    finish(batch)
+    result = batch.result()
+    assert [r.status for r in result.records] == ["converted", "converted"], list(batch.stderr_tail)
+    assert "the installed copy ran" not in "\n".join(batch.stderr_tail)
+
+
+def test_the_headless_entry_runs_the_package_beside_it_from_any_folder(tmp_path: Path) -> None:
+    installed = installed_copy_first_on_the_path(tmp_path)
+    write_well(tmp_path / "well", cores=1, slices=4)
+    slicer_batch = Path(cli.__file__).resolve().parent / "slicer_batch.py"
+    env = dict(os.environ, PYTHONPATH=str(installed))
+    run = subprocess.run([sys.executable, str(slicer_batch), "well", "out", "--quiet", "--workers", "2"],
+                         capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "core_001.nrrd").is_file()

@@ -27,6 +27,7 @@ from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 MODULE_DIR = ROOT / "CoreBatchLoader"
 MODULE_FILE = MODULE_DIR / "CoreBatchLoader.py"
 LIB_DIR = MODULE_DIR / "CoreBatchLoaderLib"
+WIDGETS_DIR = MODULE_DIR / "CoreBatchLoaderWidgets"  # the panel's sections: Slicer-side, beside the module file
 UI_FILE = MODULE_DIR / "Resources" / "UI" / "CoreBatchLoader.ui"
 MODULE_CMAKE = MODULE_DIR / "CMakeLists.txt"
 SELF_TEST = ROOT / "Testing" / "Python" / "CoreBatchLoaderSelfTest.py"
@@ -104,7 +105,8 @@ def module_files() -> Set[str]:
     """Every script and resource under the module folder (relative paths), build litter excluded."""
     found = set()
     for path in MODULE_DIR.rglob("*"):
-        if path.is_file() and path.suffix in (".py", ".ui", ".png") and "__pycache__" not in path.parts \
+        if path.is_file() and (path.suffix in (".py", ".ui", ".png") or path.parent.name == "Resources") \
+                and "__pycache__" not in path.parts \
                 and not any(part.endswith(".egg-info") for part in path.parts):
             found.add(path.relative_to(MODULE_DIR).as_posix())
     return found
@@ -112,13 +114,19 @@ def module_files() -> Set[str]:
 
 # --- the panel: .ui ↔ module code ↔ parameter node ---------------------------------------------
 
-def test_every_ui_widget_the_module_uses_exists_in_the_ui_file() -> None:
-    used = {node.attr for node in ast.walk(module_tree())
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
-            and node.value.attr == "ui" and isinstance(node.value.value, ast.Name) and node.value.value.id == "self"}
-    assert used, "the module uses no self.ui widget?"
-    missing = used - set(ui_widgets())
-    assert not missing, "self.ui.%s not in %s" % (", self.ui.".join(sorted(missing)), UI_FILE.name)
+def panel_files() -> List[Path]:
+    """The module file and its panel's sections (CoreBatchLoaderWidgets)."""
+    return [MODULE_FILE] + sorted(WIDGETS_DIR.glob("*.py"))
+
+
+def test_every_ui_widget_the_module_and_its_sections_use_exists_in_the_ui_file() -> None:
+    for path in panel_files():
+        used = {node.attr for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "ui"
+                and isinstance(node.value.value, ast.Name) and node.value.value.id == "self"}
+        missing = used - set(ui_widgets())
+        assert not missing, "%s: self.ui.%s not in %s" % (path.name, ", self.ui.".join(sorted(missing)), UI_FILE.name)
+    assert "resultsTable" in ast.unparse(ast.parse((WIDGETS_DIR / "results.py").read_text(encoding="utf-8")))
 
 
 def test_every_parameter_is_bound_to_exactly_one_widget_and_every_binding_is_a_parameter() -> None:
@@ -196,8 +204,17 @@ def test_the_logic_convert_signature_is_the_console_api() -> None:
                         "wellName": None, "sceneOptions": None, "unwrapRadius": "0.9"}
 
 
-def test_the_module_help_links_the_readme_section_which_shows_every_way_in() -> None:
-    assert "#using-it-in-3d-slicer" in MODULE_FILE.read_text(encoding="utf-8")
+def test_the_module_help_links_the_documentation_of_its_own_copy() -> None:
+    # docs/slicer.md beside a checkout, else the installed extension's recorded homepage: the
+    # repository's address is written in CMakeLists.txt only (test_the_repository_address_is_set_once).
+    about = (WIDGETS_DIR / "about.py").read_text(encoding="utf-8")
+    assert '"docs" / "slicer.md"' in about and 'extensionMetadata(EXTENSION_NAME, METADATA_LOCAL).get("homepage")' in about
+    assert 'EXTENSION_NAME = "CoreBatchLoader"' in about and "github.com" not in about
+    assert "documentationLink()" in ast.unparse(method("CoreBatchLoader", "__init__"))
+    assert "ORGANIZATION" not in MODULE_FILE.read_text(encoding="utf-8")
+
+
+def test_the_readme_section_shows_every_way_in() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "## Using it in 3D Slicer" in readme
     assert "(docs/slicer.md)" in readme.split("## Using it in 3D Slicer", 1)[1].split("\n## ", 1)[0]
@@ -361,20 +378,6 @@ def calls_in(node: ast.AST) -> List[str]:
             for n in ast.walk(node) if isinstance(n, ast.Call)]
 
 
-def test_the_gui_is_connected_once_per_parameter_node_as_slicer_5_4_to_5_8_cannot_disconnect_it() -> None:
-    # There connectGui returns None, so disconnectGui(tag) does nothing: connecting again on every
-    # enter() piles up connectors whose combo box connector writes choices[0] back (Route → "fast").
-    for name in ("enter", "exit", "onSceneEndClose", "initializeParameterNode"):
-        assert "connectGui" not in calls_in(method("CoreBatchLoaderWidget", name)), name
-        assert "disconnectGui" not in calls_in(method("CoreBatchLoaderWidget", name)), name
-    setter = method("CoreBatchLoaderWidget", "setParameterNode")
-    first = setter.body[0]
-    assert isinstance(first, ast.If) and "_sameParameterNode" in calls_in(first.test)
-    assert isinstance(first.body[-1], ast.Return), "the same node must return before connecting again"
-    same = next(f for f in module_tree().body if isinstance(f, ast.FunctionDef) and f.name == "_sameParameterNode")
-    assert "parameterNode" in ast.unparse(same)  # the MRML node, not the wrapper (new on each getParameterNode)
-
-
 def test_the_dicomlib_route_has_a_private_database_removed_and_the_settings_restored_in_a_finally() -> None:
     route = method("CoreBatchLoaderLogic", "_convertWithDicomLib")
     source = ast.unparse(route)
@@ -390,7 +393,8 @@ def test_the_fast_route_runs_the_batch_as_a_child_process_and_the_panel_polls_it
     source = MODULE_FILE.read_text(encoding="utf-8")
     assert "multiprocessing" not in source and "python_for_workers" not in source
     assert "ChildBatch.start(" in ast.unparse(method("CoreBatchLoaderLogic", "startConvert"))
-    assert "startConvert" in calls_in(method("CoreBatchLoaderWidget", "onStartButton"))
+    assert "startConvert" in calls_in(method("CoreBatchLoaderWidget", "_start"))
+    assert "_start" in calls_in(method("CoreBatchLoaderWidget", "onStartButton"))
     timer = ast.unparse(method("CoreBatchLoaderWidget", "_onPollTimer"))
     assert "batch.poll()" in timer and "finishConvert" in timer  # never a blocking wait in the GUI
     assert "self._batch.cancel()" in ast.unparse(method("CoreBatchLoaderWidget", "onCancelButton"))
@@ -403,26 +407,6 @@ def test_the_fast_route_runs_the_batch_as_a_child_process_and_the_panel_polls_it
         unguarded = ast.unparse(method("CoreBatchLoaderWidget", name)).count("processEvents") - sum(
             ast.unparse(n).count("processEvents") for n in guarded)
         assert unguarded == 0, name
-
-
-def test_packages_are_installed_only_after_the_user_confirms_and_never_at_import_time() -> None:
-    # The decoder (python-gdcm) and lasio: Slicer's extension practice is pip_install on first use.
-    tree = module_tree()
-    top_level = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.ClassDef))]
-    assert not any("pip_install" in calls_in(node) for node in top_level)
-    installers = [(cls.name, f.name) for cls in classes(tree).values() for f in cls.body
-                  if isinstance(f, ast.FunctionDef) and "pip_install" in calls_in(f)]
-    assert installers == [("CoreBatchLoaderLogic", "installPackage")]
-    offer = method("CoreBatchLoaderWidget", "_offerInstall")
-    asks = [n for n in ast.walk(offer) if isinstance(n, ast.If) and "confirmOkCancelDisplay" in calls_in(n.test)]
-    assert len(asks) == 1 and isinstance(asks[0].body[-1], ast.Return), "a 'no' must return before installing"
-    install = [n.lineno for n in ast.walk(offer) if isinstance(n, ast.Call) and "installPackage" in calls_in(n)]
-    assert install and min(install) > asks[0].lineno
-    start = ast.unparse(method("CoreBatchLoaderWidget", "onStartButton"))
-    assert "self._offerInstall(DECODER_REQUIREMENT, DECODER_MODULE" in start
-    callers = [f.name for cls in classes(tree).values() for f in cls.body
-               if isinstance(f, ast.FunctionDef) and "installPackage" in calls_in(f)]
-    assert callers == ["_offerInstall"]
 
 
 # --- ready for the Extensions Index (Slicer/ExtensionsIndex: scripts/check_description_files.py) ------

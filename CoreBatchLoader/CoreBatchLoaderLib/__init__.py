@@ -5,7 +5,8 @@ The folders follow the data; each imports only from those listed before it
 Slicer, Qt, CTK or VTK):
 
 - :mod:`.synthetic` — generated DICOM cores with their ground truth (tests, demo, bench, self-test)
-- :mod:`.messages`, :mod:`.files` — one-line messages; files that appear whole or not at all
+- :mod:`.messages`, :mod:`.files`, :mod:`.defaults` — one-line messages; files that appear whole
+  or not at all; the defaults the Slicer panel reads at start-up (no numpy)
 - :mod:`.dicom` — headers (fast scanner), folders → cores, slice geometry, voxel values, pixels
 - :mod:`.nrrd` — streaming NRRD writer and the reader the report and the scene use
 - :mod:`.analysis` — what is measured from each slice while converting

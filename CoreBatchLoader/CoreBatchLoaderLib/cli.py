@@ -24,12 +24,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import __version__
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
-from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
+from .analysis.unwrap_rings import UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.manifest import MANIFEST_NAME, read_manifest
-from .batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError, run_batch
+from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
+from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from .nrrd.deflate import fast_gzip_note
 from .well.depths import DEPTH_UNITS
 from .well.options import SceneOptions
@@ -315,9 +316,8 @@ class ProgressBar:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .synthetic import write_well
-    series = write_well(args.folder, cores=args.cores, slices=args.slices, rows=args.size, columns=args.size,
-                        signed=False, bits_stored=12, intercept=-1024.0)
+    from .synthetic import write_sample_well
+    series = write_sample_well(args.folder, cores=args.cores, slices=args.slices, size=args.size)
     print("wrote %d synthetic cores (%d slices of %d×%d each) under %s" % (
         len(series), args.slices, args.size, args.size, args.folder))
     return 0

@@ -18,7 +18,8 @@ from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU, CtLog
 from .analysis.long_section import LongSectionAnalysis
 from .analysis.slices import AnalysisContext, CoreInterval, SliceAnalyses, SliceAnalysis
 from .analysis.unwrap import UnwrapAnalysis
-from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius
+from .analysis.unwrap_rings import UnwrapRadius
+from .defaults import DEFAULT_RADIUS_TEXT
 from .dicom.discover import CoreSeries
 from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
 from .dicom.headers import SliceHeader

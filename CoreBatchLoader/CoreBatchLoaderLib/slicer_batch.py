@@ -112,11 +112,10 @@ def _run_dicomlib(args: argparse.Namespace) -> int:
 
 def _run_as_script() -> None:
     # Slicer may put this file's own folder first on sys.path; its module names (batch, cli, png…)
-    # must not shadow anything, and the package is imported from the module folder instead.
-    here = str(MODULE_DIR / "CoreBatchLoaderLib")
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    if str(MODULE_DIR) not in sys.path:
-        sys.path.insert(0, str(MODULE_DIR))
+    # must not shadow anything, and the package is imported from the module folder instead — first,
+    # even when it is on the path already behind another copy (an installed extension on PYTHONPATH).
+    here, home = str(MODULE_DIR / "CoreBatchLoaderLib"), str(MODULE_DIR)
+    sys.path[:] = [home] + [p for p in sys.path if os.path.abspath(p or ".") not in (here, home)]
     try:
         status = main(sys.argv[1:])
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)

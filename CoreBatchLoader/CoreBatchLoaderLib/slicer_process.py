@@ -1,4 +1,4 @@
-"""The batch as a child process of 3D Slicer: ``PythonSlicer -m CoreBatchLoaderLib.cli convert …``.
+"""The batch as a child process of 3D Slicer: ``PythonSlicer -c BOOTSTRAP MODULE_DIR convert …``.
 
 Slicer's own process must not run a multiprocessing pool (Slicer/Slicer#7445: BrokenProcessPool
 and hangs inside Slicer 5.4 on macOS; on Windows CPython swaps Slicer's ``sys.executable`` for
@@ -17,6 +17,13 @@ to the launcher alone would end the launcher and leave the batch running.  So th
 in a process group of its own (a new session on POSIX, ``CREATE_NEW_PROCESS_GROUP`` on
 Windows) and cancelling signals the whole group: the launcher, the batch and its workers.
 
+Which copy of the package the child runs: CTK's launcher puts the ``PYTHONPATH`` entries of its
+settings first (extensions from the Extensions Manager are there), so with an installed copy
+and a development checkout side by side ``-m CoreBatchLoaderLib.cli`` could import the
+installed one.  The child therefore starts with :data:`BOOTSTRAP`, which puts the folder of the
+module that started it first on ``sys.path`` and runs the command with ``runpy`` (as ``-m``
+would); its worker processes inherit that ``sys.path`` (multiprocessing passes it on).
+
 Plain Python throughout (a reader thread per stream, no Qt), so the tests run it with
 ``sys.executable`` standing for PythonSlicer; the module adds only the event polling.
 """
@@ -31,17 +38,27 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any, Deque, Dict, List, Optional, Tuple
+from typing import IO, Any, Deque, Dict, List, Optional, Sequence, Tuple
 
-from .analysis.unwrap_rings import DEFAULT_RADIUS_TEXT, UnwrapRadius, UnwrapRadiusError
+from .analysis.unwrap_rings import UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.manifest import read_manifest
-from .batch.run import DEFAULT_WORKERS, BatchOptions, BatchResult, Progress, UsageError
+from .batch.run import BatchOptions, BatchResult, Progress, UsageError
 from .convert import ConvertOptions
+from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
+from .dicom.pixel_reader import missing_decoder
+from .record import CoreRecord
 from .well.options import SceneOptions
 
 MODULE_DIR = Path(__file__).resolve().parent.parent  # holds CoreBatchLoaderLib (and CoreBatchLoader.py)
 
+
+# The child's first statements (``python -c BOOTSTRAP MODULE_DIR ARGUMENTS…``): MODULE_DIR first on
+# sys.path, the working folder's entry ('') dropped (a user's folder must not shadow a package),
+# then the command as ``python -m CoreBatchLoaderLib.cli ARGUMENTS…`` runs it.  One line: it is an argument.
+BOOTSTRAP = ("import runpy, sys; home = sys.argv.pop(1); "
+             "sys.path[:] = [home] + [p for p in sys.path if p not in ('', home)]; "
+             "runpy.run_module('CoreBatchLoaderLib.cli', run_name='__main__', alter_sys=True)")
 
 STDERR_GRACE = 1.0  # seconds to wait for the last stderr lines of a child that has ended
 
@@ -96,13 +113,24 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
 
 
 def cli_command(arguments: List[str], python: Optional[str] = None) -> Tuple[List[str], Dict[str, str]]:
-    """``python -m CoreBatchLoaderLib.cli ARGUMENTS`` and its environment, to run with the module
-    folder as working folder (``python``: :func:`python_slicer` unless given).  The module folder
-    is on Slicer's ``sys.path`` but not on PythonSlicer's, hence PYTHONPATH."""
+    """The command ``corebatchloader ARGUMENTS`` run by ``python`` (:func:`python_slicer` unless
+    given) from this module folder's copy of the package, whatever else is on its ``PYTHONPATH``
+    (:data:`BOOTSTRAP`), and its environment."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(MODULE_DIR)] + [p for p in [env.get("PYTHONPATH")] if p])
     env["PYTHONIOENCODING"] = "utf-8"  # file names in messages, whatever the console's code page
-    return [python or python_slicer(), "-m", "CoreBatchLoaderLib.cli"] + list(arguments), env
+    return [python or python_slicer(), "-c", BOOTSTRAP, str(MODULE_DIR)] + list(arguments), env
+
+
+def cores_missing_a_decoder(records: Sequence[CoreRecord]) -> Dict[str, List[str]]:
+    """Transfer syntax UID → the failed cores whose slices in it no installed package decodes
+    (none for uncompressed data, nor for what Pillow or pyjpegls already decode): what the
+    Slicer panel offers to install, naming them, before it reruns just those cores."""
+    found: Dict[str, List[str]] = {}
+    for record in records:
+        syntax = missing_decoder(record.error) if record.status == "failed" else None
+        if syntax is not None:
+            found.setdefault(syntax, []).append(record.name)
+    return found
 
 
 def panel_options(compress: bool = False, workers: int = DEFAULT_WORKERS, overwrite: bool = False,
@@ -158,8 +186,8 @@ class ChildBatch:
     @classmethod
     def start(cls, input_dir: Path, output_dir: Path, options: BatchOptions,
               python: Optional[str] = None) -> "ChildBatch":
-        """``python -m CoreBatchLoaderLib.cli convert … --progress json`` from the module folder
-        (``python``: :func:`python_slicer` unless given)."""
+        """``corebatchloader convert … --progress json`` in a child (:func:`cli_command`; ``python``:
+        :func:`python_slicer` unless given), from the module folder."""
         command, env = cli_command(["convert"] + convert_arguments(input_dir, output_dir, options)
                                    + ["--progress", "json"], python)
         return cls(command, output_dir, cwd=MODULE_DIR, env=env)

@@ -36,7 +36,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-DEFAULT_RADIUS_TEXT = "0.9"
+from ..defaults import DEFAULT_RADIUS_TEXT
+
 
 
 class UnwrapRadiusError(ValueError):

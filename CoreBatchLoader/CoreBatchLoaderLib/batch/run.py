@@ -66,7 +66,6 @@ class UsageError(Exception):
     """The command cannot start (missing input, output is a file, folder locked…)."""
 
 
-DEFAULT_WORKERS = min(64, os.cpu_count() or 1)  # what the command and the module's panel start with
 
 
 @dataclass(frozen=True)

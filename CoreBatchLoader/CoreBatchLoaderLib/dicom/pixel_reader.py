@@ -17,9 +17,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import time
-from typing import BinaryIO, Dict, Sequence
+from typing import BinaryIO, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -34,6 +35,9 @@ DECODER_MODULE = "gdcm"  # what it imports as
 # 12-bit lossy JPEG (JPEG Extended, 1.2.840.10008.1.2.4.51): python-gdcm's wheels are built without
 # IJG's 12-bit codec; pydicom then falls back to pylibjpeg's libjpeg (GPL, hence not a default).
 JPEG_12_BIT_REQUIREMENTS = ("pylibjpeg", "pylibjpeg-libjpeg")
+# A slice no installed package decodes: "<file>: cannot decode <syntax name> (<uid>): " + this.
+NO_DECODER = "no decoder installed (pip install %s)" % DECODER_REQUIREMENT
+_NO_DECODER_ERROR = re.compile(r"cannot decode .*\(([0-9.]+)\): " + re.escape(NO_DECODER) + "$")
 
 
 def decoder_missing() -> bool:
@@ -218,5 +222,13 @@ def _decoder_hint(exc: BaseException) -> str:
                                                                 " ".join(JPEG_12_BIT_REQUIREMENTS))
     if decoder_missing() and ("plugin" in lowered or "no pixel data decoders" in lowered
                               or "missing required dependencies" in lowered):
-        return "no decoder installed (pip install %s)" % DECODER_REQUIREMENT
+        return NO_DECODER
     return text[:200] or type(exc).__name__
+
+
+def missing_decoder(error: Optional[str]) -> Optional[str]:
+    """The transfer syntax UID of a core's error when its slices failed for lack of a decoder
+    (the message :func:`_decoded` gives), else None: the Slicer panel offers the decoder only
+    for those cores, and reruns just them."""
+    match = _NO_DECODER_ERROR.search(error or "")
+    return match.group(1) if match else None

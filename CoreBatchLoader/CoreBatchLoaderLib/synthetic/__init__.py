@@ -4,8 +4,8 @@ Real core scans are large and not redistributable, so the tests, the demo, the b
 the Slicer self-test generate their input here: :mod:`.dicom_files` builds the datasets and
 pixels, :mod:`.cores` writes whole series and wells.
 """
-from .cores import write_core_series, write_well
+from .cores import write_core_series, write_sample_well, write_well
 from .dicom_files import CT_IMAGE_STORAGE, ENHANCED_CT_IMAGE_STORAGE, SUPPORTED_TRANSFER_SYNTAXES, SyntheticSeries
 
 __all__ = ["CT_IMAGE_STORAGE", "ENHANCED_CT_IMAGE_STORAGE", "SUPPORTED_TRANSFER_SYNTAXES", "SyntheticSeries",
-           "write_core_series", "write_well"]
+           "write_core_series", "write_sample_well", "write_well"]
