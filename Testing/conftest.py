@@ -1,10 +1,13 @@
-"""Shared test helpers: the engine on sys.path, a converter, and a tree hash for "inputs untouched"."""
+"""Shared test helpers: the engine on sys.path, a converter, a tree hash for "inputs untouched",
+and :func:`require` — a missing prerequisite skips here and fails in CI (docs/testing.md)."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Dict
 
 import pytest
@@ -18,6 +21,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import CoreBatchLoaderLib.cli  # noqa: E402,F401
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch  # noqa: E402
 from CoreBatchLoaderLib.convert import ConvertOptions  # noqa: E402
+
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")  # .ci/run exports CI=true
+
+
+def require(available: object, what: str) -> None:
+    """A test's prerequisite (Chromium, python-gdcm, a tmpfs mount…): when it is missing the test
+    is skipped on a developer's machine, and **fails** under ``CI=true`` with one line naming
+    what is missing — ``.ci/run`` installs every prerequisite, so a skip there would hide a
+    broken install step behind a green run.  ``what`` says what is missing and how to get it."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail("missing prerequisite (CI=true: a failure, not a skip): %s" % what, pytrace=False)
+    pytest.skip("missing prerequisite: %s" % what, allow_module_level=True)
+
+
+def require_module(name: str, package: str) -> ModuleType:
+    """``pytest.importorskip`` under :func:`require`'s policy: the module ``name``, or a skip (a
+    failure in CI) naming the ``package`` to install."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        require(False, "the Python package %s (import %s: %s); pip install %s" % (package, name, exc, package))
+        raise  # pragma: no cover - require() raised
 
 
 def convert_tree(input_dir: Path, output_dir: Path, **options: object) -> BatchResult:
@@ -60,5 +88,5 @@ def gzip_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setitem(sys.modules, "isal", None)
         monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)
     else:
-        pytest.importorskip("isal")
+        require_module("isal", "isal")
     return request.param

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 from CoreBatchLoaderLib.synthetic import write_well
 
 CORES = ("core_001", "core_002", "core_003")
@@ -71,7 +72,7 @@ def test_depths_without_scene_need_no_slicer_and_warn_about_lengths(tmp_path: Pa
 
 
 def test_the_cli_writes_the_scene_and_shows_the_well_strip_in_the_report(tmp_path: Path, well: Path) -> None:
-    slicer = pytest.importorskip("slicer")
+    slicer = require_module("slicer", "slicer-core")
     run = cli("convert", well, tmp_path / "out", "--quiet", "--workers", "2", "--start-depth", "2450.5",
               "--core-length", "0.004", "--flip-all", "--scene", "--scene-memory", "1G", "--well-name", "Well 7")
     assert run.returncode == 0, run.stderr
@@ -94,7 +95,7 @@ def test_the_cli_writes_the_scene_and_shows_the_well_strip_in_the_report(tmp_pat
 
 def test_a_well_named_in_portuguese_gets_its_proxies_and_scene(tmp_path: Path, well: Path) -> None:
     """The well's name goes into every proxy's NRRD header (UTF-8) and the scene's node names."""
-    slicer = pytest.importorskip("slicer")
+    slicer = require_module("slicer", "slicer-core")
     run = cli("convert", well, tmp_path / "out", "--quiet", "--start-depth", "100", "--core-length", "0.004",
               "--scene", "--scene-memory", "1K", "--well-name", "Poço 7")
     assert run.returncode == 0 and "proxies 1:" in run.stdout, run.stderr
@@ -112,7 +113,7 @@ def test_a_bad_scene_memory_is_a_usage_error(tmp_path: Path, well: Path, size: s
 
 def test_a_rerun_of_a_finished_well_reuses_the_scene_and_a_new_depth_rebuilds_it(tmp_path: Path,
                                                                                   well: Path) -> None:
-    pytest.importorskip("slicer")
+    require_module("slicer", "slicer-core")
     args = ("convert", well, tmp_path / "out", "--quiet", "--start-depth", "2450.5", "--core-length", "0.004",
             "--scene")
     assert cli(*args).returncode == 0

@@ -223,3 +223,43 @@ def test_a_log_written_before_the_naming_table_still_reads(tmp_path):
     first, values, ks, rows = read_log_csv(path)
     assert first == "DIST[MM]" and list(values) == [0.5] and list(ks) == [0]
     assert rows[0, statistic("CTMEAN")] == 1800.0 and np.isnan(rows[0, statistic("CENTI")])
+
+
+def _striped_core(folder, hu_by_column_mod_4):
+    """A noise-free 1800 HU core whose middle (within 20 mm of the axis) has stripes of given CT
+    numbers: column i gets ``hu_by_column_mod_4[i % 4]`` (None: the rock's 1800 HU)."""
+    import pydicom
+    truth = well_of_phantoms(folder, [CorePhantom(slices=6, noise_hu=0.0, layers=(Layer(1e9, 1800.0),))])[0]
+    for path in truth.files:
+        dataset = pydicom.dcmread(str(path))
+        pixels = dataset.pixel_array.copy()
+        rows, columns = pixels.shape
+        y, x = np.mgrid[0:rows, 0:columns]
+        middle = np.hypot((x - (columns - 1) / 2.0) * 0.5, (y - (rows - 1) / 2.0) * 0.5) <= 20.0
+        for remainder, hu in enumerate(hu_by_column_mod_4):
+            if hu is not None:
+                pixels[middle & (x % 4 == remainder)] = int(hu - float(dataset.RescaleIntercept))
+        dataset.PixelData = pixels.tobytes()
+        dataset.save_as(str(path))
+
+
+def test_voxels_exactly_at_the_void_threshold_are_not_voids(tmp_path):
+    """The void fraction counts voxels *below* ``--void-threshold`` (docs/ct-log.md, the option's
+    help): voxels at exactly −500 HU (the default) and at exactly a threshold given equal to a CT
+    number in the data (1500 HU) are not voids; one HU more and they are.  Catches: ``<`` made
+    ``<=`` in the CT log's void count (analysis/ct_log.CtLog._flush) or the integer threshold
+    rounded the wrong way (analysis/core_section.voxel_threshold)."""
+    _striped_core(tmp_path / "in", (-500.0, None, 1500.0, None))
+    from CoreBatchLoaderLib.cli import main
+    void = {}
+    for threshold in (-500.0, -499.0, 1500.0, 1501.0):
+        out = tmp_path / ("out%g" % threshold)
+        assert main(["convert", str(tmp_path / "in"), str(out), "--void-threshold=%g" % threshold, "--quiet",
+                     "--workers", "1", "--no-fsync", "--no-unwrap"]) == 0
+        _, _, _, rows = read_log_csv(out / "logs" / "core_001.csv")
+        void[threshold] = column(rows, "VOIDFR")
+        assert np.isfinite(void[threshold]).all()  # a section in every slice
+    assert np.all(void[-500.0] == 0.0)  # −500 HU voxels at the default threshold: rock, not void
+    assert np.all(void[-499.0] > 0.05)  # …sampled all the same: one HU above, they count
+    assert np.array_equal(void[1500.0], void[-499.0])  # at 1500 HU: the −500s count, the 1500s do not
+    assert np.all(void[1501.0] > 1.5 * void[-499.0])  # one HU above: the 1500s too

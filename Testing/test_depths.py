@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 from CoreBatchLoaderLib.well.depths import DepthError, back_to_back, length_warnings, read_depth_table
 
 CORES = ["core_1", "core_2", "core_10"]
@@ -186,7 +187,7 @@ def test_bad_units_give_one_clear_line(tmp_path: Path, text: str, unit: str, mes
 
 
 def workbook(path: Path, rows: list, sheet: str = "Cores") -> Path:
-    openpyxl = pytest.importorskip("openpyxl")
+    openpyxl = require_module("openpyxl", "openpyxl")
     book = openpyxl.Workbook()
     book.active.title = sheet
     for row in rows:

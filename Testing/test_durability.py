@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from conftest import require_module
 from CoreBatchLoaderLib import cli, files
 from CoreBatchLoaderLib.files import WRITEBACK_CHUNK, AtomicFile
 from CoreBatchLoaderLib.synthetic import write_well
@@ -43,13 +44,13 @@ def convert_well_with_scene(tmp_path: Path, *extra: str) -> Path:
 
 def test_no_fsync_forces_nothing_to_disk(tmp_path: Path, syncs: List[str]) -> None:
     """Volumes, manifest, report, CSV, scene files: not one fsync, fdatasync or write-back."""
-    pytest.importorskip("slicer")
+    require_module("slicer", "slicer-core")
     convert_well_with_scene(tmp_path, "--no-fsync")
     assert syncs == []
 
 
 def test_the_default_fsyncs_every_file_and_each_folder_once_per_step(tmp_path: Path, syncs: List[str]) -> None:
-    pytest.importorskip("slicer")
+    require_module("slicer", "slicer-core")
     out = convert_well_with_scene(tmp_path)
     volumes = list(out.glob("*.nrrd"))
     assert len(volumes) == 3

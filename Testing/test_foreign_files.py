@@ -3,7 +3,10 @@ output it is named like (report, CSV, thumbnails, manifest, logs, scene files): 
 CoreBatchLoaderLib.files (a ledger of what AtomicFile wrote), used by every writer."""
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,11 @@ from CoreBatchLoaderLib.synthetic import write_well
 from test_cli import cli, manifest
 
 FOREIGN = "somebody else's work\n"
+
+
+def cards(page: str) -> dict:
+    """The report's summary cards: label → the number shown."""
+    return {label: value for value, label in re.findall(r'<div class="n">([^<]*)</div><div class="l">([^<]*)</div>', page)}
 
 
 def test_an_atomic_file_replaces_its_own_file_but_not_one_it_did_not_write(tmp_path: Path) -> None:
@@ -65,7 +73,10 @@ def test_someone_elses_report_and_csv_in_the_output_folder_are_kept_and_named(tm
     assert [c["status"] for c in manifest(out)["cores"]] == ["converted"] * 2  # the cores still convert
     replaced = cli("convert", tmp_path / "well", out, "--quiet", "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
-    assert (out / "report.html").read_text() != FOREIGN and (out / "manifest.csv").read_text() != FOREIGN
+    page = (out / "report.html").read_text()  # now the batch's own page and table, of this well
+    assert page.startswith("<!DOCTYPE html>") and all('%s' % name in page for name in ("core_001", "core_002"))
+    table = list(csv.DictReader(io.StringIO((out / "manifest.csv").read_text())))
+    assert [row["name"] for row in table] == ["core_001", "core_002"]
     again = cli("convert", tmp_path / "well", out, "--quiet")  # now the batch's own: replaced freely
     assert again.returncode == 0, again.stderr
 
@@ -99,7 +110,8 @@ def test_an_output_folder_from_before_the_ledger_is_still_the_batchs_own(tmp_pat
     report = (out / "report.html").read_text()
     rerun = cli("convert", tmp_path / "well", out, "--quiet")  # its manifest proves the folder is the batch's
     assert rerun.returncode == 0, rerun.stderr
-    assert (out / "report.html").read_text() != report  # another run, another page (2 skipped)
+    page = (out / "report.html").read_text()  # this rerun's page: both cores skipped, none converted
+    assert page != report and cards(page)["Skipped"] == "2" and cards(page)["Converted"] == "0"
 
 
 def test_the_ledger_keeps_only_claims_that_hold_when_compacted(tmp_path: Path) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from conftest import ROOT, convert_tree
+from conftest import ROOT, convert_tree, require_module
 from CoreBatchLoaderLib.dicom.pixel_reader import DECODER_REQUIREMENT, decoder_missing
 from CoreBatchLoaderLib.synthetic import write_core_series
 from realdata import pydicom_test_file
 from slicer_oracle import assert_same_world_image, load_volume_like_slicer, read_dicom_like_slicer
 
-gdcm = pytest.importorskip("gdcm")
+gdcm = require_module("gdcm", "python-gdcm")
 from compressed import SYNTAXES, transcode  # noqa: E402  (needs gdcm)
 
 PIXELS = {

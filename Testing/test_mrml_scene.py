@@ -14,13 +14,13 @@ from typing import Dict, List
 import nrrd
 import numpy as np
 import pytest
-from conftest import ROOT, convert_tree
+from conftest import ROOT, convert_tree, require_module
 from CoreBatchLoaderLib.batch.run import BatchResult
 from CoreBatchLoaderLib.mrml import cores as mrml_scene
 from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
-slicer = pytest.importorskip("slicer")
+slicer = require_module("slicer", "slicer-core")
 import vtk  # noqa: E402  (vtk comes with slicer-core)
 from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
 

@@ -1,7 +1,7 @@
 """report.html in a real browser: headless Chromium (Debian package ``chromium``) renders it and
 every picture loads from disk.
 
-Skipped only when no Chromium binary is on PATH.
+Without a Chromium binary on PATH: skipped, and failed under CI=true (conftest.require).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
-from conftest import convert_tree
+from conftest import convert_tree, require, require_module
 from CoreBatchLoaderLib.report.page import write_report
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 
@@ -27,8 +27,13 @@ def find_chromium() -> Optional[str]:
 
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary on PATH (%s); on Debian: "
-                                "apt-get install chromium" % ", ".join(BROWSERS))
+CHROMIUM_MISSING = "a Chromium binary on PATH (%s); on Debian: apt-get install chromium" % ", ".join(BROWSERS)
+
+
+@pytest.fixture(autouse=True)
+def chromium() -> None:
+    """Every test here renders in Chromium: skipped without it, failed under CI (conftest.require)."""
+    require(CHROMIUM, CHROMIUM_MISSING)
 
 
 def run_chromium(profile: Path, *arguments: str) -> subprocess.CompletedProcess:
@@ -92,7 +97,7 @@ def test_chromium_screenshot_is_a_full_window_picture(report: Path, tmp_path: Pa
 
 def test_chromium_renders_the_well_log_track_beside_the_strip(tmp_path: Path) -> None:
     """Issue 12: the report's CT log track (an SVG whose name says 'log') loads and draws."""
-    pytest.importorskip("slicer")
+    require_module("slicer", "slicer-core")
     from test_well_ct_log import run_well
     _, result = run_well(tmp_path / "well")
     track = result.well.log.track

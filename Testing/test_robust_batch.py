@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import by_name, convert_tree
+from conftest import by_name, convert_tree, require
 from CoreBatchLoaderLib.files import AtomicFile
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 from test_cli import cli, manifest
@@ -120,8 +120,8 @@ def read_only_folder(tmp_path: Path):
     mount_point = tmp_path / "ro"
     mount_point.mkdir()
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: %s" % made.stderr.decode().strip())
+    require(made.returncode == 0, "a tmpfs mount (mount -t tmpfs: root or CAP_SYS_ADMIN): %s"
+            % made.stderr.decode().strip())
     (mount_point / "out").mkdir()
     subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
     yield mount_point / "out"

@@ -12,7 +12,7 @@ from typing import Tuple
 
 import numpy as np
 import pytest
-from conftest import convert_tree
+from conftest import convert_tree, require
 from CoreBatchLoaderLib.analysis.unwrap import ANGLE_KEY, FIRST_ROW_KEY, RADIUS_KEY
 from CoreBatchLoaderLib.analysis.unwrap_finish import MISSING_HU
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
@@ -139,10 +139,9 @@ def test_the_report_shows_each_unwrap_and_the_well_unwrap(well: Tuple[Path, Batc
 
 
 def test_chromium_renders_the_report_with_its_unwrap_images(well: Tuple[Path, BatchResult], tmp_path: Path) -> None:
-    from test_report_browser import CHROMIUM, body_attributes, run_chromium
+    from test_report_browser import CHROMIUM, CHROMIUM_MISSING, body_attributes, run_chromium
 
-    if CHROMIUM is None:
-        pytest.skip("no Chromium binary on PATH")
+    require(CHROMIUM, CHROMIUM_MISSING)
     out, _ = well
     done = run_chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
                         (out / "report.html").as_uri())

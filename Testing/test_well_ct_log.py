@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import by_name
+from conftest import by_name, require_module
 
 from CoreBatchLoaderLib.analysis.ct_log import read_log_csv
 from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
@@ -17,7 +17,7 @@ from CoreBatchLoaderLib.convert import ConvertOptions
 from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
 from CoreBatchLoaderLib.well.options import SceneOptions
 
-lasio = pytest.importorskip("lasio")
+lasio = require_module("lasio", "lasio")
 
 PHANTOMS = [
     CorePhantom(liner="aluminium", touching=True, tilt_deg=2.0, layers=(Layer(20, 1500), Layer(25, 2200),
@@ -156,13 +156,29 @@ def test_the_report_shows_the_log_track_beside_the_well_strip(well):
     track = result.well.log.track
     assert track is not None and "log" in track.name and track.suffix == ".svg"
     svg = track.read_text()
-    assert svg.startswith("<svg") and "CT mean" in svg and "<polyline" in svg
+    assert svg.startswith("<svg") and "CT mean" in svg
     page = (out / "report.html").read_text()
     assert 'src="well_strip.png"' in page and 'src="%s"' % track.name in page
     # same picture height as the strip, so the two line up row for row
     height = int(re.search(r'height="(\d+)"', svg).group(1))
     import struct
     assert height == struct.unpack(">II", (out / "well_strip.png").read_bytes()[16:24])[1]
+
+
+@pytest.mark.parametrize("depth_m, hu", [
+    (2450.010, 1500.0), (2450.0325, 2200.0), (2450.050, 1800.0),  # core_001's layers from its top
+    (2450.145, 2500.0), (2450.115, 1200.0),  # core_002, flipped: its first slices are its bottom
+    (2450.1725, 1000.0), (2450.195, 2000.0),  # core_003
+])
+def test_the_well_track_draws_each_layer_at_its_depth(well, depth_m: float, hu: float) -> None:
+    """The well's log track, read as a person reads it (test_log_svg.plotted_mean: its depth ticks
+    and CT scale), shows each phantom layer's CT number at the layer's depth.  Catches: a core
+    drawn at the wrong depth or the wrong way up (core_002 is flipped), the curve from another
+    column (P10/P90 lie ±38 HU off), a wrong scale."""
+    from test_log_svg import hu_per_pixel, plotted_mean
+    _, result, _ = well
+    svg = result.well.log.track.read_text()
+    assert plotted_mean(svg, depth_m) == pytest.approx(hu, abs=max(15.0, 2 * hu_per_pixel(svg)))
 
 
 def test_without_lasio_the_rest_is_written_and_one_line_says_what_to_install(tmp_path, monkeypatch):
@@ -206,7 +222,7 @@ def test_after_a_batch_the_module_puts_the_log_in_the_live_scene(well):
 
 def test_a_depth_table_in_feet_from_a_workbook_places_the_log_in_metres(tmp_path):
     """A lab's .xlsx with depths in feet (issue 21 item 6): converted once, on reading."""
-    openpyxl = pytest.importorskip("openpyxl")
+    openpyxl = require_module("openpyxl", "openpyxl")
     well_of_phantoms(tmp_path / "in", PHANTOMS[:2])
     book = openpyxl.Workbook()
     for row in (["Core ID", "Top Depth (ft)", "Bottom Depth (ft)"], ["core_001", 8038.0, 8038.2],

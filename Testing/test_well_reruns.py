@@ -9,7 +9,7 @@ from typing import Dict, Optional
 
 import numpy as np
 import pytest
-from conftest import by_name
+from conftest import by_name, require_module
 
 from CoreBatchLoaderLib.analysis.ct_log import read_log_csv
 from CoreBatchLoaderLib.analysis.unwrap import FIRST_ROW_KEY
@@ -21,7 +21,7 @@ from CoreBatchLoaderLib.synthetic import write_core_series
 from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
 from CoreBatchLoaderLib.well.options import SceneOptions
 
-lasio = pytest.importorskip("lasio")
+lasio = require_module("lasio", "lasio")
 
 GEOMETRY = dict(rows=64, columns=64, slices=20, pixel_spacing=(0.5, 0.5), slice_spacing=1.0)
 
@@ -71,7 +71,7 @@ def by_name_in(out: Path) -> Dict[str, list]:
 
 
 def test_rows_naming_each_core_of_the_folder_place_both_in_the_las_and_the_scene(tmp_path: Path) -> None:
-    pytest.importorskip("slicer")
+    require_module("slicer", "slicer-core")
     import slicer
     two_series_in_one_folder(tmp_path)
     result = convert(tmp_path, "core,top,bottom,flip\nboxA_s2,100.1,100.12,yes\nboxA_s1,100.0,100.02,\n"

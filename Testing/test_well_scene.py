@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
-from conftest import convert_tree
+from conftest import convert_tree, require_module
 from CoreBatchLoaderLib.batch.run import BatchResult
 from CoreBatchLoaderLib.synthetic import write_well
 from CoreBatchLoaderLib.well.layout import read_layout
@@ -19,7 +19,7 @@ from CoreBatchLoaderLib.well.placement import block_padding
 from slicer_oracle import load_volume_like_slicer
 from test_placement import brute_block_mean
 
-slicer = pytest.importorskip("slicer")
+slicer = require_module("slicer", "slicer-core")
 import vtk  # noqa: E402  (comes with slicer-core)
 from CoreBatchLoaderLib.mrml import well as well_scene  # noqa: E402
 from vtk.util.numpy_support import vtk_to_numpy  # noqa: E402
