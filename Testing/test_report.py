@@ -24,7 +24,7 @@ from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderLib.report import thumbnails
 from CoreBatchLoaderLib.report.page import CSV_FIELDS, summarize, write_report
 from CoreBatchLoaderLib.report.png import encode_png, write_png
-from CoreBatchLoaderLib.report.thumbnails import MARGIN, choose_window, core_thumbnail, fit
+from CoreBatchLoaderLib.report.thumbnails import choose_window, core_thumbnail, fit
 from CoreBatchLoaderLib.synthetic import write_core_series, write_well
 from CoreBatchLoaderLib.well.options import SceneOptions
 
@@ -366,8 +366,9 @@ def stripes(tmp_path: Path, k_direction: Tuple[float, float, float], top_last: b
     volume = np.empty((10, 8, 8), dtype=np.int16)
     volume[:] = np.linspace(-1000, 3000, 10).astype(np.int16)[:, None, None]
     path = write_nrrd(tmp_path / "s.nrrd", volume, directions=((1.0, 0, 0), (0, 1.0, 0), k_direction))
-    _, pixels = decode_png(core_thumbnail(path, tmp_path / "s.png", top_last=top_last).read_bytes())
-    return pixels[MARGIN:, MARGIN + 4, 0]  # a column through the long section, top to bottom
+    sheet, (left, top, _, height), _ = thumbnails.thumbnail_sheet(path, top_last=top_last)
+    _, pixels = decode_png(sheet.save(tmp_path / "s.png").read_bytes())
+    return pixels[top:top + height, left + 4, 0]  # a column through the long section, top to bottom
 
 
 @pytest.mark.parametrize("k_direction", [(0.0, 0.0, 1.0), (0.0, 0.0, -1.0)])
@@ -389,20 +390,22 @@ def test_the_batch_draws_a_flipped_cores_thumbnail_with_its_last_slice_on_top(tm
                        BatchOptions(workers=1, scene=SceneOptions(depths_file=tmp_path / "depths.csv")))
     assert [r.status for r in result.records] == ["converted"] * 2
     out = tmp_path / "out"
-    for record, top_last in zip(result.records, (False, True)):
+    for record, top_last, top_m in zip(result.records, (False, True), (100.0, 100.012)):
         drawn = (out / "thumbnails" / (Path(record.output).stem + ".png")).read_bytes()
-        expected = core_thumbnail(out / record.output, tmp_path / "expected.png", top_last=top_last).read_bytes()
-        opposite = core_thumbnail(out / record.output, tmp_path / "opposite.png", top_last=not top_last).read_bytes()
+        expected = core_thumbnail(out / record.output, tmp_path / "expected.png", top_last=top_last,
+                                  top_m=top_m).read_bytes()
+        opposite = core_thumbnail(out / record.output, tmp_path / "opposite.png", top_last=not top_last,
+                                  top_m=top_m).read_bytes()
         assert drawn == expected != opposite
 
 
 def test_thumbnail_of_a_synthetic_core_shows_air_black_and_rock_bright(tmp_path: Path) -> None:
     write_well(tmp_path / "well", cores=1, slices=40, rows=32, columns=32)
     result = convert_tree(tmp_path / "well", tmp_path / "out")
-    info, pixels = decode_png(core_thumbnail(tmp_path / "out" / result.records[0].output,
-                                             tmp_path / "t.png").read_bytes())
-    assert info["colour"] == 3 and info["height"] <= 512 + 2 * MARGIN
-    column = pixels[MARGIN + 100, MARGIN:MARGIN + 200, 0]  # across the long section
+    sheet, (left, top, width, height), _ = thumbnails.thumbnail_sheet(tmp_path / "out" / result.records[0].output)
+    info, pixels = decode_png(sheet.save(tmp_path / "t.png").read_bytes())
+    assert info["colour"] == 3 and height <= 512
+    column = pixels[top + 100, left:left + width, 0]  # across the long section
     assert column[1] == 0 and column[len(column) // 2] > 150
 
 
@@ -614,22 +617,27 @@ def whole_unwrap_picture(image: np.ndarray, spacings: Tuple[float, float]) -> np
 def test_an_unwrap_picture_drawn_in_blocks_of_rows_is_the_whole_pictures(tmp_path: Path, rows: int,
                                                                          row_mm: float) -> None:
     from CoreBatchLoaderLib.nrrd.writer import write_image_2d
-    from CoreBatchLoaderLib.report.thumbnails import ROWS_AT_ONCE, unwrap_picture
+    from CoreBatchLoaderLib.report.thumbnails import ROWS_AT_ONCE
+    from CoreBatchLoaderLib.report.unwrap_picture import draw_unwrap, read_unwrap_view
     assert rows > ROWS_AT_ONCE or rows < 64
     image = np.random.default_rng(3).integers(-1000, 3000, size=(rows, 300)).astype(np.int16)
     image[rows // 3] = -1000  # a dark row: block means must not smear it across a block boundary
     path = write_image_2d(tmp_path / "u.nrrd", [image[:rows // 2], image[rows // 2:]], (300, rows),
                           np.dtype(np.int16), (0.3, row_mm), durable=False)
-    _, pixels = decode_png(unwrap_picture(path, tmp_path / "u.png").read_bytes())
+    view = read_unwrap_view(path)
+    _, pixels = decode_png(draw_unwrap(view).save(tmp_path / "u.png").read_bytes())
     expected = thumbnails.PALETTE[whole_unwrap_picture(image, (0.3, row_mm))]
-    np.testing.assert_array_equal(pixels, expected)
+    drawn = pixels[view.top:view.top + view.height, view.left:view.left + view.width]
+    np.testing.assert_array_equal(drawn, expected)
 
 
 def test_drawing_the_unwrap_picture_of_a_long_core_holds_blocks_of_rows(tmp_path: Path) -> None:
     """An unwrap of 4,000 slices × 1,446 columns (11.6 MB of int16; 23 MB as float32) is drawn
     from :data:`ROWS_AT_ONCE` rows at a time."""
     from CoreBatchLoaderLib.nrrd.writer import write_image_2d
-    from CoreBatchLoaderLib.report.thumbnails import unwrap_picture
+    from CoreBatchLoaderLib.report.unwrap_picture import unwrap_picture
+    unwrap_picture(write_image_2d(tmp_path / "small.nrrd", [np.zeros((4, 4), np.int16)], (4, 4), np.dtype(np.int16),
+                                  (0.26, 0.5), durable=False), tmp_path / "small.png")  # the labels' glyphs, once
     rows, columns = 4000, 1446
     blocks = (np.full((100, columns), n % 3000, np.int16) for n in range(0, rows, 100))
     path = write_image_2d(tmp_path / "u.nrrd", blocks, (columns, rows), np.dtype(np.int16), (0.26, 0.5),

@@ -189,7 +189,8 @@ def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord
         record.fingerprint = job.fingerprint
         if job.thumbnails and record.status == "converted":
             from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
-            draw_thumbnail(Path(job.output_dir), record, top_last=depth is not None and depth.flip)
+            draw_thumbnail(Path(job.output_dir), record, top_last=depth is not None and depth.flip,
+                           top_m=depth.top_m if depth is not None else None)
         record.kept_section = None  # drawn: not carried back to the batch (a worker may be another process)
         records.append(record)
     return records
@@ -421,7 +422,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         if options.report and not result.cancelled:
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
                                     options.convert.durable,  # the flipped cores: their pictures top last
-                                    {name for cores in intervals for name, i in cores if i.flip})
+                                    {name for cores in intervals for name, i in cores if i.flip},
+                                    {name: i.top_m for cores in intervals for name, i in cores})
     return result
 
 
@@ -493,7 +495,8 @@ def _settings(options: ConvertOptions) -> str:
 
 
 def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optional["WellResult"] = None,
-            durable: bool = True, flipped: Collection[str] = ()) -> Optional[Path]:
+            durable: bool = True, flipped: Collection[str] = (), tops: Optional[Mapping[str, float]] = None
+            ) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash, and
     someone else's file under their names is left as it is (``result.not_written``)."""
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
@@ -502,7 +505,7 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
                               well_strip=well.strip if well else None,
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
                               durable=durable, log_track=well.log.track if well and well.log else None,
-                              top_last=flipped)
+                              top_last=flipped, tops=tops)
         if durable:
             sync_folder(output_dir)
         return report

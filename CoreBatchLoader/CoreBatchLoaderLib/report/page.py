@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from .. import __version__
@@ -30,7 +30,8 @@ from ..files import PARTIAL_SUFFIX, write_text_atomically
 from ..messages import one_line
 from ..record import CoreRecord
 from .log_svg import core_profile
-from .thumbnails import ROCK_CT_WINDOW, core_thumbnail, unwrap_picture
+from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
+from .unwrap_picture import unwrap_picture
 
 REPORT_NAME = "report.html"
 CSV_NAME = "manifest.csv"
@@ -71,7 +72,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
                  elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
                  stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
                  durable: bool = True, log_track: Optional[Path] = None,
-                 top_last: Collection[str] = ()) -> Path:
+                 top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -83,9 +84,10 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``log_track``: the well's CT log track (:mod:`.log_svg`), beside the strip; without it each
     core with a CT log gets a small profile in its row.
     ``top_last``: the cores whose top is their last slice (flipped by the depth table).
+    ``tops``: the depth (m) of each core's top, by name (their pictures' depth axes in metres).
     """
     output_dir = Path(output_dir)
-    pictures = make_thumbnails(output_dir, records, top_last)
+    pictures = make_thumbnails(output_dir, records, top_last, tops)
     write_manifest_csv(output_dir, records, durable)
     strip, unwrap, track = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
                             for p in (well_strip, well_unwrap, log_track))
@@ -119,21 +121,24 @@ def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = 
 # Thumbnails
 
 
-def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord], top_last: Collection[str] = ()) -> List[Picture]:
+def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord], top_last: Collection[str] = (),
+                    tops: Optional[Mapping[str, float]] = None) -> List[Picture]:
     """One :class:`Picture` per record (same order); draws only what is missing or stale."""
     folder = output_dir / THUMBNAIL_DIR
     _remove_partials(folder)
-    return [_picture(output_dir, folder, record, record.name in top_last) for record in records]
+    return [_picture(output_dir, folder, record, record.name in top_last, (tops or {}).get(record.name))
+            for record in records]
 
 
-def draw_thumbnail(output_dir: Path, record: CoreRecord, top_last: bool = False) -> None:
+def draw_thumbnail(output_dir: Path, record: CoreRecord, top_last: bool = False, top_m: Optional[float] = None) -> None:
     """Draw one core's picture now (a batch worker, right after converting it: from the planes
     kept while converting, ``record.kept_section``, else from the file while its data is still in
     the page cache); the report then finds it fresh and only links it."""
-    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record, top_last)
+    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record, top_last, top_m)
 
 
-def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool = False) -> Picture:
+def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool = False,
+             top_m: Optional[float] = None) -> Picture:
     if record.status not in ("converted", "skipped") or not record.output:
         return Picture()
     unwrap, unwrap_warning = _unwrap_picture(output_dir, record)
@@ -145,7 +150,7 @@ def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool 
             return Picture(warning="thumbnail: output %s not found" % record.output, unwrap=unwrap)
         if not _fresh(png, nrrd):
             folder.mkdir(exist_ok=True)
-            core_thumbnail(nrrd, png, top_last=top_last, kept=record.kept_section)
+            core_thumbnail(nrrd, png, top_last=top_last, kept=record.kept_section, top_m=top_m)
         return Picture(relative, unwrap_warning, unwrap)
     except Exception as exc:  # a picture is never worth failing the report
         return Picture(warning="thumbnail not drawn: %s" % one_line(exc), unwrap=unwrap)

@@ -37,38 +37,48 @@ import numpy as np
 
 from ..analysis.long_section import AxialChoice, KeptSection, RowMeans, section_row
 from ..nrrd.reader import NrrdHeader, iter_row_section, read_header, read_rows, read_slice
-from .png import write_png
+from ..nrrd.writer import KEY_PREFIX
+from .figure import ACCENT, GREYS, LABEL_PX, MUTED, TITLE_PX, Sheet, legend_width, number_label, text_box, ticks
+from .figure import ACCENT_RGB as TICK, PALETTE, TICK as TICK_PX  # noqa: F401 (TICK, PALETTE: the picture's colours)
 
 ROCK_CT_WINDOW = (-1000.0, 3000.0)  # HU: air black, dense minerals white
 MIN_INSIDE_WINDOW = 0.05  # below this fraction of pixels inside the window, use percentiles
 PERCENTILES = (0.5, 99.5)
-TICK = (240, 130, 20)
-# The picture is a palette PNG: indices 0..254 are greys from black to white, 255 the ticks'
-# orange.  One byte a pixel instead of three: the picture costs a third to draw and deflate.
-GREYS = 255
-WHITE, TICK_INDEX = GREYS - 1, GREYS
-PALETTE = np.vstack([np.repeat(np.round(np.linspace(0.0, 255.0, GREYS))[:, None], 3, axis=1),
-                     [TICK]]).astype(np.uint8)
-MARGIN = 8  # px around each picture; holds the ticks
-GAP = 12  # px between the two pictures
+MARGIN = 10  # px around the picture
+GAP = 28  # px between the two planes (their cut marks stand in it)
+MARK = 7  # px of a cut mark
 
 Window = Tuple[float, float]
 
 
+Box = Tuple[int, int, int, int]  # left, top, width, height in the PNG
+
+
 def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
                    window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512,
-                   axial_size: int = 256, top_last: bool = False, kept: Optional[KeptSection] = None) -> Path:
+                   axial_size: int = 256, top_last: bool = False, kept: Optional[KeptSection] = None,
+                   top_m: Optional[float] = None) -> Path:
     """Draw ``nrrd_path`` (3-D NRRD, raw or gzip) into ``png_path`` (palette PNG); returns ``png_path``.
 
     ``top_last``: the core's top is its last slice (a flipped core), drawn at the top.
     ``kept``: the planes kept while the core was converted (:mod:`..analysis.long_section`), so
     the file's data are not read again (a compressed core would be inflated whole); the same
-    picture either way.
+    picture either way.  ``top_m``: the depth of the core's top (the section's axis in metres;
+    without it, millimetres from the top).
 
     ``window`` (low, high) in the file's values; ``None`` always uses percentiles.  The section
     fits in ``max_size`` x ``max_size`` px (from at most :data:`..analysis.long_section.SECTION_ROWS`
     rows), the axial slice in ``axial_size`` x ``axial_size``.
     """
+    return thumbnail_sheet(nrrd_path, window=window, max_size=max_size, axial_size=axial_size,
+                           top_last=top_last, kept=kept, top_m=top_m)[0].save(png_path)
+
+
+def thumbnail_sheet(nrrd_path: Union[str, Path], *, window: Optional[Window] = ROCK_CT_WINDOW,
+                    max_size: int = 512, axial_size: int = 256, top_last: bool = False,
+                    kept: Optional[KeptSection] = None, top_m: Optional[float] = None) -> Tuple[Sheet, Box, Box]:
+    """(the thumbnail's sheet, the long section's box, the axial slice's box): see
+    :func:`core_thumbnail`."""
     header = read_header(nrrd_path)
     columns, rows, slices = header.sizes
     if kept is None:
@@ -82,9 +92,11 @@ def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
     section_grey = to_grey(fit(section, (slices * dz, columns * dx), max_size), low, high, GREYS)
     axial_grey = to_grey(fit(axial, (rows * dy, columns * dx), axial_size), low, high, GREYS)
     k_row = slices - 1 - k if top_last else k  # where slice k is drawn in the section
-    picture = compose(section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
-                      axial_mark=(j + 0.5) / rows)
-    return write_png(png_path, picture, palette=PALETTE)
+    name = header.key_values.get(KEY_PREFIX + "core") or Path(nrrd_path).stem
+    return compose(name, section_grey, axial_grey, section_mark=(k_row + 0.5) / slices,
+                   axial_mark=(j + 0.5) / rows, length_mm=slices * dz, width_mm=(columns * dx, columns * dx),
+                   top_m=top_m, window=(low, high), hounsfield=window is not None and (low, high) == tuple(window),
+                   cuts=(k, j))
 
 
 def _kept_from_file(header: NrrdHeader) -> KeptSection:
@@ -99,27 +111,6 @@ def _kept_from_file(header: NrrdHeader) -> KeptSection:
             choice.offer(n, block[n - at])
         at += len(block)
     return KeptSection(means.result(), read_slice(header, choice.slice), choice.slice, j)
-
-
-def unwrap_picture(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
-                   window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512) -> Path:
-    """Draw an unwrapped core (2-D NRRD, top row first) into ``png_path``, in the thumbnails' grey
-    window and aspect true to its spacing (mm of arc across, slice spacing down).
-
-    Memory: the picture's rows are made from :data:`ROWS_AT_ONCE` rows of the file at a time
-    (the same block means as :func:`fit`), so a long core's unwrap is never in memory whole.
-    The window is chosen as :func:`choose_window` does, the share of values inside it counted
-    on every value of the file; when it falls back to percentiles, they are those of the
-    picture's block means (as for the thumbnail's long section).
-    """
-    header = read_header(nrrd_path)
-    columns, rows = header.sizes[0], header.sizes[1]
-    arc_mm, row_mm = header.spacing[0], header.spacing[1]
-    picture, counted = read_resampled(header, fitted_shape((rows * row_mm, columns * arc_mm), max_size),
-                                       window or ROCK_CT_WINDOW)
-    low, high = choose_window(picture, window, counted)
-    grey = to_grey(picture, low, high, GREYS)
-    return write_png(png_path, grey, palette=PALETTE)
 
 
 ROWS_AT_ONCE = 256  # rows of a picture read from its file at once (unwrap_picture): ~1 MB as float32
@@ -287,25 +278,61 @@ def to_grey(plane: np.ndarray, low: float, high: float, levels: int = 256) -> np
     return scaled.astype(np.uint8)
 
 
-def compose(section: np.ndarray, axial: np.ndarray, *, section_mark: float, axial_mark: float) -> np.ndarray:
-    """Both grey pictures (palette indices) on one canvas, top-aligned, with ticks at the cut positions.
+def compose(name: str, section: np.ndarray, axial: np.ndarray, *, section_mark: float, axial_mark: float,
+            length_mm: float, width_mm: Tuple[float, float], top_m: Optional[float], window: Window,
+            hounsfield: bool, cuts: Tuple[int, int]) -> Tuple[Sheet, Box, Box]:
+    """Both grey pictures (palette indices) on one sheet, top-aligned: the section with its
+    depth axis and a scale bar, the axial slice with its scale bar, cut marks in orange where
+    each plane cuts the other (``section_mark``/``axial_mark``: 0 top .. 1 bottom), the legend.
 
-    ``section_mark``/``axial_mark``: height (0 top .. 1 bottom) where the other plane cuts.
+    ``width_mm``: the section's and the axial slice's widths in mm (their scale bars).
     """
-    height = max(section.shape[0], axial.shape[0]) + 2 * MARGIN
-    width = section.shape[1] + axial.shape[1] + 4 * MARGIN + GAP
-    canvas = np.full((height, width), WHITE, dtype=np.uint8)
-    left = MARGIN
-    _paste(canvas, section, MARGIN, left, section_mark)
-    _paste(canvas, axial, MARGIN, left + section.shape[1] + 2 * MARGIN + GAP, axial_mark)
-    return canvas
+    size = LABEL_PX
+    depth_known = top_m is not None
+    first = float(top_m) if depth_known else 0.0
+    span = length_mm / 1000.0 if depth_known else length_mm
+    step, values = ticks(first, first + span, section.shape[0], 2.6 * size)
+    unit = "depth (m)" if depth_known else "mm from top"
+    label_w = max([text_box(number_label(v, step), size)[0] for v in values] + [0])
+    left = MARGIN + max(label_w + TICK_PX + 4, text_box(unit, size)[0] + 2)
+    captions = ("long section, row %d" % cuts[1], "axial slice %d" % cuts[0])
+    title_h = text_box(name, TITLE_PX)[1]
+    top = MARGIN + title_h + 10 + text_box("Hg", size)[1] + size + 8
+    axial_left = left + section.shape[1] + GAP
+    legend_w = max(180, axial.shape[1])
+    bar_h = size + 10
+    note = "orange: where the planes cut each other"
+    note_w, note_h = text_box(note, size)
+    legend_h = 2 * text_box("Hg", size)[1] + 10 + TICK_PX + 14
+    right_bottom = top + axial.shape[0] + 8 + bar_h + 6 + note_h + 12 + legend_h
+    width = max(axial_left + max(axial.shape[1] + MARK, legend_width(window, hounsfield, legend_w, size), note_w), left + text_box(captions[0], size)[0],
+                MARGIN + text_box(name, TITLE_PX)[0]) + MARGIN
+    height = max(top + section.shape[0] + 8 + bar_h, right_bottom) + MARGIN
+    sheet = Sheet(width, height)
+    sheet.text(MARGIN, MARGIN, name, TITLE_PX)
+    caption_y = MARGIN + title_h + 10
+    sheet.text(left, caption_y, captions[0], size, "lt", MUTED)
+    sheet.text(axial_left, caption_y, captions[1], size, "lt", MUTED)
+    sheet.paste(section, left, top)
+    sheet.paste(axial, axial_left, top)
+    sheet.depth_axis(left, top, top + section.shape[0], first, first + span, unit, size)
+    _mark(sheet, left + section.shape[1], top, section.shape[0], section_mark, right=True)
+    _mark(sheet, axial_left, top, axial.shape[0], axial_mark, right=False)
+    _mark(sheet, axial_left + axial.shape[1], top, axial.shape[0], axial_mark, right=True)
+    y = top + section.shape[0] + 8 + size // 2
+    sheet.scale_bar(left, y, section.shape[1] / width_mm[0], max(24, int(section.shape[1] * 0.6)), size)
+    y = top + axial.shape[0] + 8 + size // 2
+    sheet.scale_bar(axial_left, y, axial.shape[1] / width_mm[1], max(24, int(axial.shape[1] * 0.6)), size)
+    y = top + axial.shape[0] + 8 + bar_h + 6
+    sheet.text(axial_left, y, note, size, "lt", MUTED)
+    sheet.legend(axial_left, y + note_h + 12, legend_w, window, hounsfield, size)
+    return (sheet, (left, top, section.shape[1], section.shape[0]),
+            (axial_left, top, axial.shape[1], axial.shape[0]))
 
 
-def _paste(canvas: np.ndarray, grey: np.ndarray, top: int, left: int, mark: float) -> None:
-    """Copy ``grey`` in and draw a tick in the margin on each side at height ``mark``."""
-    rows, columns = grey.shape
-    canvas[top:top + rows, left:left + columns] = grey
+def _mark(sheet: Sheet, x: int, top: int, rows: int, mark: float, right: bool) -> None:
+    """An orange tick in the margin beside a picture (``right`` of ``x`` or left of it) at
+    height ``mark`` (0 top .. 1 bottom)."""
     y = top + min(rows - 1, int(mark * rows))
-    band = slice(max(top, y - 1), min(top + rows, y + 2))
-    canvas[band, left - MARGIN + 1:left - 1] = TICK_INDEX
-    canvas[band, left + columns + 1:left + columns + MARGIN - 1] = TICK_INDEX
+    x0, x1 = (x + 1, x + MARK) if right else (x - MARK, x - 2)
+    sheet.rectangle((x0, y - 1, x1, y + 1), fill=ACCENT)
