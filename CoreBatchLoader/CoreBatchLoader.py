@@ -481,7 +481,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
         adder = mrml_scene.BatchSceneAdder(slicer.mrmlScene, outputDir, self.nodeIDs) if addToScene and not scene.has_depths else None
         self._run = _Run(Path(inputDir), outputDir, options, adder, addToScene and scene.has_depths,
-                         scene.well_name or Path(inputDir).name)
+                         scene.well(Path(inputDir).name))
         return self._run
 
     def _finish(self, result) -> List[CoreRecord]:

@@ -32,7 +32,7 @@ from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batc
 from .convert import ConvertOptions
 from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from .nrrd.deflate import fast_gzip_note
-from .well.depths import DEPTH_UNITS
+from .well.depths import DEPTH_RANGE, DEPTH_UNITS, well_depth
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
 
@@ -82,7 +82,7 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
     parser.add_argument("--no-ct-log", action="store_false", dest="ct_log",
                         help="do not measure the CT log (logs/<core>.csv, well_ct_log.las) while converting")
-    parser.add_argument("--void-threshold", type=float, default=DEFAULT_VOID_THRESHOLD_HU, metavar="HU",
+    parser.add_argument("--void-threshold", type=_finite_float, default=DEFAULT_VOID_THRESHOLD_HU, metavar="HU",
                         help="the CT log's void fraction counts voxels below this (default %(default)g HU)")
     analysis = parser.add_argument_group("measured while converting")
     analysis.add_argument("--unwrap-radius", type=_unwrap_radius, default=DEFAULT_RADIUS_TEXT, metavar="R",
@@ -101,9 +101,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     well.add_argument("--depth-unit", choices=sorted(DEPTH_UNITS), metavar="m|ft",
                       help="unit of --depths (where its header names none) and of --start-depth/--core-length "
                            "(default: the header's unit, else metres)")
-    well.add_argument("--start-depth", type=_finite_float, metavar="DEPTH",
+    well.add_argument("--start-depth", type=_depth, metavar="DEPTH",
                       help="top of the first core; with --core-length the cores lie back to back in name order")
-    well.add_argument("--core-length", type=_finite_float, metavar="LENGTH",
+    well.add_argument("--core-length", type=_depth, metavar="LENGTH",
                       help="length of every core, with --start-depth")
     well.add_argument("--flip-all", action="store_true",
                       help="every scan runs bottom to top (the larger slice position is the core's top)")
@@ -324,13 +324,21 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _finite_float(text: str) -> float:
-    """A number of metres: NaN and infinity (also "1e309") are usage errors, not depths."""
+    """A number: NaN and infinity (also "1e309") are usage errors, not depths or CT numbers."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a number" % text) from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError("%r is not a finite number" % text)
+    return value
+
+
+def _depth(text: str) -> float:
+    """A depth or length (metres or --depth-unit), within what a well can be (``--start-depth``, ``--core-length``)."""
+    value = _finite_float(text)
+    if not well_depth(value):
+        raise argparse.ArgumentTypeError("%s is not a depth in a well (%s)" % (text, DEPTH_RANGE))
     return value
 
 

@@ -38,6 +38,8 @@ import numpy as np
 
 from ..defaults import DEFAULT_RADIUS_TEXT
 
+MAX_RADIUS_MM = 250.0  # half a CT scanner's 500 mm field of view: a larger circle lies outside every slice,
+# and the unwrap's width grows with the radius (1e400mm was infinity, every core an "internal error")
 
 
 class UnwrapRadiusError(ValueError):
@@ -63,6 +65,9 @@ class UnwrapRadius:
             raise UnwrapRadiusError("--unwrap-radius %r: give a fraction of the core's radius (0.9) "
                                     "or millimetres (30mm)" % text)
         value, in_mm = float(match.group(1)), bool(match.group(2))
+        if in_mm and value > MAX_RADIUS_MM:
+            raise UnwrapRadiusError("--unwrap-radius %r: a radius in millimetres must be at most %gmm (half "
+                                    "a CT scanner's field of view)" % (text, MAX_RADIUS_MM))
         if value <= 0 or (not in_mm and value > 1.5):
             raise UnwrapRadiusError("--unwrap-radius %r: a fraction must lie in (0, 1.5]; for a radius in "
                                     "millimetres write e.g. %gmm" % (text, value))

@@ -110,7 +110,7 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         return None
     add_length_warnings(records, depths)
     unplaced = unplaced_cores(records, depths, folder_names or {})
-    name = options.well_name or well_name
+    name = options.well(well_name)
     if not options.build_scene:
         return WellResult(log=write_well_log(output_dir, records, depths, name, durable, unplaced=unplaced,
                                              identity=options.identity(name))

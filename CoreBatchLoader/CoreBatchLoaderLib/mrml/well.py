@@ -29,6 +29,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from ..files import write_text_atomically
+from ..messages import printable_line
 from ..well.layout import PlacedCore, WellLayout
 from ..well.placement import Grid
 from . import cores as mrml_scene
@@ -163,10 +164,12 @@ def swap_to_full_resolution(scene: Any, node: Any) -> bool:
 
 
 def set_core_attributes(node: Any, core: PlacedCore) -> None:
-    """Depths, source, spacing and proxy factor as node attributes (text, as written)."""
+    """Depths, source, spacing and proxy factor as node attributes (text, as written; the source
+    folder as one printable line: Slicer's XML escapes markup but writes a control character in
+    a folder's name as it is, which no XML reader reads back)."""
     values = {
         "top_m": repr(core.top_m), "bottom_m": repr(core.bottom_m), "flip": "1" if core.flip else "0",
-        "source": core.source, "spacing_mm": " ".join(repr(v) for v in core.spacing),
+        "source": printable_line(core.source), "spacing_mm": " ".join(repr(v) for v in core.spacing),
         "proxy_factor": str(core.factor), "full_resolution_file": Path(core.full_file).name,
     }
     for key, value in values.items():

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..files import PARTIAL_SUFFIX, write_text_atomically
-from ..messages import one_line
+from ..messages import one_line, printable_line
 from ..record import CoreRecord
 from .log_svg import core_profile
 from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
@@ -356,7 +356,9 @@ def human_seconds(seconds: float) -> str:
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """``text`` escaped for HTML, as one printable line (a folder's name may hold a line break
+    or a terminal's escape character, which HTML calls a parse error)."""
+    return html.escape(printable_line(str(text)), quote=True)
 
 
 def _well_html(strip: Optional[str], track: Optional[str], unwrap: Optional[str]) -> str:

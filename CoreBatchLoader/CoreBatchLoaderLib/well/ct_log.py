@@ -39,7 +39,7 @@ import numpy as np
 
 from ..analysis.ct_log import DEPTH, DEPTH_COLUMN, STATISTIC_CURVES, STATISTICS, log_csv_text, read_log_csv
 from ..files import write_text_atomically
-from ..messages import one_line
+from ..messages import one_line, printable_line
 from ..record import CoreRecord
 from ..report.log_svg import LogTrack, write_log_track
 from .depths import CoreDepth
@@ -191,7 +191,7 @@ def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence
         las.params.append(lasio.HeaderItem("BOT%d" % n, unit="M", value=core.depth.bottom_m,
                                            descr="%s bottom" % core.name))
     digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
-    las.other = "\n".join([
+    las.other = "\n".join(_las_line(line) for line in [
         "Rows: the cored interval's top (STRT) and bottom (STOP), and between them every %g m on the slice "
         "centres of the finest core (STEP 0, LAS 2.0's irregular step)." % log.step_m,
         "Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
@@ -202,6 +202,11 @@ def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence
               STOP=round(float(log.depth_m[-1]), digits), STEP=0, fmt="%.4f", column_fmt={0: "%%.%df" % digits})
     write_text_atomically(path, text.getvalue(), durable=durable)
     return path
+
+
+def _las_line(text: str) -> str:
+    """``text`` as one line of a LAS section: no line break, and no ``~`` first (it starts a section)."""
+    return printable_line(text).lstrip("~ ")
 
 
 def write_table(path: Path, log: WellLog, durable: bool = True) -> Path:

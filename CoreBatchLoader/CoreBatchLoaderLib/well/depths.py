@@ -29,17 +29,25 @@ else an error naming the file and line.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import BinaryIO, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..dicom.discover import SERIES_SUFFIX, natural_key
+from ..dicom.header_scanner import NotRegularFile, open_regular
 from ..messages import one_line
+
+MAX_DEPTH = 70_000.0  # |depth| a well can have: 20 km (deeper than any well: Kola SG-3, 12.3 km) in metres
+# or written in feet (65,617 ft); beyond it, 1e308 m overflowed to NaN deep inside the placement
+DEPTH_RANGE = "depths lie within ±%.0f: 20 km in metres or in feet" % MAX_DEPTH
+MAX_TABLE_BYTES = 256 << 20  # a row per core is ~40 bytes: millions of cores; /dev/zero never ends
 
 
 class DepthError(Exception):
@@ -109,48 +117,108 @@ def read_depth_table(path: Path, core_names: Sequence[str],
     header names none; None: what the header names, else metres.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DepthError("%s: cannot read the depth table (%s)" % (path, exc)) from None
-    table = _Table.of(path, data)
-    if not table.rows:
+    table = _Table.of(path)
+    first = next(table.rows, None)
+    if first is None:
         raise DepthError("%s: no depths in the file" % path)
-    first_cells = table.rows[0][1]
+    first_cells = first[1]
     if first_cells and not table.dialect.is_number(first_cells[0]):
-        header = _Header.of(path, table.rows[0], unit)
+        header = _Header.of(path, first, unit)
         if "core" not in header.columns:  # "Top (ft),Bottom (ft)": GeoSlicer's rows under a header
-            depths = _ordered_rows(path, table.rows[1:], core_names, table.dialect, header)
+            depths = _ordered_rows(path, table.rows, core_names, table.dialect, header)
         else:
             depths = _named_rows(path, table.rows, core_names, folder_names or {}, table.dialect, header)
     else:
-        depths = _ordered_rows(path, table.rows, core_names, table.dialect, _Header.plain(unit))
+        depths = _ordered_rows(path, itertools.chain([first], table.rows), core_names, table.dialect,
+                               _Header.plain(unit))
     check_intervals(path, depths)
     return depths
 
 
 @dataclass(frozen=True)
 class _Table:
-    """A table's rows (line number, cells), comments and empty rows left out, and how its
-    numbers are written."""
+    """A table's rows (line number, cells) as they are read, comments and empty rows left out,
+    and how its numbers are written.  A text table streams: a whole-well table of millions of
+    rows is never held at once (a 66 MB one took 675 MB as text and lists of cells)."""
 
-    rows: List[Tuple[int, List[str]]]
+    rows: Iterator[Tuple[int, List[str]]]
     dialect: "_Dialect"
 
     @classmethod
-    def of(cls, path: Path, data: bytes) -> "_Table":
-        kind = _binary_kind(data)
-        if kind == "xlsx":
-            return cls(_workbook_rows(path), _Dialect(None, True))
-        if kind is not None:
-            raise DepthError("%s: %s, not a depth table: save it as .xlsx or as CSV" % (path, kind))
-        text = _spreadsheet_text(data)
-        if "\x00" in text:  # a picture, a PDF, a zip: never its bytes in a message
+    def of(cls, path: Path) -> "_Table":
+        stream = _open_table(path)
+        try:
+            kind = _binary_kind(stream.read(200))
+            if kind == "xlsx":
+                stream.close()
+                return cls(iter(_workbook_rows(path)), _Dialect(None, True))
+            if kind is not None:
+                raise DepthError("%s: %s, not a depth table: save it as .xlsx or as CSV" % (path, kind))
+            lines = _text_lines(path, stream)
+        except BaseException:
+            stream.close()
+            raise
+        first = next(lines, None)
+        dialect = _Dialect.of(first[1]) if first else _Dialect(",", False)
+        return cls(((n, dialect.cells(line)) for n, line in itertools.chain([first] if first else [], lines)), dialect)
+
+
+def _open_table(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file: a FIFO would block the batch until
+    someone writes to it, ``/dev/zero`` fill memory (:func:`..dicom.header_scanner.open_regular`)."""
+    try:
+        return open_regular(str(path))
+    except NotRegularFile as exc:
+        raise DepthError("%s: %s (a depth table must be a regular file)" % (
+            path, (exc.strerror or "not a regular file").split(",")[0])) from None
+    except OSError as exc:
+        raise DepthError("%s: cannot read the depth table (%s)" % (path, exc.strerror or exc)) from None
+
+
+def _text_lines(path: Path, stream: BinaryIO) -> Iterator[Tuple[int, str]]:
+    """(line number, text) of each line of a text table that is not empty or a ``#`` comment,
+    read as it streams in the encoding :func:`_spreadsheet_encoding` finds; closes ``stream``."""
+    with stream:
+        encoding = _spreadsheet_encoding(path, stream)
+        stream.seek(0)
+        try:
+            for number, line in enumerate(io.TextIOWrapper(stream, encoding=encoding, errors="replace",
+                                                           newline=None), 1):
+                line = line.rstrip("\n")
+                if line.strip() and not line.lstrip().startswith("#"):
+                    yield number, line
+        except OSError as exc:
+            raise DepthError("%s: cannot read the depth table (%s)" % (path, exc.strerror or exc)) from None
+
+
+def _spreadsheet_encoding(path: Path, stream: BinaryIO) -> str:
+    """The encoding of a table in the encodings spreadsheets save: UTF-16 with a BOM ("Unicode
+    text"), else UTF-8 (with or without BOM) when the whole file decodes so, else Windows-1252 —
+    Excel's plain CSV on Windows in Western locales, where a core named "Poço 7" is not UTF-8.
+    Reads the file once, a chunk at a time; past :data:`MAX_TABLE_BYTES`, or at a NUL (a picture,
+    a PDF: never its bytes in a message), it is no depth table."""
+    stream.seek(0)
+    chunk = stream.read(1 << 20)
+    encoding = "utf-16" if chunk[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    decoder = codecs.getincrementaldecoder(encoding)("replace" if encoding == "utf-16" else "strict")
+    size = 0
+    while chunk:
+        size += len(chunk)
+        if size > MAX_TABLE_BYTES:
+            raise DepthError("%s: more than %d MB, too large for a depth table" % (path, MAX_TABLE_BYTES >> 20))
+        if encoding == "utf-16":
+            binary = "\x00" in decoder.decode(chunk)
+        else:
+            binary = b"\x00" in chunk
+            if encoding == "utf-8-sig":
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    encoding = "cp1252"
+        if binary:
             raise DepthError("%s: binary data, not a depth table (a CSV or text table, or an .xlsx workbook)" % path)
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
-                 if line.strip() and not line.lstrip().startswith("#")]
-        dialect = _Dialect.of(lines[0][1]) if lines else _Dialect(",", False)
-        return cls([(n, dialect.cells(line)) for n, line in lines], dialect)
+        chunk = stream.read(1 << 20)
+    return encoding
 
 
 def _binary_kind(data: bytes) -> Optional[str]:
@@ -197,18 +265,6 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value).strip()
-
-
-def _spreadsheet_text(data: bytes) -> str:
-    """The text of a table in the encodings spreadsheets save: UTF-8 (with or without BOM),
-    UTF-16 with a BOM ("Unicode text"), else Windows-1252 — Excel's plain CSV on Windows in
-    Western locales, where a core named "Poço 7" is not UTF-8."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -298,6 +354,11 @@ def back_to_back(core_names: Sequence[str], start_m: float, length_m: float, uni
     if length_m <= 0:
         raise DepthError("--core-length must be positive (got %g %s)" % (length_m / DEPTH_UNITS[unit], unit))
     ordered = sorted(core_names, key=natural_key)
+    for option, value_m in (("--start-depth", start_m), ("--start-depth + --core-length × %d cores" % len(ordered),
+                                                          start_m + len(ordered) * length_m)):
+        if not well_depth(value_m / DEPTH_UNITS[unit]):
+            raise DepthError("%s: %g %s is not a depth in a well (%s)" % (
+                option, value_m / DEPTH_UNITS[unit], unit, DEPTH_RANGE))
     return {name: CoreDepth(name, start_m + n * length_m, start_m + (n + 1) * length_m, folder=name, unit=unit)
             for n, name in enumerate(ordered)}
 
@@ -354,14 +415,17 @@ def _where(depth: CoreDepth) -> str:
     return "line %d" % depth.line if depth.line else "--start-depth/--core-length"
 
 
-def _ordered_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Sequence[str], dialect: "_Dialect",
+def _ordered_rows(path: Path, rows: Iterable[Tuple[int, List[str]]], core_names: Sequence[str], dialect: "_Dialect",
                   header: _Header) -> Dict[str, CoreDepth]:
     ordered = sorted(core_names, key=natural_key)
-    if len(rows) != len(ordered):
+    rows = iter(rows)
+    first = list(itertools.islice(rows, len(ordered)))
+    count = len(first) + sum(1 for _ in rows)
+    if count != len(ordered):
         raise DepthError("%s: %d depth rows for %d cores (one row per core, in core-name order)" % (
-            path, len(rows), len(ordered)))
+            path, count, len(ordered)))
     depths = {}
-    for (number, cells), name in zip(rows, ordered):
+    for (number, cells), name in zip(first, ordered):
         if len(cells) < 2:
             raise DepthError("%s line %d: expected two numbers, top and bottom in %s: %r" % (
                 path, number, _UNIT_TEXT[header.units["top"]], " ".join(cells)))
@@ -371,7 +435,7 @@ def _ordered_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Seq
     return depths
 
 
-def _named_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Sequence[str],
+def _named_rows(path: Path, rows: Iterable[Tuple[int, List[str]]], core_names: Sequence[str],
                 folder_names: Mapping[str, str], dialect: "_Dialect", header: _Header) -> Dict[str, CoreDepth]:
     lookup: Dict[str, str] = {}
     for name in core_names:
@@ -379,12 +443,15 @@ def _named_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Seque
     for name, folder in folder_names.items():
         lookup.setdefault(folder.lower(), name)
     depths: Dict[str, CoreDepth] = {}
-    strangers: List[str] = []  # rows for cores not in this batch: a well-wide table, or typos
-    for number, cells in rows[1:]:
+    strangers: List[str] = []  # rows for cores not in this batch: a well-wide table, or typos (the first few)
+    stranger_count = 0
+    for number, cells in rows:  # the rows after the header
         label = header.cell(cells, "core").strip()
         name, folder = _resolve(label, lookup)
         if name is None or folder is None:
-            strangers.append("%r (line %d)" % (label, number))
+            stranger_count += 1
+            if len(strangers) < _FEW:
+                strangers.append("%r (line %d)" % (label, number))
             continue
         if name in depths:
             raise DepthError("%s line %d: core %s listed twice (also line %s)" % (
@@ -402,7 +469,7 @@ def _named_rows(path: Path, rows: List[Tuple[int, List[str]]], core_names: Seque
     if missing:
         raise DepthError("%s: no depth row for core%s %s%s" % (
             path, "s" if len(missing) > 1 else "", _few(missing),
-            "; rows naming no core of this batch: %s" % _few(strangers) if strangers else ""))
+            "; rows naming no core of this batch: %s" % _few(strangers, stranger_count) if strangers else ""))
     return depths
 
 
@@ -464,6 +531,8 @@ class _Dialect:
     def cells(self, line: str) -> List[str]:
         if self.delimiter is None:
             return line.split()
+        if '"' not in line:  # what the csv module gives such a line, without a reader per line
+            return [c.strip() for c in line.split(self.delimiter)]
         return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=self.delimiter))]
 
     def is_number(self, text: str) -> bool:
@@ -478,9 +547,21 @@ class _Dialect:
         value = float(text.strip().replace(",", "."))
         if not math.isfinite(value):  # 1e309 reads as infinity
             raise DepthError("%s line %d: %r is not a finite depth in %s" % (path, line, text, _UNIT_TEXT[unit]))
+        if not well_depth(value):
+            raise DepthError("%s line %d: %s is not a depth in a well (%s)" % (path, line, text.strip(), DEPTH_RANGE))
         return value
 
 
-def _few(names: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+def well_depth(value: float) -> bool:
+    """``value`` (metres or feet) is a depth a well can have: within ±:data:`MAX_DEPTH`, not NaN."""
+    return -MAX_DEPTH <= value <= MAX_DEPTH
+
+
+_FEW = 5  # names an error shows
+
+
+def _few(names: Sequence[str], count: Optional[int] = None) -> str:
+    """The first :data:`_FEW` of ``names`` and how many more of ``count`` (default: all of them)."""
+    count = len(names) if count is None else count
+    shown = ", ".join(names[:_FEW])
+    return shown + (" and %d more" % (count - _FEW) if count > _FEW else "")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..messages import printable_line
+
 
 @dataclass(frozen=True)
 class SceneOptions:
@@ -25,6 +27,12 @@ class SceneOptions:
     company: Optional[str] = None  # --company, --field, --uwi: the LAS header's COMP, FLD, UWI
     field: Optional[str] = None
     uwi: Optional[str] = None
+
+    def well(self, input_name: str) -> str:
+        """The well's name as every output writes it (LAS ``~Well``, SVG, HTML, MRML, NRRD
+        headers): ``well_name`` or the input folder's name, as one printable line — a line break
+        in either would start a new line (a ``~A`` section in the LAS file) wherever it goes."""
+        return printable_line(self.well_name or input_name) or "well"
 
     @property
     def has_depths(self) -> bool:
