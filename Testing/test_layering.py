@@ -20,11 +20,12 @@ STAGES: Tuple[Tuple[str, ...], ...] = (
     ("dicom", "nrrd"),                         # reading DICOM headers and pixels; writing/reading NRRD
     ("analysis",),                             # what is measured from a slice while converting
     ("record", "convert"),                     # one core: its record, its conversion
+    ("planes",),                               # beds and fractures picked on the unwraps, their tables
     ("report",),                               # report.html, manifest.csv, pictures
     ("well",),                                 # depths, placement, proxies, overview, strip (no MRML)
     ("mrml",),                                 # Slicer's MRML (slicer-core or Slicer)
     ("batch",),                                # the batch run, manifest, the well's steps
-    ("cli",),                                  # the corebatchloader command
+    ("cli", "commands"),                       # the corebatchloader command and its sub-commands
     ("slicer_process", "slicer_batch"),        # running from (or inside) Slicer
 )
 SLICER_ONLY = {"slicer", "qt", "ctk", "vtk", "slicer.util", "DICOMLib"}

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--cores", type=_positive_int, default=4)
     sample.add_argument("--slices", type=_positive_int, default=120)
     sample.add_argument("--size", type=_positive_int, default=96, help="rows and columns per slice")
+    from .commands import planes
+    planes.add_parser(commands)
     return parser
 
 
@@ -89,6 +91,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                           help="radius of each core's unwrapped surface (unwrap/<core>_unwrap.nrrd): a fraction "
                                "of the core's measured radius (default %(default)s) or millimetres (30mm)")
     analysis.add_argument("--no-unwrap", action="store_true", help="do not unwrap the cores")
+    analysis.add_argument("--planes", action="store_true",
+                          help="pick each core's beds and fractures from its unwrap after converting "
+                               "(planes/<core>.csv, well_planes.csv; as `corebatchloader planes` does)")
     parser.add_argument("--progress", choices=("bar", "json"), default="bar",
                         help="bar: a progress bar on stderr (default); json: for programs (the Slicer module "
                              "runs the batch so): one JSON object per line on stdout after each core folder and "
@@ -124,6 +129,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "sample":
         return _sample(args)
+    if getattr(args, "run", None) is not None:  # a sub-command of .commands
+        return args.run(args)
     return run_convert(args)
 
 
@@ -143,7 +150,8 @@ def batch_options(args: argparse.Namespace) -> BatchOptions:
                                output_format=args.output_format, ct_log=args.ct_log,
                                void_threshold_hu=args.void_threshold,
                                unwrap_radius=None if args.no_unwrap else args.unwrap_radius),
-        overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args))
+        overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args),
+        planes=getattr(args, "planes", False))
 
 
 def run_and_summarize(args: argparse.Namespace,
@@ -262,6 +270,11 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
             print("warning CT log: %s" % warning, file=sys.stderr)
         if well.log.las is not None:
             print("CT log: %s" % well.log.las)
+    if result.planes is not None:
+        from .batch.planes_step import planes_summary
+        for line in result.planes.left_out:
+            print("not picked %s" % line, file=sys.stderr)
+        print(planes_summary(result.planes))
     if well is not None and well.error:
         print("corebatchloader: %s" % well.error, file=sys.stderr)
     if well is not None and well.layout is not None:

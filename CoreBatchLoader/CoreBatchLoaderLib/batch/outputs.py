@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Set
 from ..analysis.ct_log import log_file_name
 from ..analysis.unwrap import unwrap_file
 from ..files import PARTIAL_SUFFIX, written_by_batch
+from ..planes.tables import WELL_TABLE, core_table_file
 from ..record import CoreRecord
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ def own_folders(output_dir: Path) -> List[Path]:
     return folders
 
 
-OUTPUT_SUBFOLDERS = ("thumbnails", "logs", "unwrap", "scene")  # the report's, CT log's, unwrap's, scene's
+OUTPUT_SUBFOLDERS = ("thumbnails", "logs", "unwrap", "scene", "planes")  # the report's, CT log's, unwrap's,
+# scene's, planes' tables
 
 
 def folders_that_are_files(output_dir: Path) -> List[str]:
@@ -65,10 +67,12 @@ def remove_stale_partials(output_dir: Path) -> int:
     return removed
 
 
-def remove_leftovers(output_dir: Path, records: Sequence[CoreRecord], well: Optional["WellResult"]) -> List[str]:
+def remove_leftovers(output_dir: Path, records: Sequence[CoreRecord], well: Optional["WellResult"],
+                     planes: bool = False) -> List[str]:
     """Remove the batch's own files that this finished run did not make (module docstring): the
     well's files it did not write (all of them without depths), the scene folder's files when it
-    built no scene, and the unwrap and CT log of each core it converted without them.  Not after
+    built no scene, the unwrap and CT log of each core it converted without them, and, when it
+    picked no planes, the planes table of each core it converted (and the well's).  Not after
     a cancelled or stopped run, which did not get to write them.  Returns the removed files,
     relative to ``output_dir``."""
     output_dir = Path(output_dir)
@@ -82,6 +86,10 @@ def remove_leftovers(output_dir: Path, records: Sequence[CoreRecord], well: Opti
         if not record.ct_log:
             log = output_dir / log_file_name(record.name)
             candidates += [log, log.with_suffix(".svg")]
+        if not planes:  # picked from the unwrap this run replaced
+            candidates.append(output_dir / core_table_file(record.name))
+    if not planes and any(record.status == "converted" for record in records):
+        candidates.append(output_dir / WELL_TABLE)
     return [path.relative_to(output_dir).as_posix() for path in candidates if _remove_if_ours(path)]
 
 

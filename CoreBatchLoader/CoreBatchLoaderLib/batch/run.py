@@ -57,6 +57,7 @@ from .outputs import folders_that_are_files, own_folders, remove_leftovers, remo
 
 if TYPE_CHECKING:
     from ..well.depths import CoreDepth
+    from ..planes.well import WellPlanes
     from .well_steps import WellResult
 
 LOCK_NAME = ".corebatchloader.lock"
@@ -76,6 +77,7 @@ class BatchOptions:
     scheduler: Optional[str] = None  # Dask scheduler address: run on that cluster instead
     report: bool = True  # report.html, manifest.csv and thumbnails at the end
     scene: SceneOptions = SceneOptions()  # depths and the whole-well scene (.well_steps)
+    planes: bool = False  # pick each core's planes from its unwrap after converting (.planes_step)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class BatchResult:
     well: Optional[WellResult] = None  # with depths: the scene, or why it was not written
     not_written: List[str] = field(default_factory=list)  # outputs left out: a foreign file holds the name
     warnings: List[str] = field(default_factory=list)  # about the batch's outputs, not one core
+    planes: Optional["WellPlanes"] = None  # with --planes: each core's planes (.planes_step)
 
     @property
     def failed(self) -> List[CoreRecord]:
@@ -417,8 +420,14 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                                       {folder.source: folder.name for folder in folders})
             if result.well is not None:  # the records gained depth-length warnings
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
+        if options.planes and not result.cancelled and not result.stopped:
+            from .planes_step import run_planes
+            try:
+                result.planes = run_planes(output_dir, result.records, options.convert.durable)
+            except ForeignFile as exc:
+                result.not_written.append("planes not written: %s" % exc)
         if not result.cancelled and not result.stopped:  # what the last run wrote and this one did not make
-            remove_leftovers(output_dir, result.records, result.well)
+            remove_leftovers(output_dir, result.records, result.well, planes=result.planes is not None)
         if options.report and not result.cancelled:
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
                                     options.convert.durable,  # the flipped cores: their pictures top last

@@ -2,7 +2,8 @@
 
 What a geologist reads from an unwrapped core is a sinusoid: a plane crossing a cylinder of
 radius r at dip δ (from the plane square to the core axis) is, on the unwrap, the curve
-depth(θ) = d₀ − r·tan δ·cos(θ − ψ), deepest at θ = ψ, the dip direction.  This phantom makes
+depth(θ) = d₀ + r·tan δ·cos(θ − ψ) (depth growing down the core), deepest at θ = ψ, the dip
+direction (the convention is stated once, in :mod:`CoreBatchLoaderLib.planes.sinusoid`).  This phantom makes
 that answer known, in the awkward setting real scans have: the core off the image centre,
 lying on the low side of a plastic liner with a gap of about a voxel, its axis tilted a few
 degrees to the scan axis, and optionally flipped (scanned bottom first).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -27,6 +28,27 @@ from .cores import _series_uids, _write_single_frames
 from .dicom_files import PathLike, SyntheticSeries, _make_format, _make_geometry, _Slice
 
 AIR_HU, LINER_HU, ROCK_HU, BED_HU = -1000.0, 350.0, 2300.0, 1300.0
+
+
+def core_frame(axis_direction: np.ndarray, flip: bool) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(down, across, third): down the core (from its top to its bottom), and the directions of
+    θ = 0° and θ = 90° about the axis — the slice's +i and +j made square to the axis (the
+    unwrap's angle convention)."""
+    axis = np.asarray(axis_direction, dtype=np.float64)
+    down = -axis if flip else axis
+    across = np.array([1.0, 0.0, 0.0]) - axis[0] * axis
+    across /= np.linalg.norm(across)
+    return down, across, np.cross(axis, across)
+
+
+def plane_normal(frame: Tuple[np.ndarray, np.ndarray, np.ndarray], dip_deg: float,
+                 dip_direction_deg: float) -> np.ndarray:
+    """The unit normal (its down component positive) of a plane of dip δ whose deepest side is at
+    θ = ψ: points of the plane through the axis at depth 0 lie at depth r·tan δ·cos(θ − ψ)."""
+    down, across, third = frame
+    psi, dip = math.radians(dip_direction_deg), math.radians(dip_deg)
+    toward_dip = math.cos(psi) * across + math.sin(psi) * third
+    return math.cos(dip) * down - math.sin(dip) * toward_dip
 
 
 @dataclass(frozen=True)
@@ -50,14 +72,7 @@ class DippingBeds:
         rel = np.stack([x - point[0], y - point[1], np.full_like(x, z - point[2])], axis=-1)
         along = rel @ axis
         off_axis = np.linalg.norm(rel - along[..., None] * axis, axis=-1)
-        down = -axis if self.flip else axis
-        across = np.array([1.0, 0.0, 0.0]) - axis[0] * axis
-        across /= np.linalg.norm(across)
-        third = np.cross(axis, across)
-        psi = math.radians(self.dip_direction_deg)
-        toward_dip = math.cos(psi) * across + math.sin(psi) * third
-        dip = math.radians(self.dip_deg)
-        normal = math.cos(dip) * down - math.sin(dip) * toward_dip  # deepest where θ = ψ
+        normal = plane_normal(core_frame(axis, self.flip), self.dip_deg, self.dip_direction_deg)
         across_beds = rel @ normal
         if self.bed_spacing_mm:
             across_beds = (across_beds + self.bed_spacing_mm / 2.0) % self.bed_spacing_mm - self.bed_spacing_mm / 2.0
@@ -92,15 +107,27 @@ def write_dipping_bed_core(folder: PathLike, *, dip_deg: float = 30.0, dip_direc
         axis_direction=(math.sin(tilt) * math.cos(azimuth), math.sin(tilt) * math.sin(azimuth), math.cos(tilt)),
         flip=flip, liner_centre=liner_centre, liner_radii_mm=(core_radius_mm + 3.5, core_radius_mm + 6.0),
         bed_mm=bed_mm, bed_spacing_mm=bed_spacing_mm)
-    geometry = _make_geometry(pixel_spacing, slice_spacing, origin, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
-    fmt = _make_format(True, 16, None)
     y, x = np.mgrid[0:rows, 0:columns].astype(np.float64)
     x, y = x * column_mm, y * row_mm
+
+    def slice_hu(k: int) -> np.ndarray:
+        rng = np.random.default_rng([seed, k])
+        return truth.hu(k * slice_spacing, x, y) + rng.normal(0.0, noise_hu, size=x.shape)
+
+    series = write_ct_series(folder, slice_hu, slices, pixel_spacing, slice_spacing, origin, series_number, seed)
+    return series, truth
+
+
+def write_ct_series(folder: PathLike, slice_hu: Callable[[int], np.ndarray], slices: int,
+                    pixel_spacing: Tuple[float, float], slice_spacing: float, origin: Tuple[float, float, float],
+                    series_number: int, seed: int) -> SyntheticSeries:
+    """A phantom's slices (``slice_hu(k)``: CT numbers, rows × columns) as an axial signed 16-bit
+    CT series of one file a slice in ``folder``."""
+    geometry = _make_geometry(pixel_spacing, slice_spacing, origin, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+    fmt = _make_format(True, 16, None)
     by_index = {}
     for k in range(slices):
-        rng = np.random.default_rng([seed, k])
-        values = truth.hu(k * slice_spacing, x, y) + rng.normal(0.0, noise_hu, size=x.shape)
-        pixels = np.clip(np.rint(values), fmt.low, fmt.high).astype(fmt.dtype)
+        pixels = np.clip(np.rint(slice_hu(k)), fmt.low, fmt.high).astype(fmt.dtype)
         by_index[k] = _Slice(k=k, copy=0, pixels=pixels, slope=1.0, intercept=0.0)
     uids = _series_uids(seed, series_number, None, None)
     out = Path(folder)
@@ -109,7 +136,6 @@ def write_dipping_bed_core(folder: PathLike, *, dip_deg: float = 30.0, dip_direc
                                  series_number, "CORE", slice_spacing, "1.2.840.10008.1.2.1", False, seed, "IM",
                                  ".dcm")
     stored = np.stack([by_index[k].pixels for k in range(slices)])
-    series = SyntheticSeries(folder=out, files=files, stored=stored, values=stored.astype(np.float64),
-                             origin_lps=geometry.position(0), directions_lps=geometry.directions(),
-                             series_uid=uids["series"])
-    return series, truth
+    return SyntheticSeries(folder=out, files=files, stored=stored, values=stored.astype(np.float64),
+                           origin_lps=geometry.position(0), directions_lps=geometry.directions(),
+                           series_uid=uids["series"])

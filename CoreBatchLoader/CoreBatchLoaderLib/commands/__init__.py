@@ -1,0 +1,2 @@
+"""The ``corebatchloader`` command's sub-commands beyond ``convert``, one module each exposing
+``add_parser(subparsers)`` and ``run(args) -> int``; :mod:`..cli` registers them."""
