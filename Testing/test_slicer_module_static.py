@@ -430,13 +430,47 @@ def test_the_index_entry_follows_the_catalog_schema_and_names_this_extension() -
     assert 'set(COREBATCHLOADER_REPOSITORY "%s")' % entry["scm_url"] in cmake
 
 
-def test_the_extension_icon_and_screenshots_are_pngs_in_the_repository() -> None:
+# How the index's checks read CMakeLists.txt (Slicer/ExtensionsIndex: scripts/check_description_files.py,
+# check_cmakelists_content): these patterns, as written — no CMake variable is expanded there.
+INDEX_ICON_URL = r'set\s*\(EXTENSION_ICONURL\s*"([^"]+)"[ ]*\)'
+INDEX_SCREENSHOT_URLS = r'set\s*\(EXTENSION_SCREENSHOTURLS\s*"([^"]+)"\)'
+
+
+def repository_address() -> str:
+    """The repository's address, set once: COREBATCHLOADER_REPOSITORY in CMakeLists.txt."""
     cmake = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
-    icon = re.search(r'set\(EXTENSION_ICONURL "([^"]+)"\)', cmake).group(1)
-    screenshots = re.search(r'set\(EXTENSION_SCREENSHOTURLS "([^"]+)"\)', cmake).group(1).split()
+    [address] = re.findall(r'^set\(COREBATCHLOADER_REPOSITORY "([^"]+)"\)', cmake, re.M)
+    return address
+
+
+def test_the_extension_icon_and_screenshots_are_absolute_https_urls_of_pngs_in_this_repository() -> None:
+    cmake = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
+    icon = re.findall(INDEX_ICON_URL, cmake, re.I | re.M)[0].strip()
+    screenshots = re.findall(INDEX_SCREENSHOT_URLS, cmake, re.I | re.M)[0].split()
     assert screenshots
-    for path in [icon] + screenshots:
-        assert (ROOT / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    owner_repo = repository_address().split("github.com/", 1)[1]
+    revision = json.loads((ROOT / "CoreBatchLoader.json").read_text(encoding="utf-8"))["scm_revision"]
+    raw = "https://raw.githubusercontent.com/%s/%s/" % (owner_repo, revision)  # the file as GitHub serves it
+    for url in [icon] + screenshots:
+        assert url.startswith(raw), url  # absolute https, formed from the one address
+        assert (ROOT / url[len(raw):]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", url
+    assert "${COREBATCHLOADER_REPOSITORY}" in re.search(r'set\(EXTENSION_HOMEPAGE "([^"]+)"\)', cmake).group(1)
+
+
+def test_the_repository_address_is_set_once() -> None:
+    """Written out only where it must be: CMakeLists.txt (its definition, and the URLs the index
+    reads as written) and the index entry; the module and the docs link without it."""
+    address = repository_address()
+    assert address.startswith("https://github.com/") and address.rsplit("/", 1)[1].startswith("Slicer")
+    owner_repo = address.split("github.com/", 1)[1]
+    spelled = []
+    for path in ROOT.rglob("*"):
+        parts = set(path.relative_to(ROOT).parts)
+        if path.is_file() and not parts & {".git", ".venv", "__pycache__", "build", "demo-output"} \
+                and not any(p.endswith(".egg-info") for p in parts) and path.suffix not in (".png", ".nrrd", ".dcm"):
+            if owner_repo in path.read_text(encoding="utf-8", errors="replace"):
+                spelled.append(path.relative_to(ROOT).as_posix())
+    assert sorted(spelled) == ["CMakeLists.txt", "CoreBatchLoader.json"]
 
 
 def test_the_license_is_the_bsd_3_clause_the_package_declares() -> None:

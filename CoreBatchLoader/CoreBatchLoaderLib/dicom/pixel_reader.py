@@ -35,9 +35,10 @@ DECODER_MODULE = "gdcm"  # what it imports as
 # 12-bit lossy JPEG (JPEG Extended, 1.2.840.10008.1.2.4.51): python-gdcm's wheels are built without
 # IJG's 12-bit codec; pydicom then falls back to pylibjpeg's libjpeg (GPL, hence not a default).
 JPEG_12_BIT_REQUIREMENTS = ("pylibjpeg", "pylibjpeg-libjpeg")
-# A slice no installed package decodes: "<file>: cannot decode <syntax name> (<uid>): " + this.
+# A slice no installed package decodes: "<file>: cannot decode <syntax name> (<uid>): " + this
+# (whichever Python wrote it: the requirement differs between 3.9 and later).
 NO_DECODER = "no decoder installed (pip install %s)" % DECODER_REQUIREMENT
-_NO_DECODER_ERROR = re.compile(r"cannot decode .*\(([0-9.]+)\): " + re.escape(NO_DECODER) + "$")
+_NO_DECODER_ERROR = re.compile(r"cannot decode .*\(([0-9.]+)\): no decoder installed \(pip install [^()]+\)$")
 
 
 def decoder_missing() -> bool:
