@@ -540,10 +540,12 @@ def test_a_header_with_a_malformed_number_is_a_clear_error(tmp_path: Path) -> No
 
 def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
     from CoreBatchLoaderLib.report.page import csv_row
-    record = CoreRecord(name="=HYPERLINK(\"x\")", source="/data/@well", error="+1 bad", warnings=["-x"])
-    row = csv_row(record)
-    assert row[0] == "'=HYPERLINK(\"x\")" and row[8] == "'+1 bad" and row[7] == "'-x"
-    assert row[10] == "/data/@well"
+    record = CoreRecord(name="=HYPERLINK(\"x\")", source="/data/@well", error="+1 bad", warnings=["-x"],
+                        manufacturer="=cmd", kernel="@B70")
+    row = dict(zip(CSV_FIELDS, csv_row(record)))
+    assert row["name"] == "'=HYPERLINK(\"x\")" and row["error"] == "'+1 bad" and row["warnings"] == "'-x"
+    assert (row["manufacturer"], row["kernel"]) == ("'=cmd", "'@B70")
+    assert row["source"] == "/data/@well"
 
 
 def test_thumbnail_avoids_a_filled_gap_as_the_axial_picture(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from .analysis.unwrap_rings import UnwrapRadius
 from .defaults import DEFAULT_RADIUS_TEXT
 from .dicom.discover import CoreSeries
 from .dicom.geometry import CoreGeometry, GeometryError, compute_geometry
-from .dicom.headers import SliceHeader
+from .dicom.headers import SliceHeader, scan_settings
 from .dicom.pixel_reader import PixelDataError, SliceReader
 from .dicom.voxel_values import (
     NRRD_TYPES,
@@ -91,10 +91,11 @@ def output_file_name(core_name: str, output_format: str = "nrrd") -> str:
 
 
 def core_record(core: CoreSeries, **fields: object) -> CoreRecord:
-    """The record of ``core`` before any outcome ("failed" until a route converts it); shared by
-    the engine, the batch and the module's DICOMLib route."""
+    """The record of ``core`` before any outcome ("failed" until a route converts it), with how it
+    was scanned; shared by the engine, the batch and the module's DICOMLib route."""
+    settings = {**scan_settings(core.slices), **fields}  # how it was scanned: the headers already read
     return CoreRecord(name=core.name, source=os.path.abspath(core.folder), series_uid=core.series_uid,
-                      slices=len(core.slices), warnings=list(core.warnings), **fields)  # type: ignore[arg-type]
+                      slices=len(core.slices), warnings=list(core.warnings), **settings)  # type: ignore[arg-type]
 
 
 

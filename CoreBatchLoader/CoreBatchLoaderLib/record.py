@@ -39,6 +39,19 @@ class CoreRecord:
     axis_direction_lps: Optional[List[float]] = None  # its unit direction, along +k
     unwrap: Optional[str] = None  # the unwrapped surface (2-D NRRD), relative to the output folder
     unwrap_radius_mm: Optional[float] = None
+    # Where it lies in the well, with depths (the depth table's row, in metres; None without):
+    top_m: Optional[float] = None
+    bottom_m: Optional[float] = None
+    flip: Optional[bool] = None  # scanned bottom to top (the table's flip column or --flip-all)
+    # How it was scanned, from its slices' headers (dicom.headers.scan_settings; None: not in the
+    # files). Pixel size and slice spacing are ``spacing``.
+    kvp: Optional[float] = None  # (0018,0060) peak tube voltage, kV
+    tube_current_ma: Optional[float] = None  # (0018,1151), the slices' median
+    exposure_mas: Optional[float] = None  # (0018,1152), the slices' median
+    manufacturer: Optional[str] = None  # (0008,0070)
+    model: Optional[str] = None  # (0008,1090) ManufacturerModelName
+    kernel: Optional[str] = None  # (0018,1210) ConvolutionKernel (reconstruction kernel)
+    acquisition_date: Optional[str] = None  # (0008,0022), else the series' or study's date; YYYY-MM-DD
     # Not in the manifest: the report picture's planes kept while converting
     # (analysis.long_section.KeptSection), for the worker that draws the picture next; then None.
     kept_section: Optional[Any] = field(default=None, repr=False, compare=False, metadata={"manifest": False})

@@ -9,8 +9,9 @@ Both ends use this module, so the format has one definition.  Every line is a JS
   the keys of ``manifest.json``);
 - ``"end"`` once, last: ``exit_code`` (the command's exit status), ``cancelled``, ``stopped``,
   ``folders``, ``manifest``, ``report``, ``scene``, ``unwrap_strip``, ``well_log`` (the CT log's
-  ``las``, ``table``, ``track``, ``warnings``), ``well_error`` and ``unplaced`` (converted cores
-  without a depth: "core: why, what to write in the depth table");
+  ``las``, ``table``, ``track``, ``warnings``), ``well_error``, ``unplaced`` (converted cores
+  without a depth: "core: why, what to write in the depth table") and ``warnings`` (about the
+  batch, not one core: cores scanned with other kVp or kernels, …);
 - ``"error"`` instead when the batch cannot start: ``message``, ``exit_code`` 2.
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ def end_event(result: BatchResult, exit_code: int) -> Dict[str, Any]:
             "unwrap_strip": _text(well.unwrap_strip) if well is not None else None,
             "well_log": _log_json(well.log) if well is not None else None,
             "well_error": well.error if well is not None else None,
-            "unplaced": list(well.unplaced) if well is not None else []}
+            "unplaced": list(well.unplaced) if well is not None else [], "warnings": list(result.warnings)}
 
 
 def interrupted_event(exit_code: int) -> Dict[str, Any]:
@@ -87,7 +88,7 @@ def result_of(end: Optional[Dict[str, Any]], records: List[CoreRecord], cancelle
                                                                     _path(log["track"]), list(log["warnings"])))
     return BatchResult(records=records, cancelled=bool(end.get("cancelled", cancelled)), stopped=end.get("stopped"),
                        folders=int(end.get("folders", 0)), manifest=_path(end.get("manifest")),
-                       report=_path(end.get("report")), well=well)
+                       report=_path(end.get("report")), well=well, warnings=list(end.get("warnings") or []))
 
 
 def _log_json(log: Any) -> Optional[Dict[str, Any]]:

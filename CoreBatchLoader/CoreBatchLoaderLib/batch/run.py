@@ -54,6 +54,7 @@ from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
 from .manifest import MANIFEST_NAME, claim_output_folder, folder_fingerprint, read_manifest, write_manifest
 from .outputs import folders_that_are_files, own_folders, remove_leftovers, remove_stale_partials
+from .well_records import add_depths, scan_warnings
 
 if TYPE_CHECKING:
     from ..well.depths import CoreDepth
@@ -388,6 +389,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         pace = ManifestPace()
         try:
             for index, records in _run_jobs(jobs, options, converter):
+                add_depths(records, depths)
                 by_folder[index] = records
                 done += 1
                 cores += len(records)
@@ -413,6 +415,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             result.records = ordered_records()
             _save_manifest(result, output_dir, manifest_records(), options.convert.durable, last=True)
             remove_stale_partials(output_dir)
+        result.warnings.extend(scan_warnings(result.records))
         if depths and not result.cancelled and not result.stopped:
             from .well_steps import finish_well
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
@@ -514,7 +517,7 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
                               well_strip=well.strip if well else None,
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
                               durable=durable, log_track=well.log.track if well and well.log else None,
-                              top_last=flipped, tops=tops)
+                              top_last=flipped, tops=tops, warnings=result.warnings)
         if durable:
             sync_folder(output_dir)
         return report

@@ -28,6 +28,15 @@ _WANTED: Dict[int, Tuple[str, str]] = {
     0x00080008: ("ImageType", "str"),
     0x00080016: ("SOPClassUID", "str"),
     0x00080018: ("SOPInstanceUID", "str"),
+    0x00080020: ("StudyDate", "str"),  # the scan's record (.headers.SCAN_TAGS): what labs compare
+    0x00080021: ("SeriesDate", "str"),
+    0x00080022: ("AcquisitionDate", "str"),
+    0x00080070: ("Manufacturer", "text"),
+    0x00081090: ("ManufacturerModelName", "text"),
+    0x00180060: ("KVP", "reading"),
+    0x00181151: ("XRayTubeCurrent", "reading"),
+    0x00181152: ("Exposure", "reading"),
+    0x00181210: ("ConvolutionKernel", "text"),
     0x00180050: ("SliceThickness", "number"),
     0x00180088: ("SpacingBetweenSlices", "number"),
     0x0020000E: ("SeriesInstanceUID", "str"),
@@ -255,6 +264,13 @@ def _decode(raw: bytes, kind: str, header: ScannedHeader) -> Any:
         if header.get("PixelRepresentation") == 1 and value >= 0x8000:
             value -= 0x10000  # PixelPaddingValue is SS when pixels are signed
         return value
+    if kind == "text":  # LO/SH in the data set's character set: a name, never a reason to bail out
+        return raw.decode("latin-1").strip(" \0")
+    if kind == "reading":  # a scan setting, for the record: a malformed one is unknown, not a bad file
+        try:
+            return float(raw.decode("ascii").strip(" \0"))
+        except (UnicodeDecodeError, ValueError):
+            return None
     text = raw.decode("ascii").strip(" \0")
     if kind == "str":
         return text

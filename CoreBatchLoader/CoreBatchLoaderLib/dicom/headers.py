@@ -6,7 +6,9 @@ Per-Frame Functional Groups Sequence (5200,9230).  Either way this module turns 
 :class:`SliceHeader` records, one per frame, holding the geometry tags
 (Image Position / Orientation (Patient), Pixel Spacing), the pixel-module tags
 (Rows, Columns, Bits Allocated / Stored, Pixel Representation), the Modality LUT
-(Rescale Slope / Intercept) and where the frame's bytes lie in the file.
+(Rescale Slope / Intercept), where the frame's bytes lie in the file, and how it was scanned
+(kVp, tube current, exposure, scanner, kernel, date: :data:`SCAN_TAGS`, for the core's record —
+read in the same pass, no file is opened again for them).
 
 pydicom reads the header with ``defer_size`` so large values are skipped, not read; the Pixel
 Data element (7FE0,0010) stays a ``RawDataElement`` whose ``value_tell`` is the byte offset of the
@@ -18,8 +20,9 @@ import math
 import os
 import sys
 import warnings
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # Transfer syntax UIDs (PS3.5 A): plain strings so the fast path needs no pydicom import.
 ImplicitVRLittleEndian = "1.2.840.10008.1.2"
@@ -101,6 +104,14 @@ class SliceHeader:
     pixel_data_ends_file: bool  # True when nothing follows the pixel data (REFERENCE §8)
     inverted: bool = False  # MONOCHROME1: the lowest stored value is white (Slicer inverts it)
     zero_slope: bool = False  # RescaleSlope 0 in the file, taken as 1 (as Slicer's reader does)
+    # How it was scanned (SCAN_TAGS), None where the file does not say: for the core's record
+    kvp: Optional[float] = None
+    tube_current_ma: Optional[float] = None
+    exposure_mas: Optional[float] = None
+    manufacturer: Optional[str] = None
+    model: Optional[str] = None
+    kernel: Optional[str] = None
+    acquisition_date: Optional[str] = None  # YYYY-MM-DD
 
     @property
     def is_native(self) -> bool:
@@ -280,6 +291,7 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
         pixel_data_ends_file=ends_file,
     )
     common["inverted"] = str(ds.get("PhotometricInterpretation", "") or "").strip().upper() == "MONOCHROME1"
+    common.update(_scan_fields(ds))
     numbers = GeometryNumbers(name, common["series_uid"])
     if frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
         return [SliceHeader(
@@ -289,6 +301,77 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
             **numbers.read(ds.get),
             **common)]
     return [_enhanced_frame(ds, k, offset, common, numbers) for k in range(frames)]
+
+
+SCAN_TAGS = (  # SliceHeader field, keyword(s) (the first present), tag: informational, never an error
+    ("kvp", ("KVP",), "(0018,0060)"),
+    ("tube_current_ma", ("XRayTubeCurrent",), "(0018,1151)"),
+    ("exposure_mas", ("Exposure",), "(0018,1152)"),
+    ("manufacturer", ("Manufacturer",), "(0008,0070)"),
+    ("model", ("ManufacturerModelName",), "(0008,1090)"),
+    ("kernel", ("ConvolutionKernel",), "(0018,1210)"),
+    ("acquisition_date", ("AcquisitionDate", "SeriesDate", "StudyDate"), "(0008,0022), (0008,0021), (0008,0020)"),
+)
+SCAN_READINGS = ("kvp", "tube_current_ma", "exposure_mas")  # numbers; the others are text
+
+
+def _scan_fields(ds: Any) -> Dict[str, Any]:
+    """The :data:`SCAN_TAGS` of a header (a Dataset or a ScannedHeader), for the record only: a
+    value that is absent or malformed is None, never an error (these numbers place nothing)."""
+    fields: Dict[str, Any] = {}
+    for field_name, keywords, _ in SCAN_TAGS:
+        value = None
+        for keyword in keywords:
+            try:
+                value = ds.get(keyword)
+            except Exception:  # pydicom may refuse a malformed value on access
+                value = None
+            if value not in (None, ""):
+                break
+        fields[field_name] = _reading(value) if field_name in SCAN_READINGS else _scan_text(value, field_name)
+    return fields
+
+
+def _reading(value: Any) -> Optional[float]:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _scan_text(value: Any, field_name: str) -> Optional[str]:
+    """Text as one line (several values joined by backslashes); a DA date as YYYY-MM-DD; the
+    same text in every slice kept once (interned)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, (str, bytes)):
+        try:
+            value = "\\".join(str(v) for v in value)
+        except TypeError:
+            value = str(value)
+    text = (value.decode("latin-1") if isinstance(value, bytes) else str(value)).strip(" \0")
+    if field_name == "acquisition_date" and len(text) == 8 and text.isdigit():
+        text = "%s-%s-%s" % (text[:4], text[4:6], text[6:])
+    return sys.intern(text) if text else None
+
+
+def scan_settings(slices: Sequence[SliceHeader]) -> Dict[str, Any]:
+    """How a core was scanned, from its slices' headers: per :data:`SCAN_TAGS` field the value
+    most slices give (ties: the first slice's), the median for the tube current and exposure
+    (tube current modulation varies them from slice to slice); None where no slice says."""
+    settings: Dict[str, Any] = {}
+    for field_name, _, _ in SCAN_TAGS:
+        values = [getattr(s, field_name) for s in slices if getattr(s, field_name) is not None]
+        if not values:
+            settings[field_name] = None
+        elif field_name in ("tube_current_ma", "exposure_mas"):
+            ordered = sorted(values)
+            middle = len(ordered) // 2
+            settings[field_name] = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+        else:
+            settings[field_name] = Counter(values).most_common(1)[0][0]
+    return settings
 
 
 GEOMETRY_TAGS = (  # SliceHeader field, keyword, tag, how many numbers

@@ -36,8 +36,10 @@ from .unwrap_picture import unwrap_picture
 REPORT_NAME = "report.html"
 CSV_NAME = "manifest.csv"
 THUMBNAIL_DIR = "thumbnails"
-CSV_FIELDS = ("name", "status", "dimensions", "spacing_mm", "size_mb", "type", "seconds", "warnings",
-              "error", "output", "source")
+CSV_FIELDS = ("name", "status", "top_m", "bottom_m", "flip", "dimensions", "spacing_mm", "size_mb", "type",
+              "seconds", "kvp", "tube_current_ma", "exposure_mas", "kernel", "manufacturer", "model",
+              "acquisition_date", "warnings", "error", "output", "source")
+SCAN_FIELDS = ("kvp", "tube_current_ma", "exposure_mas", "kernel", "manufacturer", "model", "acquisition_date")
 STATUS_ORDER = {"failed": 0}  # failures first; the rest keep the batch's order
 
 
@@ -72,7 +74,8 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
                  elapsed_seconds: Optional[float] = None, well_strip: Optional[Path] = None,
                  stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
                  durable: bool = True, log_track: Optional[Path] = None,
-                 top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None) -> Path:
+                 top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None,
+                 warnings: Sequence[str] = ()) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -85,6 +88,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     core with a CT log gets a small profile in its row.
     ``top_last``: the cores whose top is their last slice (flipped by the depth table).
     ``tops``: the depth (m) of each core's top, by name (their pictures' depth axes in metres).
+    ``warnings``: about the batch, not one core (cores scanned with other kVp or kernels), on top.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records, top_last, tops)
@@ -94,7 +98,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     profiles = {} if track else core_profiles(output_dir, records, durable)
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
-                       stopped, unwrap, track, profiles)
+                       stopped, unwrap, track, profiles, warnings)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page, durable)
     return path
@@ -226,12 +230,22 @@ def write_manifest_csv(output_dir: Path, records: Sequence[CoreRecord], durable:
 
 
 def csv_row(record: CoreRecord) -> Tuple[str, ...]:
-    return (_cell(record.name), record.status,
-            "x".join(str(v) for v in record.dimensions) if record.dimensions else "",
-            "x".join(repr(float(v)) for v in record.spacing) if record.spacing else "",
-            "%.6f" % (record.bytes / 1e6) if record.bytes else "",  # exact to the byte
-            record.type or "", "%.3f" % record.seconds, _cell(" | ".join(record.warnings)),
-            _cell(record.error or ""), _cell(record.output or ""), _cell(record.source))
+    """The record's row under :data:`CSV_FIELDS`; an unknown value is an empty cell."""
+    return ((_cell(record.name), record.status, _number(record.top_m), _number(record.bottom_m),
+             "" if record.flip is None else "yes" if record.flip else "no",
+             "x".join(str(v) for v in record.dimensions) if record.dimensions else "",
+             "x".join(repr(float(v)) for v in record.spacing) if record.spacing else "",
+             "%.6f" % (record.bytes / 1e6) if record.bytes else "",  # exact to the byte
+             record.type or "", "%.3f" % record.seconds)
+            + tuple(_number(v) if isinstance(v, float) else _cell(v or "") for v in (
+                getattr(record, name) for name in SCAN_FIELDS))
+            + (_cell(" | ".join(record.warnings)), _cell(record.error or ""), _cell(record.output or ""),
+               _cell(record.source)))
+
+
+def _number(value: Optional[float]) -> str:
+    """Every digit (``repr``), or an empty cell."""
+    return "" if value is None else repr(float(value))
 
 
 def _cell(text: str) -> str:
@@ -246,16 +260,18 @@ def _cell(text: str) -> str:
 def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
                 location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None,
                 well_unwrap: Optional[str] = None, log_track: Optional[str] = None,
-                profiles: Optional[Dict[str, str]] = None) -> str:
+                profiles: Optional[Dict[str, str]] = None, warnings: Sequence[str] = ()) -> str:
     """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
     ``well_strip``, ``log_track``: the whole-well pictures, relative to the report; ``stopped``:
-    why the batch ended early; ``profiles``: core name → its CT log profile."""
+    why the batch ended early; ``profiles``: core name → its CT log profile; ``warnings``: about
+    the batch, each a line on top."""
     rows = "\n".join(_row(records[n], pictures[n], (profiles or {}).get(records[n].name))
                      for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
         strip=_well_html(well_strip, log_track, well_unwrap),
-        stopped='<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "",
+        stopped=('<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "")
+        + "".join('<p class="batch-warning">%s</p>\n' % _e(w) for w in warnings),
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
         window=("%d to %d HU" % ROCK_CT_WINDOW).replace("-", "\u2212"))
 
@@ -287,11 +303,13 @@ def _row(record: CoreRecord, picture: Picture, profile: Optional[str] = None) ->
         '<td class="core"><div class="name">%s</div>%s<div class="path" title="%s">%s</div></td>' % (
             _e(record.name), _output_html(record), _e(record.source), _e(record.source)),
         '<td><span class="badge %s">%s</span></td>' % (status, _e(record.status)),
+        '<td class="num depth">%s</td>' % _depth_html(record),
         '<td class="num" title="columns × rows × slices">%s</td>' % _triple(record.dimensions, "%d"),
         '<td class="num">%s</td>' % _triple(record.spacing, "%.4g"),
         '<td class="num">%s</td>' % (_e(human_bytes(record.bytes)) if record.bytes else "—"),
         '<td>%s</td>' % _e(record.type or "—"),
         '<td class="num">%s</td>' % (_e(human_seconds(record.seconds)) if record.status == "converted" else "—"),
+        '<td class="scan">%s</td>' % _scan_html(record),
         '<td class="msgs">%s</td>' % _messages_html(record, picture),
     ]
     warned = status != "failed" and (record.warnings or picture.warning)
@@ -310,6 +328,26 @@ def _picture_html(record: CoreRecord, picture: Picture) -> str:
                       'title="unwrapped at r = %s mm; angle from +i toward +j, top of the core up"></a>'
                       % (unwrap_url, unwrap_url, _e(record.name), _e("%g" % (record.unwrap_radius_mm or 0))))
     return '<div class="pics">%s</div>' % html_text
+
+
+def _depth_html(record: CoreRecord) -> str:
+    """Top and bottom in metres, and whether the scan was flipped to put its top up."""
+    if record.top_m is None or record.bottom_m is None:
+        return "—"
+    text = "%s<br>%s" % (_e("%.3f" % record.top_m), _e("%.3f" % record.bottom_m))
+    return text + ('<div class="flip" title="scanned bottom to top: the depth table or --flip-all turned it">'
+                   'flipped</div>' if record.flip else "")
+
+
+def _scan_html(record: CoreRecord) -> str:
+    """How the core was scanned, one setting a line: kVp, current and exposure, kernel, scanner,
+    date (what the files say; "—" when they say nothing)."""
+    readings = ((record.kvp, "%g kVp"), (record.tube_current_ma, "%g mA"), (record.exposure_mas, "%g mAs"))
+    lines = [" · ".join(unit % value for value, unit in readings if value is not None),
+             "kernel %s" % record.kernel if record.kernel else "",
+             " ".join(v for v in (record.manufacturer, record.model) if v), record.acquisition_date or ""]
+    shown = [_e(line) for line in lines if line]
+    return "<br>".join(shown) if shown else "—"
 
 
 def _output_html(record: CoreRecord) -> str:
@@ -395,7 +433,7 @@ _UNWRAP_TEXT = """Beside it, on the same depth scale, each core's outer surface 
 (angle from the scan's +i toward +j, left to right): a planar bed or fracture is a sinusoid whose
 amplitude is r&middot;tan(dip) and whose deepest point is the dip direction. """
 
-_EMPTY = '<tr><td colspan="9" class="empty">No cores found.</td></tr>'
+_EMPTY = '<tr><td colspan="11" class="empty">No cores found.</td></tr>'
 
 # The script only reports, for tests and for the curious: how many pictures loaded.
 _SCRIPT = """window.addEventListener("load", function () {
@@ -459,6 +497,10 @@ td.msgs li.warning { color:var(--warn); background:var(--warnbg); }
 .empty { text-align:center; color:var(--muted); padding:24px; }
 .stopped { color:var(--fail); background:var(--failbg); border:1px solid var(--fail); border-radius:8px;
   padding:10px 16px; margin:0 0 16px; font-weight:600; }
+.batch-warning { color:var(--warn); background:var(--warnbg); border:1px solid #e0a100; border-radius:8px;
+  padding:10px 16px; margin:0 0 16px; }
+td.depth .flip { color:var(--warn); font-size:12px; font-weight:600; }
+td.scan { color:var(--muted); font-size:12.5px; white-space:nowrap; }
 .strip { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin-bottom:20px; }
 .well-pictures { display:flex; gap:16px; align-items:flex-start; }
 .strip h2 { margin:0 0 8px; font-size:15px; } .strip img { display:block; max-height:640px; width:auto; }
@@ -483,9 +525,9 @@ _PAGE = """<!DOCTYPE html>
 {cards}
 </section>
 {strip}<table>
-<thead><tr><th>Picture</th><th>Core</th><th>Status</th><th class="num">Dimensions</th>
-<th class="num">Spacing (mm)</th><th class="num">Size</th><th>Type</th><th class="num">Time</th>
-<th>Errors and warnings</th></tr></thead>
+<thead><tr><th>Picture</th><th>Core</th><th>Status</th><th class="num" title="top and bottom in the depth table">Depth (m)</th>
+<th class="num">Dimensions</th><th class="num">Spacing (mm)</th><th class="num">Size</th><th>Type</th>
+<th class="num">Time</th><th>Scan</th><th>Errors and warnings</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
@@ -493,7 +535,11 @@ _PAGE = """<!DOCTYPE html>
 <footer>
 Failed cores are listed first. Dimensions: columns × rows × slices; spacing along the same axes.
 Size: voxel data (MB = 10<sup>6</sup> bytes). Time: conversion time of each core in this run
-(* in the totals: sum of the cores' times).<br>
+(* in the totals: sum of the cores' times). Depth: top and bottom along the hole from the depth
+table, "flipped" when the scan ran bottom to top. Scan: as the DICOM headers state it — tube
+voltage, current and exposure (their median over the slices), reconstruction kernel, scanner,
+acquisition date; cores scanned otherwise than the others are named on top (their CT numbers are
+not comparable).<br>
 Pictures: longitudinal section through the middle row of every slice (left; the core's top on top)
 and the middle axial slice (right), aspect true to the spacing; orange ticks mark where each plane
 cuts the other. Grey levels: {window} (air black), or the 0.5–99.5th percentiles when the values are
