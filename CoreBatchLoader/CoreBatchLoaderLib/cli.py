@@ -24,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import __version__
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU
+from .analysis.surroundings import CoreRangeError, check_core_range
 from .analysis.unwrap_rings import UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.lifetime import stop_signals_interrupt
@@ -94,6 +95,12 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     analysis.add_argument("--planes", action="store_true",
                           help="pick each core's beds and fractures from its unwrap after converting "
                                "(planes/<core>.csv, well_planes.csv; as `corebatchloader planes` does)")
+    analysis.add_argument("--core-min-hu", type=_finite_float, metavar="HU",
+                          help="matter at or above this CT number is core (default: decided per core from what "
+                               "surrounds it: air, liner, fluid fill; 300 HU for rock in air, lower for soft cores)")
+    analysis.add_argument("--core-max-hu", type=_finite_float, metavar="HU",
+                          help="matter above this CT number is not core (default: no ceiling), e.g. a barrel or "
+                               "rods denser than the core")
     parser.add_argument("--progress", choices=("bar", "json"), default="bar",
                         help="bar: a progress bar on stderr (default); json: for programs (the Slicer module "
                              "runs the batch so): one JSON object per line on stdout after each core folder and "
@@ -138,17 +145,22 @@ def run_convert(args: argparse.Namespace) -> int:
     note = fast_gzip_note() if args.compress else None
     if note:
         print("corebatchloader: %s" % note, file=sys.stderr)
-    options = batch_options(args)
-    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, options, progress=bar))
+    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, batch_options(args), progress=bar))
 
 
 def batch_options(args: argparse.Namespace) -> BatchOptions:
     """The batch's options from ``convert``'s arguments (the Slicer module writes them back as
-    arguments for its child process: :func:`CoreBatchLoaderLib.slicer_process.convert_arguments`)."""
+    arguments for its child process: :func:`CoreBatchLoaderLib.slicer_process.convert_arguments`).
+    :class:`UsageError` for options that contradict each other."""
+    try:
+        check_core_range(getattr(args, "core_min_hu", None), getattr(args, "core_max_hu", None))
+    except CoreRangeError as exc:
+        raise UsageError(str(exc)) from None
     return BatchOptions(
         convert=ConvertOptions(compress=args.compress, gap_policy=args.on_gap, durable=not args.no_fsync,
                                output_format=args.output_format, ct_log=args.ct_log,
                                void_threshold_hu=args.void_threshold,
+                               core_min_hu=args.core_min_hu, core_max_hu=args.core_max_hu,
                                unwrap_radius=None if args.no_unwrap else args.unwrap_radius),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args),
         planes=getattr(args, "planes", False))

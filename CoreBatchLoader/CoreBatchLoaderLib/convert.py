@@ -17,6 +17,7 @@ import numpy as np
 from .analysis.ct_log import DEFAULT_VOID_THRESHOLD_HU, CtLog
 from .analysis.long_section import LongSectionAnalysis
 from .analysis.slices import AnalysisContext, CoreInterval, SliceAnalyses, SliceAnalysis
+from .analysis.surroundings import sample_positions
 from .analysis.unwrap import UnwrapAnalysis
 from .analysis.unwrap_rings import UnwrapRadius
 from .defaults import DEFAULT_RADIUS_TEXT
@@ -76,6 +77,8 @@ class ConvertOptions:
     output_format: str = "nrrd"  # or "nhdr": a detached header over the DICOM files, where exact
     ct_log: bool = True  # logs/<core>.csv and the axis while converting (not for .nhdr: no pixel is read)
     void_threshold_hu: float = DEFAULT_VOID_THRESHOLD_HU  # the CT log's voids: voxels below this
+    core_min_hu: Optional[float] = None  # --core-min-hu / --core-max-hu: the CT range of the core's
+    core_max_hu: Optional[float] = None  # matter; None: decided per core (analysis.surroundings)
     depth: Optional[CoreInterval] = None  # this core's place in the well, when the batch knows it
     threaded_analyses: bool = False  # the analyses in a thread beside the conversion (analysis.slices)
     unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT  # --unwrap-radius (analysis.unwrap); None: no unwrap
@@ -201,7 +204,8 @@ def slice_analyses(geometry: CoreGeometry, options: ConvertOptions, output_dir: 
                                        output_dir))
     if options.long_section and mapping is not None and slices:
         analyses.append(LongSectionAnalysis(geometry.sizes, gap_value(slices, geometry, mapping), mapping.output_dtype))
-    return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses, spacing[2])
+    return SliceAnalyses(analyses, (spacing[0], spacing[1]), options.threaded_analyses, spacing[2],
+                         core_min_hu=options.core_min_hu, core_max_hu=options.core_max_hu)
 
 
 def in_slice_order(slices: Sequence[SliceHeader], geometry: CoreGeometry) -> List[SliceHeader]:
@@ -224,6 +228,8 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     filler = None
     converter = VoxelConverter(mapping, first.rows, first.columns)
     analyses = analyses or SliceAnalyses((), (1.0, 1.0))
+    if analyses.wants_section:  # what surrounds the core, from a few of its slices: once per core
+        analyses.decide(sample_slices(ordered, mapping))
     with SliceReader(ordered) as reader, analyses, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,
@@ -243,6 +249,18 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
         nrrd.commit()
         analyses.join()
         return nrrd.bytes_written
+
+
+def sample_slices(ordered: Sequence[SliceHeader], mapping: ValueMapping) -> List[np.ndarray]:
+    """The voxel values of the few slices that decide what surrounds a core
+    (:func:`.analysis.surroundings.sample_positions`), read apart from the slice loop (its reader's
+    read-ahead follows the loop)."""
+    picks = [ordered[n] for n in sample_positions(len(ordered))]
+    if not picks:
+        return []
+    converter = VoxelConverter(mapping, picks[0].rows, picks[0].columns)
+    with SliceReader() as reader:
+        return [np.array(converter.convert(reader.stored(header, mapping.stored_dtype), header)) for header in picks]
 
 
 def nhdr_blocker(slices: List[SliceHeader], geometry: CoreGeometry, mapping: ValueMapping) -> Optional[str]:

@@ -52,6 +52,8 @@ class CoreRecord:
     model: Optional[str] = None  # (0008,1090) ManufacturerModelName
     kernel: Optional[str] = None  # (0018,1210) ConvolutionKernel (reconstruction kernel)
     acquisition_date: Optional[str] = None  # (0008,0022), else the series' or study's date; YYYY-MM-DD
+    # what surrounds the core (air, liner, fill) and the CT range taken as core (analysis.surroundings)
+    surroundings: Optional[Dict[str, Any]] = None
     # Not in the manifest: the report picture's planes kept while converting
     # (analysis.long_section.KeptSection), for the worker that draws the picture next; then None.
     kept_section: Optional[Any] = field(default=None, repr=False, compare=False, metadata={"manifest": False})

@@ -40,6 +40,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Deque, Dict, List, Optional, Sequence, Tuple
 
+from .analysis.surroundings import CoreRangeError, check_core_range
 from .analysis.unwrap_rings import UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.manifest import read_manifest
@@ -103,6 +104,7 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
             arguments.append(flag)
     depths = None if scene.depths_file is None else Path(scene.depths_file).resolve()
     for option, value in (("--scheduler", options.scheduler), ("--depths", depths),
+                          ("--core-min-hu", convert.core_min_hu), ("--core-max-hu", convert.core_max_hu),
                           ("--start-depth", scene.start_depth_m), ("--core-length", scene.core_length_m),
                           ("--depth-unit", scene.depth_unit),
                           ("--scene-memory", scene.memory_budget), ("--well-name", scene.well_name),
@@ -135,10 +137,17 @@ def cores_missing_a_decoder(records: Sequence[CoreRecord]) -> Dict[str, List[str
 
 def panel_options(compress: bool = False, workers: int = DEFAULT_WORKERS, overwrite: bool = False,
                   depth_file: Optional[Path] = None, scene_memory_gb: float = 0.0, well_name: Optional[str] = None,
-                  scene: Optional[SceneOptions] = None, unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT) -> BatchOptions:
+                  scene: Optional[SceneOptions] = None, unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT,
+                  core_min_hu: Optional[float] = None, core_max_hu: Optional[float] = None) -> BatchOptions:
     """The batch's options from the module's (panel and console) settings: a depth file places the
     cores and builds the well scene within ``scene_memory_gb`` (0: the default budget); ``scene``
-    (e.g. from the command line) replaces those three.  :class:`UsageError` for a bad unwrap radius."""
+    (e.g. from the command line) replaces those three; ``core_min_hu`` / ``core_max_hu``: the CT
+    range of the core's matter (None: decided per core).  :class:`UsageError` for a bad unwrap
+    radius or core range."""
+    try:
+        check_core_range(core_min_hu, core_max_hu)
+    except CoreRangeError as exc:
+        raise UsageError(str(exc)) from None
     if scene is None:
         scene = SceneOptions() if depth_file is None else SceneOptions(
             depths_file=Path(depth_file), build_scene=True, well_name=well_name,
@@ -148,7 +157,10 @@ def panel_options(compress: bool = False, workers: int = DEFAULT_WORKERS, overwr
             unwrap_radius = UnwrapRadius.parse(unwrap_radius).text()
         except UnwrapRadiusError as exc:
             raise UsageError(str(exc)) from None
-    return BatchOptions(convert=ConvertOptions(compress=compress, unwrap_radius=unwrap_radius), overwrite=overwrite,
+    return BatchOptions(convert=ConvertOptions(compress=compress, unwrap_radius=unwrap_radius,
+                                               core_min_hu=None if core_min_hu is None else float(core_min_hu),
+                                               core_max_hu=None if core_max_hu is None else float(core_max_hu)),
+                        overwrite=overwrite,
                         workers=int(workers), scene=scene)
 
 

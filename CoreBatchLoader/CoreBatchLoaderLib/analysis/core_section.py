@@ -13,7 +13,8 @@ transforms (scipy would cost more than converting):
    its row or of its column) — a liner becomes its disc, the core its disc with pores and
    cracks filled, whichever way a crack runs;
 3. a liner or barrel: the air enclosed by that outline (the gap between core and liner) reaches
-   close to the outline all around (in at least 5 of 8 octants).  Its CT number does not matter
+   close to the outline all around (in at least 5 of 8 octants, over 30 % of the band inside
+   the bore: air bubbles in a soft core are no gap).  Its CT number does not matter
    (aluminium overlaps rock): it is cut off geometrically, at the outermost enclosed air — the
    liner's bore — so a core lying on the liner's low side, the gap there under a voxel, comes
    out without its liner;
@@ -21,8 +22,11 @@ transforms (scipy would cost more than converting):
    along rows and columns: that is the **mask**, eroded against partial volume at the edge.  The
    **equivalent radius** comes from the area of the same outline before the erosion (one sample
    grown back inside the unfilled outline), the **centre** from its centroid;
-5. not rock: a section whose matter averages below ``min_core_hu`` (300 HU: foam spacers, plastic
-   end caps, water) or is narrower than ``min_diameter_mm`` is None — as is an empty slice.
+5. not core: a section whose matter averages outside ``min_core_hu`` … ``max_core_hu`` or is
+   narrower than ``min_diameter_mm`` is None — as is an empty slice.  The range is decided per
+   core from what surrounds it (:mod:`.surroundings`); alone, this function keeps rock's 300 HU
+   (foam spacers, plastic end caps, water are no rock).  In a liner filled with a fluid (water,
+   drilling mud), matter below ``fill_floor_hu`` is that fluid: it is cut away as an air gap is.
 
 Rubble (broken pieces with air between them) gives the filled outline of the pieces, so its
 void fraction is the air between them.  A scanner table under the core would join the outline;
@@ -45,6 +49,7 @@ MATTER_HU = -500.0
 MIN_CORE_HU = 300.0
 MIN_DIAMETER_MM = 10.0
 SAMPLES_ACROSS = 100
+LINER_BAND_SHARE = 0.3  # a liner's gap fills this share of the band inside its bore, at least
 STATISTICS_SAMPLES = 2048  # voxels per slice for its statistics: σ to ±1.6 %, percentiles to ~1 HU
 STATISTICS_ROWS = 16  # …taken on this many rows across the section (see CoreSection.sample_index)
 
@@ -139,9 +144,14 @@ def sample_step(rows: int, columns: int, across: int = SAMPLES_ACROSS) -> int:
 
 def find_core_section(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float],
                       step: Optional[int] = None, min_core_hu: float = MIN_CORE_HU,
-                      min_diameter_mm: float = MIN_DIAMETER_MM) -> Optional[CoreSection]:
+                      min_diameter_mm: float = MIN_DIAMETER_MM, max_core_hu: float = math.inf,
+                      fill_floor_hu: Optional[float] = None) -> Optional[CoreSection]:
     """The core's cross-section in the slice ``values`` (rows × columns, HU), or None when the
-    slice holds no core (see the module docstring).  ``step`` defaults to :func:`sample_step`."""
+    slice holds no core (see the module docstring).  ``step`` defaults to :func:`sample_step`.
+
+    ``min_core_hu`` / ``max_core_hu``: the CT range of the core's matter (decided per core by
+    :mod:`.surroundings`); ``fill_floor_hu``: a fluid fills the liner around the core, and matter
+    below this is that fluid — cut away as an air gap is (None: air surrounds the core)."""
     rows, columns = values.shape
     step = step or sample_step(rows, columns)
     sample = values[::step, ::step]
@@ -150,25 +160,35 @@ def find_core_section(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, floa
     matter = sample > MATTER_HU
     if not matter.any():
         return None
-    outline = _span_fill(matter)
-    rock, lined = matter, False
-    enclosed_air = outline & ~matter
+    outline = span_fill(matter)
+    core_matter = matter
+    if fill_floor_hu is not None:
+        core_matter = matter & (sample >= voxel_threshold(fill_floor_hu, sample.dtype, below=True))
+    if max_core_hu < math.inf:
+        core_matter = core_matter & (sample <= voxel_threshold(max_core_hu, sample.dtype))
+    rock, lined = core_matter, False
+    enclosed_air = outline & ~core_matter
+    if fill_floor_hu is not None:  # the fluid, not the partial volumes of the liner's outer edge with air
+        enclosed_air &= erode(outline)
     outline_count = int(np.count_nonzero(outline))
     if np.count_nonzero(enclosed_air) > 0.02 * outline_count:
-        cut = _liner_bore(outline, enclosed_air, outline_count, dx, dy)
+        cut = liner_bore(outline, enclosed_air, outline_count, dx, dy)
         if cut is not None:
-            rock, lined = matter & cut, True
-    inner = _span_fill(_erode(rock))
+            rock, lined = core_matter & cut, True
+    inner = span_fill(erode(rock))
     inner_count = int(np.count_nonzero(inner))
     if inner_count == 0:
         return None
-    section = _dilate(inner) & (outline if not lined else _span_fill(rock))
+    section = dilate(inner) & (outline if not lined else span_fill(rock))
     area_mm2 = float(np.count_nonzero(section)) * dx * dy
     radius = math.sqrt(area_mm2 / math.pi)
     if 2.0 * radius < min_diameter_mm:
         return None
     solid = inner & matter
-    if not solid.any() or float(sample[solid].mean()) < min_core_hu:
+    if not solid.any():
+        return None
+    solid_mean = float(sample[solid].mean())
+    if not min_core_hu <= solid_mean <= max_core_hu:
         return None
     column_sums, row_sums = section.sum(axis=0), section.sum(axis=1)
     total = float(column_sums.sum())
@@ -178,7 +198,7 @@ def find_core_section(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, floa
                        (rows, columns), step, inner, lined)
 
 
-def _liner_bore(outline: np.ndarray, enclosed_air: np.ndarray, outline_count: int,
+def liner_bore(outline: np.ndarray, enclosed_air: np.ndarray, outline_count: int,
                 dx: float, dy: float) -> Optional[np.ndarray]:
     """Samples inside a liner's bore (bool), or None when the enclosed air is not a liner's gap
     (pores or vugs in a bare core)."""
@@ -195,20 +215,23 @@ def _liner_bore(outline: np.ndarray, enclosed_air: np.ndarray, outline_count: in
     if outer_radius - bore > 0.25 * outer_radius:
         return None  # a thick shell of matter outside the outermost air: a bare core with pores
     band = max(2.0 * max(dx, dy), 0.05 * outer_radius)
-    near_wall = np.nonzero(enclosed_air & (r2 > (bore - band) ** 2))
-    octants = _octants(near_wall[1] * dx - centre_x, near_wall[0] * dy - centre_y)
-    if len(octants) < 5:
+    near = outline & (r2 > (bore - band) ** 2) & (r2 <= bore * bore)
+    near_air = enclosed_air & near
+    if np.count_nonzero(near_air) < LINER_BAND_SHARE * np.count_nonzero(near):
+        return None  # air bubbles or roots scattered through a soft core, not a gap all round
+    near_wall = np.nonzero(near_air)
+    if len(octants(near_wall[1] * dx - centre_x, near_wall[0] * dy - centre_y)) < 5:
         return None
     return r2 < (bore - 0.5 * min(dx, dy)) ** 2
 
 
-def _octants(x: np.ndarray, y: np.ndarray) -> set:
+def octants(x: np.ndarray, y: np.ndarray) -> set:
     """Which of the 8 octants around the origin the points fall in."""
     code = (x > 0).astype(np.int8) * 4 + (y > 0).astype(np.int8) * 2 + (np.abs(x) > np.abs(y)).astype(np.int8)
     return set(np.unique(code).tolist())
 
 
-def _span_fill(mask: np.ndarray) -> np.ndarray:
+def span_fill(mask: np.ndarray) -> np.ndarray:
     """Samples lying between two ``mask`` samples of their row or of their column: a disc's
     pores and cracks filled, a ring made a disc, the outline of scattered pieces.  Both ways: a
     crack along the rows spans its rows from edge to edge, and only the columns see rock on
@@ -226,7 +249,7 @@ def _row_span_fill(mask: np.ndarray) -> np.ndarray:
     return (columns >= first[:, None]) & (columns <= last[:, None])
 
 
-def _erode(mask: np.ndarray) -> np.ndarray:
+def erode(mask: np.ndarray) -> np.ndarray:
     """Samples whose four neighbours are all in ``mask`` (the image border counts as outside)."""
     out = mask.copy()
     out[1:] &= mask[:-1]
@@ -237,7 +260,7 @@ def _erode(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
+def dilate(mask: np.ndarray) -> np.ndarray:
     """``mask`` grown by one sample to its four neighbours (undoes :func:`_erode` on a disc)."""
     out = mask.copy()
     out[1:] |= mask[:-1]

@@ -22,8 +22,9 @@ sections were found in a row (the axis fit and the unwrap need a few centres): a
 is searched every 40 mm after its first 20, one tilted 3° or more every 10 mm.  A section
 serves as long as it still covers the core: the share of matter (> −500 HU) under its statistics samples
 (:attr:`~.core_section.CoreSection.sample_index`) stays within ``CARRY_MATTER_DROP`` of what it
-was and their mean stays rock (≥ 300 HU).  At the end of a core, a gap, rubble, a cap, the check
-fails and the slice's own section is found.  A carried section is passed again as the *same
+was and their mean stays in the core's CT range (decided once per core before the slices, from
+a few of them: :meth:`SliceAnalyses.decide`, :mod:`.surroundings`).  At the end of a core, a
+gap, rubble, a cap, the check fails and the slice's own section is found.  A carried section is passed again as the *same
 object*: ``section is previous`` tells an analysis that its centre and radius were measured in
 an earlier slice.
 
@@ -59,7 +60,8 @@ import numpy as np
 from ..dicom.geometry import CoreGeometry
 from ..files import DISK_FULL
 from ..messages import one_line
-from .core_section import MATTER_HU, MIN_CORE_HU, CoreSection, find_core_section, sample_step, voxel_threshold
+from .core_section import MATTER_HU, CoreSection, find_core_section, sample_step, voxel_threshold
+from .surroundings import Surroundings, decide_surroundings
 
 CARRY_MM = 10.0  # a section found in one slice serves the next slices over this length of core…
 CARRY_MAX_MM = 40.0  # …or up to this length where the core's centre hardly moves (see CARRY_DRIFT_MM)…
@@ -117,8 +119,12 @@ class SliceAnalyses:
 
     def __init__(self, analyses: Sequence[SliceAnalysis], pixel_spacing_ij_mm: Tuple[float, float],
                  threaded: bool = False, slice_spacing_mm: float = 1.0, carry_mm: float = CARRY_MM,
-                 carry_max_mm: float = CARRY_MAX_MM) -> None:
+                 carry_max_mm: float = CARRY_MAX_MM, core_min_hu: Optional[float] = None,
+                 core_max_hu: Optional[float] = None) -> None:
         self.analyses: List[SliceAnalysis] = list(analyses)
+        self.core_range = (core_min_hu, core_max_hu)  # the user's bounds (None: decided per core)
+        self.surroundings = Surroundings()  # what surrounds the core: decide() sets it before the slices
+        self._decided = False
         self.pixel_spacing_ij_mm = pixel_spacing_ij_mm
         self.threaded = threaded and bool(self.analyses)
         self.warnings: List[str] = []
@@ -144,6 +150,18 @@ class SliceAnalyses:
         self._searched = 0  # slices a section was looked for in…
         self._airless = 0  # …of which this many held no air (not HU?), the lowest value among them:
         self._lowest_airless: Optional[float] = None
+
+    @property
+    def wants_section(self) -> bool:
+        """Some analysis reads the core's section (so :meth:`decide` is worth its slices)."""
+        return bool(self.analyses) and self._wants_section
+
+    def decide(self, sample_slices: Sequence[np.ndarray]) -> Surroundings:
+        """What surrounds this core and which CT numbers are core, from a few of its slices read
+        before the slice loop (:mod:`.surroundings`): once per core, not per slice."""
+        self.surroundings = decide_surroundings(sample_slices, self.pixel_spacing_ij_mm, *self.core_range)
+        self._decided = True
+        return self.surroundings
 
     def __enter__(self) -> "SliceAnalyses":
         return self
@@ -201,6 +219,8 @@ class SliceAnalyses:
                 self._fail(n, exc)
         if self._disk_full is not None:  # not this core's fault: the batch stops, the rerun writes what is missing
             raise self._disk_full
+        if self._decided:
+            context.record.surroundings = self.surroundings.to_record()
         for warning in self.warnings:
             if warning not in context.record.warnings:
                 context.record.warnings.append(warning)
@@ -243,11 +263,13 @@ class SliceAnalyses:
         still holds (see the module docstring), else found afresh."""
         flat = values.reshape(-1)
         last = self._last
+        around = self.surroundings
         if last is not None and k - self._found_at < self.carry_slices and last.shape == values.shape:
             samples = flat.take(last.sample_index)
-            if np.count_nonzero(samples > self._matter_hu) >= self._matter - CARRY_MATTER_DROP * samples.size and \
-                    samples.sum() >= MIN_CORE_HU * samples.size:
-                return last, samples
+            if np.count_nonzero(samples > self._matter_hu) >= self._matter - CARRY_MATTER_DROP * samples.size:
+                total = samples.sum()
+                if around.core_min_hu * samples.size <= total <= around.core_max_hu * samples.size:
+                    return last, samples
         previous, previous_k = self._last, self._found_at
         self._searched += 1
         step = sample_step(*values.shape)
@@ -260,7 +282,9 @@ class SliceAnalyses:
                                                                                         self._lowest_airless)
             self._last, self._found_at = None, k
             return None, None
-        self._last = section = find_core_section(values, self.pixel_spacing_ij_mm)
+        self._last = section = find_core_section(values, self.pixel_spacing_ij_mm, min_core_hu=around.core_min_hu,
+                                                 max_core_hu=around.core_max_hu,
+                                                 fill_floor_hu=around.fill_floor_hu)
         self._found_at = k
         if section is None:
             return None, None

@@ -501,6 +501,8 @@ def _settings(options: ConvertOptions) -> str:
     settings = "compress=%s gap=%s format=%s" % (options.compress, options.gap_policy, options.output_format)
     if options.ct_log:  # the log is measured while converting: another threshold means converting again
         settings += " ctlog void=%g" % options.void_threshold_hu
+    if options.core_min_hu is not None or options.core_max_hu is not None:  # the section's CT range
+        settings += " core=%r..%r" % (options.core_min_hu, options.core_max_hu)
     if options.unwrap_radius:  # so is the unwrap: another radius means converting again
         settings += " unwrap=%s" % options.unwrap_radius
     return settings

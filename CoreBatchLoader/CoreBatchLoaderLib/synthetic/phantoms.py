@@ -12,7 +12,14 @@ option imitates:
 - ``tilt_deg`` / ``centre_mm``: the core axis off the image centre and not along the scan axis;
 - ``rubble``: slices of broken rock (pieces with air between them), ``foam``: foam spacers
   (−850 HU), ``caps``: polyethylene end caps (−100 HU), ``missing``: slices not written (a gap);
-- ``layers``: CT numbers along the core axis from grid slice 0, each a length in mm.
+- ``layers``: CT numbers along the core axis from grid slice 0, each a length in mm;
+- soft cores (peat, mud, sand): ``fill`` — a fluid (water: 0 HU) filling the liner's bore around
+  the core; ``roots`` — thin tubes of ``ROOT_HU`` (−300 HU) along the core; ``pockets`` — the
+  share of the core taken by small air bubbles (spheres of ``POCKET_RADIUS_MM``);
+- masks and rods: ``mask_hu`` — everything farther than a pixel outside the core's disc set to
+  one value after the noise (a viewer's export: +3071, −1024 or 0 HU), ``rods`` — calibration
+  rods along the scan axis (:class:`Rod`), beside the core or inside it, of a CT number or masked
+  to ``mask_hu``.
 
 Voxels at an edge hold their partial volume (the covered fraction of the pixel, to first order),
 then Gaussian noise of ``noise_hu``; stored as signed 16 bit with RescaleIntercept −1024.
@@ -34,6 +41,20 @@ FOAM_HU = -850.0
 END_CAP_HU = -100.0  # polyethylene
 LINER_HU = {"plastic": 300.0, "aluminium": 2500.0}
 INTERCEPT = -1024.0
+ROOT_HU = -300.0  # roots and rhizomes in peat
+ROOT_DIAMETER_MM = 1.2
+POCKET_RADIUS_MM = 1.5
+
+
+@dataclass(frozen=True)
+class Rod:
+    """A calibration rod along the scan axis at (x, y) mm from the image centre; ``hu`` None:
+    masked to the phantom's ``mask_hu``."""
+
+    x_mm: float
+    y_mm: float
+    diameter_mm: float = 8.0
+    hu: Optional[float] = 1500.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,11 @@ class CorePhantom:
     missing: Tuple[int, ...] = ()
     origin_z_mm: float = 0.0
     seed: int = 0
+    fill: Optional[float] = None  # a fluid's HU filling the liner's bore around the core
+    roots: int = 0  # thin tubes of ROOT_HU along the core
+    pockets: float = 0.0  # share of the core in air bubbles
+    mask_hu: Optional[float] = None  # outside the core's disc set to this (after the noise)
+    rods: Tuple[Rod, ...] = ()
 
 
 @dataclass
@@ -85,6 +111,10 @@ class PhantomSeries:
     has_core: np.ndarray  # (slices,) bool: rock in the slice (a missing slice has none)
     rubble_void_fraction: np.ndarray  # (slices,): air share of the core's disc in rubble slices, else 0
     spacing_ijk: Tuple[float, float, float] = field(default=(0.5, 0.5, 1.0))
+    core_mean_hu: Optional[np.ndarray] = None  # (slices,): noise-free mean inside the core's disc (roots,
+    # pockets, partial volumes of both included; masked rods left out), NaN where no layer fills the slice
+    void_fraction: Optional[np.ndarray] = None  # (slices,): share of the core's disc below −500 HU
+    masked_fraction: Optional[np.ndarray] = None  # (slices,): share of the core's disc masked (rods)
 
 
 def write_phantom(folder: PathLike, phantom: CorePhantom = CorePhantom()) -> PhantomSeries:
@@ -109,18 +139,52 @@ def write_phantom(folder: PathLike, phantom: CorePhantom = CorePhantom()) -> Pha
                                  "IM", ".dcm")
     truth = [_slice_truth(phantom, k) for k in range(phantom.slices)]
     truth = [t if k in by_index else (t[0], float("nan"), False, 0.0) for k, t in enumerate(truth)]
+    inside = np.array([_inside_truth(phantom, k) for k in range(phantom.slices)])
+    inside[np.isnan([t[1] for t in truth]), 0] = np.nan
     return PhantomSeries(
         folder=out, files=files, phantom=phantom,
         centres_ij=np.array([t[0] for t in truth]), layer_hu=np.array([t[1] for t in truth]),
         has_core=np.array([t[2] for t in truth]), rubble_void_fraction=np.array([t[3] for t in truth]),
-        spacing_ijk=(column_spacing, row_spacing, geometry.slice_spacing))
+        spacing_ijk=(column_spacing, row_spacing, geometry.slice_spacing),
+        core_mean_hu=inside[:, 0], void_fraction=inside[:, 1], masked_fraction=inside[:, 2])
+
+
+def _inside_truth(phantom: CorePhantom, k: int) -> Tuple[float, float, float]:
+    """(noise-free mean, share below −500 HU, masked share) over the pixels of slice ``k`` wholly
+    inside the core's disc and 1.5 mm from its edge (where the CT log measures)."""
+    clean, _ = _clean_slice(phantom, k)
+    x, y = _axes(phantom)
+    share, _ = _coverage(phantom, k, phantom.centre_mm, phantom.diameter_mm / 2.0 - 1.5, x, y)
+    inside = share >= 1.0
+    if not inside.any():
+        return float("nan"), 0.0, 0.0
+    masked = _masked_rods(phantom, x, y) & inside
+    kept = inside & ~masked
+    values = clean[kept]
+    return (float(values.mean()) if values.size else float("nan"), float(np.mean(values < -500.0)) if values.size else 0.0,
+            float(masked.sum() / inside.sum()))
+
+
+def _masked_rods(phantom: CorePhantom, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pixels masked by rods of ``hu`` None (their centres within the rod)."""
+    masked = np.zeros(np.broadcast(x, y).shape, dtype=bool)
+    for rod in phantom.rods:
+        if rod.hu is None and phantom.mask_hu is not None:
+            masked |= (x - rod.x_mm) ** 2 + (y - rod.y_mm) ** 2 <= (rod.diameter_mm / 2.0) ** 2
+    return masked
 
 
 def phantom_slice_hu(phantom: CorePhantom, k: int) -> np.ndarray:
     """The CT numbers (HU, float) of grid slice ``k``, noise included."""
     clean, _ = _clean_slice(phantom, k)
     rng = np.random.default_rng([phantom.seed, k, 17])
-    return clean + rng.normal(0.0, phantom.noise_hu, size=clean.shape)
+    values = clean + rng.normal(0.0, phantom.noise_hu, size=clean.shape)
+    if phantom.mask_hu is not None:
+        x, y = _axes(phantom)
+        core, _ = _coverage(phantom, k, phantom.centre_mm, phantom.diameter_mm / 2.0 + 1.5, x, y)
+        values[core <= 0.0] = phantom.mask_hu
+        values[_masked_rods(phantom, x, y)] = phantom.mask_hu
+    return values
 
 
 def _axes(phantom: CorePhantom) -> Tuple[np.ndarray, np.ndarray]:
@@ -182,9 +246,12 @@ def _clean_slice(phantom: CorePhantom, k: int) -> Tuple[np.ndarray, float]:
         pieces = _rubble_pieces(phantom, k, x, y)
         void_share = float(((1 - pieces) * core).sum() / max(core.sum(), 1e-9))
         fill = AIR_HU + pieces * (rock - AIR_HU)
+    if phantom.roots or phantom.pockets:
+        fill = _roots_and_pockets(phantom, k, x, y, fill)
     if k in phantom.foam or k in phantom.caps:
         fill = np.full_like(rock, FOAM_HU if k in phantom.foam else END_CAP_HU)
-    values = AIR_HU + core * (fill - AIR_HU)
+    around = AIR_HU if phantom.fill is None or phantom.liner is None else phantom.fill
+    values = around + core * (fill - around)
     if phantom.liner is not None:
         liner_centre = _liner_centre_mm(phantom)
         inner_r = phantom.liner_inner_mm / 2.0
@@ -192,8 +259,46 @@ def _clean_slice(phantom: CorePhantom, k: int) -> Tuple[np.ndarray, float]:
         inner, _ = _coverage(phantom, k, liner_centre, inner_r, x, y)
         if k in phantom.foam or k in phantom.caps:  # a spacer or cap fills the liner's bore
             values = AIR_HU + inner * ((FOAM_HU if k in phantom.foam else END_CAP_HU) - AIR_HU)
+        elif phantom.fill is not None:  # the fluid fills the bore, air outside the liner
+            values = AIR_HU + inner * (values - AIR_HU)
         values = values + (outer - inner) * (LINER_HU[phantom.liner] - AIR_HU)
+    for rod in phantom.rods:
+        if rod.hu is not None:
+            share = np.clip((rod.diameter_mm / 2.0 - np.hypot(x - rod.x_mm, y - rod.y_mm)) / phantom.pixel_spacing[0]
+                            + 0.5, 0.0, 1.0)
+            values = values + share * (rod.hu - values)
     return values, void_share
+
+
+def _roots_and_pockets(phantom: CorePhantom, k: int, x: np.ndarray, y: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """``fill`` (the core's CT numbers) with roots (tubes along the scan axis, spread over the
+    core on a sunflower pattern) and air bubbles (spheres at random places, enough of them for
+    the share ``pockets`` of the core) drawn in, each with its partial volume."""
+    radius = phantom.diameter_mm / 2.0
+    pixel = math.sqrt(phantom.pixel_spacing[0] * phantom.pixel_spacing[1])
+    cx, cy = _axis_centre(phantom, k, phantom.centre_mm)
+    out = np.array(fill, dtype=np.float64, copy=True)
+    golden = math.pi * (3.0 - math.sqrt(5.0))
+    for n in range(phantom.roots):
+        at = (radius - 3.0) * math.sqrt((n + 0.5) / phantom.roots)
+        rx, ry = cx + at * math.cos(n * golden), cy + at * math.sin(n * golden)
+        share = np.clip((ROOT_DIAMETER_MM / 2.0 - np.hypot(x - rx, y - ry)) / pixel + 0.5, 0.0, 1.0)
+        out += share * (ROOT_HU - out)
+    if phantom.pockets > 0:
+        rng = np.random.default_rng([phantom.seed, 9191])
+        length = phantom.slices * phantom.slice_spacing
+        volume = math.pi * (radius - 3.0) ** 2 * length * phantom.pockets * (radius / (radius - 3.0)) ** 2
+        count = int(round(volume / (4.0 / 3.0 * math.pi * POCKET_RADIUS_MM ** 3)))
+        at = (radius - 3.0) * np.sqrt(rng.uniform(0, 1, count))
+        angle = rng.uniform(0, 2 * math.pi, count)
+        z = rng.uniform(-POCKET_RADIUS_MM, length + POCKET_RADIUS_MM, count)
+        here = _z(phantom, k) - _z(phantom, 0) + phantom.slice_spacing / 2.0
+        for n in np.nonzero(np.abs(z - here) < POCKET_RADIUS_MM)[0]:
+            r = math.sqrt(POCKET_RADIUS_MM ** 2 - (z[n] - here) ** 2)
+            px, py = cx + at[n] * math.cos(angle[n]), cy + at[n] * math.sin(angle[n])
+            share = np.clip((r - np.hypot(x - px, y - py)) / pixel + 0.5, 0.0, 1.0)
+            out += share * (AIR_HU - out)
+    return out
 
 
 def _rubble_pieces(phantom: CorePhantom, k: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
