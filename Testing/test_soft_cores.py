@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import by_name, convert_tree
 
-from CoreBatchLoaderLib.analysis.ct_log import STATISTICS, read_log_csv
+from CoreBatchLoaderLib.analysis.ct_log import read_log_csv, statistic
 from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
 
 MEAN_HU = 20.0  # the tolerances
@@ -25,8 +25,8 @@ SAND_IN_AIR = CorePhantom(layers=(Layer(25.0, 1100.0), Layer(100.0, 1350.0)), ce
 ROCK_IN_BARREL = CorePhantom(liner="aluminium", touching=True, layers=(Layer(30.0, 2300.0), Layer(100.0, 1800.0)))
 
 
-def column(rows: np.ndarray, name: str) -> np.ndarray:
-    return rows[:, STATISTICS.index(name)]
+def column(rows: np.ndarray, mnemonic: str) -> np.ndarray:
+    return rows[:, statistic(mnemonic)]
 
 
 def converted(tmp_path, phantom: CorePhantom, **options):
@@ -42,9 +42,9 @@ def assert_log_matches(truth, rows, phantom: CorePhantom) -> None:
     known = ~np.isnan(truth.core_mean_hu)
     assert known.sum() > 0.6 * phantom.slices
     assert not np.isnan(rows[known, :7]).any(), "a slice with core has an empty row"
-    assert np.abs(column(rows, "ct_mean_hu")[known] - truth.core_mean_hu[known]).max() <= MEAN_HU
-    assert np.abs(column(rows, "void_fraction")[known] - truth.void_fraction[known]).max() <= VOID
-    assert np.abs(column(rows, "diameter_mm")[known] - phantom.diameter_mm).max() <= DIAMETER_MM
+    assert np.abs(column(rows, "CTMEAN")[known] - truth.core_mean_hu[known]).max() <= MEAN_HU
+    assert np.abs(column(rows, "VOIDFR")[known] - truth.void_fraction[known]).max() <= VOID
+    assert np.abs(column(rows, "DIAM")[known] - phantom.diameter_mm).max() <= DIAMETER_MM
 
 
 def test_a_peat_core_in_air_with_roots_and_air_pockets(tmp_path):
@@ -61,7 +61,7 @@ def test_a_mud_core_in_a_water_filled_liner(tmp_path):
     truth, record, rows = converted(tmp_path, MUD_IN_WATER)
     assert {150.0, 600.0, 320.0} <= set(truth.layer_hu[~np.isnan(truth.layer_hu)])
     assert_log_matches(truth, rows, MUD_IN_WATER)
-    assert np.all(column(rows, "void_fraction")[~np.isnan(truth.core_mean_hu)] == 0.0)  # water is not void
+    assert np.all(column(rows, "VOIDFR")[~np.isnan(truth.core_mean_hu)] == 0.0)  # water is not void
     surroundings = record.surroundings
     assert abs(surroundings["fill_hu"] - 0.0) <= MEAN_HU and abs(surroundings["liner_hu"] - 300.0) <= 30.0
     assert 0.0 < surroundings["core_min_hu"] < 150.0
@@ -102,7 +102,7 @@ def test_the_users_core_range_replaces_the_decided_one(tmp_path):
     assert main(["convert", str(tmp_path / "in"), str(tmp_path / "out2"), "--core-min-hu", "-400",
                  "--quiet", "--workers", "1", "--no-fsync"]) == 0
     _, _, _, rows = read_log_csv(tmp_path / "out2" / "logs" / "core_001.csv")
-    assert not np.isnan(column(rows, "ct_mean_hu")[2:10]).any()
+    assert not np.isnan(column(rows, "CTMEAN")[2:10]).any()
 
 
 @pytest.mark.parametrize("arguments, message", [
