@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
+from conftest import require
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
 from CoreBatchLoaderLib.cli import batch_options, build_parser, main
 from CoreBatchLoaderLib.convert import ConvertOptions
@@ -163,3 +165,58 @@ def test_the_sinusoid_is_deepest_at_the_dip_azimuth() -> None:
     assert math.degrees(theta[np.argmax(depth)]) == pytest.approx(250.0, abs=0.1)
     assert depth.max() == pytest.approx(100.0 + 28.0 * math.tan(math.radians(30.0)))
     assert sinusoid.dip_deg(28.0) == pytest.approx(30.0) and sinusoid.azimuth_deg() == pytest.approx(250.0)
+
+
+def tadpoles_of(svg_text: str) -> List[Dict[str, str]]:
+    return [dict(re.findall(r'data-([\w-]+)="([^"]*)"', g)) for g in re.findall(r'<g class="tadpole"([^>]*)>', svg_text)]
+
+
+def test_the_tadpole_track_has_one_tadpole_a_plane_at_its_depth_dip_azimuth_and_kind(well) -> None:
+    out, result, _ = well
+    rows = read_table(out / "well_planes.csv")
+    tadpoles = tadpoles_of((out / "well_planes.svg").read_text())
+    assert [(float(t["depth-m"]), float(t["dip-deg"]), float(t["azimuth-deg"]), t["kind"]) for t in tadpoles] == \
+        [(r.depth, r.dip_deg, r.azimuth_deg, r.kind) for r in rows]
+    assert result.planes.track == out / "well_planes.svg"
+    page = (out / "report.html").read_text()
+    assert 'src="well_planes.svg"' in page and page.index("well_ct_log.svg") < page.index("well_planes.svg")
+
+
+def test_chromium_renders_the_tadpole_track_beside_the_ct_log(well, tmp_path: Path) -> None:
+    from test_report_browser import CHROMIUM, CHROMIUM_MISSING, body_attributes, run_chromium
+    require(CHROMIUM, CHROMIUM_MISSING)
+    out, result, _ = well
+    done = run_chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", result.report.as_uri())
+    attributes = body_attributes(done.stdout)
+    assert attributes.get("data-images-loaded") == attributes.get("data-images-total")
+    assert 'src="well_planes.svg"' in done.stdout
+    done = run_chromium(tmp_path / "profile2", "--virtual-time-budget=5000", "--dump-dom",
+                        (out / "well_planes.svg").as_uri())
+    assert len(tadpoles_of(done.stdout)) == len(read_table(out / "well_planes.csv"))  # parsed by the browser
+    shot = tmp_path / "tadpoles.png"
+    done = run_chromium(tmp_path / "profile3", "--screenshot=%s" % shot, "--window-size=600,1500",
+                        "--virtual-time-budget=5000", (out / "well_planes.svg").as_uri())
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    from PIL import Image
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    for colour in ((0xb4, 0x53, 0x09), (0x1f, 0x5f, 0xbf)):  # beds' and fractures' ink drawn
+        assert (np.abs(pixels - colour).sum(axis=1) < 30).sum() > 200, colour
+
+
+def test_each_cores_unwrap_picture_shows_its_sinusoids(well) -> None:
+    from CoreBatchLoaderLib.report.figure import ACCENT_RGB
+    from test_report import decode_png
+
+    def accent_pixels(name: str) -> int:
+        _, rgb = decode_png((well[0] / "unwrap" / ("%s_unwrap.png" % name)).read_bytes())
+        return int((rgb.reshape(-1, 3) == ACCENT_RGB).all(axis=1).sum())
+
+    assert accent_pixels("core_a") > 1000  # core_a's three beds drawn in the accent colour
+    assert accent_pixels("core_d") == 0  # no plane: nothing drawn
+
+
+def test_a_core_without_depth_has_its_planes_in_mm_from_its_top() -> None:
+    from CoreBatchLoaderLib.planes.tables import table_text
+    row = PlaneRow("c1", 123.4, False, 20.0, 90.0, "bed", 400.0, 4.0, 1.0, 0.9)
+    assert table_text([row], in_metres=False).splitlines() == [
+        "depth_mm," + ",".join(COLUMNS), "123.4,20.0,90.0,bed,400,4.0,1.00,0.90"]

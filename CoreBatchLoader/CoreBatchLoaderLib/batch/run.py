@@ -519,7 +519,8 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
                               well_strip=well.strip if well else None,
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
                               durable=durable, log_track=well.log.track if well and well.log else None,
-                              top_last=flipped, tops=tops, warnings=result.warnings)
+                              top_last=flipped, tops=tops, warnings=result.warnings,
+                              planes_track=result.planes.track if result.planes else None)
         if durable:
             sync_folder(output_dir)
         return report

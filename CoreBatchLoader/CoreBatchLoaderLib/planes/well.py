@@ -30,6 +30,16 @@ class CorePlanes:
     rows: int
     first_row_depth_m: Optional[float]
     table: Path
+    unwrap: Path
+
+    @property
+    def top_m(self) -> Optional[float]:
+        """The depth of the core's top (the upper edge of its unwrap's first row), or None."""
+        return well_depth_m(self.first_row_depth_m, self.row_mm, 0.0)
+
+    @property
+    def length_mm(self) -> float:
+        return self.rows * self.row_mm
 
     def depth_m(self, z_mm: float) -> Optional[float]:
         return well_depth_m(self.first_row_depth_m, self.row_mm, z_mm)
@@ -42,6 +52,8 @@ class WellPlanes:
     cores: List[CorePlanes] = field(default_factory=list)
     left_out: List[str] = field(default_factory=list)
     table: Optional[Path] = None
+    track: Optional[Path] = None  # well_planes.svg, when the cores have depths
+    warnings: List[str] = field(default_factory=list)  # pictures not drawn
 
     @property
     def rows(self) -> List[PlaneRow]:
@@ -67,13 +79,14 @@ def why_not_picked(output_dir: Path, record: CoreRecord) -> Optional[str]:
 
 def pick_core(output_dir: Path, record: CoreRecord, durable: bool = True) -> CorePlanes:
     """Pick one core and write its table (raises on an unreadable unwrap)."""
-    image = read_unwrap(Path(output_dir) / str(record.unwrap), record.name)
+    unwrap = Path(output_dir) / str(record.unwrap)
+    image = read_unwrap(unwrap, record.name)
     planes = pick_planes(image)
     in_metres = image.first_row_depth_m is not None
     rows = [PlaneRow.of(record.name, plane, image.depth_m(plane.depth_mm)) for plane in planes]
     table = write_core_table(output_dir, record.name, rows, in_metres, durable)
     return CorePlanes(record.name, planes, image.radius_mm, image.row_mm, image.values.shape[0],
-                      image.first_row_depth_m, table)
+                      image.first_row_depth_m, table, unwrap)
 
 
 def pick_well(output_dir: Path, records: Sequence[CoreRecord], durable: bool = True) -> WellPlanes:

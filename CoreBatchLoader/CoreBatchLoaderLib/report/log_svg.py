@@ -92,7 +92,7 @@ class LogTrack:
             y0, y1 = self.y_of_depth(top_m), self.y_of_depth(bottom_m)
             for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):
                 parts.append('<rect x="%d" y="%.1f" width="%d" height="%.1f" fill="#fff"/>' % (x0, y0, w, max(0.0, y1 - y0)))
-        parts += self._depth_axis(x_ct, width)
+        parts += self.depth_axis(x_ct, width)
         for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):
             parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="%s" stroke-width="1.5"/>' % (
                 x0, top, w, self.height_px, MUTED))
@@ -117,7 +117,8 @@ class LogTrack:
         parts.append("</svg>")
         return "\n".join(parts) + "\n"
 
-    def _depth_axis(self, x_axis: int, right: int) -> List[str]:
+    def depth_axis(self, x_axis: int, right: int) -> List[str]:
+        """Depth ticks and labels (m) left of ``x_axis``, grid lines across to ``right`` (SVG elements)."""
         parts = []
         top_m, bottom_m = -self.top_s / 1000.0, -self.bottom_s / 1000.0
         step = nice_step((bottom_m - top_m) / max(1.0, self.height_px / (2.2 * self.font_px)))

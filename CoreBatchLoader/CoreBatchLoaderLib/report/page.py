@@ -75,7 +75,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
                  stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
                  durable: bool = True, log_track: Optional[Path] = None,
                  top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None,
-                 warnings: Sequence[str] = ()) -> Path:
+                 warnings: Sequence[str] = (), planes_track: Optional[Path] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -89,16 +89,17 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``top_last``: the cores whose top is their last slice (flipped by the depth table).
     ``tops``: the depth (m) of each core's top, by name (their pictures' depth axes in metres).
     ``warnings``: about the batch, not one core (cores scanned with other kVp or kernels), on top.
+    ``planes_track``: the well's tadpole track (:mod:`.tadpoles`), beside the CT log track.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records, top_last, tops)
     write_manifest_csv(output_dir, records, durable)
-    strip, unwrap, track = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
-                            for p in (well_strip, well_unwrap, log_track))
+    strip, unwrap, track, tadpoles = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
+                                      for p in (well_strip, well_unwrap, log_track, planes_track))
     profiles = {} if track else core_profiles(output_dir, records, durable)
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
-                       stopped, unwrap, track, profiles, warnings)
+                       stopped, unwrap, track, profiles, warnings, tadpoles)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page, durable)
     return path
@@ -260,16 +261,17 @@ def _cell(text: str) -> str:
 def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], totals: Totals, title: str,
                 location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None,
                 well_unwrap: Optional[str] = None, log_track: Optional[str] = None,
-                profiles: Optional[Dict[str, str]] = None, warnings: Sequence[str] = ()) -> str:
+                profiles: Optional[Dict[str, str]] = None, warnings: Sequence[str] = (),
+                planes_track: Optional[str] = None) -> str:
     """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
-    ``well_strip``, ``log_track``: the whole-well pictures, relative to the report; ``stopped``:
-    why the batch ended early; ``profiles``: core name → its CT log profile; ``warnings``: about
-    the batch, each a line on top."""
+    ``well_strip``, ``log_track``, ``planes_track``: the whole-well pictures, relative to the
+    report; ``stopped``: why the batch ended early; ``profiles``: core name → its CT log profile;
+    ``warnings``: about the batch, each a line on top."""
     rows = "\n".join(_row(records[n], pictures[n], (profiles or {}).get(records[n].name))
                      for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
-        strip=_well_html(well_strip, log_track, well_unwrap),
+        strip=_well_html(well_strip, log_track, well_unwrap, planes_track),
         stopped=('<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "")
         + "".join('<p class="batch-warning">%s</p>\n' % _e(w) for w in warnings),
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
@@ -399,9 +401,10 @@ def _e(text: object) -> str:
     return html.escape(printable_line(str(text)), quote=True)
 
 
-def _well_html(strip: Optional[str], track: Optional[str], unwrap: Optional[str]) -> str:
-    """The well section: the strip, the CT log track and the well's unwrap side by side, on one
-    depth scale (the pictures have the same height)."""
+def _well_html(strip: Optional[str], track: Optional[str], unwrap: Optional[str],
+               tadpoles: Optional[str] = None) -> str:
+    """The well section: the strip, the CT log track, the planes' tadpoles and the well's unwrap
+    side by side, on one depth scale (the pictures have the same height)."""
     if not strip and not track:
         return ""
     pictures, notes = [], []
@@ -413,6 +416,10 @@ def _well_html(strip: Optional[str], track: Optional[str], unwrap: Optional[str]
         pictures.append(_WELL_PICTURE.format(url=_e(quote(track)), alt="CT log of the well: mean CT number with "
                                              "its P10-P90 band, and the core diameter, against depth"))
         notes.append(_LOG_TEXT)
+    if tadpoles:
+        pictures.append(_WELL_PICTURE.format(url=_e(quote(tadpoles)), alt="Planes of the well: one tadpole a bed or "
+                                             "fracture, at its dip (0-90°) and depth, its tail toward its azimuth"))
+        notes.append(_TADPOLE_TEXT)
     if unwrap:
         pictures.append(_WELL_PICTURE.format(url=_e(quote(unwrap)), alt="Well unwrap: every core's unwrapped "
                                              "surface at its depth"))
@@ -429,6 +436,8 @@ _STRIP_TEXT = """Longitudinal section through the middle of every core at its de
 mark core tops and bottoms, hatching the intervals without core. """
 _LOG_TEXT = """The CT log (well_ct_log.las): mean CT number of the rock in each slice with its 10th–90th
 percentile band, and the core's equivalent diameter; breaks where there is no core. """
+_TADPOLE_TEXT = """The planes (well_planes.csv): one tadpole a bed (filled) or fracture (open), the dot at its dip
+on a 0–90° scale, the tail toward its dip azimuth (up = 0°, the core's own +i, clockwise). """
 _UNWRAP_TEXT = """Beside it, on the same depth scale, each core's outer surface unwrapped about its axis
 (angle from the scan's +i toward +j, left to right): a planar bed or fracture is a sinusoid whose
 amplitude is r&middot;tan(dip) and whose deepest point is the dip direction. """
