@@ -29,7 +29,7 @@ import slicer
 import vtk
 from CoreBatchLoaderLib.defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from CoreBatchLoaderLib.record import CoreRecord
-from CoreBatchLoaderWidgets.about import documentationLink
+from CoreBatchLoaderWidgets.about import acknowledgementText, helpText
 from CoreBatchLoaderWidgets.binding import GuiBinding
 from CoreBatchLoaderWidgets.installs import offerDecoder, offerLasio
 from CoreBatchLoaderWidgets.results import ResultsSection
@@ -71,26 +71,8 @@ class CoreBatchLoader(ScriptedLoadableModule):
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Informatics")]
         self.parent.dependencies = ["DICOM"]
         self.parent.contributors = ["CoreBatchLoader developers"]
-        self.parent.helpText = _("""
-Converts CT scans of rock well cores — one folder of DICOM slices per core — into NRRD volumes,
-one per core, with exact pixel spacing, slice distance and voxel values, and a
-<code>manifest.json</code> describing every core (status, geometry, warnings).
-<ul>
-<li><b>Input folder</b>: the folder holding the core folders (searched recursively).</li>
-<li><b>Output folder</b>: where the <code>.nrrd</code> files and the manifest go; a rerun skips
-cores that are already done.</li>
-<li><b>Route</b>: <i>fast</i> copies the pixel bytes (close to disk speed); <i>dicomlib</i> loads
-each core with Slicer's DICOM reader and saves it (slow, the reference).</li>
-<li><b>Add to scene</b>: load the converted cores into a subject-hierarchy folder. A whole well
-rarely fits in memory: leave it off for large batches and double-click cores in the results.</li>
-</ul>
-To try it: Sample Data → Core Batch Loader → a sample well (generated here, nothing is downloaded).
-Console: <code>import CoreBatchLoader; CoreBatchLoader.CoreBatchLoaderLogic().convert(inputDir, outputDir)</code>.
-""") + documentationLink()
-        self.parent.acknowledgementText = _("""
-Built on 3D Slicer's scripted module template (Jean-Christophe Fillion-Robin, Kitware Inc.;
-Andras Lasso, PerkLab; Steve Pieper, Isomics, Inc.; NIH grant 3P41RR013218-12S1), pydicom and numpy.
-""")
+        self.parent.helpText = helpText()  # CoreBatchLoaderWidgets/about.py
+        self.parent.acknowledgementText = acknowledgementText()
         slicer.app.connect("startupCompleted()", registerSampleData)
 
 
@@ -584,7 +566,8 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
         for test in (self.test_both_routes_write_the_same_volumes,
                      self.test_add_to_scene_puts_every_core_in_the_batch_folder,
                      self.test_a_depth_file_places_every_core_at_its_depth_in_the_scene,
-                     self.test_cancel_stops_the_batch_and_keeps_what_finished):
+                     self.test_cancel_stops_the_batch_and_keeps_what_finished,
+                     self.test_the_sample_well_opens_the_module_ready_to_convert):
             self.setUp()
             try:
                 test()
@@ -683,6 +666,16 @@ class CoreBatchLoaderTest(ScriptedLoadableModuleTest):
         written = sorted(p.name for p in (self.tempDir / "fast").iterdir() if p.suffix == ".nrrd")
         self.assertEqual(written, sorted(r.output for r in records))  # nothing half-written left behind
 
+
+    def test_the_sample_well_opens_the_module_ready_to_convert(self):
+        from CoreBatchLoaderWidgets.sample_data import makeSampleWell
+        well = makeSampleWell(self.tempDir / "SampleWell")  # what Sample Data's button calls
+        if slicer.util.mainWindow():
+            self.assertEqual(slicer.util.selectedModule(), "CoreBatchLoader")
+        p = CoreBatchLoaderLogic().getParameterNode()
+        self.assertEqual((Path(p.inputDir), Path(p.depthFile)), (well, well / "depths.csv"))
+        records = CoreBatchLoaderLogic().convert(p.inputDir, p.outputDir, depthFile=p.depthFile)
+        self.assertEqual([(r.name, r.status) for r in records], [("core_%03d" % n, "converted") for n in (1, 2, 3, 4)])
 
 def _ijkToRas(node):
     matrix = vtk.vtkMatrix4x4()

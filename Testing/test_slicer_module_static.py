@@ -210,7 +210,9 @@ def test_the_module_help_links_the_documentation_of_its_own_copy() -> None:
     about = (WIDGETS_DIR / "about.py").read_text(encoding="utf-8")
     assert '"docs" / "slicer.md"' in about and 'extensionMetadata(EXTENSION_NAME, METADATA_LOCAL).get("homepage")' in about
     assert 'EXTENSION_NAME = "CoreBatchLoader"' in about and "github.com" not in about
-    assert "documentationLink()" in ast.unparse(method("CoreBatchLoader", "__init__"))
+    assert "documentationLink()" in ast.unparse(next(n for n in ast.parse(about).body if isinstance(n, ast.FunctionDef)
+                                                      and n.name == "helpText"))
+    assert "self.parent.helpText = helpText()" in ast.unparse(method("CoreBatchLoader", "__init__"))
     assert "ORGANIZATION" not in MODULE_FILE.read_text(encoding="utf-8")
 
 

@@ -48,5 +48,6 @@ def makeSampleWell(folder: Optional[Path] = None) -> Path:
             write_sample_well(well, top_m=2450.0)
     parameters = CoreBatchLoaderLogic().getParameterNode()
     parameters.inputDir, parameters.outputDir, parameters.depthFile = well, folder / "converted", well / "depths.csv"
-    slicer.util.selectModule("CoreBatchLoader")
+    if slicer.util.mainWindow():  # not in a Slicer started without its window
+        slicer.util.selectModule("CoreBatchLoader")
     return well
