@@ -2,15 +2,20 @@
 unwrap picture's pixel ↔ (depth, azimuth) mapping, and one line when Pillow is missing."""
 from __future__ import annotations
 
+import io
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_module
 from CoreBatchLoaderLib.analysis.unwrap import FIRST_ROW_KEY, RADIUS_KEY
 from CoreBatchLoaderLib.nrrd.writer import KEY_PREFIX, write_image_2d
 from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderLib.report import figure
+from CoreBatchLoaderLib.report.log_svg import core_profile
 from CoreBatchLoaderLib.report.page import _unwrap_picture
 from CoreBatchLoaderLib.report.unwrap_picture import draw_unwrap, read_unwrap_view, unwrap_picture
 from test_report import decode_png
@@ -119,3 +124,179 @@ def test_without_pillow_a_picture_is_one_line_naming_pip_install_pillow(tmp_path
     relative, warning = _unwrap_picture(tmp_path, record)
     assert relative is None and "pip install Pillow" in warning and "\n" not in warning
     assert not (tmp_path / "unwrap" / "core_007_unwrap.png").exists()
+
+
+# --- every picture and SVG of the demo well (issue 20: "done when") ---------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make demo``'s well: ``corebatchloader sample`` then ``convert --start-depth 2450
+    --core-length 0.12 --scene --well-name "Demo well"``, as the Makefile runs them."""
+    root = tmp_path_factory.mktemp("demo")
+    for args in (("sample", root / "demo-well", "--cores", "6"),
+                 ("convert", root / "demo-well", root / "out", "--start-depth", "2450", "--core-length", "0.12",
+                  "--scene", "--well-name", "Demo well", "--quiet")):
+        run = subprocess.run([sys.executable, "-m", "CoreBatchLoaderLib.cli", *map(str, args)], capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+    return root / "out"
+
+
+def pictures(out: Path) -> list:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+
+
+def test_the_demo_makes_every_picture_the_docs_describe(demo: Path) -> None:
+    cores = ["core_%03d" % n for n in range(1, 7)]
+    assert pictures(demo) == sorted(["thumbnails/%s.png" % c for c in cores] + ["unwrap/%s_unwrap.png" % c for c in cores]
+                                    + ["well_strip.png", "well_unwrap.png"])
+    assert sorted(p.relative_to(demo).as_posix() for p in demo.rglob("*.svg")) == ["well_ct_log.svg"]
+
+
+def grey(path: Path) -> np.ndarray:
+    from PIL import Image
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=np.int16)
+
+
+def legend_ramp(pixels: np.ndarray) -> tuple:
+    """(row, first column, last column) of the grey legend: a run of ≥ 150 px rising from black to white."""
+    for y in range(pixels.shape[0]):
+        row = pixels[y]
+        blacks = np.flatnonzero(row == 0)
+        for x0 in blacks:
+            x1 = x0 + 150
+            if x1 < row.size and (np.diff(row[x0:x1]) >= 0).all():
+                end = x1
+                while end + 1 < row.size and row[end + 1] >= row[end]:
+                    end += 1
+                steps = np.diff(row[x0:end + 1])
+                if row[end] == 255 and steps.max() <= 3 and len(set(row[x0:end + 1].tolist())) >= 150:
+                    return y, int(x0), int(end)  # a linear ramp over every grey, not an image's edge
+    raise AssertionError("no grey legend (a ramp from black to white)")
+
+
+def vertical_axis_with_ticks(pixels: np.ndarray) -> tuple:
+    """(column, ticks): the longest run of dark pixels down one column (the depth axis) and the
+    rows where a tick leaves it to the left."""
+    dark = pixels < 90
+    best = (0, 0, 0)
+    for x in range(pixels.shape[1] // 2):
+        column = np.concatenate([[0], dark[:, x].astype(np.int8), [0]])
+        edges = np.diff(column)
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        if starts.size:
+            longest = int((stops - starts).max())
+            if longest > best[0]:
+                n = int(np.argmax(stops - starts))
+                best = (longest, x, int(starts[n]))
+    length, x, top = best
+    ticks = [y for y in range(top, top + length) if dark[y, x - 4:x].all() and not dark[y - 3:y + 4, x - 4].all()]
+    return x, length, ticks
+
+
+@pytest.mark.parametrize("name", ["thumbnails/core_001.png", "thumbnails/core_004.png", "unwrap/core_001_unwrap.png",
+                                  "unwrap/core_006_unwrap.png", "well_strip.png", "well_unwrap.png"])
+def test_each_demo_picture_carries_its_depth_axis_and_grey_legend(demo: Path, name: str) -> None:
+    pixels = grey(demo / name)
+    height, width = pixels.shape
+    assert width >= 300 and height >= 400, (width, height)
+    x, length, ticks = vertical_axis_with_ticks(pixels)
+    assert length >= 0.5 * height and len(ticks) >= 5, (x, length, ticks)  # depth axis with ≥ 5 ticks
+    assert (pixels[ticks[0] - 8:ticks[0] + 8, :x - 8] < 128).any()  # a label left of a tick
+    y, x0, x1 = legend_ramp(pixels)
+    assert (pixels[y + 10:y + 60, x0 - 20:x1 + 20] < 100).sum() > 50  # the ramp's tick labels
+    assert (pixels[max(0, y - 40):y - 4, x0:x1] < 128).any()  # its title (the window) above it
+
+
+@pytest.mark.parametrize("name", ["unwrap/core_002_unwrap.png", "well_unwrap.png"])
+def test_each_demo_unwrap_has_an_azimuth_scale_of_13_ticks(demo: Path, name: str) -> None:
+    pixels = grey(demo / name)
+    dark = pixels < 90
+    ink = figure.PALETTE[figure.INK][0]
+
+    def longest_run(y: int) -> np.ndarray:  # the longest unbroken run in the ink's grey along row y
+        found = np.flatnonzero(pixels[y] == ink)
+        runs = np.split(found, np.flatnonzero(np.diff(found) > 1) + 1) if found.size else [found]
+        return max(runs, key=len)
+
+    def line(y: int) -> bool:  # ≥ 150 px long, white above (beside the ticks): a scale's line
+        run = longest_run(y)
+        return run.size >= 150 and (pixels[y - 8, run] > 200).mean() > 0.9
+
+    axis = next(y for y in range(8, pixels.shape[0] // 3) if line(y))
+    run = longest_run(axis)
+    ticks = np.flatnonzero(dark[axis - 3, run[0]:run[-1] + 1]) + run[0]
+    groups = np.split(ticks, np.flatnonzero(np.diff(ticks) > 2) + 1)
+    assert len(groups) == 13, [g.tolist() for g in groups]  # 0°, 30° … 360°
+    centres = np.array([g.mean() for g in groups])
+    np.testing.assert_allclose(np.diff(centres), np.diff(centres).mean(), atol=1.5)  # evenly spaced
+
+
+@pytest.mark.parametrize("name, title, size", [("thumbnails/core_003.png", "core_003", figure.TITLE_PX),
+                                               ("unwrap/core_005_unwrap.png", "core_005", figure.TITLE_PX),
+                                               ("well_strip.png", "Demo well", 26)])
+def test_the_demo_pictures_names_keep_the_files_case(demo: Path, name: str, title: str, size: int) -> None:
+    """The picture's title starts with the name as the files spell it: its pixels are those of
+    the name drawn in the picture's font, not of the upper-case name."""
+    pixels = grey(demo / name)
+
+    def drawn(text: str) -> np.ndarray:
+        sheet = figure.Sheet(pixels.shape[1], 60)
+        sheet.text(10 if name.startswith(("thumb", "unwrap")) else 14, 10 if name.startswith(("thumb", "unwrap"))
+                   else 14, text, size)
+        return figure.PALETTE[np.asarray(sheet.image)][..., 0].astype(np.int16)
+
+    expected, upper = drawn(title), drawn(title.upper())
+    ink = np.flatnonzero((expected < 128).any(axis=0))
+    ink_rows = np.flatnonzero((expected < 128).any(axis=1))
+    box = (slice(0, ink_rows[-1] + 2), slice(0, ink[-1] - 5))  # the name (a title may go on after it)
+    assert np.abs(pixels[box] - expected[box]).mean() < 2.0
+    assert np.abs(pixels[box] - upper[box]).mean() > 10.0
+
+
+def svg_texts(svg: str) -> list:
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.fromstring(svg)
+    return [t for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_the_demo_svgs_name_the_well_their_tracks_units_and_depth(demo: Path) -> None:
+    svg = (demo / "well_ct_log.svg").read_text(encoding="utf-8")
+    texts = ["".join(t.itertext()) for t in svg_texts(svg)]
+    assert "Demo well: CT log" in texts  # visible, in the case given, not only in <title>
+    assert "depth (m)" in texts and "CT mean, P10–P90 (HU)" in texts and "Ø (mm)" in texts
+    depths = [float(t) for t in texts if re.fullmatch(r"2450\.\d+", t)]
+    assert len(depths) >= 5 and depths == sorted(depths)
+
+
+def test_no_two_texts_of_the_demo_svg_overlap(demo: Path) -> None:
+    """Each text's box estimated from its font size (0.6 em a character, 0.75 em high) and anchor."""
+    svg = (demo / "well_ct_log.svg").read_text(encoding="utf-8")
+    root_size = float(re.search(r"font-size:(\d+)px", svg).group(1))
+    boxes = []
+    for t in svg_texts(svg):
+        text = "".join(t.itertext())
+        size = float(t.get("font-size") or root_size)
+        width, x, y = 0.6 * size * len(text), float(t.get("x")), float(t.get("y"))
+        x0 = x - {"start": 0.0, "middle": width / 2, "end": width}[t.get("text-anchor") or "start"]
+        y0 = y - 0.75 * size / 2 if t.get("dominant-baseline") == "middle" else y - 0.75 * size
+        boxes.append((text, x0, y0, x0 + width, y0 + 0.75 * size))
+    for n, a in enumerate(boxes):
+        for b in boxes[n + 1:]:
+            assert a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2], "%r overlaps %r" % (a[0], b[0])
+
+
+def test_a_strict_svg_renderer_draws_every_svg_of_the_demo_and_a_cores_profile(demo: Path, tmp_path: Path) -> None:
+    """cairosvg refuses what browsers forgive (``width="100%%"`` did it); the demo has depths, so
+    its cores' profiles (drawn without depths) are drawn here from its logs."""
+    cairosvg = require_module("cairosvg", "cairosvg (and the system's libcairo2)")
+    from PIL import Image
+    profile = core_profile(demo / "logs" / "core_001.csv", tmp_path / "core_001.svg", "core_001", durable=False)
+    assert profile is not None and "core_001: CT log" in ["".join(t.itertext()) for t in svg_texts(profile.read_text())]
+    for path in sorted(demo.rglob("*.svg")) + [profile]:
+        png = cairosvg.svg2png(bytestring=path.read_bytes())
+        with Image.open(io.BytesIO(png)) as image:
+            pixels = np.asarray(image.convert("L"))
+        assert (pixels < 128).mean() > 0.005, path  # text and lines drawn, not an empty page

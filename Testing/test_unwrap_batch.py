@@ -19,6 +19,7 @@ from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
 from CoreBatchLoaderLib.convert import ConvertOptions
 from CoreBatchLoaderLib.nrrd.reader import read_header, read_slice
 from CoreBatchLoaderLib.synthetic.dipping_beds import write_dipping_bed_core
+from CoreBatchLoaderLib.well.layout import read_layout
 from CoreBatchLoaderLib.well.options import SceneOptions
 from test_report import decode_png
 from test_unwrap import DIP_TOLERANCE_DEG, DIRECTION_TOLERANCE_DEG, angle_difference, read_dip
@@ -103,7 +104,10 @@ def test_the_well_unwrap_shares_the_strips_depth_scale(well: Tuple[Path, BatchRe
         rock = (grey[..., 0] == grey[..., 2]) & (grey[..., 0] > 120) & (grey[..., 0] < 250)
         return np.nonzero(rock.sum(axis=1) > 20)[0]
 
-    strip_rows, unwrap_rows = core_rows(strip), core_rows(unwrap)
+    layout = read_layout(out)
+    interval = slice(layout.strip_rows[0], layout.strip_rows[0] + layout.strip_rows[1])  # not the legend's ramp
+    assert strip_info["height"] == unwrap_info["height"] == layout.strip_rows[2]
+    strip_rows, unwrap_rows = core_rows(strip[interval]), core_rows(unwrap[interval])
     assert abs(strip_rows[0] - unwrap_rows[0]) <= 3 and abs(strip_rows[-1] - unwrap_rows[-1]) <= 3
 
 

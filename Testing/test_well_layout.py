@@ -18,7 +18,8 @@ from CoreBatchLoaderLib.synthetic import write_well
 from CoreBatchLoaderLib.well.options import SceneOptions
 from CoreBatchLoaderLib.well.overview import Overview, overview_grid
 from CoreBatchLoaderLib.well.placement import depth_to_s, place_core
-from CoreBatchLoaderLib.well.strip import GAP_HATCH, WellStrip, depth_label, text_mask, tick_step
+from CoreBatchLoaderLib.report.figure import number_label, ticks
+from CoreBatchLoaderLib.well.strip import GAP_HATCH, WellStrip
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -75,17 +76,12 @@ def test_overview_gaps_hold_the_darkest_value_of_the_cores(tmp_path: Path) -> No
 
 
 def test_tick_steps_are_1_2_or_5_times_a_power_of_ten_and_at_least_the_spacing_apart() -> None:
-    assert tick_step(10.0) == 0.5  # 40 px × 10 mm = 0.4 m → 0.5 m
-    assert tick_step(1000.0) == 50.0
-    assert tick_step(0.09) == 0.005
-    assert [depth_label(2450.5, 0.5), depth_label(2450.0, 10.0), depth_label(2450.125, 0.005)] == \
+    assert ticks(2450.0, 2450.7, 1400, 48)[0] == 0.05  # 48 px × 0.5 mm = 24 mm → 50 mm
+    assert ticks(0.0, 100.0, 100, 40) == (50.0, [0.0, 50.0, 100.0])
+    assert ticks(1.0, 1.009, 100, 40)[0] == 0.005
+    assert [number_label(2450.5, 0.5), number_label(2450.0, 10.0), number_label(2450.125, 0.005)] == \
         ["2450.5", "2450", "2450.125"]
-
-
-def test_each_digit_has_its_own_glyph() -> None:
-    glyphs = {tuple(map(tuple, text_mask(c, scale=1))) for c in "0123456789.-m"}
-    assert len(glyphs) == 13
-    assert text_mask("2450.5", scale=2).shape == (14, 2 * (6 * 6 - 1))
+    assert number_label(-1000.0, 1000.0) == "-1000" and number_label(-1000.0, 1000.0, "\u2212") == "\u22121000"
 
 
 def test_the_well_strip_draws_each_core_at_its_depth_and_hatches_the_gaps() -> None:
@@ -100,8 +96,8 @@ def test_the_well_strip_draws_each_core_at_its_depth_and_hatches_the_gaps() -> N
     assert np.all(strip.values[0:100][:, strip.width // 2] == 0.0)
     assert np.all(np.isnan(strip.values[100:200]))
     assert np.all(strip.values[200:300][:, strip.width // 2] == 2000.0)
-    picture = strip.render()
-    assert (picture == np.array(GAP_HATCH, dtype=np.uint8)).all(axis=2).any()
+    picture = strip.render().pixels()
+    assert (picture[strip.top_px + 100:strip.top_px + 200] == GAP_HATCH).any()
 
 
 def test_a_flipped_core_is_drawn_with_its_last_slice_on_top() -> None:

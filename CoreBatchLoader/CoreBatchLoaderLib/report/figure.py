@@ -176,14 +176,15 @@ class Sheet:
 
     def text(self, x: float, y: float, text: str, size: int = LABEL_PX, anchor: str = "lt",
              fill: int = INK) -> Tuple[int, int, int, int]:
-        """Draw ``text``: ``anchor`` is horizontal (l, m, r) then vertical (t, m, b) of its ink's
-        box, placed at (x, y); returns the box drawn (left, top, right, bottom)."""
+        """Draw ``text``: ``anchor`` is horizontal (l, m, r: its ink's left, middle, right) then
+        vertical (t: the line's top, whatever the letters; m, b: its ink's middle, bottom),
+        placed at (x, y); returns the box drawn (left, top, right, bottom)."""
         if not text:
             return int(x), int(y), int(x), int(y)
-        mask = _ink(text, size)[0]
+        mask, ink_top = _ink(text, size)
         width, height = mask.size
         x0 = int(round(x - {"l": 0.0, "m": width / 2.0, "r": width}[anchor[0]]))
-        y0 = int(round(y - {"t": 0.0, "m": height / 2.0, "b": height}[anchor[1]]))
+        y0 = int(round(y + ink_top if anchor[1] == "t" else y - {"m": height / 2.0, "b": height}[anchor[1]]))
         self.image.paste(fill, (x0, y0), mask)
         return x0, y0, x0 + width, y0 + height
 
@@ -234,7 +235,7 @@ class Sheet:
         label_w = text_box(number_label(high, (high - low) / 4), size)[0] + 8
         step, values = ticks(low, high, width, 1.6 * label_w)
         scale = width / ((high - low) or 1.0)
-        inner = [v for v in values if min(v - low, high - v) * scale >= label_w]  # clear of the ends
+        inner = [v for v in values if min(v - low, high - v) * scale >= 1.2 * label_w]  # clear of the ends
         end_step = step if all(abs(v - round(v / step) * step) < 1e-9 * step for v in (low, high)) else \
             nice_step(abs(high - low) / 1000.0)
         for value in [low] + inner + [high]:

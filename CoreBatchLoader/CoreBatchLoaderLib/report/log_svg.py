@@ -1,10 +1,14 @@
 """The CT log drawn as SVG: the well's log track beside the well strip, a small profile per core.
 
 SVG because a log is lines and text: sharp at any zoom, real fonts, a few tens of kB whatever
-the well's length (the rows are averaged per pixel row first).  Depth runs down the page, as on
-a core log; the CT track shows the mean CT number with its P10–P90 band (shaded), the second
-track the equivalent diameter.  Where there is no core (between cores, a gap, a slice without
-a cross-section) the lines break.
+the well's length.  Depth runs down the page, as on a core log; the CT track shows the mean CT
+number as a line through the depth-ordered samples — averaged per pixel row where there are
+more samples than rows, so a noisy log at 1 mm over metres is a trace, not a comb of
+horizontal spikes — with its P10–P90 band (shaded, edged); the second track the equivalent
+diameter.  Where there is no core (between cores, a gap, a slice without a cross-section) the
+lines break.  The picture names itself (the well's or the core's name, visible, not only in
+``<title>``), each track and its unit, and the depth axis; every element is plain SVG 1.1 that
+strict renderers (cairosvg, rsvg) draw as browsers do.
 
 The vertical geometry is given by the caller, so the well's track lines up row for row with
 the well strip (:mod:`..well.strip`): ``top_px`` is where depth ``top_s`` is drawn,
@@ -21,10 +25,12 @@ import numpy as np
 
 from ..analysis.ct_log import DISTANCE_COLUMN, read_log_csv, statistic
 from ..files import write_text_atomically
+from .figure import number_label, ticks
 
 INK = "#1f2933"
 MUTED = "#616e7c"
-BAND = "#b9d3ee"
+BAND = "#8fb6e3"
+BAND_EDGE = "#4f86c6"
 MEAN = "#1f5fbf"
 DIAMETER = "#b45309"
 BOUNDARY = "#f08214"
@@ -39,11 +45,11 @@ class LogTrack:
     of ~1,450 rows shown 640 px high), hence the large default font.
     """
 
-    def __init__(self, top_s: float, bottom_s: float, title: str, height_px: int = 1400, top_px: int = 39,
+    def __init__(self, top_s: float, bottom_s: float, title: str, height_px: int = 1400, top_px: int = 96,
                  total_height_px: Optional[int] = None, ct_width: int = 480, diameter_width: int = 190,
-                 axis_width: int = 150, font_px: int = 24) -> None:
+                 axis_width: int = 150, font_px: int = 24, depth_title: str = "depth (m)") -> None:
         self.top_s, self.bottom_s = float(top_s), float(bottom_s)
-        self.title = title
+        self.title, self.depth_title = title, depth_title
         self.height_px, self.top_px = int(height_px), int(top_px)
         self.total_height_px = int(total_height_px or top_px + height_px + font_px)
         self.ct_width, self.diameter_width, self.axis_width, self.font_px = ct_width, diameter_width, axis_width, font_px
@@ -63,7 +69,7 @@ class LogTrack:
         y = self.y_of_depth(np.asarray(depth_m, dtype=float))
         order = np.argsort(y)
         points = np.column_stack([y[order], rows[order][:, columns]])
-        if len(points) > 1.5 * max(1.0, np.ptp(y)):  # more slices than rows: the mean of each row
+        if len(points) > np.ptp(y) + 1.0:  # more slices than rows: the mean of each row
             row = np.floor(points[:, 0]).astype(int)
             row -= row.min()
             counts = np.bincount(row)
@@ -84,7 +90,9 @@ class LogTrack:
         parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
                  'style="%s;font-size:%dpx">' % (width, self.total_height_px, width, self.total_height_px, FONT, f),
                  '<title>%s</title>' % html.escape(self.title),
-                 '<rect width="100%%" height="100%%" fill="#fff"/>']
+                 '<rect width="100%" height="100%" fill="#fff"/>',
+                 '<text x="%d" y="%d" fill="%s" font-weight="600">%s</text>' % (
+                     f // 2, f + 2, INK, html.escape("%s: CT log" % self.title))]
         top = self.top_px
         for x0, w in ((x_ct, self.ct_width), (x_d, self.diameter_width)):  # grey: no core
             parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#eef1f4"/>' % (x0, top, w, self.height_px))
@@ -108,9 +116,13 @@ class LogTrack:
             for run in _runs(np.isfinite(p10) & np.isfinite(p90)):
                 run = np.repeat(run, 2) if len(run) == 1 else run
                 ys = y[run] + (np.array([-0.5, 0.5]) if len(set(run.tolist())) == 1 else 0.0)
-                outline = ["%.1f,%.1f" % (a, b) for a, b in zip(to_x_ct(p90[run]), ys)]
-                outline += ["%.1f,%.1f" % (a, b) for a, b in zip(to_x_ct(p10[run])[::-1], ys[::-1])]
-                parts.append('<polygon points="%s" fill="%s" fill-opacity="0.7" stroke="none"/>' % (" ".join(outline), BAND))
+                right = ["%.1f,%.1f" % (a, b) for a, b in zip(to_x_ct(p90[run]), ys)]
+                left = ["%.1f,%.1f" % (a, b) for a, b in zip(to_x_ct(p10[run]), ys)]
+                parts.append('<polygon points="%s" fill="%s" fill-opacity="0.75" stroke="none"/>' % (
+                    " ".join(right + left[::-1]), BAND))
+                for edge in (left, right):
+                    parts.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="%.1f"/>' % (
+                        " ".join(edge), BAND_EDGE, 0.5 * stroke))
             parts += _polylines(to_x_ct(mean), y, np.isfinite(mean), MEAN, 1.6 * stroke)
             parts += _polylines(to_x_d(diameter), y, np.isfinite(diameter), DIAMETER, 1.6 * stroke)
         parts += self._scales(x_ct, x_d, (ct_low, ct_high), (d_low, d_high))
@@ -121,30 +133,29 @@ class LogTrack:
         """Depth ticks and labels (m) left of ``x_axis``, grid lines across to ``right`` (SVG elements)."""
         parts = []
         top_m, bottom_m = -self.top_s / 1000.0, -self.bottom_s / 1000.0
-        step = nice_step((bottom_m - top_m) / max(1.0, self.height_px / (2.2 * self.font_px)))
-        first = math.ceil(top_m / step - 1e-9)
-        for n in range(first, int(math.floor(bottom_m / step + 1e-9)) + 1):
-            depth = n * step
+        step, depths = ticks(top_m, bottom_m, self.height_px, 2.2 * self.font_px)
+        for depth in depths:
             y = self.y_of_depth(depth)
             parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"/>' % (x_axis - 8, right, y, y, GRID))
             parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5"/>' % (
                 x_axis - 8, x_axis, y, y, INK))
             parts.append('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="%s">%s</text>' % (
-                x_axis - 12, y, INK, depth_label(depth, step)))
+                x_axis - 12, y, INK, number_label(depth, step, "\u2212")))
         return parts
 
     def _scales(self, x_ct: int, x_d: int, ct: Tuple[float, float], d: Tuple[float, float]) -> List[str]:
         """Curve names and the ends of each scale, above the tracks (in the strip's top margin)."""
         y = self.top_px - 6
-        # the curve names a line above the scale ends where the margin has room for two lines (a
-        # core's small profile: its narrow tracks would put the names over the numbers)
-        title_y = y - self.font_px - 2 if self.top_px > 2.5 * self.font_px else y
+        # the curve names a line above the scale ends, under the picture's title (the margin
+        # holds three lines: :data:`..well.strip.HEADER`, the profile's top_px)
+        title_y = y - self.font_px - 2
         small = int(round(0.8 * self.font_px))
         return [
-            '<text x="%d" y="%d" text-anchor="end" fill="%s">m</text>' % (x_ct - 12, y, MUTED),
+            '<text x="%d" y="%d" text-anchor="end" fill="%s">%s</text>' % (x_ct - 12, title_y, MUTED,
+                                                                         html.escape(self.depth_title)),
             '<text x="%d" y="%d" fill="%s" font-size="%d">%s</text>' % (x_ct, y, MUTED, small, _minus(ct[0])),
             '<text x="%d" y="%d" text-anchor="middle" fill="%s">CT mean, <tspan fill="%s">P10–P90</tspan> (HU)</text>' % (
-                x_ct + self.ct_width // 2, title_y, MEAN, "#5b8cc4"),
+                x_ct + self.ct_width // 2, title_y, MEAN, BAND_EDGE),
             '<text x="%d" y="%d" text-anchor="end" fill="%s" font-size="%d">%s</text>' % (
                 x_ct + self.ct_width, y, MUTED, small, _minus(ct[1])),
             '<text x="%d" y="%d" text-anchor="middle" fill="%s">Ø (mm)</text>' % (
@@ -171,8 +182,8 @@ def core_profile(csv_path: Path, svg_path: Path, title: str, durable: bool = Tru
         distance_mm = (distance_mm - distance_mm.min()) * 1000.0
     # the last slice centre + half a slice; a core of one slice still gets a millimetre of track
     length = max(float(distance_mm.max() + distance_mm.min()), 1.0)
-    track = LogTrack(0.0, -length, title, height_px=240, top_px=44, total_height_px=262, ct_width=150,
-                     diameter_width=70, axis_width=52, font_px=13)
+    track = LogTrack(0.0, -length, title, height_px=240, top_px=58, total_height_px=276, ct_width=150,
+                     diameter_width=70, axis_width=52, font_px=13, depth_title="m")
     track.add_core(title, 0.0, length / 1000.0, distance_mm / 1000.0, rows)
     return write_log_track(svg_path, track, durable)
 
@@ -203,22 +214,6 @@ def _nice_range(values: np.ndarray, unit: float) -> Tuple[float, float]:
     low, high = np.percentile(values, [1, 99])
     low, high = math.floor(low / unit) * unit, math.ceil(high / unit) * unit
     return (low, high) if high > low else (low, low + unit)
-
-
-def nice_step(wanted: float) -> float:
-    """The smallest 1, 2 or 5 × 10ⁿ at least ``wanted`` (a scale's tick step)."""
-    exponent = math.floor(math.log10(max(wanted, 1e-12)))
-    for mantissa in (1, 2, 5, 10):
-        step = mantissa * 10.0 ** exponent
-        if step >= wanted * (1 - 1e-9):
-            return step
-    return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
-
-
-def depth_label(depth_m: float, step_m: float) -> str:
-    """``depth_m`` with as many decimals as the tick step needs (0.5 m steps: one)."""
-    decimals = max(0, -math.floor(math.log10(step_m) + 1e-9))
-    return "%.*f" % (decimals, depth_m)
 
 
 def _minus(value: float) -> str:

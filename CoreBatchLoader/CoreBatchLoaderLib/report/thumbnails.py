@@ -297,7 +297,7 @@ def compose(name: str, section: np.ndarray, axial: np.ndarray, *, section_mark: 
     left = MARGIN + max(label_w + TICK_PX + 4, text_box(unit, size)[0] + 2)
     captions = ("long section, row %d" % cuts[1], "axial slice %d" % cuts[0])
     title_h = text_box(name, TITLE_PX)[1]
-    top = MARGIN + title_h + 10 + text_box("Hg", size)[1] + size + 8
+    top = MARGIN + title_h + 10 + text_box("Hg", size)[1] + size + 16  # captions, then the depth unit
     axial_left = left + section.shape[1] + GAP
     legend_w = max(180, axial.shape[1])
     bar_h = size + 10

@@ -46,7 +46,7 @@ from .depths import CoreDepth
 from .layout import WellLayout
 from .options import WellIdentity
 from .placement import depth_to_s, place_core
-from .strip import STRIP_HEIGHT
+from .strip import HEADER, STRIP_HEIGHT
 
 LAS_NAME = "well_ct_log.las"
 TABLE_NAME = "well_ct_log.csv"
@@ -249,7 +249,7 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
         else:
             top_s = max(depth_to_s(c.depth.top_m) for c in cores)
             bottom_s = min(depth_to_s(max(c.depth.bottom_m, float(c.depth_m.max()))) for c in cores)
-            top_px, height_px, picture_px = 39, STRIP_HEIGHT, None
+            top_px, height_px, picture_px = HEADER, STRIP_HEIGHT, None
         track = LogTrack(top_s, bottom_s, well_name, height_px, top_px, picture_px)
         for core in cores:
             track.add_core(core.name, core.depth.top_m, core.depth.bottom_m, core.depth_m, core.rows)

@@ -44,6 +44,7 @@ from ..messages import one_line
 from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
 from ..nrrd.writer import nrrd_header
 from ..record import CoreRecord
+from ..report.figure import PillowMissing
 from ..report.thumbnails import ROCK_CT_WINDOW, choose_window, read_resampled
 from .depths import CoreDepth
 from .overview import MAX_VOXELS, Overview, overview_grid
@@ -157,10 +158,11 @@ def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mappin
     scene_dir.mkdir(exist_ok=True)
     overview = Overview(grid)
     width_mm = max(float(np.ptp(c.grid.ras_bounds()[0])) for c in cores)
-    strip = WellStrip(top_s, bottom_s, width_mm)
+    strip = WellStrip(top_s, bottom_s, width_mm, title="%s: long sections at depth" % well_name)
     unwraps = _unwraps(output_dir, cores, layout.warnings)
     unwrap_strip = WellStrip(top_s, bottom_s, max(u.sizes[0] * u.spacing[0] for u in unwraps.values()),
-                             max_width=UNWRAP_STRIP_MAX_WIDTH) if unwraps else None
+                             max_width=UNWRAP_STRIP_MAX_WIDTH, title="%s: unwrapped surfaces at depth" % well_name,
+                             azimuth=True) if unwraps else None
     left_r = max(float(abs(c.grid.ras_bounds()[0]).max()) for c in cores) + UNWRAP_GAP_MM
     for core in cores:
         placed = _place(output_dir, core, layout, well_name, overview, strip, durable)
@@ -173,13 +175,16 @@ def build_layout(output_dir: Path, records: Sequence[CoreRecord], depths: Mappin
                    {KEY_PREFIX + "well": well_name, KEY_PREFIX + "top_m": repr(-top_s / 1000.0),
                     KEY_PREFIX + "bottom_m": repr(-bottom_s / 1000.0)}, durable)
     layout.window = list(choose_window(overview.sample(), ROCK_CT_WINDOW))
-    layout.strip_file = STRIP_NAME
     layout.strip_interval_s = [strip.top_s, strip.bottom_s]
     layout.strip_rows = [strip.top_px, strip.height, strip.picture_height]
-    strip.write(output_dir / STRIP_NAME)
-    if unwrap_strip is not None:
-        layout.unwrap_strip_file = UNWRAP_STRIP_NAME
-        unwrap_strip.write(output_dir / UNWRAP_STRIP_NAME)
+    try:
+        strip.write(output_dir / STRIP_NAME)
+        layout.strip_file = STRIP_NAME
+        if unwrap_strip is not None:
+            unwrap_strip.write(output_dir / UNWRAP_STRIP_NAME)
+            layout.unwrap_strip_file = UNWRAP_STRIP_NAME
+    except PillowMissing as exc:  # the scene does not need its pictures
+        layout.warnings.append("%s and %s not drawn: %s" % (STRIP_NAME, UNWRAP_STRIP_NAME, exc))
     _remove_stale(scene_dir, layout)
     write_text_atomically(scene_dir / LAYOUT_NAME, json.dumps(layout.to_json(), indent=1) + "\n", durable)
     return layout

@@ -18,8 +18,14 @@ Choices, and why:
   grey for the same density in every core.
 - **Memory.** A core's section (slices × columns) is collected while its slices stream past for
   the proxies and the overview, drawn into the strip, and dropped; the strip itself is a few MB.
-- **Text.** Digits and capitals from a 5×7 bitmap font drawn with numpy: the engine depends on
-  numpy only (no Pillow, no matplotlib), and a depth label needs a dozen glyphs.
+- **Readable alone.** A title naming the well, the depth in metres on the left, the window's
+  grey legend in HU under the strip; the well's unwrap (``azimuth=True``) also has the 0–360°
+  azimuth scale above it and its reference direction under it, as each core's unwrap picture
+  (:mod:`..report.unwrap_picture`).  Text and lines by Pillow (:mod:`..report.figure`), at a
+  size that stays readable when the report shows the picture at 640 px high.  Both pictures
+  have the same header and footer, so the strip, the unwrap and the CT log track
+  (:mod:`..report.log_svg`, given :attr:`WellStrip.top_px` and :attr:`WellStrip.picture_height`)
+  line up row for row side by side.
 """
 from __future__ import annotations
 
@@ -29,88 +35,35 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..report.log_svg import depth_label, nice_step
-from ..report.png import write_png
+from ..report.figure import ACCENT, GREYS, HATCH, MUTED, TICK, WHITE, Sheet, legend_width, number_label, text_box, ticks
 from ..report.thumbnails import ROCK_CT_WINDOW, choose_window, resample_axis, to_grey
+from ..report.unwrap_picture import REFERENCE
 from .placement import Grid
 
 STRIP_HEIGHT = 1400  # px for the whole cored interval
 MIN_STRIP_WIDTH = 64  # px; narrower to-scale strips are widened (see the module docstring)
-FONT_SCALE = 2  # font pixels per glyph pixel
-TICK_LENGTH = 6
-MIN_TICK_SPACING = 40  # px between depth labels
-MARGIN = 12
-BACKGROUND = (255, 255, 255)
-INK = (31, 41, 51)
-BOUNDARY = (240, 130, 20)
-GAP_HATCH = (205, 210, 216)
+LABEL_PX = 24  # the report shows the picture at ~0.45x: 24 px labels read as ~11 px
+TITLE_PX = 26
+MIN_TICK_SPACING = 2.2 * LABEL_PX  # px between depth labels
+MARGIN = 14
+LEGEND_PX = 320  # the grey legend's ramp
 NAME_LIMIT = 18  # characters of a core name shown
-
-# 5×7 glyphs, rows top to bottom, '#' = ink.  Lower-case letters are drawn as capitals, except
-# "m" (the unit), which has its own glyph.
-_GLYPHS = {
-    "0": ".###.|#...#|#..##|#.#.#|##..#|#...#|.###.", "1": "..#..|.##..|..#..|..#..|..#..|..#..|.###.",
-    "2": ".###.|#...#|....#|...#.|..#..|.#...|#####", "3": "#####|...#.|..#..|...#.|....#|#...#|.###.",
-    "4": "...#.|..##.|.#.#.|#..#.|#####|...#.|...#.", "5": "#####|#....|####.|....#|....#|#...#|.###.",
-    "6": "..##.|.#...|#....|####.|#...#|#...#|.###.", "7": "#####|....#|...#.|..#..|.#...|.#...|.#...",
-    "8": ".###.|#...#|#...#|.###.|#...#|#...#|.###.", "9": ".###.|#...#|#...#|.####|....#|...#.|.##..",
-    ".": ".....|.....|.....|.....|.....|.##..|.##..", "-": ".....|.....|.....|#####|.....|.....|.....",
-    "_": ".....|.....|.....|.....|.....|.....|#####", " ": ".....|.....|.....|.....|.....|.....|.....",
-    "(": "...#.|..#..|.#...|.#...|.#...|..#..|...#.", ")": ".#...|..#..|...#.|...#.|...#.|..#..|.#...",
-    "m": ".....|.....|##.#.|#.#.#|#.#.#|#...#|#...#", "?": ".###.|#...#|....#|...#.|..#..|.....|..#..",
-    "A": ".###.|#...#|#...#|#####|#...#|#...#|#...#", "B": "####.|#...#|#...#|####.|#...#|#...#|####.",
-    "C": ".###.|#...#|#....|#....|#....|#...#|.###.", "D": "####.|#...#|#...#|#...#|#...#|#...#|####.",
-    "E": "#####|#....|#....|####.|#....|#....|#####", "F": "#####|#....|#....|####.|#....|#....|#....",
-    "G": ".###.|#...#|#....|#.###|#...#|#...#|.####", "H": "#...#|#...#|#...#|#####|#...#|#...#|#...#",
-    "I": ".###.|..#..|..#..|..#..|..#..|..#..|.###.", "J": "..###|...#.|...#.|...#.|...#.|#..#.|.##..",
-    "K": "#...#|#..#.|#.#..|##...|#.#..|#..#.|#...#", "L": "#....|#....|#....|#....|#....|#....|#####",
-    "M": "#...#|##.##|#.#.#|#.#.#|#...#|#...#|#...#", "N": "#...#|#...#|##..#|#.#.#|#..##|#...#|#...#",
-    "O": ".###.|#...#|#...#|#...#|#...#|#...#|.###.", "P": "####.|#...#|#...#|####.|#....|#....|#....",
-    "Q": ".###.|#...#|#...#|#...#|#.#.#|#..#.|.##.#", "R": "####.|#...#|#...#|####.|#.#..|#..#.|#...#",
-    "S": ".####|#....|#....|.###.|....#|....#|####.", "T": "#####|..#..|..#..|..#..|..#..|..#..|..#..",
-    "U": "#...#|#...#|#...#|#...#|#...#|#...#|.###.", "V": "#...#|#...#|#...#|#...#|#...#|.#.#.|..#..",
-    "W": "#...#|#...#|#...#|#.#.#|#.#.#|#.#.#|.#.#.", "X": "#...#|#...#|.#.#.|..#..|.#.#.|#...#|#...#",
-    "Y": "#...#|#...#|.#.#.|..#..|..#..|..#..|..#..", "Z": "#####|....#|...#.|..#..|.#...|#....|#####",
-}
-GLYPH_WIDTH, GLYPH_HEIGHT = 5, 7
-
-
-def text_mask(text: str, scale: int = FONT_SCALE) -> np.ndarray:
-    """Boolean mask (height, width) of ``text`` in the bitmap font, one blank column between glyphs."""
-    columns = []
-    for char in text:
-        glyph = _GLYPHS.get(char) or _GLYPHS.get(char.upper()) or _GLYPHS["?"]
-        rows = np.array([[c == "#" for c in row] for row in glyph.split("|")], dtype=bool)
-        columns.extend([rows, np.zeros((GLYPH_HEIGHT, 1), dtype=bool)])
-    mask = np.concatenate(columns[:-1], axis=1) if columns else np.zeros((GLYPH_HEIGHT, 0), dtype=bool)
-    return np.repeat(np.repeat(mask, scale, axis=0), scale, axis=1)
-
-
-def draw_text(canvas: np.ndarray, text: str, top: int, left: int, colour: Sequence[int] = INK,
-              scale: int = FONT_SCALE) -> None:
-    """Paint ``text`` into the RGB ``canvas`` with its top-left corner at (top, left), clipped."""
-    mask = text_mask(text, scale)
-    height, width = mask.shape
-    y0, x0 = max(0, top), max(0, left)
-    y1, x1 = min(canvas.shape[0], top + height), min(canvas.shape[1], left + width)
-    if y1 > y0 and x1 > x0:
-        region = canvas[y0:y1, x0:x1]
-        region[mask[y0 - top:y1 - top, x0 - left:x1 - left]] = colour
-
-
-def tick_step(mm_per_px: float, min_spacing_px: int = MIN_TICK_SPACING) -> float:
-    """The smallest 1, 2 or 5 × 10ⁿ m step whose ticks are at least ``min_spacing_px`` apart."""
-    return nice_step(min_spacing_px * mm_per_px / 1000.0)
+GAP_HATCH = HATCH  # the palette index of the hatching where there is no core
+HEADER = MARGIN + TITLE_PX + 14 + LABEL_PX + TICK + 10  # px above the interval's top row
+FOOTER = 12 + LABEL_PX + 14 + LABEL_PX + 4 + 14 + TICK + 2 + LABEL_PX + MARGIN  # px below its bottom row
 
 
 class WellStrip:
     """The strip's pixels (as values, NaN where there is no core) and its cores' intervals.
 
     ``top_s``/``bottom_s``: the interval drawn (S, mm); ``width_mm``: the widest core.
+    ``title``: the picture's first line (the well's name, what it shows); ``azimuth``: the
+    strip is of unwraps (an azimuth scale above, the reference direction under it).
     """
 
     def __init__(self, top_s: float, bottom_s: float, width_mm: float, height: int = STRIP_HEIGHT,
-                 max_width: Optional[int] = None) -> None:
+                 max_width: Optional[int] = None, title: str = "", azimuth: bool = False) -> None:
+        self.title, self.azimuth = title, azimuth
         self.top_s, self.bottom_s = float(top_s), float(bottom_s)
         self.height = int(height)
         self.mm_per_px = (self.top_s - self.bottom_s) / self.height
@@ -124,9 +77,8 @@ class WellStrip:
 
     @property
     def top_px(self) -> int:
-        """The picture's row of the interval's top: below the unit and half the top label."""
-        text_h = GLYPH_HEIGHT * FONT_SCALE
-        return MARGIN + text_h + 6 + text_h // 2
+        """The picture's row of the interval's top: below the title and the scales' labels."""
+        return HEADER
 
     @property
     def stretched(self) -> bool:
@@ -136,8 +88,7 @@ class WellStrip:
     @property
     def picture_height(self) -> int:
         """Rows of the rendered picture (a log track drawn beside it takes the same)."""
-        text_h = GLYPH_HEIGHT * FONT_SCALE
-        return self.top_px + self.height + MARGIN + text_h // 2 + (text_h + 8 if self.stretched else 0)
+        return self.top_px + self.height + FOOTER
 
     def row_of(self, s: float) -> int:
         """The pixel row at the level ``s`` (a boundary between rows)."""
@@ -167,63 +118,73 @@ class WellStrip:
         rows = slice(max(0, y0), min(self.height, y1))
         self.values[rows, x0:x0 + columns] = picture[rows.start - y0:rows.stop - y0]
 
-    def render(self, window: Optional[Tuple[float, float]] = ROCK_CT_WINDOW) -> np.ndarray:
-        """The RGB picture: depth axis, strip, boundaries, names (see the module docstring)."""
-        step = tick_step(self.mm_per_px)
+    def render(self, window: Optional[Tuple[float, float]] = ROCK_CT_WINDOW) -> Sheet:
+        """The picture (see the module docstring) as a :class:`..report.figure.Sheet`."""
         top_m, bottom_m = -self.top_s / 1000.0, -self.bottom_s / 1000.0
-        first = math.ceil(top_m / step - 1e-9)
-        ticks = [n * step for n in range(first, int(math.floor(bottom_m / step + 1e-9)) + 1)]
-        labels = [depth_label(t, step) for t in ticks]
-        glyph_w = (GLYPH_WIDTH + 1) * FONT_SCALE
-        text_h = GLYPH_HEIGHT * FONT_SCALE
-        label_w = max([len(text) for text in labels + ["m"]]) * glyph_w
-        names = [name[:NAME_LIMIT] for name, _, _ in self.cores]
-        names_w = max([len(n) for n in names] + [0]) * glyph_w
-        strip_x = MARGIN + label_w + TICK_LENGTH + 4
+        step, depths = ticks(top_m, bottom_m, self.height, MIN_TICK_SPACING)
+        labels = [number_label(d, step) for d in depths]
+        unit = "depth (m)"
+        label_w = max([text_box(text, LABEL_PX)[0] for text in labels] + [0])
+        # the unit stands left of the azimuth scale's "0°", centred on the strip's left edge
+        strip_x = MARGIN + max(label_w + TICK + 6, text_box(unit, LABEL_PX)[0] + text_box("0°", LABEL_PX)[0] // 2 + 12)
         strip_y = self.top_px
-        width = strip_x + self.width + TICK_LENGTH + 6 + names_w + MARGIN
-        stretched = self.stretched
-        height = self.picture_height
-        canvas = np.empty((height, width, 3), dtype=np.uint8)
-        canvas[:] = BACKGROUND
-        self._draw_strip(canvas, strip_y, strip_x, window)
-        draw_text(canvas, "m", MARGIN, strip_x - TICK_LENGTH - 4 - glyph_w)
-        for depth, label in zip(ticks, labels):
+        names = [name[:NAME_LIMIT] for name, _, _ in self.cores]
+        names_w = max([text_box(n, LABEL_PX)[0] for n in names] + [0])
+        finite = self.values[np.isfinite(self.values)]
+        low, high = choose_window(finite, window) if finite.size else (window or ROCK_CT_WINDOW)
+        hounsfield = window is not None and (low, high) == tuple(window)
+        notes = []
+        if self.stretched:  # say so: a strip drawn wider than to scale must not pass for true scale
+            notes.append("width x%.0f" % self.exaggeration if self.exaggeration >= 2 else
+                         "width x%.1f" % self.exaggeration)
+        if self.azimuth:
+            notes.append(REFERENCE)
+        note = "; ".join(notes)
+        width = max(strip_x + self.width + TICK + 8 + names_w, MARGIN + text_box(self.title, TITLE_PX)[0],
+                    MARGIN + text_box(note, LABEL_PX)[0], strip_x + legend_width((low, high), hounsfield, LEGEND_PX,
+                                                                                  LABEL_PX)) + MARGIN
+        sheet = Sheet(width, self.picture_height)
+        sheet.text(MARGIN, MARGIN, self.title, TITLE_PX)
+        self._draw_strip(sheet, strip_y, strip_x, (low, high))
+        axis_y = strip_y - 1
+        if self.azimuth:
+            sheet.azimuth_axis(strip_x, strip_x + self.width, axis_y, LABEL_PX)
+        sheet.text(MARGIN, axis_y - TICK - 4, unit, LABEL_PX, "lb")
+        sheet.line([(strip_x - 1, strip_y), (strip_x - 1, strip_y + self.height)])  # the depth axis
+        for depth, label in zip(depths, labels):
             y = strip_y + self.row_of(-1000.0 * depth)
-            canvas[max(0, y - 1):y + 1, strip_x - TICK_LENGTH - 1:strip_x - 1] = INK
-            draw_text(canvas, label, y - text_h // 2, strip_x - TICK_LENGTH - 4 - len(label) * glyph_w)
-        canvas[strip_y:strip_y + self.height, strip_x - 1] = INK  # the axis line
-        if stretched:  # say so: a strip drawn wider than to scale must not pass for true scale
-            draw_text(canvas, "WIDTH X%.0f" % self.exaggeration if self.exaggeration >= 2 else
-                      "WIDTH X%.1f" % self.exaggeration, strip_y + self.height + text_h // 2 + 8, strip_x)
-        name_x = strip_x + self.width + TICK_LENGTH + 6
+            sheet.line([(strip_x - 1 - TICK, y), (strip_x - 1, y)], width=2)
+            sheet.text(strip_x - TICK - 6, y, label, LABEL_PX, "rm")
+        name_x = strip_x + self.width + TICK + 8
         last_name_bottom = -1
         for (name, top, bottom), shown in zip(self.cores, names):
             for s in (top, bottom):
                 y = min(strip_y + self.height - 1, strip_y + self.row_of(s))
-                canvas[y, strip_x:strip_x + self.width + TICK_LENGTH] = BOUNDARY
-            y_mid = strip_y + (self.row_of(top) + self.row_of(bottom)) // 2 - text_h // 2
-            if y_mid > last_name_bottom:
-                draw_text(canvas, shown, y_mid, name_x)
-                last_name_bottom = y_mid + text_h + 2
-        return canvas
+                sheet.line([(strip_x, y), (strip_x + self.width + TICK, y)], fill=ACCENT)
+            y_mid = strip_y + (self.row_of(top) + self.row_of(bottom)) // 2
+            if y_mid - LABEL_PX // 2 > last_name_bottom:
+                last_name_bottom = sheet.text(name_x, y_mid, shown, LABEL_PX, "lm")[3] + 2
+        y = strip_y + self.height + 12
+        if note:
+            sheet.text(MARGIN, y, note, LABEL_PX, "lt", MUTED)
+        sheet.legend(strip_x, y + LABEL_PX + 14, LEGEND_PX, (low, high), hounsfield, LABEL_PX, height=14)
+        return sheet
 
-    def _draw_strip(self, canvas: np.ndarray, top: int, left: int, window: Optional[Tuple[float, float]]) -> None:
-        finite = self.values[np.isfinite(self.values)]
-        low, high = choose_window(finite, window) if finite.size else (window or ROCK_CT_WINDOW)
-        grey = to_grey(np.nan_to_num(self.values, nan=low), low, high)
-        region = canvas[top:top + self.height, left:left + self.width]
-        region[:] = grey[:, :, None]
+    def _draw_strip(self, sheet: Sheet, top: int, left: int, window: Tuple[float, float]) -> None:
+        """The cores' grey levels; white beside a narrower core; hatched where no core is."""
+        low, high = window
+        grey = to_grey(np.nan_to_num(self.values, nan=low), low, high, GREYS)
         empty = ~np.isfinite(self.values)
         rows_without_core = empty.all(axis=1)
         yy, xx = np.mgrid[0:self.height, 0:self.width]
         hatch = ((yy + xx) % 8) < 2
-        region[empty & ~rows_without_core[:, None]] = BACKGROUND  # beside a narrower core
-        region[rows_without_core[:, None] & ~hatch] = BACKGROUND
-        region[rows_without_core[:, None] & hatch] = GAP_HATCH
+        grey[empty & ~rows_without_core[:, None]] = WHITE  # beside a narrower core
+        grey[rows_without_core[:, None] & ~hatch] = WHITE
+        grey[rows_without_core[:, None] & hatch] = GAP_HATCH
+        sheet.paste(grey, left, top)
 
     def write(self, path: Path) -> Path:
-        return write_png(path, self.render())
+        return self.render().save(path)
 
 
 class CoreSection:
