@@ -271,9 +271,13 @@ def test_the_demo_svgs_name_the_well_their_tracks_units_and_depth(demo: Path) ->
     assert len(depths) >= 5 and depths == sorted(depths)
 
 
-def test_no_two_texts_of_the_demo_svg_overlap(demo: Path) -> None:
-    """Each text's box estimated from its font size (0.6 em a character, 0.75 em high) and anchor."""
-    svg = (demo / "well_ct_log.svg").read_text(encoding="utf-8")
+@pytest.mark.parametrize("track", ["well", "profile"])
+def test_no_two_texts_of_the_demo_svgs_overlap(demo: Path, tmp_path: Path, track: str) -> None:
+    """Each text's box estimated from its font size (0.6 em a character, 0.75 em high) and anchor;
+    the well's track and a core's profile (narrow tracks, small type)."""
+    path = demo / "well_ct_log.svg" if track == "well" else core_profile(
+        demo / "logs" / "core_001.csv", tmp_path / "core_001.svg", "core_001", durable=False)
+    svg = path.read_text(encoding="utf-8")
     root_size = float(re.search(r"font-size:(\d+)px", svg).group(1))
     boxes = []
     for t in svg_texts(svg):

@@ -182,7 +182,9 @@ def core_profile(csv_path: Path, svg_path: Path, title: str, durable: bool = Tru
         distance_mm = (distance_mm - distance_mm.min()) * 1000.0
     # the last slice centre + half a slice; a core of one slice still gets a millimetre of track
     length = max(float(distance_mm.max() + distance_mm.min()), 1.0)
-    track = LogTrack(0.0, -length, title, height_px=240, top_px=58, total_height_px=276, ct_width=150,
+    # the CT track wide enough for its name ("CT mean, P10–P90 (HU)", ~150 px at 13 px) to stay
+    # clear of the diameter's
+    track = LogTrack(0.0, -length, title, height_px=240, top_px=58, total_height_px=276, ct_width=180,
                      diameter_width=70, axis_width=52, font_px=13, depth_title="m")
     track.add_core(title, 0.0, length / 1000.0, distance_mm / 1000.0, rows)
     return write_log_track(svg_path, track, durable)
