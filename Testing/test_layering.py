@@ -25,6 +25,7 @@ STAGES: Tuple[Tuple[str, ...], ...] = (
     ("well",),                                 # depths, placement, proxies, overview, strip (no MRML)
     ("mrml",),                                 # Slicer's MRML (slicer-core or Slicer)
     ("batch",),                                # the batch run, manifest, the well's steps
+    ("depth_match",),                          # cores on log depth: reads a finished batch's output
     ("cli", "commands"),                       # the corebatchloader command and its sub-commands
     ("slicer_process", "slicer_batch"),        # running from (or inside) Slicer
 )

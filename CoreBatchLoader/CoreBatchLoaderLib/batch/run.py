@@ -520,7 +520,8 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
                               durable=durable, log_track=well.log.track if well and well.log else None,
                               top_last=flipped, tops=tops, warnings=result.warnings,
-                              planes_track=result.planes.track if result.planes else None)
+                              planes_track=result.planes.track if result.planes else None,
+                              correlation=_correlation_picture(output_dir))
         if durable:
             sync_folder(output_dir)
         return report
@@ -530,6 +531,13 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
     except Exception as exc:  # pragma: no cover - defensive
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)
         return None
+
+
+def _correlation_picture(output_dir: Path) -> Optional[Path]:
+    """The depth match's correlation picture (``depth-match`` wrote it), for the report."""
+    from ..report.correlation_svg import FOLDER, PICTURE_NAME
+    picture = Path(output_dir) / FOLDER / PICTURE_NAME
+    return picture if picture.is_file() else None
 
 
 def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,

@@ -75,7 +75,8 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
                  stopped: Optional[str] = None, well_unwrap: Optional[Path] = None,
                  durable: bool = True, log_track: Optional[Path] = None,
                  top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None,
-                 warnings: Sequence[str] = (), planes_track: Optional[Path] = None) -> Path:
+                 warnings: Sequence[str] = (), planes_track: Optional[Path] = None,
+                 correlation: Optional[Path] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -90,6 +91,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``tops``: the depth (m) of each core's top, by name (their pictures' depth axes in metres).
     ``warnings``: about the batch, not one core (cores scanned with other kVp or kernels), on top.
     ``planes_track``: the well's tadpole track (:mod:`.tadpoles`), beside the CT log track.
+    ``correlation``: the depth match's correlation picture (:mod:`.correlation_svg`), when there is one.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records, top_last, tops)
@@ -99,7 +101,8 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     profiles = {} if track else core_profiles(output_dir, records, durable)
     page = render_html(records, pictures, summarize(records, elapsed_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
-                       stopped, unwrap, track, profiles, warnings, tadpoles)
+                       stopped, unwrap, track, profiles, warnings, tadpoles,
+                       Path(os.path.relpath(correlation, output_dir)).as_posix() if correlation else None)
     path = output_dir / REPORT_NAME
     write_text_atomically(path, page, durable)
     return path
@@ -262,7 +265,8 @@ def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], tota
                 location: str = "", well_strip: Optional[str] = None, stopped: Optional[str] = None,
                 well_unwrap: Optional[str] = None, log_track: Optional[str] = None,
                 profiles: Optional[Dict[str, str]] = None, warnings: Sequence[str] = (),
-                planes_track: Optional[str] = None) -> str:
+                planes_track: Optional[str] = None,
+                correlation: Optional[str] = None) -> str:
     """The page; ``pictures`` aligned with ``records``; ``location``: the output folder shown;
     ``well_strip``, ``log_track``, ``planes_track``: the whole-well pictures, relative to the
     report; ``stopped``: why the batch ended early; ``profiles``: core name → its CT log profile;
@@ -271,7 +275,7 @@ def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], tota
                      for n in ordered(records))
     return _PAGE.format(
         title=_e(title), location=_e(location), css=_CSS, script=_SCRIPT, cards=_cards(totals), rows=rows or _EMPTY,
-        strip=_well_html(well_strip, log_track, well_unwrap, planes_track),
+        strip=_well_html(well_strip, log_track, well_unwrap, planes_track) + _correlation_html(correlation),
         stopped=('<p class="stopped">The batch stopped before the end: %s</p>\n' % _e(stopped) if stopped else "")
         + "".join('<p class="batch-warning">%s</p>\n' % _e(w) for w in warnings),
         generated=_e(time.strftime("%Y-%m-%d %H:%M")), version=_e(__version__),
@@ -427,7 +431,21 @@ def _well_html(strip: Optional[str], track: Optional[str], unwrap: Optional[str]
     return _STRIP.format(pictures="".join(pictures), notes="".join(notes))
 
 
+def _correlation_html(picture: Optional[str]) -> str:
+    if not picture:
+        return ""
+    return _CORRELATION.format(picture=_WELL_PICTURE.format(url=_e(quote(picture)), alt=(
+        "Depth match: the wireline curve and the CT pseudo-log before and after the shifts")))
+
+
 _WELL_PICTURE = '<a href="{url}"><img src="{url}" alt="{alt}"></a>'
+_CORRELATION = """<section class="strip"><h2>Cores on log depth</h2>
+<div class="well-pictures">{picture}</div>
+<p>The depth match (depth_match/depth_shifts.csv): the wireline curve (black) and each core's CT
+pseudo-log smoothed to the tool's response (blue), at the driller's depths (left) and shifted to log
+depth (right); cores outlined, ambiguous ones (featureless: kept at their neighbours' shift) in orange.</p>
+</section>
+"""
 _STRIP = """<section class="strip"><h2>The well</h2>
 <div class="well-pictures">{pictures}</div>
 <p>{notes}Click a picture to open it full size.</p></section>
