@@ -30,7 +30,6 @@ from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.manifest import MANIFEST_NAME, read_manifest
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
-from .commands import depth_match as depth_match_command
 from .convert import ConvertOptions
 from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from .nrrd.deflate import fast_gzip_note
@@ -53,14 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
                                               "OUTPUT_DIR/<core>.nrrd and write OUTPUT_DIR/manifest.json.")
     add_convert_arguments(convert)
 
-    depth_match_command.add_parser(commands)
     sample = commands.add_parser("sample", help="write a small synthetic well (for trying things out)")
     sample.add_argument("folder", type=Path, metavar="FOLDER")
     sample.add_argument("--cores", type=_positive_int, default=4)
     sample.add_argument("--slices", type=_positive_int, default=120)
     sample.add_argument("--size", type=_positive_int, default=96, help="rows and columns per slice")
-    from .commands import planes
+    from .commands import depth_match, planes
     planes.add_parser(commands)
+    depth_match.add_parser(commands)
     return parser
 
 
@@ -136,8 +135,6 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    if hasattr(args, "run"):  # a sub-command of its own module (commands/)
-        return args.run(args)
     if args.command == "sample":
         return _sample(args)
     if getattr(args, "run", None) is not None:  # a sub-command of .commands
