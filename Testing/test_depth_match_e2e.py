@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from logged_output import write_wireline
+from logged_output import FEET, write_wireline
 
 from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
 from CoreBatchLoaderLib.cli import main
@@ -24,16 +24,16 @@ SLICE_MM = 5.0
 
 def write_cores(root: Path):
     """Ten ~1 m cores of the formation as CT series (5 mm slices, small sections), the driller's
-    depth table, the wireline; the truth."""
+    depth table (in feet), the wireline; the truth."""
     well = logged_well(seed=1, cores=10, slice_mm=SLICE_MM, lost_run=(0, 0), featureless=None, gapped=None)
     base = CorePhantom(rows=40, columns=40, pixel_spacing=(1.5, 1.5), slice_spacing=SLICE_MM, diameter_mm=45.0,
                        noise_hu=20.0)
-    lines = ["core,top,bottom"]
+    lines = ["Core,Top (ft),Bottom (ft)"]  # the driller's depths in feet, as a lab writes them
     for n, core in enumerate(well.cores):
         rho = (core.hu - well.hu_at_zero) / well.hu_per_unit  # the CT's own numbers, noise left to the phantom
         layers = tuple(Layer(SLICE_MM, float(np.round(well.hu_per_unit * r + well.hu_at_zero))) for r in rho)
         write_phantom(root / "in" / core.name, replace(base, slices=len(core.hu), layers=layers, seed=n + 1))
-        lines.append("%s,%.4f,%.4f" % (core.name, core.top_m, core.bottom_m))
+        lines.append("%s,%.6f,%.6f" % (core.name, core.top_m / FEET, core.bottom_m / FEET))
     (root / "driller.csv").write_text("\n".join(lines) + "\n")
     write_wireline(root / "wireline.las", well)
     return well

@@ -21,7 +21,6 @@ for the command); each file is written atomically.  A core without a CT log is `
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -31,22 +30,22 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..analysis.ct_log import DEPTH_COLUMN, read_log_csv
+from ..analysis.ct_log import DEPTH, DEPTH_COLUMN, STATISTIC_CURVES, read_log_csv, statistic
 from ..batch.manifest import MANIFEST_NAME, read_manifest
 from ..batch.run import OutputLock, UsageError
 from ..files import write_text_atomically
 from ..messages import one_line
 from ..report.correlation_svg import CorrelationCore, write_correlation_svg
-from ..well.ct_log import CURVES, LAS_NAME, NULL, CoreLog, resample
+from ..well.ct_log import LAS_NAME, CoreLog, las_text, resample, well_las
 from ..well.depths import CoreDepth
-from .names import DEPTHS_NAME, FIT_NAME, FOLDER, LAS_SHIFTED_NAME, PICTURE_NAME, SHIFTS_NAME
 from .calibration import Calibration, CalibrationError, from_relation, read_standards
+from .names import DEPTHS_NAME, FIT_NAME, FOLDER, LAS_SHIFTED_NAME, PICTURE_NAME, SHIFTS_NAME
 from .solver import (DEFAULT_MAX_SHIFT_M, DEFAULT_RESPONSE_M, CoreLogInput, MatchError, MatchResult, match_cores)
 from .wireline import Wireline, WirelineError, read_wireline
 
 SHIFT_COLUMNS = ("core", "driller_top_m", "driller_bottom_m", "shift_m", "log_top_m", "log_bottom_m",
                  "correlation", "confidence", "status")
-MEAN = 0  # the mean CT number's column among a CT log's statistics (analysis.ct_log.STATISTICS)
+MEAN = statistic("CTMEAN")  # the mean CT number's column among a CT log's statistics
 PSEUDO_DENSITY = "RHOB_CT"
 
 
@@ -297,10 +296,9 @@ def _fit_json(calibration: Optional[Calibration], match: MatchResult, wireline: 
     return calibration.to_json({"curve_relation": relation})
 
 
-def shifted_las(inputs: _Inputs, calibration: Optional[Calibration]) -> str:
-    """``well_ct_log_shifted.las`` (module docstring)."""
-    import lasio
-
+def shifted_las(inputs: "_Inputs", calibration: Optional[Calibration]) -> str:
+    """``well_ct_log_shifted.las`` (module docstring): the well's LAS (:func:`..well.ct_log.well_las`)
+    of the cores at log depth, with RHOB_CT, the wireline curve and the shifts in ``~Other``."""
     placed = []
     outcomes = {c.name: c for c in inputs.cores}
     for name, (depth, rows, spacing_mm) in inputs.logs.items():
@@ -308,30 +306,21 @@ def shifted_las(inputs: _Inputs, calibration: Optional[Calibration]) -> str:
         log_depth = CoreDepth(name, core.log_top_m, core.log_bottom_m, core.flip)
         placed.append(CoreLog(name, log_depth, depth + core.shift_m, rows, spacing_mm))
     log = resample(sorted(placed, key=lambda c: c.depth.top_m), inputs.well)
-    las = lasio.LASFile()
-    las.well["WELL"].value = inputs.well
-    las.well["NULL"].value = NULL
+    las = well_las(log)
     las.well["SRVC"].value = "CoreBatchLoader (core CT log at log depth)"
-    las.append_curve("DEPT", log.depth_m, unit="M", descr="log depth of the slice centre (driller's + shift)")
-    for mnemonic, unit, _, description in CURVES:
-        las.append_curve(mnemonic, log.curves[mnemonic], unit=unit, descr=description)
+    las.curves[DEPTH.mnemonic].descr = "log depth (driller's depth + the core's shift)"
     if calibration is not None:
-        las.append_curve(PSEUDO_DENSITY, calibration.density(log.curves[CURVES[MEAN][0]]), unit="G/C3",
-                         descr="bulk density from the mean CT number (%s calibration, hu_density_fit.json)"
-                               % calibration.source)
+        las.append_curve(PSEUDO_DENSITY, calibration.density(log.curves[STATISTIC_CURVES[MEAN].mnemonic]),
+                         unit="G/C3", descr="bulk density from the mean CT number (%s calibration)" % calibration.source)
     wire = inputs.wireline
     las.append_curve(wire.curve, _resampled(wire.depth_m, wire.values, log.depth_m), unit=wire.unit,
                      descr="wireline %s (%s) on these depths" % (wire.curve, wire.path.name))
-    las.other = "\n".join(["Cores at log depth (shift m = log - driller's; status; confidence):"] + [
+    rows_note = str(las.other).splitlines()[0]
+    las.other = "\n".join([rows_note, "Cores at log depth (shift = log depth - driller's depth, m):"] + [
         "%s shift %+.4f driller %.4f-%.4f log %.4f-%.4f %s confidence %.3f%s" % (
             c.name, c.shift_m, c.top_m, c.bottom_m, c.log_top_m, c.log_bottom_m, c.status, c.confidence,
             " (%s)" % c.why if c.why else "") for c in inputs.cores] + inputs.unknown)
-    text = io.StringIO()
-    digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
-    las.write(text, version=2.0, wrap=False, STRT=round(float(log.depth_m[0]), digits),
-              STOP=round(float(log.depth_m[-1]), digits), STEP=round(log.step_m, digits + 2),
-              fmt="%.4f", column_fmt={0: "%%.%df" % digits})
-    return text.getvalue()
+    return las_text(las, log)
 
 
 def _resampled(depth: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:

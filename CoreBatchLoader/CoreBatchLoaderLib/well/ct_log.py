@@ -33,7 +33,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -167,8 +167,13 @@ def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence
     the converted cores absent from the log (no depth, no CT log), each with why, listed in
     ``~Other``: a core missing from the log must say so in the file that lacks it.
     ``identity``: the company, field and UWI (the well's name: ``log.well``)."""
-    import io
+    write_text_atomically(path, las_text(well_las(log, unplaced, identity), log), durable=durable)
+    return path
 
+
+def well_las(log: WellLog, unplaced: Sequence[str] = (), identity: Optional[WellIdentity] = None) -> Any:
+    """The well's log as a ``lasio.LASFile`` (:func:`write_las`; the depth match adds its curves
+    and notes to the same file at log depth)."""
     import lasio
 
     identity = identity or WellIdentity(log.well)
@@ -190,18 +195,24 @@ def write_las(path: Path, log: WellLog, durable: bool = True, unplaced: Sequence
         las.params.append(lasio.HeaderItem("TOP%d" % n, unit="M", value=core.depth.top_m, descr="%s top" % core.name))
         las.params.append(lasio.HeaderItem("BOT%d" % n, unit="M", value=core.depth.bottom_m,
                                            descr="%s bottom" % core.name))
-    digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)
     las.other = "\n".join(_las_line(line) for line in [
         "Rows: the cored interval's top (STRT) and bottom (STOP), and between them every %g m on the slice "
         "centres of the finest core (STEP 0, LAS 2.0's irregular step)." % log.step_m,
         "Cores (top and bottom in m; flipped: scanned bottom to top):"] + [
         "%s %.4f %.4f%s" % (c.name, c.depth.top_m, c.depth.bottom_m, " flipped" if c.depth.flip else "")
         for c in log.cores] + (["Converted cores not in this log:"] + list(unplaced) if unplaced else []))
+    return las
+
+
+def las_text(las: Any, log: WellLog) -> str:
+    """The LAS 2.0 text of ``las`` holding ``log``'s rows (STEP 0: the irregular column)."""
+    import io
+
     text = io.StringIO()
+    digits = max(4, int(math.ceil(-math.log10(log.step_m))) + 2)  # two decimals past the step's
     las.write(text, version=2.0, wrap=False, STRT=round(float(log.depth_m[0]), digits),
               STOP=round(float(log.depth_m[-1]), digits), STEP=0, fmt="%.4f", column_fmt={0: "%%.%df" % digits})
-    write_text_atomically(path, text.getvalue(), durable=durable)
-    return path
+    return text.getvalue()
 
 
 def _las_line(text: str) -> str:
