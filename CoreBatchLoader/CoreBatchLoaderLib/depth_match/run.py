@@ -34,7 +34,7 @@ from ..analysis.ct_log import DEPTH, DEPTH_COLUMN, STATISTIC_CURVES, read_log_cs
 from ..batch.manifest import MANIFEST_NAME, read_manifest
 from ..batch.run import OutputLock, UsageError
 from ..files import write_text_atomically
-from ..messages import one_line
+from ..messages import one_line, printable_line
 from ..report.correlation_svg import CorrelationCore, write_correlation_svg
 from ..well.ct_log import LAS_NAME, CoreLog, las_text, resample, well_las
 from ..well.depths import CoreDepth
@@ -316,10 +316,11 @@ def shifted_las(inputs: "_Inputs", calibration: Optional[Calibration]) -> str:
     las.append_curve(wire.curve, _resampled(wire.depth_m, wire.values, log.depth_m), unit=wire.unit,
                      descr="wireline %s (%s) on these depths" % (wire.curve, wire.path.name))
     rows_note = str(las.other).splitlines()[0]
-    las.other = "\n".join([rows_note, "Cores at log depth (shift = log depth - driller's depth, m):"] + [
+    notes = [rows_note, "Cores at log depth (shift = log depth - driller's depth, m):"] + [
         "%s shift %+.4f driller %.4f-%.4f log %.4f-%.4f %s confidence %.3f%s" % (
             c.name, c.shift_m, c.top_m, c.bottom_m, c.log_top_m, c.log_bottom_m, c.status, c.confidence,
-            " (%s)" % c.why if c.why else "") for c in inputs.cores] + inputs.unknown)
+            " (%s)" % c.why if c.why else "") for c in inputs.cores] + inputs.unknown
+    las.other = "\n".join(printable_line(line) for line in notes)
     return las_text(las, log)
 
 
