@@ -18,7 +18,8 @@ from typing import List, Sequence
 import numpy as np
 
 from ..files import write_text_atomically
-from .log_svg import FONT, GRID, INK, MUTED, _minus, _nice_range, _polylines, depth_label, nice_step
+from .figure import nice_step, number_label, ticks
+from .log_svg import FONT, GRID, INK, MUTED, _minus, _nice_range, _polylines
 
 FOLDER = "depth_match"  # the depth match's folder under the output folder
 PICTURE_NAME = "correlation.svg"
@@ -112,13 +113,11 @@ def _outline(core: CorrelationCore, x: float, y0: float, y1: float, f: int) -> L
 
 def _depth_axis(x_axis: int, right: int, top_m: float, bottom_m: float, y_of: object, f: int,
                 px_per_m: float) -> List[str]:
-    step = nice_step(2.4 * f / px_per_m)
+    step, depths = ticks(top_m, bottom_m, (bottom_m - top_m) * px_per_m, 2.4 * f)
     parts = ['<text x="%d" y="%d" text-anchor="end" fill="%s">m</text>' % (x_axis - 8, 4 * f + 4, MUTED)]
-    for n in range(int(math.ceil(top_m / step - 1e-9)), int(math.floor(bottom_m / step + 1e-9)) + 1):
-        depth = n * step
+    for depth in depths:
         y = float(y_of(depth))  # type: ignore[operator]
         parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"/>' % (x_axis - 6, right, y, y, GRID))
         parts.append('<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="%s">%s</text>' % (
-            x_axis - 8, y, INK, depth_label(depth, step)))
+            x_axis - 8, y, INK, number_label(depth, step, "\u2212")))
     return parts
-
