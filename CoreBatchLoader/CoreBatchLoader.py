@@ -246,6 +246,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for progress in batch.poll():
             self.logic.onFolder(progress)
             self._onProgress(progress)
+        if batch.stage and not ended:  # the well, the report: seconds after the last folder
+            self.ui.statusLabel.text = batch.stage
         if ended:
             self._pollTimer.stop()
             self._batch = None
@@ -319,10 +321,11 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.progressBar.value = progress.folders_done
         names = ", ".join(r.name for r in progress.records)
         self.ui.progressBar.format = "%v / %m " + _("folders") + " — " + names
-        megabytes = progress.bytes_done / 1e6
-        self.ui.statusLabel.text = _("Done: {names} ({cores} cores, {mb:.0f} MB, {rate:.0f} MB/s, {failed} failed)").format(
-            names=names, cores=progress.cores_done, mb=megabytes, rate=megabytes / max(progress.elapsed, 1e-6),
-            failed=progress.failed)
+        from CoreBatchLoaderLib.messages import human_bytes, throughput_text  # the bar's and the report's figure
+
+        self.ui.statusLabel.text = _("Done: {names} ({cores} cores, {size}, {rate}, {failed} failed)").format(
+            names=names, cores=progress.cores_done, size=human_bytes(progress.bytes_done),
+            rate=throughput_text(progress.bytes_done, progress.elapsed), failed=progress.failed)
         if self._batch is None:  # the dicomlib route, in this process (the fast route's timer must not re-enter)
             slicer.app.processEvents()
         return self._cancelRequested

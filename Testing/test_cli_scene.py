@@ -59,7 +59,8 @@ def test_a_missing_depth_file_is_a_usage_error_naming_it(tmp_path: Path, well: P
 def test_scene_without_slicer_core_is_a_usage_error_naming_the_package(tmp_path: Path, well: Path) -> None:
     run = cli("convert", well, tmp_path / "out", "--quiet", "--start-depth", "10", "--core-length", "0.004",
               "--scene", without_slicer=True)
-    assert run.returncode == 2 and "pip install slicer-core" in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert 'pip install "corebatchloader[scene]" (slicer-core' in run.stderr  # the exact extra, and the package
     assert not list((tmp_path / "out").glob("*.nrrd"))
 
 

@@ -810,3 +810,28 @@ def test_a_compressed_batch_draws_its_pictures_without_reading_its_cores_back(
         assert (tmp_path / "out" / "thumbnails" / (record.name + ".png")).stat().st_size > 0
         assert not any("thumbnail" in w for w in record.warnings), record.warnings
         assert record.kept_section is None  # drawn, then let go: not carried back to the batch
+
+
+def test_the_progress_bar_and_the_report_show_the_same_throughput(tmp_path: Path) -> None:
+    """Issue 20 item 6: one function (messages.throughput_text) over the same bytes and the same
+    time — the conversion's, not the well steps and the report that follow it."""
+    from CoreBatchLoaderLib.cli import ProgressBar
+    write_well(tmp_path / "well", cores=3, slices=6)
+    shown: List[str] = []
+
+    class Bar(ProgressBar):  # the command's bar, its text caught instead of drawn
+        def __init__(self) -> None:
+            super().__init__()
+            self._tqdm_class = None
+
+        def __call__(self, progress) -> bool:
+            from CoreBatchLoaderLib.messages import throughput_text
+            shown.append(throughput_text(progress.bytes_done, progress.elapsed))
+            return super().__call__(progress)
+
+    options = BatchOptions(workers=1, scene=SceneOptions(start_depth_m=10.0, core_length_m=0.006))
+    result = run_batch(tmp_path / "well", tmp_path / "out", options, progress=Bar())
+    assert result.converting_seconds is not None and shown[-1].endswith("/s")
+    page = result.report.read_text(encoding="utf-8")
+    cards = dict((label, value) for value, label in re.findall(r'<div class="n">([^<]*)</div><div class="l">([^<]*)<', page))
+    assert cards["Throughput"] == shown[-1]

@@ -54,8 +54,10 @@ def test_progress_json_is_one_object_per_line_and_nothing_else_on_stdout(tmp_pat
     run = run_cli("convert", tmp_path / "well", tmp_path / "out", "--workers", 2, "--progress", "json")
     assert run.returncode == 1, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
-    folders, end = lines[:-1], lines[-1]
+    folders, stages, end = lines[:4], lines[4:-1], lines[-1]
     assert [e["event"] for e in folders] == ["folder"] * 4
+    # after the last folder, the steps that still run say so (here: the report, no depths)
+    assert stages == [{"event": "stage", "stage": "report", "message": "report: pictures, manifest.csv and report.html…"}]
     assert sorted(e["folders_done"] for e in folders) == [1, 2, 3, 4] and {e["folders_total"] for e in folders} == {4}
     records = {r["name"]: r for e in folders for r in e["records"]}
     assert [records[n]["status"] for n in sorted(records)] == ["converted"] * 3 + ["failed"]
@@ -228,3 +230,27 @@ def test_the_headless_entry_runs_the_package_beside_it_from_any_folder(tmp_path:
                          capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "out" / "core_001.nrrd").is_file()
+
+
+def test_the_steps_after_the_last_folder_say_so_on_stderr_in_json_and_to_the_module(tmp_path: Path) -> None:
+    """Issue 20 item 6: the well steps run for seconds after the bar reaches 100 %: a line each
+    (stderr with the bar; a "stage" event with --progress json, which ChildBatch keeps for the panel)."""
+    write_well(tmp_path / "well", cores=2, slices=4)
+    depths = ["--start-depth", "100", "--core-length", "0.004"]
+    bar = run_cli("convert", tmp_path / "well", tmp_path / "out", "--workers", 1, *depths)
+    assert bar.returncode == 0, bar.stderr
+    lines = bar.stderr.splitlines()
+    well = lines.index("well: the CT log for 2 cores…")
+    assert lines.index("report: pictures, manifest.csv and report.html…") > well
+    quiet = run_cli("convert", tmp_path / "well", tmp_path / "quiet", "--workers", 1, "--quiet", *depths)
+    assert "well: the CT log" not in quiet.stderr
+    batch = ChildBatch.start(tmp_path / "well", tmp_path / "child", BatchOptions(
+        workers=1, scene=SceneOptions(start_depth_m=100.0, core_length_m=0.004)), python=sys.executable)
+    stages = []
+    while not batch.done:
+        batch.poll(timeout=0.01)
+        if batch.stage and (not stages or stages[-1] != batch.stage):
+            stages.append(batch.stage)
+    batch.poll()
+    assert batch.result().records and batch.stage == "report: pictures, manifest.csv and report.html…"
+    assert set(stages) <= {"well: the CT log for 2 cores…", "report: pictures, manifest.csv and report.html…"}

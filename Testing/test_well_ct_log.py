@@ -181,6 +181,17 @@ def test_the_well_track_draws_each_layer_at_its_depth(well, depth_m: float, hu: 
     assert plotted_mean(svg, depth_m) == pytest.approx(hu, abs=max(15.0, 2 * hu_per_pixel(svg)))
 
 
+def test_lasio_is_a_default_dependency_not_an_extra():
+    """Issue 20 item 6: a plain ``pip install`` writes the LAS (checked by hand in a fresh venv,
+    docs/ct-log.md); here, that pyproject says so and no extra is needed for it."""
+    from conftest import ROOT
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert any(re.match(r"lasio\b", requirement) for requirement in project["dependencies"])
+    assert "las" not in project["optional-dependencies"]
+    assert project["optional-dependencies"]["scene"] == ["slicer-core"]  # the extra the --scene error names
+
+
 def test_without_lasio_the_rest_is_written_and_one_line_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "lasio", None)  # import lasio → ImportError
     _, result = run_well(tmp_path, scene=False)

@@ -32,6 +32,7 @@ from .batch.manifest import MANIFEST_NAME, read_manifest
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
 from .convert import ConvertOptions
 from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
+from .messages import human_bytes, throughput_text
 from .nrrd.deflate import fast_gzip_note
 from .well.depths import DEPTH_RANGE, DEPTH_UNITS, well_depth
 from .well.options import SceneOptions
@@ -146,7 +147,8 @@ def run_convert(args: argparse.Namespace) -> int:
     note = fast_gzip_note() if args.compress else None
     if note:
         print("corebatchloader: %s" % note, file=sys.stderr)
-    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, batch_options(args), progress=bar))
+    return run_and_summarize(args, lambda bar: run_batch(args.input, args.output, batch_options(args), progress=bar,
+                                                         stage=bar.stage if bar is not None else None))
 
 
 def batch_options(args: argparse.Namespace) -> BatchOptions:
@@ -233,6 +235,10 @@ class JsonProgress:
     def __call__(self, progress: Progress) -> bool:
         self._emit(events.folder_event(progress))
         return False
+
+    def stage(self, step: str, message: str) -> None:
+        """A step after the last folder starts: a ``"stage"`` event."""
+        self._emit(events.stage_event(step, message))
 
     def close(self) -> None:
         pass
@@ -321,20 +327,26 @@ class ProgressBar:
         self._bar = None
 
     def __call__(self, progress: Progress) -> bool:
-        mb = progress.bytes_done / 1e6
-        rate = mb / progress.elapsed if progress.elapsed > 0 else 0.0
+        rate = throughput_text(progress.bytes_done, progress.elapsed)  # the report's figure, the same function
         if self._tqdm_class is not None:
             if self._bar is None:
                 self._bar = self._tqdm_class(total=progress.folders_total, unit="folder", file=sys.stderr,
                                              dynamic_ncols=True)
-            self._bar.set_postfix_str("%d cores, %.0f MB, %.0f MB/s, %d failed" % (
-                progress.cores_done, mb, rate, progress.failed))
+            self._bar.set_postfix_str("%d cores, %s, %s, %d failed" % (
+                progress.cores_done, human_bytes(progress.bytes_done), rate, progress.failed))
             self._bar.update(1)
         else:
             names = ", ".join("%s %s" % (r.name, r.status) for r in progress.records)
-            print("[%d/%d] %s (%.0f MB/s, %d failed)" % (progress.folders_done, progress.folders_total,
-                                                        names, rate, progress.failed), file=sys.stderr)
+            print("[%d/%d] %s (%s, %d failed)" % (progress.folders_done, progress.folders_total,
+                                                  names, rate, progress.failed), file=sys.stderr)
         return False
+
+    def stage(self, step: str, message: str) -> None:
+        """A step after the last folder starts (the bar stands at 100 % meanwhile): one line."""
+        if self._tqdm_class is not None and self._bar is not None:
+            self._tqdm_class.write(message, file=sys.stderr)  # below the finished bar, which stays
+        else:
+            print(message, file=sys.stderr)
 
     def close(self) -> None:
         if self._bar is not None:

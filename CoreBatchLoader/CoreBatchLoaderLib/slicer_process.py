@@ -168,7 +168,8 @@ class ChildBatch:
     """A batch running in a child process, read without blocking.
 
     :meth:`poll` returns the core folders finished since the last call (as :class:`Progress`,
-    what an in-process batch gives its callback); :attr:`done` says when the child has ended and
+    what an in-process batch gives its callback), and keeps in :attr:`stage` the line of the step
+    running after the last folder (the well, the report: "" before); :attr:`done` says when the child has ended and
     every line is read; :meth:`cancel` stops it at once; :meth:`result` gives the
     :class:`BatchResult` (records from the manifest), raising :class:`UsageError` when the batch
     could not start and :class:`BatchProcessError` when the child died without an ``"end"`` line
@@ -181,6 +182,7 @@ class ChildBatch:
         self.output_dir = Path(output_dir).resolve()
         self.cancelled = False
         self.stderr_tail: Deque[str] = collections.deque(maxlen=200)  # the summary, warnings, a traceback
+        self.stage = ""  # what runs after the last folder, as the batch says it ("well: the CT log…")
         self._events: "queue.Queue[Dict[str, Any]]" = queue.Queue()
         self._end: Optional[Dict[str, Any]] = None
         try:
@@ -214,6 +216,8 @@ class ChildBatch:
                 return found
             if event["event"] == events.FOLDER:
                 found.append(events.progress_of(event))
+            elif event["event"] == events.STAGE:
+                self.stage = str(event.get("message") or "")
             else:
                 self._end = event
 

@@ -7,6 +7,8 @@ Both ends use this module, so the format has one definition.  Every line is a JS
 - ``"folder"`` after each core folder: ``folders_done``, ``folders_total``, ``cores_done``,
   ``failed``, ``bytes_done``, ``elapsed`` (seconds) and ``records`` (the folder's core records,
   the keys of ``manifest.json``);
+- ``"stage"`` when a step after the last folder starts (they run for seconds after the folders
+  reach 100 %): ``stage`` ("well", "planes", "report") and ``message``, a line for people;
 - ``"end"`` once, last: ``exit_code`` (the command's exit status), ``cancelled``, ``stopped``,
   ``folders``, ``manifest``, ``report``, ``scene``, ``unwrap_strip``, ``well_log`` (the CT log's
   ``las``, ``table``, ``track``, ``warnings``), ``well_error``, ``unplaced`` (converted cores
@@ -23,13 +25,17 @@ from typing import Any, Dict, List, Optional
 from ..record import CoreRecord
 from .run import BatchResult, Progress
 
-FOLDER, END, ERROR = "folder", "end", "error"
+FOLDER, STAGE, END, ERROR = "folder", "stage", "end", "error"
 
 
 def folder_event(progress: Progress) -> Dict[str, Any]:
     return {"event": FOLDER, "folders_done": progress.folders_done, "folders_total": progress.folders_total,
             "cores_done": progress.cores_done, "failed": progress.failed, "bytes_done": progress.bytes_done,
             "elapsed": round(progress.elapsed, 3), "records": [r.to_json() for r in progress.records]}
+
+
+def stage_event(stage: str, message: str) -> Dict[str, Any]:
+    return {"event": STAGE, "stage": stage, "message": message}
 
 
 def end_event(result: BatchResult, exit_code: int) -> Dict[str, Any]:
@@ -61,7 +67,7 @@ def line(event: Dict[str, Any]) -> str:
 def parse(text: str) -> Dict[str, Any]:
     """One line back into an event; ValueError when the line is not one of ours."""
     event = json.loads(text)
-    if not isinstance(event, dict) or event.get("event") not in (FOLDER, END, ERROR):
+    if not isinstance(event, dict) or event.get("event") not in (FOLDER, STAGE, END, ERROR):
         raise ValueError("not a corebatchloader progress line: %r" % text[:200])
     return event
 

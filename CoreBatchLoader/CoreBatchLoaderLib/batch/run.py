@@ -109,6 +109,9 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], Optional[bool]]  # returning True cancels the batch
+StageCallback = Callable[[str, str], None]
+"""Told (step, what it does) when a step after the last core folder starts — "well", "planes",
+"report": they run for seconds after the progress reaches 100 %, and must not look like a hang."""
 
 
 @dataclass
@@ -123,6 +126,7 @@ class BatchResult:
     not_written: List[str] = field(default_factory=list)  # outputs left out: a foreign file holds the name
     warnings: List[str] = field(default_factory=list)  # about the batch's outputs, not one core
     planes: Optional["WellPlanes"] = None  # with --planes: each core's planes (.planes_step)
+    converting_seconds: Optional[float] = None  # until the last core folder finished (the throughput's time)
 
     @property
     def failed(self) -> List[CoreRecord]:
@@ -333,12 +337,15 @@ def _lock_exclusively(fd: int) -> None:
 
 def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOptions(),
               progress: Optional[ProgressCallback] = None,
-              converter: Optional[CoreConverter] = None) -> BatchResult:
+              converter: Optional[CoreConverter] = None, stage: Optional[StageCallback] = None) -> BatchResult:
     """Convert every core under ``input_dir`` into ``output_dir``; see the module docstring.
 
     ``converter`` replaces the engine for each core (it then runs in this process, one folder
-    at a time).  Raises :class:`UsageError` before doing anything when the folders are unusable.
+    at a time).  ``stage`` is told when each step after the conversion starts (the well, the
+    planes, the report).  Raises :class:`UsageError` before doing anything when the folders are
+    unusable.
     """
+    stage = stage or (lambda step, what: None)
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     prepare_output(input_dir, output_dir)
     result = BatchResult()
@@ -402,8 +409,9 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 if result.stopped:
                     break
                 raise_if_stop_was_lost()
+                result.converting_seconds = time.perf_counter() - started
                 if progress is not None and progress(Progress(done, len(jobs), cores, failed, size, records,
-                                                              time.perf_counter() - started)):
+                                                              result.converting_seconds)):
                     result.cancelled = True
                     break
             warn_about_split_series(ordered_records())
@@ -417,7 +425,9 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             remove_stale_partials(output_dir)
         result.warnings.extend(scan_warnings(result.records))
         if depths and not result.cancelled and not result.stopped:
-            from .well_steps import finish_well
+            from .well_steps import finish_well, well_steps_text
+            stage("well", well_steps_text(options.scene, options.convert.ct_log,
+                                          sum(r.name in depths for r in result.records)))
             result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
                                       options.convert.durable, options.convert.ct_log,
                                       {folder.source: folder.name for folder in folders})
@@ -425,6 +435,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.planes and not result.cancelled and not result.stopped:
             from .planes_step import run_planes
+            stage("planes", "planes: picking beds and fractures on each core's unwrap…")
             try:
                 result.planes = run_planes(output_dir, result.records, options.convert.durable)
             except ForeignFile as exc:
@@ -432,6 +443,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         if not result.cancelled and not result.stopped:  # what the last run wrote and this one did not make
             remove_leftovers(output_dir, result.records, result.well, planes=result.planes is not None)
         if options.report and not result.cancelled:
+            stage("report", "report: pictures, manifest.csv and report.html…")
             result.report = _report(result, output_dir, time.perf_counter() - started, result.well,
                                     options.convert.durable,  # the flipped cores: their pictures top last
                                     {name for cores in intervals for name, i in cores if i.flip},
@@ -516,6 +528,7 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
     from ..report.page import write_report  # imported here: the report's code is not needed by workers
     try:
         report = write_report(output_dir, result.records, elapsed_seconds=elapsed,
+                              converting_seconds=result.converting_seconds,
                               well_strip=well.strip if well else None,
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
                               durable=durable, log_track=well.log.track if well and well.log else None,

@@ -138,6 +138,13 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         return WellResult(error="scene not written: %s" % one_line(exc), log=log, unplaced=unplaced)
 
 
+def well_steps_text(options: SceneOptions, ct_log: bool, cores: int) -> str:
+    """What :func:`finish_well` is about to do, as the progress line that says so."""
+    parts = ["the CT log" if ct_log else "", "the well pictures and the scene" if options.build_scene else ""]
+    doing = " and ".join(p for p in parts if p) or "the depth checks"
+    return "well: %s for %d core%s…" % (doing, cores, "" if cores == 1 else "s")
+
+
 def unplaced_cores(records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
                    folder_names: Mapping[str, str]) -> List[str]:
     """"core: why it has no depth and what to write in the table" for every converted core that

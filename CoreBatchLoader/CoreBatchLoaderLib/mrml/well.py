@@ -46,6 +46,11 @@ class SceneUnavailable(Exception):
     """slicer-core (or Slicer) is not importable."""
 
 
+SCENE_MISSING = ("--scene writes a 3D Slicer scene and needs Slicer's MRML library, the scene extra: "
+                 "pip install \"corebatchloader[scene]\" (slicer-core), "
+                 "or run inside 3D Slicer")
+
+
 def require_slicer() -> None:
     """Raise :class:`SceneUnavailable`, naming the package, unless Slicer's MRML can be imported."""
     try:
@@ -53,8 +58,7 @@ def require_slicer() -> None:
         slicer.vtkMRMLScene  # noqa: B018 - another package is also called "slicer"
         slicer.vtkMRMLVolumeArchetypeStorageNode  # noqa: B018
     except (ImportError, AttributeError):
-        raise SceneUnavailable("--scene writes a 3D Slicer scene and needs Slicer's MRML library: "
-                               "pip install slicer-core (or run inside 3D Slicer)") from None
+        raise SceneUnavailable(SCENE_MISSING) from None
 
 
 @dataclass

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..files import PARTIAL_SUFFIX, write_text_atomically
-from ..messages import one_line, printable_line
+from ..messages import human_bytes, one_line, printable_line, throughput, throughput_text
 from ..record import CoreRecord
 from .log_svg import core_profile
 from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
@@ -63,11 +63,18 @@ class Totals:
     converted_bytes: int
     seconds: float
     wall_clock: bool  # seconds is the batch's elapsed time, not the sum of the cores' times
+    converting_seconds: Optional[float] = None  # the batch's time until its last core folder finished
+
+    @property
+    def rate_seconds(self) -> float:
+        """The time the throughput is over: the conversion's when known, else ``seconds``."""
+        return self.seconds if self.converting_seconds is None else self.converting_seconds
 
     @property
     def throughput(self) -> Optional[float]:
-        """Bytes per second of the cores converted in this run."""
-        return self.converted_bytes / self.seconds if self.seconds > 0 and self.converted_bytes else None
+        """Bytes per second of the cores converted in this run (:func:`..messages.throughput`:
+        the progress bar's figure)."""
+        return throughput(self.converted_bytes, self.rate_seconds)
 
 
 def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *, title: Optional[str] = None,
@@ -76,7 +83,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
                  durable: bool = True, log_track: Optional[Path] = None,
                  top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None,
                  warnings: Sequence[str] = (), planes_track: Optional[Path] = None,
-                 correlation: Optional[Path] = None) -> Path:
+                 correlation: Optional[Path] = None, converting_seconds: Optional[float] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -92,6 +99,8 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``warnings``: about the batch, not one core (cores scanned with other kVp or kernels), on top.
     ``planes_track``: the well's tadpole track (:mod:`.tadpoles`), beside the CT log track.
     ``correlation``: the depth match's correlation picture (:mod:`.correlation_svg`), when there is one.
+    ``converting_seconds``: the batch's time until its last core folder finished, for the
+    throughput (the progress bar's figure; without it, over ``elapsed_seconds``).
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records, top_last, tops)
@@ -99,7 +108,7 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     strip, unwrap, track, tadpoles = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
                                       for p in (well_strip, well_unwrap, log_track, planes_track))
     profiles = {} if track else core_profiles(output_dir, records, durable)
-    page = render_html(records, pictures, summarize(records, elapsed_seconds),
+    page = render_html(records, pictures, summarize(records, elapsed_seconds, converting_seconds),
                        title or "Core conversion report: %s" % output_dir.name, str(output_dir.resolve()), strip,
                        stopped, unwrap, track, profiles, warnings, tadpoles,
                        Path(os.path.relpath(correlation, output_dir)).as_posix() if correlation else None)
@@ -113,7 +122,8 @@ def ordered(records: Sequence[CoreRecord]) -> List[int]:
     return sorted(range(len(records)), key=lambda n: STATUS_ORDER.get(records[n].status, 1))
 
 
-def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = None) -> Totals:
+def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = None,
+              converting_seconds: Optional[float] = None) -> Totals:
     converted = [r for r in records if r.status == "converted"]
     present = [r for r in records if r.status in ("converted", "skipped")]
     seconds = elapsed_seconds if elapsed_seconds is not None else sum(r.seconds for r in converted)
@@ -122,7 +132,8 @@ def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = 
                   failed=sum(r.status == "failed" for r in records),
                   warnings=sum(len(r.warnings) for r in records),
                   bytes=sum(r.bytes for r in present), converted_bytes=sum(r.bytes for r in converted),
-                  seconds=float(seconds), wall_clock=elapsed_seconds is not None)
+                  seconds=float(seconds), wall_clock=elapsed_seconds is not None,
+                  converting_seconds=converting_seconds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,7 +294,6 @@ def render_html(records: Sequence[CoreRecord], pictures: Sequence[Picture], tota
 
 
 def _cards(totals: Totals) -> str:
-    rate = totals.throughput
     cards = [
         ("Cores", str(totals.cores), ""),
         ("Converted", str(totals.converted), "converted" if totals.converted else ""),
@@ -293,8 +303,8 @@ def _cards(totals: Totals) -> str:
         ("Data", human_bytes(totals.bytes), ""),
         ("Time", human_seconds(totals.seconds) + ("" if totals.wall_clock else " *"), ""),
         # the rate of this run's conversions: the skipped cores' data (in "Data") took no time
-        ("Throughput (converted)" if totals.skipped else "Throughput", human_bytes(rate) + "/s" if rate else "—",
-         ""),
+        ("Throughput (converted)" if totals.skipped else "Throughput",
+         throughput_text(totals.converted_bytes, totals.rate_seconds), ""),
     ]
     return "\n".join('<div class="card %s"><div class="n">%s</div><div class="l">%s</div></div>' % (
         kind, _e(value), _e(label)) for label, value, kind in cards)
@@ -375,16 +385,6 @@ def _triple(values: Optional[Sequence[float]], fmt: str) -> str:
     if not values:
         return "—"
     return " × ".join(_e(fmt % v) for v in values)
-
-
-def human_bytes(count: Optional[float]) -> str:
-    """Decimal units (MB = 10^6 bytes), as disk sizes are sold and ``df -H`` shows them."""
-    value = float(count or 0)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return ("%d %s" if unit == "B" else "%.1f %s") % (value, unit)
-        value /= 1000
-    return "%.1f TB" % value  # unreachable; keeps type checkers calm
 
 
 def human_seconds(seconds: float) -> str:
@@ -562,7 +562,9 @@ _PAGE = """<!DOCTYPE html>
 <footer>
 Failed cores are listed first. Dimensions: columns × rows × slices; spacing along the same axes.
 Size: voxel data (MB = 10<sup>6</sup> bytes). Time: conversion time of each core in this run
-(* in the totals: sum of the cores' times). Depth: top and bottom along the hole from the depth
+(* in the totals: sum of the cores' times). Throughput: the data this run converted over the time
+until its last core folder finished (the progress bar's figure; the well steps and this report
+came after). Depth: top and bottom along the hole from the depth
 table, "flipped" when the scan ran bottom to top. Scan: as the DICOM headers state it — tube
 voltage, current and exposure (their median over the slices), reconstruction kernel, scanner,
 acquisition date; cores scanned otherwise than the others are named on top (their CT numbers are
