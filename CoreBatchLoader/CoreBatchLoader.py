@@ -83,32 +83,19 @@ class CoreBatchLoader(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class CoreBatchLoaderParameterNode:
-    """The panel's settings, saved with the scene.
+    """The panel's settings, saved with the scene (each bound to its widget in the .ui file)."""
 
-    inputDir - folder holding the core folders.
-    outputDir - where the NRRD files and manifest.json go.
-    route - "fast" (the engine) or "dicomlib" (Slicer's DICOM reader).
-    compress - gzip the NRRD data (smaller, several times slower).
-    workers - worker processes of the fast route's batch (a child process of Slicer's; default: the CPUs).
-    overwrite - convert again cores that are already done.
-    addToScene - load the converted cores into the scene.
-    depthFile - core depth table: with it, cores are placed at their depth and a well scene is built.
-    sceneMemoryGB - memory budget of the well's voxels in the scene (0: a quarter of the RAM).
-    unwrap - lay each core's outer surface flat while converting.
-    unwrapRadius - where: a fraction of the core's radius ("0.9") or millimetres ("30mm").
-    """
-
-    inputDir: Path
-    outputDir: Path
-    route: Annotated[str, Choice(list(ROUTES))] = "fast"
-    compress: bool = False
-    workers: Annotated[int, WithinRange(1, 64)] = DEFAULT_WORKERS
-    overwrite: bool = False
-    addToScene: bool = False
-    depthFile: Path
-    sceneMemoryGB: Annotated[float, WithinRange(0.0, 4096.0)] = 0.0
-    unwrap: bool = True
-    unwrapRadius: str = DEFAULT_RADIUS_TEXT
+    inputDir: Path  # the folder holding the core folders
+    outputDir: Path  # where the NRRD files and manifest.json go
+    route: Annotated[str, Choice(list(ROUTES))] = "fast"  # the engine, or Slicer's DICOM reader
+    compress: bool = False  # gzip the NRRD data (smaller, several times slower)
+    workers: Annotated[int, WithinRange(1, 64)] = DEFAULT_WORKERS  # the fast route's worker processes
+    overwrite: bool = False  # convert again cores that are already done
+    addToScene: bool = False  # load the converted cores into the scene
+    depthFile: Path  # core depth table: cores placed at their depth, a well scene built
+    sceneMemoryGB: Annotated[float, WithinRange(0.0, 4096.0)] = 0.0  # the well's voxels in the scene (0: RAM/4)
+    unwrap: bool = True  # lay each core's outer surface flat while converting
+    unwrapRadius: str = DEFAULT_RADIUS_TEXT  # where: a fraction of the core's radius ("0.9") or "30mm"
 
 
 #
@@ -167,8 +154,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         # As Slicer's template: no GUI updates while another module is shown.  GuiBinding
         # disconnects only where connectGui gave a tag (5.10+); on 5.4–5.8 the connection stays.
         self._gui.release()
-        if self._parameterNode:
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._unobserve()
 
     def onSceneStartClose(self, caller, event):
         self.setParameterNode(None)
@@ -183,8 +169,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, inputParameterNode):
         """Observe ``inputParameterNode`` (a new wrapper each call); connect the widgets to its
         MRML node unless they already are (the singleton survives scene closes: GuiBinding)."""
-        if self._parameterNode:
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
+        self._unobserve()
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             # Widgets carry the dynamic property "SlicerParameterName" in the .ui file.
@@ -192,6 +177,10 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._gui.bind(wrapper.parameterNode, lambda: wrapper.connectGui(self.ui), wrapper.disconnectGui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
         self._updateButtons()
+
+    def _unobserve(self):  # once: removing an observation twice warns (VTKObservationMixin)
+        if self._parameterNode and self.hasObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons):
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtons)
 
     def _updateButtons(self, caller=None, event=None):
         ready = bool(self._parameterNode and _isSet(self._parameterNode.inputDir)
