@@ -138,3 +138,101 @@ def test_the_core_range_reaches_the_child_and_the_panel_checks_it(tmp_path):
         panel_options(core_min_hu=100.0, core_max_hu=-100.0)
     with pytest.raises(UsageError, match="--core-max-hu"):
         panel_options(core_max_hu=math.nan)
+
+
+# -- masks and padding (issue 24 item 3) ------------------------------------------------------
+
+def log_of(tmp_path, name, phantom: CorePhantom, tag=None):
+    """(truth, record, rows) of ``phantom`` written under ``name``; ``tag``: (tag, VR, stored
+    value) added to every file (PixelPaddingValue…)."""
+    import pydicom
+    truth = well_of_phantoms(tmp_path / name / "in", [phantom])[0]
+    for path in truth.files if tag else ():
+        dataset = pydicom.dcmread(path)
+        for number, vr, value in tag:
+            dataset.add_new(number, vr, value)
+        dataset.save_as(path)
+    record = by_name(convert_tree(tmp_path / name / "in", tmp_path / name / "out"))["core_001"]
+    assert record.status == "converted", record.error
+    _, _, _, rows = read_log_csv(tmp_path / name / "out" / record.ct_log)
+    return truth, record, rows
+
+
+def assert_same_numbers(rows, plain_rows, truth) -> None:
+    known = ~np.isnan(truth.core_mean_hu)
+    # the same section to a sample of the grid (a ring of edge voxels more or less: other samples
+    # of the air pockets on the log's 16 rows)
+    for mnemonic, within in (("CTMEAN", 5.0), ("CTSTD", 8.0), ("VOIDFR", 0.01), ("DIAM", 1.0)):
+        assert np.abs(column(rows, mnemonic)[known] - column(plain_rows, mnemonic)[known]).max() <= within, mnemonic
+
+
+@pytest.mark.parametrize("mask_hu, phantom", [(3071.0, MUD_IN_WATER), (-1024.0, PEAT), (0.0, SAND_IN_AIR)],
+                         ids=["+3071-mud", "-1024-peat", "0-sand"])
+def test_a_scan_masked_outside_the_core_gives_the_unmasked_numbers(tmp_path, mask_hu, phantom):
+    from dataclasses import replace
+    truth, plain, plain_rows = log_of(tmp_path, "plain", phantom)
+    _, record, rows = log_of(tmp_path, "masked", replace(phantom, mask_hu=mask_hu))
+    assert_log_matches(truth, rows, phantom)
+    assert_same_numbers(rows, plain_rows, truth)
+    assert record.surroundings["mask_hu"] == mask_hu and plain.surroundings["mask_hu"] is None
+    assert "a mask, no PixelPaddingValue" in record.surroundings["text"]
+    # nothing masked inside the core (a voxel of noisy air may read −1024 exactly: left out too)
+    assert np.all(column(rows, "MASKFR")[~np.isnan(truth.core_mean_hu)] <= 0.002)
+
+
+@pytest.mark.parametrize("mask_hu", [3071.0, -1024.0])
+def test_masked_rods_inside_the_core_are_counted_apart_not_void(tmp_path, mask_hu):
+    from CoreBatchLoaderLib.synthetic.phantoms import Rod
+    rods = (Rod(-12.0, 6.0, 8.0, None), Rod(10.0, -9.0, 6.0, None))
+    phantom = CorePhantom(layers=PEAT.layers, roots=8, pockets=0.03, mask_hu=mask_hu, rods=rods)
+    truth, record, rows = log_of(tmp_path, "rods", phantom)
+    known = ~np.isnan(truth.core_mean_hu)
+    assert truth.masked_fraction[known].min() > 0.02
+    assert_log_matches(truth, rows, phantom)  # the rods are in neither the means nor the voids
+    assert np.abs(column(rows, "MASKFR")[known] - truth.masked_fraction[known]).max() <= VOID
+    assert record.surroundings["masked_objects"] == 2
+    assert "2 masked objects inside the core" in record.surroundings["text"]
+
+
+def test_pixel_padding_value_is_honoured(tmp_path):
+    """PixelPaddingValue (0028,0120) +3071 HU (stored 4095) outside the core: left out as the tag
+    says, no mask guessed; with PixelPaddingRangeLimit (0028,0121) a range."""
+    from dataclasses import replace
+    truth, plain, plain_rows = log_of(tmp_path, "plain", PEAT)
+    _, record, rows = log_of(tmp_path, "padded", replace(PEAT, mask_hu=3071.0), tag=[(0x00280120, "SS", 4095)])
+    assert_same_numbers(rows, plain_rows, truth)
+    assert record.surroundings["padding_hu"] == [3071.0, 3071.0] and record.surroundings["mask_hu"] is None
+    _, ranged, ranged_rows = log_of(tmp_path, "ranged", replace(PEAT, mask_hu=3000.0),
+                                    tag=[(0x00280120, "SS", 4095), (0x00280121, "SS", 3900)])
+    assert ranged.surroundings["padding_hu"] == [2876.0, 3071.0] and ranged.surroundings["mask_hu"] is None
+    assert_same_numbers(ranged_rows, plain_rows, truth)
+
+
+def test_a_masked_scans_picture_shows_the_mask_as_background(tmp_path):
+    """+3071 HU around the core is drawn as the window's low end (black, as air), not white."""
+    from dataclasses import replace
+
+    from PIL import Image
+    _, record, _ = log_of(tmp_path, "masked", replace(SAND_IN_AIR, slices=12, mask_hu=3071.0))
+    picture = np.asarray(Image.open(tmp_path / "masked" / "out" / "thumbnails" / "core_001.png").convert("L"))
+    _, plain, _ = log_of(tmp_path, "plain", replace(SAND_IN_AIR, slices=12))
+    unmasked = np.asarray(Image.open(tmp_path / "plain" / "out" / "thumbnails" / "core_001.png").convert("L"))
+    assert picture.shape == unmasked.shape
+    assert np.mean(np.abs(picture.astype(int) - unmasked.astype(int))) < 2.0  # the same picture, to a grey level
+
+
+def test_the_report_and_its_csv_say_what_surrounds_each_core(tmp_path):
+    import csv
+    from dataclasses import replace
+    well_of_phantoms(tmp_path / "in", [replace(MUD_IN_WATER, slices=16), replace(PEAT, slices=16)])
+    convert_tree(tmp_path / "in", tmp_path / "out")
+    with open(tmp_path / "out" / "manifest.csv", newline="", encoding="utf-8") as stream:
+        rows = {row["name"]: row for row in csv.DictReader(stream)}
+    mud, peat = rows["core_001"], rows["core_002"]
+    assert mud["air"] == "yes" and abs(float(mud["fill_hu"])) <= MEAN_HU
+    assert abs(float(mud["liner_hu"]) - 300.0) <= 30.0 and 0.0 < float(mud["core_min_hu"]) < 150.0
+    assert peat["fill_hu"] == peat["liner_hu"] == peat["mask_hu"] == peat["core_max_hu"] == ""
+    assert float(peat["core_min_hu"]) < -300.0 and peat["surroundings"].startswith("air; core")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.count('<div class="around"') == 2
+    assert "fill %.0f HU" % float(mud["fill_hu"]) in page

@@ -32,6 +32,7 @@ from .dicom.voxel_values import (
     VoxelConverter,
     background_value,
     choose_mapping,
+    padding_range,
     value_notes,
 )
 from .files import DISK_FULL, write_text_atomically
@@ -229,7 +230,7 @@ def write_core_nrrd(slices: List[SliceHeader], geometry: CoreGeometry, mapping: 
     converter = VoxelConverter(mapping, first.rows, first.columns)
     analyses = analyses or SliceAnalyses((), (1.0, 1.0))
     if analyses.wants_section:  # what surrounds the core, from a few of its slices: once per core
-        analyses.decide(sample_slices(ordered, mapping))
+        analyses.decide(sample_slices(ordered, mapping), padding_range(first))
     with SliceReader(ordered) as reader, analyses, NrrdStreamWriter(
             target, nrrd_type=mapping.nrrd_type, sizes=geometry.sizes,
             space_directions=geometry.directions_lps, space_origin=geometry.origin_lps,

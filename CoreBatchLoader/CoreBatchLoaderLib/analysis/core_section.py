@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -137,6 +137,16 @@ def voxel_threshold(hu: float, dtype: np.dtype, below: bool = False) -> float:
     return math.ceil(hu) if below else math.floor(hu)
 
 
+def in_ranges(values: np.ndarray, ranges: Sequence[Tuple[float, float]]) -> Optional[np.ndarray]:
+    """Where ``values`` lie in one of the closed ``ranges`` (lowest, highest) — padding, a mask
+    — as a bool array; None without ranges (the common case costs nothing)."""
+    found = None
+    for low, high in ranges:
+        inside = (values >= voxel_threshold(low, values.dtype, below=True)) & (values <= voxel_threshold(high, values.dtype))
+        found = inside if found is None else found | inside
+    return found
+
+
 def sample_step(rows: int, columns: int, across: int = SAMPLES_ACROSS) -> int:
     """Every how many pixels a sample is taken, for ~``across`` samples along the shorter side."""
     return max(1, int(round(min(rows, columns) / float(across))))
@@ -145,19 +155,27 @@ def sample_step(rows: int, columns: int, across: int = SAMPLES_ACROSS) -> int:
 def find_core_section(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float],
                       step: Optional[int] = None, min_core_hu: float = MIN_CORE_HU,
                       min_diameter_mm: float = MIN_DIAMETER_MM, max_core_hu: float = math.inf,
-                      fill_floor_hu: Optional[float] = None) -> Optional[CoreSection]:
+                      fill_floor_hu: Optional[float] = None, excluded: Sequence[Tuple[float, float]] = (),
+                      ignore: Optional[np.ndarray] = None) -> Optional[CoreSection]:
     """The core's cross-section in the slice ``values`` (rows × columns, HU), or None when the
     slice holds no core (see the module docstring).  ``step`` defaults to :func:`sample_step`.
 
     ``min_core_hu`` / ``max_core_hu``: the CT range of the core's matter (decided per core by
     :mod:`.surroundings`); ``fill_floor_hu``: a fluid fills the liner around the core, and matter
-    below this is that fluid — cut away as an air gap is (None: air surrounds the core)."""
+    below this is that fluid — cut away as an air gap is (None: air surrounds the core);
+    ``excluded``: value ranges that are no data (padding, a mask: never matter); ``ignore``: bool
+    on the sample grid, where objects that are not core lie (calibration rods beside it)."""
     rows, columns = values.shape
     step = step or sample_step(rows, columns)
     sample = values[::step, ::step]
     h, w = sample.shape
     dx, dy = pixel_spacing_ij_mm[0] * step, pixel_spacing_ij_mm[1] * step  # mm between samples
     matter = sample > MATTER_HU
+    masked = in_ranges(sample, excluded)
+    if masked is not None:
+        matter &= ~masked
+    if ignore is not None and ignore.shape == matter.shape:
+        matter &= ~ignore
     if not matter.any():
         return None
     outline = span_fill(matter)

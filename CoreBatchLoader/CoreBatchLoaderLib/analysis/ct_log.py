@@ -12,7 +12,10 @@ voxels give the standard deviation to ±1.6 % of Gaussian noise:
   and between rubble pieces);
 - ``DIAM``: the equivalent diameter of the filled cross-section; ``CENTI``, ``CENTJ``: its
   centre (i = column, j = row) — in the slices where the section was measured (every 10 mm of
-  core and wherever it changes; empty where it was carried over, see :mod:`.slices`).
+  core and wherever it changes; empty where it was carried over, see :mod:`.slices`);
+- ``MASKFR``: the share of the voxels at a padding value (PixelPaddingValue) or at the value a
+  viewer masked the scan with (:mod:`.surroundings`) — masked rods inside the core: counted
+  apart, left out of every other statistic (not void).  0 where nothing is masked.
 
 Every file that holds the log — this core's CSV, the well's LAS and CSV, the scene's table —
 names its columns from one table, :data:`CURVES`: the LAS 2.0 mnemonic and unit, written
@@ -35,8 +38,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..files import write_text_atomically
-from .core_section import CoreSection, voxel_threshold
+from .core_section import CoreSection, in_ranges, voxel_threshold
 from .slices import AnalysisContext
+from .surroundings import Surroundings
 
 LOGS_DIR = "logs"
 DEFAULT_VOID_THRESHOLD_HU = -500.0
@@ -75,11 +79,14 @@ STATISTIC_CURVES = (  # the rows' columns, in this order (CtLog.rows)
     Curve("DIAM", "MM", "equivalent diameter of the core's cross-section"),
     Curve("CENTI", "PX", "centre of the cross-section, column i (where it was measured)", in_well=False),
     Curve("CENTJ", "PX", "centre of the cross-section, row j (where it was measured)", in_well=False),
+    Curve("MASKFR", "V/V", "share of the cross-section at a padding or mask value (masked rods): left out of "
+          "the other statistics", in_well=False, decimals=4),
 )
 CURVES = (DEPTH, DISTANCE, SLICE) + STATISTIC_CURVES
 """Every column of the CT log's files (logs/<core>.csv; the well's LAS, CSV and scene table
 take DEPT and the statistics with ``in_well``): the one naming table."""
 STATISTICS = tuple(c.column for c in STATISTIC_CURVES)  # the rows' column headers
+MASKED_COLUMN = len(STATISTIC_CURVES) - 1  # MASKFR
 DISTANCE_COLUMN = DISTANCE.column
 DEPTH_COLUMN = DEPTH.column
 # The headers logs/<core>.csv had before the one naming table: still read, rewritten by the well's step
@@ -110,6 +117,11 @@ class CtLog:
         self._section: Optional[CoreSection] = None  # the section of the slice before
         self._block: Optional[np.ndarray] = None  # (BLOCK_SLICES, samples): voxels of the slices _ks
         self._ks: List[int] = []
+        self.excluded: Tuple[Tuple[float, float], ...] = ()  # padding and mask: no data (set_surroundings)
+
+    def set_surroundings(self, surroundings: Surroundings) -> None:
+        """What the core's surroundings say is no data (padding, a mask): left out of the statistics."""
+        self.excluded = surroundings.excluded
 
     def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection],
                   samples: Optional[np.ndarray] = None) -> None:
@@ -139,6 +151,10 @@ class CtLog:
         if not count or self._block is None:
             return
         voxels = self._block[:count]
+        masked = in_ranges(voxels, self.excluded)
+        if masked is not None and masked.any():
+            self._flush_masked(voxels, masked)
+            return
         size = voxels.shape[1]
         total = np.int64 if voxels.dtype.kind in "iu" else np.float64  # exact sums for CT numbers…
         mean = voxels.sum(axis=1, dtype=total) / size  # …in numpy's buffered loops: no copy of the block
@@ -151,6 +167,31 @@ class CtLog:
         order = spread[:, ranks]
         self.rows[self._ks, :6] = np.column_stack([
             mean, order[:, 0], np.sqrt(np.maximum(squares - mean * mean, 0.0)), order[:, 1], order[:, 2], void])
+        self.rows[self._ks, MASKED_COLUMN] = 0.0
+        self._ks = []
+
+    def _flush_masked(self, voxels: np.ndarray, masked: np.ndarray) -> None:
+        """:meth:`_flush` for a block holding padding or mask values: the statistics of the other
+        voxels of each slice, the masked share apart (rare: the slow way, a few calls more)."""
+        valid = ~masked
+        counts = valid.sum(axis=1)
+        size = voxels.shape[1]
+        kept = np.where(valid, voxels, 0).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = kept.sum(axis=1) / counts
+            squares = (kept * kept).sum(axis=1) / counts
+            below = voxels < voxel_threshold(self.void_threshold_hu, voxels.dtype, below=True)
+            void = (below & valid).sum(axis=1) / counts
+        quarter = np.where(valid[:, ::4], voxels[:, ::4].astype(np.float64), np.inf)
+        spread = np.sort(quarter, axis=1)
+        present = np.maximum(valid[:, ::4].sum(axis=1), 1)
+        order = np.column_stack([spread[np.arange(len(spread)), np.round(q * (present - 1)).astype(int)]
+                                 for q in (0.5, 0.1, 0.9)])
+        order[valid[:, ::4].sum(axis=1) == 0] = np.nan
+        rows = np.column_stack([mean, order[:, 0], np.sqrt(np.maximum(squares - mean * mean, 0.0)), order[:, 1],
+                                order[:, 2], void])
+        self.rows[self._ks, :6] = rows
+        self.rows[self._ks, MASKED_COLUMN] = 1.0 - counts / size
         self._ks = []
 
     def finish(self, context: AnalysisContext) -> None:
@@ -222,9 +263,13 @@ def read_log_csv(path: Path) -> Tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     is then the earlier one, which is no :data:`DEPTH_COLUMN`: the well's step rewrites it."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
-    if header[1:] not in ([SLICE.column] + list(STATISTICS), list(_EARLIER_HEADER)):
+    before_masks = [SLICE.column] + list(STATISTICS[:MASKED_COLUMN])  # written before MASKFR
+    if header[1:] not in ([SLICE.column] + list(STATISTICS), before_masks, list(_EARLIER_HEADER)):
         raise ValueError("%s: not a CT log (header %s)" % (path, lines[0]))
     table = np.array([[float(c) if c else np.nan for c in line.split(",")] for line in lines[1:] if line],
                      dtype=np.float64).reshape(-1, len(header))
     first = DISTANCE_COLUMN if header[0] == "distance_mm" else header[0]
-    return first, table[:, 0], table[:, 1].astype(int), table[:, 2:]
+    rows = table[:, 2:]
+    if rows.shape[1] < len(STATISTICS):  # a log from before MASKFR: its share unknown
+        rows = np.column_stack([rows, np.full((len(rows), len(STATISTICS) - rows.shape[1]), np.nan)])
+    return first, table[:, 0], table[:, 1].astype(int), rows

@@ -60,7 +60,7 @@ import numpy as np
 from ..dicom.geometry import CoreGeometry
 from ..files import DISK_FULL
 from ..messages import one_line
-from .core_section import MATTER_HU, CoreSection, find_core_section, sample_step, voxel_threshold
+from .core_section import MATTER_HU, CoreSection, find_core_section, in_ranges, sample_step, voxel_threshold
 from .surroundings import Surroundings, decide_surroundings
 
 CARRY_MM = 10.0  # a section found in one slice serves the next slices over this length of core…
@@ -156,11 +156,16 @@ class SliceAnalyses:
         """Some analysis reads the core's section (so :meth:`decide` is worth its slices)."""
         return bool(self.analyses) and self._wants_section
 
-    def decide(self, sample_slices: Sequence[np.ndarray]) -> Surroundings:
+    def decide(self, sample_slices: Sequence[np.ndarray], padding_hu: Optional[Tuple[float, float]] = None) -> Surroundings:
         """What surrounds this core and which CT numbers are core, from a few of its slices read
-        before the slice loop (:mod:`.surroundings`): once per core, not per slice."""
-        self.surroundings = decide_surroundings(sample_slices, self.pixel_spacing_ij_mm, *self.core_range)
+        before the slice loop (:mod:`.surroundings`): once per core, not per slice.  The analyses
+        that take it (``set_surroundings``: the CT log leaves padding and masks out) get it."""
+        self.surroundings = decide_surroundings(sample_slices, self.pixel_spacing_ij_mm, *self.core_range,
+                                                padding_hu=padding_hu)
         self._decided = True
+        for analysis in self.analyses:
+            if hasattr(analysis, "set_surroundings"):
+                analysis.set_surroundings(self.surroundings)  # type: ignore[attr-defined]
         return self.surroundings
 
     def __enter__(self) -> "SliceAnalyses":
@@ -273,8 +278,9 @@ class SliceAnalyses:
         previous, previous_k = self._last, self._found_at
         self._searched += 1
         step = sample_step(*values.shape)
-        lowest = values[::step, ::step].min()
-        if lowest > voxel_threshold(MATTER_HU, values.dtype):
+        sample = values[::step, ::step]
+        lowest = sample.min()
+        if lowest > voxel_threshold(MATTER_HU, values.dtype) and not self._masked_export(sample):
             # No air anywhere in the slice: every sample would count as matter and the whole
             # image as rock — raw scanner counts, not HU (or a field of view inside the core).
             self._airless += 1
@@ -283,8 +289,8 @@ class SliceAnalyses:
             self._last, self._found_at = None, k
             return None, None
         self._last = section = find_core_section(values, self.pixel_spacing_ij_mm, min_core_hu=around.core_min_hu,
-                                                 max_core_hu=around.core_max_hu,
-                                                 fill_floor_hu=around.fill_floor_hu)
+                                                 max_core_hu=around.core_max_hu, fill_floor_hu=around.fill_floor_hu,
+                                                 excluded=around.excluded)
         self._found_at = k
         if section is None:
             return None, None
@@ -293,6 +299,16 @@ class SliceAnalyses:
         self._matter_hu = voxel_threshold(MATTER_HU, samples.dtype)
         self._matter = np.count_nonzero(samples > self._matter_hu)
         return section, samples
+
+    def _masked_export(self, sample: np.ndarray) -> bool:
+        """The slice's lack of air is explained by padding or a mask *above* every other value
+        (a viewer's export at +3071 HU): it replaced the air.  Raw counts, whose constant air
+        lies below the core's values, are still told to be no HU."""
+        ranges = [r for r in self.surroundings.excluded if r[0] > MATTER_HU]
+        masked = in_ranges(sample, ranges)
+        if masked is None or not masked.any() or masked.all():
+            return False
+        return float(sample[~masked].max()) < min(r[0] for r in ranges)
 
     def _carry(self, previous: Optional[CoreSection], slices_between: int, section: CoreSection) -> int:
         """How many slices ``section`` serves: ``base_carry``, or more while the centre moved so

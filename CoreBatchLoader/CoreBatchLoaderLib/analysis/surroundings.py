@@ -42,7 +42,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .core_section import MATTER_HU, MIN_CORE_HU, erode, liner_bore, octants, sample_step, span_fill
+from .core_section import MATTER_HU, MIN_CORE_HU, erode, in_ranges, liner_bore, octants, sample_step, span_fill
 
 AIR_HU = -1000.0
 SAMPLE_SLICES = 9  # slices read once per core to decide (~1 % of a 900-slice core's conversion)
@@ -77,6 +77,17 @@ class Surroundings:
     given: bool = False  # the range is the user's (--core-min-hu / --core-max-hu)
     slices: int = 0  # sample slices that showed an object
     notes: Tuple[str, ...] = field(default=())
+    padding_hu: Optional[Tuple[float, float]] = None  # PixelPaddingValue (…RangeLimit), as voxel values
+    mask_hu: Optional[float] = None  # one constant value surrounding the core at the image's border
+    masked_objects: int = 0  # objects at the mask value inside the core's outline (masked rods)
+
+    @property
+    def excluded(self) -> Tuple[Tuple[float, float], ...]:
+        """Value ranges that are no data: in no statistic, never core, background in pictures."""
+        ranges = [] if self.padding_hu is None else [self.padding_hu]
+        if self.mask_hu is not None:
+            ranges.append((self.mask_hu, self.mask_hu))
+        return tuple(ranges)
 
     @property
     def fill_floor_hu(self) -> Optional[float]:
@@ -92,13 +103,37 @@ class Surroundings:
         if self.fill_hu is not None:
             parts.append("fill %.0f HU" % self.fill_hu)
         parts.append("core %s%s" % (_range_text(self.core_min_hu, self.core_max_hu), " (given)" if self.given else ""))
+        if self.padding_hu is not None:
+            parts.append("padding %s left out" % _range_text(*self.padding_hu))
+        if self.mask_hu is not None:
+            parts.append("outside the core one value, %+.0f HU (a mask, no PixelPaddingValue): left out" % self.mask_hu)
+        if self.masked_objects:
+            parts.append("%d masked object%s inside the core left out of its statistics"
+                         % (self.masked_objects, "" if self.masked_objects == 1 else "s"))
         return "; ".join(parts + list(self.notes))
 
     def to_record(self) -> Dict[str, object]:
         """The manifest's ``surroundings`` (plain JSON)."""
         return {"air": self.air, "liner_hu": _rounded(self.liner_hu), "fill_hu": _rounded(self.fill_hu),
                 "core_min_hu": _rounded(self.core_min_hu), "core_max_hu": _rounded(self.core_max_hu),
-                "given": self.given, "notes": list(self.notes), "text": self.describe()}
+                "given": self.given, "padding_hu": None if self.padding_hu is None else list(self.padding_hu),
+                "mask_hu": self.mask_hu, "masked_objects": self.masked_objects, "notes": list(self.notes),
+                "text": self.describe()}
+
+
+def excluded_ranges(surroundings: Optional[Dict[str, object]]) -> Tuple[Tuple[float, float], ...]:
+    """The no-data value ranges of a record's ``surroundings`` (for the pictures, after the
+    conversion): padding and mask."""
+    if not surroundings:
+        return ()
+    ranges = []
+    padding = surroundings.get("padding_hu")
+    if isinstance(padding, (list, tuple)) and len(padding) == 2:
+        ranges.append((float(padding[0]), float(padding[1])))
+    mask = surroundings.get("mask_hu")
+    if isinstance(mask, (int, float)):
+        ranges.append((float(mask), float(mask)))
+    return tuple(ranges)
 
 
 def _rounded(value: Optional[float]) -> Optional[float]:
@@ -106,6 +141,8 @@ def _rounded(value: Optional[float]) -> Optional[float]:
 
 
 def _range_text(low: float, high: float) -> str:
+    if low == high:
+        return "%+.0f HU" % low
     if math.isfinite(high):
         return "%.0f to %.0f HU" % (low, high)
     return "\u2265 %.0f HU" % low
@@ -127,18 +164,24 @@ class _SliceFindings:
     fill_hu: Optional[float] = None
     fill_sigma: float = 0.0
     air: bool = False
+    masked_objects: int = 0
 
 
 def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple[float, float],
-                        core_min_hu: Optional[float] = None,
-                        core_max_hu: Optional[float] = None) -> Surroundings:
+                        core_min_hu: Optional[float] = None, core_max_hu: Optional[float] = None,
+                        padding_hu: Optional[Tuple[float, float]] = None) -> Surroundings:
     """The surroundings of a core from a few of its slices (HU, rows × columns), and the CT
-    range taken as core — the user's bounds where given (the module docstring)."""
-    found = [f for f in (_slice_findings(values, pixel_spacing_ij_mm) for values in slices) if f is not None]
+    range taken as core — the user's bounds where given (the module docstring).  ``padding_hu``:
+    the header's padding range, as voxel values."""
+    mask_hu = border_mask(slices, padding_hu)
+    excluded = tuple(r for r in (padding_hu, None if mask_hu is None else (mask_hu, mask_hu)) if r is not None)
+    findings = [_slice_findings(values, pixel_spacing_ij_mm, excluded) for values in slices]
+    found = [f for f in findings if f is not None]
     ceiling = math.inf if core_max_hu is None else float(core_max_hu)
+    given = core_min_hu is not None or core_max_hu is not None
     if not found:
         return Surroundings(core_min_hu=MIN_CORE_HU if core_min_hu is None else float(core_min_hu),
-                            core_max_hu=ceiling, given=core_min_hu is not None or core_max_hu is not None)
+                            core_max_hu=ceiling, given=given, padding_hu=padding_hu, mask_hu=mask_hu)
     half = len(found) / 2.0
     fills = [f for f in found if f.fill_hu is not None]
     liners = [f.liner_hu for f in found if f.liner_hu is not None]
@@ -155,19 +198,51 @@ def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple
         floor = min(MIN_CORE_HU, max(MATTER_HU, (AIR_HU + centre_low) / 2.0))
     if core_min_hu is not None:
         floor = float(core_min_hu)
-    return Surroundings(core_min_hu=floor, core_max_hu=ceiling, air=any(f.air for f in found),
-                        liner_hu=liner_hu, fill_hu=fill_hu, given=core_min_hu is not None or core_max_hu is not None,
-                        slices=len(found), notes=tuple(notes))
+    air = any(f.air for f in found) or (mask_hu is not None and mask_hu <= MATTER_HU)  # air, or masked as air
+    return Surroundings(core_min_hu=floor, core_max_hu=ceiling, air=air,
+                        liner_hu=liner_hu, fill_hu=fill_hu, given=given, slices=len(found), notes=tuple(notes),
+                        padding_hu=padding_hu, mask_hu=mask_hu, masked_objects=max(f.masked_objects for f in found))
 
 
-def _slice_findings(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float]) -> Optional[_SliceFindings]:
-    """What one slice shows around its object (None: no object, or no air at all — not HU)."""
+def border_mask(slices: Sequence[np.ndarray], padding_hu: Optional[Tuple[float, float]] = None) -> Optional[float]:
+    """The one value a viewer's export set everything outside the core to (+3071, −1024, 0 HU…)
+    without PixelPaddingValue: the value of over half the image's border pixels, exactly, and
+    of over 5 % of the slice, in over half of ``slices``; None otherwise (noisy air is never one
+    value).  A padding value already known is not looked for again."""
+    votes: Dict[float, int] = {}
+    for values in slices:
+        border = np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
+        if padding_hu is not None:
+            border = border[(border < padding_hu[0]) | (border > padding_hu[1])]
+        if not border.size:
+            continue
+        candidates, counts = np.unique(border, return_counts=True)
+        best = int(np.argmax(counts))
+        if counts[best] * 2 <= border.size:
+            continue
+        value = candidates[best]
+        if np.count_nonzero(values == value) < 0.05 * values.size:
+            continue
+        votes[float(value)] = votes.get(float(value), 0) + 1
+    for value, count in votes.items():
+        if count * 2 > len(slices):
+            return value
+    return None
+
+
+def _slice_findings(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float],
+                    excluded: Sequence[Tuple[float, float]] = ()) -> Optional[_SliceFindings]:
+    """What one slice shows around its object (None: no object, or no air and no mask at all —
+    not HU)."""
     step = sample_step(*values.shape)
     sample = values[::step, ::step].astype(np.float64)
     dx, dy = pixel_spacing_ij_mm[0] * step, pixel_spacing_ij_mm[1] * step
     matter = sample > MATTER_HU
+    masked = in_ranges(sample, excluded)
+    if masked is not None:
+        matter &= ~masked
     count = int(np.count_nonzero(matter))
-    if count < 8 or count == matter.size:
+    if count < 8 or (count == matter.size):
         return None
     outline = span_fill(matter)
     outline_count = int(np.count_nonzero(outline))
@@ -183,8 +258,11 @@ def _slice_findings(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float]
         return None
     core_values = sample[central]
     low, q25, median, q75 = np.percentile(core_values, [5, 25, 50, 75])
-    findings = _SliceFindings(float(median), float(low), air=bool(np.count_nonzero(~matter & ~outline)))
-    enclosed_air = outline & ~matter
+    outside = ~matter & ~outline if masked is None else ~matter & ~outline & ~masked
+    findings = _SliceFindings(float(median), float(low), air=bool(np.count_nonzero(outside)))
+    if masked is not None:
+        findings.masked_objects = count_objects(masked & erode(outline))
+    enclosed_air = outline & ~matter if masked is None else outline & ~matter & ~masked
     if np.count_nonzero(enclosed_air) > 0.02 * outline_count:
         cut = liner_bore(outline, enclosed_air, outline_count, dx, dy)
         if cut is not None:
@@ -246,3 +324,52 @@ def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     mean_high = (mean_all * total - mean_low * weight) / np.maximum(total - weight, 1)
     between = weight * (total - weight) * (mean_low - mean_high) ** 2
     return float(edges[int(np.argmax(between[:-1])) + 1])
+
+
+def components(mask: np.ndarray) -> Tuple[np.ndarray, int]:
+    """(labels 1…n of the 4-connected objects of ``mask``, 0 elsewhere; n): runs along the rows
+    joined where they overlap a run of the row before (union–find).  For the few sample grids
+    read once per core — scipy's ``ndimage.label`` would be a dependency for this alone."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    edges = np.diff(padded, axis=1)
+    run_rows, run_starts = np.nonzero(edges == 1)
+    _, run_ends = np.nonzero(edges == -1)  # exclusive; both in row-major order, one end per start
+    parent = list(range(len(run_rows)))
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    previous: List[int] = []  # runs of the row before
+    row = -1
+    current: List[int] = []
+    for n in range(len(run_rows)):
+        if run_rows[n] != row:
+            previous = current if run_rows[n] == row + 1 else []
+            current, row = [], int(run_rows[n])
+        for m in previous:
+            if run_starts[m] < run_ends[n] and run_starts[n] < run_ends[m]:
+                a, b = root(n), root(m)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        current.append(n)
+    roots = sorted({root(n) for n in range(len(run_rows))})
+    number = {r: i + 1 for i, r in enumerate(roots)}
+    labels = np.zeros((h, w), dtype=np.int32)
+    for n in range(len(run_rows)):
+        labels[run_rows[n], run_starts[n]:run_ends[n]] = number[root(n)]
+    return labels, len(roots)
+
+
+def count_objects(mask: np.ndarray, min_samples: int = 4) -> int:
+    """How many 4-connected objects of at least ``min_samples`` ``mask`` holds (a voxel or two of
+    noisy air that happen to read the mask's value are no object)."""
+    if not mask.any():
+        return 0
+    labels, count = components(mask)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return int(np.count_nonzero(sizes >= min_samples))

@@ -54,6 +54,7 @@ _WANTED: Dict[int, Tuple[str, str]] = {
     0x00280101: ("BitsStored", "us"),
     0x00280103: ("PixelRepresentation", "us"),
     0x00280120: ("PixelPaddingValue", "us"),
+    0x00280121: ("PixelPaddingRangeLimit", "us"),
     0x00281052: ("RescaleIntercept", "number"),
     0x00281053: ("RescaleSlope", "number"),
 }
@@ -262,7 +263,7 @@ def _decode(raw: bytes, kind: str, header: ScannedHeader) -> Any:
             raise _Bail()
         value = struct.unpack("<H", raw)[0]
         if header.get("PixelRepresentation") == 1 and value >= 0x8000:
-            value -= 0x10000  # PixelPaddingValue is SS when pixels are signed
+            value -= 0x10000  # PixelPaddingValue and …RangeLimit are SS when pixels are signed
         return value
     if kind == "text":  # LO/SH in the data set's character set: a name, never a reason to bail out
         return raw.decode("latin-1").strip(" \0")

@@ -112,6 +112,7 @@ class SliceHeader:
     model: Optional[str] = None
     kernel: Optional[str] = None
     acquisition_date: Optional[str] = None  # YYYY-MM-DD
+    pixel_padding_range_limit: Optional[int] = None  # (0028,0121): padding runs from the value to this
 
     @property
     def is_native(self) -> bool:
@@ -286,6 +287,7 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
         bits_stored=bits_stored,
         pixel_representation=representation,
         pixel_padding_value=_int_or_none(ds.get("PixelPaddingValue")),
+        pixel_padding_range_limit=_int_or_none(ds.get("PixelPaddingRangeLimit")),
         frame_bytes=frame_bytes,
         file_size=file_size,
         pixel_data_ends_file=ends_file,

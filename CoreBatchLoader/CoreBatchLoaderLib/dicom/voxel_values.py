@@ -177,6 +177,22 @@ def background_value(header: SliceHeader, mapping: ValueMapping) -> float:
     return value
 
 
+def padding_range(header: SliceHeader) -> Optional[Tuple[float, float]]:
+    """The voxel values that are padding, not data (PixelPaddingValue (0028,0120), up to
+    PixelPaddingRangeLimit (0028,0121) when given: PS3.3 C.7.5.1.1.2), rescaled as the voxels are,
+    lowest first; None without the tag."""
+    if header.pixel_padding_value is None:
+        return None
+    low, high = stored_range(header.bits_stored, header.pixel_representation == 1)
+    ends = [header.pixel_padding_value]
+    if header.pixel_padding_range_limit is not None:
+        ends.append(header.pixel_padding_range_limit)
+    if header.inverted:
+        ends = [low + high - stored for stored in ends]
+    values = [stored * header.slope + header.intercept for stored in ends]
+    return min(values), max(values)
+
+
 def value_notes(slices: Sequence[SliceHeader]) -> List[str]:
     """Warnings for a core about how its stored values were read where a file asked for more
     than the Modality LUT: MONOCHROME1 inverted, RescaleSlope 0 taken as 1 — both as Slicer's

@@ -19,6 +19,7 @@ import csv
 import html
 import io
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, U
 from urllib.parse import quote
 
 from .. import __version__
+from ..analysis.surroundings import excluded_ranges
 from ..files import PARTIAL_SUFFIX, write_text_atomically
 from ..messages import human_bytes, one_line, printable_line, throughput, throughput_text
 from ..record import CoreRecord
@@ -38,8 +40,11 @@ CSV_NAME = "manifest.csv"
 THUMBNAIL_DIR = "thumbnails"
 CSV_FIELDS = ("name", "status", "top_m", "bottom_m", "flip", "dimensions", "spacing_mm", "size_mb", "type",
               "seconds", "kvp", "tube_current_ma", "exposure_mas", "kernel", "manufacturer", "model",
-              "acquisition_date", "warnings", "error", "output", "source")
+              "acquisition_date", "warnings", "error", "output", "source") + (
+              "air", "liner_hu", "fill_hu", "mask_hu", "core_min_hu", "core_max_hu", "surroundings")
 SCAN_FIELDS = ("kvp", "tube_current_ma", "exposure_mas", "kernel", "manufacturer", "model", "acquisition_date")
+SURROUNDINGS_FIELDS = ("air", "liner_hu", "fill_hu", "mask_hu", "core_min_hu", "core_max_hu")  # the record's
+# surroundings (analysis.surroundings), a cell each, then its text
 STATUS_ORDER = {"failed": 0}  # failures first; the rest keep the batch's order
 
 
@@ -169,7 +174,8 @@ def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool 
             return Picture(warning="thumbnail: output %s not found" % record.output, unwrap=unwrap)
         if not _fresh(png, nrrd):
             folder.mkdir(exist_ok=True)
-            core_thumbnail(nrrd, png, top_last=top_last, kept=record.kept_section, top_m=top_m)
+            core_thumbnail(nrrd, png, top_last=top_last, kept=record.kept_section, top_m=top_m,
+                           background=excluded_ranges(record.surroundings))
         return Picture(relative, unwrap_warning, unwrap)
     except Exception as exc:  # a picture is never worth failing the report
         return Picture(warning="thumbnail not drawn: %s" % one_line(exc), unwrap=unwrap)
@@ -255,12 +261,23 @@ def csv_row(record: CoreRecord) -> Tuple[str, ...]:
             + tuple(_number(v) if isinstance(v, float) else _cell(v or "") for v in (
                 getattr(record, name) for name in SCAN_FIELDS))
             + (_cell(" | ".join(record.warnings)), _cell(record.error or ""), _cell(record.output or ""),
-               _cell(record.source)))
+               _cell(record.source))
+            + _surroundings_cells(record))
 
 
 def _number(value: Optional[float]) -> str:
     """Every digit (``repr``), or an empty cell."""
     return "" if value is None else repr(float(value))
+
+
+def _surroundings_cells(record: CoreRecord) -> Tuple[str, ...]:
+    """What surrounds the core and the CT range taken as core (empty without a CT log)."""
+    found = record.surroundings or {}
+    cells = []
+    for name in SURROUNDINGS_FIELDS:
+        value = found.get(name)
+        cells.append("" if value is None else ("yes" if value else "no") if isinstance(value, bool) else repr(value))
+    return tuple(cells) + (_cell(str(found.get("text") or "")),)
 
 
 def _cell(text: str) -> str:
@@ -316,8 +333,8 @@ def _row(record: CoreRecord, picture: Picture, profile: Optional[str] = None) ->
         _e(quote(profile)), _e(quote(profile)), _e(record.name)) if profile else "")
     cells = [
         '<td class="pic">%s%s</td>' % (_picture_html(record, picture), profile_html),
-        '<td class="core"><div class="name">%s</div>%s<div class="path" title="%s">%s</div></td>' % (
-            _e(record.name), _output_html(record), _e(record.source), _e(record.source)),
+        '<td class="core"><div class="name">%s</div>%s%s<div class="path" title="%s">%s</div></td>' % (
+            _e(record.name), _output_html(record), _surroundings_html(record), _e(record.source), _e(record.source)),
         '<td><span class="badge %s">%s</span></td>' % (status, _e(record.status)),
         '<td class="num depth">%s</td>' % _depth_html(record),
         '<td class="num" title="columns × rows × slices">%s</td>' % _triple(record.dimensions, "%d"),
@@ -370,6 +387,15 @@ def _output_html(record: CoreRecord) -> str:
     if not record.output:
         return ""
     return '<div class="file"><a href="%s">%s</a></div>' % (_e(quote(record.output)), _e(record.output))
+
+
+def _surroundings_html(record: CoreRecord) -> str:
+    """One line under the core's name: what surrounds it and the CT range taken as core."""
+    text = (record.surroundings or {}).get("text")
+    if not text:
+        return ""
+    return ('<div class="around" title="what surrounds the core in the scan, and the CT numbers taken as core">'
+            '%s</div>' % _e(re.sub(r"-(?=\d)", "\u2212", str(text))))  # minus signs, not hyphens
 
 
 def _messages_html(record: CoreRecord, picture: Picture) -> str:
@@ -507,6 +533,7 @@ tr.warned td:first-child { box-shadow:inset 4px 0 0 #e0a100; }
 .file a { color:#1f5fbf; text-decoration:none; font-size:12.5px; } .file a:hover { text-decoration:underline; }
 td.core { min-width:240px; max-width:320px; }
 .path { color:var(--muted); font-size:12px; overflow-wrap:anywhere; margin-top:2px; }
+.around { font-size:12px; margin-top:2px; }
 .badge { display:inline-block; padding:2px 9px; border-radius:999px; font-size:12px; font-weight:600; }
 .badge.converted { color:var(--ok); background:var(--okbg); }
 .badge.skipped { color:#3e4c59; background:#e4e7eb; }

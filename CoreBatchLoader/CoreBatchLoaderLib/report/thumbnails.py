@@ -35,6 +35,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..analysis.core_section import in_ranges
 from ..analysis.long_section import AxialChoice, KeptSection, RowMeans, section_row
 from ..nrrd.reader import NrrdHeader, iter_row_section, read_header, read_rows, read_slice
 from ..nrrd.writer import KEY_PREFIX
@@ -57,26 +58,29 @@ Box = Tuple[int, int, int, int]  # left, top, width, height in the PNG
 def core_thumbnail(nrrd_path: Union[str, Path], png_path: Union[str, Path], *,
                    window: Optional[Window] = ROCK_CT_WINDOW, max_size: int = 512,
                    axial_size: int = 256, top_last: bool = False, kept: Optional[KeptSection] = None,
-                   top_m: Optional[float] = None) -> Path:
+                   top_m: Optional[float] = None, background: Sequence[Window] = ()) -> Path:
     """Draw ``nrrd_path`` (3-D NRRD, raw or gzip) into ``png_path`` (palette PNG); returns ``png_path``.
 
     ``top_last``: the core's top is its last slice (a flipped core), drawn at the top.
     ``kept``: the planes kept while the core was converted (:mod:`..analysis.long_section`), so
     the file's data are not read again (a compressed core would be inflated whole); the same
     picture either way.  ``top_m``: the depth of the core's top (the section's axis in metres;
-    without it, millimetres from the top).
+    without it, millimetres from the top).  ``background``: value ranges that are no data
+    (PixelPaddingValue, a viewer's mask: the record's surroundings), drawn as the window's low
+    end, as Slicer shows padding, and left out of the window's choice.
 
     ``window`` (low, high) in the file's values; ``None`` always uses percentiles.  The section
     fits in ``max_size`` x ``max_size`` px (from at most :data:`..analysis.long_section.SECTION_ROWS`
     rows), the axial slice in ``axial_size`` x ``axial_size``.
     """
     return thumbnail_sheet(nrrd_path, window=window, max_size=max_size, axial_size=axial_size,
-                           top_last=top_last, kept=kept, top_m=top_m)[0].save(png_path)
+                           top_last=top_last, kept=kept, top_m=top_m, background=background)[0].save(png_path)
 
 
 def thumbnail_sheet(nrrd_path: Union[str, Path], *, window: Optional[Window] = ROCK_CT_WINDOW,
                     max_size: int = 512, axial_size: int = 256, top_last: bool = False,
-                    kept: Optional[KeptSection] = None, top_m: Optional[float] = None) -> Tuple[Sheet, Box, Box]:
+                    kept: Optional[KeptSection] = None, top_m: Optional[float] = None,
+                    background: Sequence[Window] = ()) -> Tuple[Sheet, Box, Box]:
     """(the thumbnail's sheet, the long section's box, the axial slice's box): see
     :func:`core_thumbnail`."""
     header = read_header(nrrd_path)
@@ -85,7 +89,12 @@ def thumbnail_sheet(nrrd_path: Union[str, Path], *, window: Optional[Window] = R
         kept = _kept_from_file(header)
     section, k, j = kept.section, kept.k, kept.j
     axial = kept.axial.astype(np.float32)  # (rows, columns)
-    low, high = choose_window([section, axial], window)
+    padded = [in_ranges(plane, background) for plane in (section, axial)]
+    low, high = choose_window([plane if mask is None else plane[~mask] for plane, mask in zip((section, axial), padded)],
+                              window)
+    if padded[0] is not None:  # padding and masks: background, as Slicer draws padding
+        section = np.where(padded[0], np.float32(low), section.astype(np.float32))
+        axial[padded[1]] = low
     dx, dy, dz = header.spacing
     if top_last:
         section = section[::-1]

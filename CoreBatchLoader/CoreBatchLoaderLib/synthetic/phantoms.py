@@ -16,8 +16,8 @@ option imitates:
 - soft cores (peat, mud, sand): ``fill`` — a fluid (water: 0 HU) filling the liner's bore around
   the core; ``roots`` — thin tubes of ``ROOT_HU`` (−300 HU) along the core; ``pockets`` — the
   share of the core taken by small air bubbles (spheres of ``POCKET_RADIUS_MM``);
-- masks and rods: ``mask_hu`` — everything farther than a pixel outside the core's disc set to
-  one value after the noise (a viewer's export: +3071, −1024 or 0 HU), ``rods`` — calibration
+- masks and rods: ``mask_hu`` — everything outside the core's disc (its edge pixels keep their
+  partial volume) set to one value after the noise (a viewer's export: +3071, −1024 or 0 HU), ``rods`` — calibration
   rods along the scan axis (:class:`Rod`), beside the core or inside it, of a CT number or masked
   to ``mask_hu``.
 
@@ -181,8 +181,8 @@ def phantom_slice_hu(phantom: CorePhantom, k: int) -> np.ndarray:
     values = clean + rng.normal(0.0, phantom.noise_hu, size=clean.shape)
     if phantom.mask_hu is not None:
         x, y = _axes(phantom)
-        core, _ = _coverage(phantom, k, phantom.centre_mm, phantom.diameter_mm / 2.0 + 1.5, x, y)
-        values[core <= 0.0] = phantom.mask_hu
+        core, _ = _coverage(phantom, k, phantom.centre_mm, phantom.diameter_mm / 2.0, x, y)
+        values[core <= 0.0] = phantom.mask_hu  # the core's edge pixels keep their partial volume
         values[_masked_rods(phantom, x, y)] = phantom.mask_hu
     return values
 
