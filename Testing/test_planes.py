@@ -43,7 +43,8 @@ def well(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, BatchResult, L
                                         for n, (name, core) in enumerate(cores)]
     (root / "depths.csv").write_text("\n".join(lines) + "\n")
     options = BatchOptions(convert=ConvertOptions(durable=False, unwrap_radius=UNWRAP_RADIUS), workers=1,
-                           scene=SceneOptions(depths_file=root / "depths.csv"), planes=True)
+                           scene=SceneOptions(depths_file=root / "depths.csv", build_scene=True,
+                                              memory_budget=10 ** 9, well_name="W-22"), planes=True)
     result = run_batch(root / "in", root / "out", options)
     assert result.exit_code == 0, [(r.name, r.error) for r in result.records]
     return root / "out", result, cores
@@ -220,3 +221,57 @@ def test_a_core_without_depth_has_its_planes_in_mm_from_its_top() -> None:
     row = PlaneRow("c1", 123.4, False, 20.0, 90.0, "bed", 400.0, 4.0, 1.0, 0.9)
     assert table_text([row], in_metres=False).splitlines() == [
         "depth_mm," + ",".join(COLUMNS), "123.4,20.0,90.0,bed,400,4.0,1.00,0.90"]
+
+
+def test_the_scene_holds_each_plane_as_a_markups_plane_at_its_place_and_orientation(well) -> None:
+    """slicer-core reads the scene back: each true plane's markups node crosses its core's axis
+    within the depth tolerance of the truth and its normal is within the dip tolerance."""
+    slicer = pytest.importorskip("slicer")
+    from CoreBatchLoaderLib.synthetic.dipping_beds import core_frame, plane_normal
+    from CoreBatchLoaderLib.mrml.planes import register_markups_storage
+    from test_well_scene import ijk_to_ras
+
+    out, _, cores = well
+    scene = slicer.vtkMRMLScene()
+    register_markups_storage(scene)  # as Slicer's Markups module does in the application
+    scene.SetURL(str(out / "scene.mrml"))
+    assert scene.Import()
+    nodes = [scene.GetNthNodeByClass(n, "vtkMRMLMarkupsPlaneNode")
+             for n in range(scene.GetNumberOfNodesByClass("vtkMRMLMarkupsPlaneNode"))]
+    rows = read_table(out / "well_planes.csv")
+    assert len(nodes) == len(rows)
+    found, _ = matches(rows, cores)
+    truths = truths_in_metres(cores)
+    for n, row in found.items():
+        name, _, truth = truths[n]
+        core = dict(cores)[name]
+        number = [r for r in rows if r.core == name].index(row) + 1
+        title = "%s plane %d (%s, %.0f°/%.0f°)" % (name, number, row.kind, row.dip_deg, row.azimuth_deg)
+        node = scene.GetFirstNodeByName(title)
+        assert node is not None, title
+        assert title in folder_children_of(scene, name)
+        matrix = ijk_to_ras(scene.GetFirstNodeByName(name))  # the core's volume as the scene places it
+        spacing = np.linalg.norm(matrix[:3, :3], axis=0)
+        point = core.axis_at_depth(truth.depth_mm) / core.spacing_mm
+        centre = matrix[:3, :3] @ point + matrix[:3, 3]
+        normal = (matrix[:3, :3] / spacing) @ plane_normal(core_frame(core.axis_direction, core.flip), truth.dip_deg,
+                                                           truth.azimuth_deg)
+        origin, picked = [0.0] * 3, [0.0] * 3
+        node.GetOriginWorld(origin)
+        node.GetNormalWorld(picked)
+        assert np.linalg.norm(np.array(origin) - centre) <= DEPTH_MM, (title, origin, centre)
+        angle = math.degrees(math.acos(min(1.0, abs(float(np.dot(picked, normal))))))
+        assert angle <= DIP_DEG, (title, angle)
+
+
+def folder_children_of(scene, core: str) -> List[str]:
+    import slicer
+    import vtk
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    ids = vtk.vtkIdList()
+    sh.GetItemChildren(sh.GetSceneItemID(), ids, True)
+    folders = [ids.GetId(n) for n in range(ids.GetNumberOfIds()) if sh.GetItemName(ids.GetId(n)) == "%s planes" % core]
+    assert len(folders) == 1
+    children = vtk.vtkIdList()
+    sh.GetItemChildren(folders[0], children)
+    return [sh.GetItemName(children.GetId(n)) for n in range(children.GetNumberOfIds())]

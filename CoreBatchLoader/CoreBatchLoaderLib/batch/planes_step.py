@@ -6,15 +6,19 @@ both ways."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import List, Sequence
 
+from ..files import written_by_batch
 from ..messages import one_line
+from ..mrml.well import SCENE_NAME
 from ..planes.well import WellPlanes, pick_well
 from ..record import CoreRecord
 from ..report.log_svg import LogTrack
 from ..report.tadpoles import sinusoid_overlay, write_tadpole_track
 from ..report.unwrap_picture import unwrap_picture
-from ..well.layout import read_layout
+from ..well.ct_log import TABLE_NAME as LOG_TABLE
+from ..well.layout import SCENE_DIR, read_layout
+from ..well.plane_places import PlacedPlane, place_planes
 from ..well.placement import depth_to_s
 from ..well.strip import STRIP_HEIGHT
 
@@ -32,6 +36,7 @@ def run_planes(output_dir: Path, records: Sequence[CoreRecord], durable: bool = 
                            overlay=sinusoid_overlay([p.sinusoid for p in core.planes], [p.kind for p in core.planes]))
         except Exception as exc:  # a picture is never worth failing the step
             result.warnings.append("%s: unwrap picture with its planes not drawn: %s" % (core.core, one_line(exc)))
+    _scene_with_planes(output_dir, records, result, durable)
     placed = [core for core in result.cores if core.top_m is not None]
     if placed and len(placed) == len(result.cores):
         try:
@@ -40,6 +45,45 @@ def run_planes(output_dir: Path, records: Sequence[CoreRecord], durable: bool = 
         except Exception as exc:
             result.warnings.append("%s not written: %s" % (TRACK_NAME, one_line(exc)))
     return result
+
+
+def _scene_with_planes(output_dir: Path, records: Sequence[CoreRecord], result: WellPlanes, durable: bool) -> None:
+    """``scene.mrml`` written again with every core's planes as markups, when the output has a
+    scene (``--scene``); a core without a fitted axis in the manifest is a warning."""
+    if not (output_dir / SCENE_NAME).is_file():
+        return
+    try:
+        layout = read_layout(output_dir)
+        placed_cores = {core.name: core for core in layout.cores}
+        by_name = {record.name: record for record in records}
+        planes: List[PlacedPlane] = []
+        for core in result.cores:
+            where = placed_cores.get(core.core)
+            if where is None or not core.planes:
+                continue
+            placed = place_planes(by_name[core.core], core.planes, where.top_m, where.flip, core.row_mm,
+                                  1.1 * core.radius_mm)
+            if placed is None:
+                result.warnings.append("%s: planes not in the scene: the manifest has no fitted axis for the core"
+                                       % core.core)
+            else:
+                planes += placed
+        _remove_plane_files(output_dir / SCENE_DIR)
+        from ..mrml.well import write_scene
+        table = output_dir / LOG_TABLE
+        write_scene(output_dir, layout, durable, table if table.is_file() else None, planes)
+    except Exception as exc:  # the scene is extra
+        result.warnings.append("scene not written with the planes: %s" % one_line(exc))
+
+
+def _remove_plane_files(folder: Path) -> None:
+    """The planes' markup files an earlier pick left in the scene folder (the batch's own only)."""
+    for path in folder.glob("*_plane_*.mrk.json"):
+        if written_by_batch(path):
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
 
 def track_geometry(output_dir: Path, result: WellPlanes) -> LogTrack:

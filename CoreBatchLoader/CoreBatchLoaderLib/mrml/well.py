@@ -30,10 +30,12 @@ import numpy as np
 
 from ..files import write_text_atomically
 from ..messages import printable_line
-from ..well.layout import PlacedCore, WellLayout
+from ..well.layout import SCENE_DIR, PlacedCore, WellLayout
+from ..well.plane_places import PlacedPlane
 from ..well.placement import Grid
 from . import cores as mrml_scene
 from .ct_log import add_log_plot
+from .planes import add_planes
 
 SCENE_NAME = "scene.mrml"
 SCENE_VERSION = "Slicer 5.4.0 0"  # application, version, revision: the oldest Slicer we support
@@ -106,9 +108,10 @@ def add_well(scene: Any, output_dir: Path, layout: WellLayout, load_data: bool =
 
 
 def write_scene(output_dir: Path, layout: WellLayout, durable: bool = True,
-                log_table: Optional[Path] = None) -> Path:
+                log_table: Optional[Path] = None, planes: Sequence[PlacedPlane] = ()) -> Path:
     """``OUTPUT_DIR/scene.mrml``: the well's nodes, file names relative to the output folder;
-    with ``log_table`` (``well_ct_log.csv``) also the CT log's table node and plot chart.
+    with ``log_table`` (``well_ct_log.csv``) also the CT log's table node and plot chart; with
+    ``planes`` the picked planes as markups (:mod:`.planes`, files in the scene folder).
 
     Replaced atomically, like every other output.  No voxel is loaded.
     """
@@ -123,6 +126,8 @@ def write_scene(output_dir: Path, layout: WellLayout, durable: bool = True,
             show_in_views(scene, scene.GetNodeByID(nodes.overview), layout)
         if log_table is not None:
             add_log_plot(scene, Path(log_table).resolve(), layout.well)
+        if planes:
+            add_planes(scene, nodes.folder_item, planes, output_dir / SCENE_DIR)
         scene.SetRootDirectory(str(output_dir))  # file names are written relative to this
         scene.SetURL(str(path))
         scene.SetSaveToXMLString(1)  # the text, written atomically below, never half a file
