@@ -207,13 +207,13 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if _isSet(p.depthFile):
             offerLasio(self.logic, self._offered)
         slicer.app.processEvents()
-        self._start(p.overwrite)
+        self._start(p.overwrite, p.addToScene)
 
-    def _start(self, overwrite: bool):
+    def _start(self, overwrite: bool, addToScene: bool):
         """Run the batch with the panel's settings: the fast route's child polled by the timer,
         the dicomlib route here."""
         p = self._parameterNode
-        arguments = dict(addToScene=p.addToScene, compress=p.compress, workers=p.workers, overwrite=overwrite,
+        arguments = dict(addToScene=addToScene, compress=p.compress, workers=p.workers, overwrite=overwrite,
                          depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
                          unwrapRadius=p.unwrapRadius if p.unwrap else None)
         if p.route == "fast":  # a child process: the timer reads its progress, the panel stays live
@@ -233,6 +233,9 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         ended = batch.done  # read before the last poll (as Logic.convert does), so no line is left behind
         for progress in batch.poll():
+            if self._rerunning is not None:  # the rerun after the decoder's install: just its cores
+                progress = dataclasses.replace(progress, records=[r for r in progress.records
+                                                                  if r.name in self._rerunning])
             self.logic.onFolder(progress)
             self._onProgress(progress)
         if batch.stage and not ended:  # the well, the report: seconds after the last folder
@@ -248,13 +251,16 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Cores failed for lack of a decoder: offer it, naming them; once installed, convert just
         those again (the rerun skips the converted cores).  True when the rerun started."""
         missing = self.logic.coresMissingADecoder()
-        if self._rerunning is not None or not offerDecoder(self.logic, missing, self._offered) \
-                or self._cancelRequested:
-            return False
+        if self._rerunning is not None or self._cancelRequested \
+                or not offerDecoder(self.logic, missing, self._offered) or self._cancelRequested:
+            return False  # a rerun's failures, a cancelled batch, no such cores, a "no", a cancel while installing
         self._rerunning = {core for cores in missing.values() for core in cores}
         self.ui.statusLabel.text = _("Converting again with the decoder: {cores}").format(
             cores=", ".join(sorted(self._rerunning)))
-        self._start(overwrite=False)
+        p, shown = self._parameterNode, dict(self.logic.nodeIDs)
+        # Its cores join the scene as the others did; a placed well (depths) is not loaded twice.
+        self._start(overwrite=False, addToScene=p.addToScene and not _isSet(p.depthFile))
+        self.logic.nodeIDs.update({name: node for name, node in shown.items() if name not in self.logic.nodeIDs})
         return self._batch is not None
 
     def _guarded(self, run):
@@ -302,9 +308,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _onProgress(self, progress) -> bool:
         """Called after each core folder (a ``Progress``): show it, keep the panel alive, say
-        whether to stop.  A rerun shows only the cores it converts again."""
-        records = [r for r in progress.records if self._rerunning is None or r.name in self._rerunning]
-        for record in records:
+        whether to stop."""
+        for record in progress.records:
             self.results.show(record)
         self.ui.progressBar.maximum = max(progress.folders_total, 1)
         self.ui.progressBar.value = progress.folders_done

@@ -153,10 +153,13 @@ def test_the_decoder_is_offered_after_the_batch_naming_the_cores_and_then_just_t
     assert "missing = self.logic.coresMissingADecoder()" in source
     assert "offerDecoder(self.logic, missing, self._offered)" in source
     assert first_line_calling(rerun, "offerDecoder") < first_line_calling(rerun, "_start")
-    assert "self._start(overwrite=False)" in source  # a rerun: the converted cores are skipped, unread
-    assert "self._rerunning = " in source  # only those cores' rows change (_onProgress)
-    assert "self._rerunning is None or r.name in self._rerunning" in ast.unparse(method("CoreBatchLoaderWidget",
-                                                                                       "_onProgress"))
+    assert "self._start(overwrite=False, " in source  # a rerun: the converted cores are skipped, unread
+    assert "addToScene=p.addToScene and (not _isSet(p.depthFile))" in source  # a placed well is not loaded twice
+    assert "self._rerunning = " in source and "self.logic.nodeIDs.update(" in source
+    # Only those cores reach the rows and the scene (the others come back "skipped").
+    timer = ast.unparse(method("CoreBatchLoaderWidget", "_onPollTimer"))
+    assert "records=[r for r in progress.records if r.name in self._rerunning]" in timer
+    assert timer.index("r.name in self._rerunning") < timer.index("self.logic.onFolder(progress)")
     assert "cores_missing_a_decoder(self.result.records)" in ast.unparse(
         method("CoreBatchLoaderLogic", "coresMissingADecoder"))
     installs = WIDGETS_DIR / "installs.py"

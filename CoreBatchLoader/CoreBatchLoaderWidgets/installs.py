@@ -44,7 +44,7 @@ def offerDecoder(logic, missing: Dict[str, List[str]], offered: Set[str]) -> boo
                       for uid, cores in sorted(missing.items()))
     count = sum(len(cores) for cores in missing.values())
     return _offer(logic, DECODER_REQUIREMENT, offered, _(
-        "{count} cores could not be read: no package in this Slicer decodes their compressed slices.\n\n{lines}"
+        "Cores not converted: {count}. No package in this Slicer decodes their compressed slices:\n\n{lines}"
         "\n\nInstall the decoder {requirement} (GDCM, the library of Slicer's own DICOM reader) from PyPI and "
         "convert just these cores again?").format(count=count, lines=lines, requirement=DECODER_REQUIREMENT))
 
