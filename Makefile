@@ -16,14 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,compress]"
 	touch $(STAMP)
 
-# Converts DEMO_INPUT (default: a generated sample well of 6 cores of 120 mm, placed back to back
-# from 2450 m and assembled into a Slicer scene) into DEMO_OUTPUT.
+# Converts DEMO_INPUT (default: a generated sample well of 6 cores of 120 mm that look like rock,
+# back to back from 2450 m as its depths.csv says, assembled into a Slicer scene; what was drawn is
+# in demo-well/truth.json, docs/sample.md) into DEMO_OUTPUT.
 demo: setup
 ifeq ($(DEMO_INPUT),)
 	rm -rf demo-well
-	$(BIN)/corebatchloader sample demo-well --cores 6
+	$(BIN)/corebatchloader sample demo-well --cores 6 --start-depth 2450
 	$(BIN)/corebatchloader convert demo-well $(DEMO_OUTPUT) --overwrite \
-		--start-depth 2450 --core-length 0.12 --scene --well-name "Demo well"
+		--depths demo-well/depths.csv --scene --well-name "Demo well"
 else
 	$(BIN)/corebatchloader convert "$(DEMO_INPUT)" $(DEMO_OUTPUT)
 endif

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 import pytest
-from conftest import ROOT, convert_tree
+from conftest import ROOT, convert_tree, require_module
 from CoreBatchLoaderLib.dicom.pixel_reader import DECODER_REQUIREMENT
 from CoreBatchLoaderLib.slicer_process import cores_missing_a_decoder
 from CoreBatchLoaderLib.synthetic import write_core_series, write_sample_well, write_well
@@ -43,7 +43,7 @@ def first_line_calling(node: ast.AST, name: str) -> int:
 
 # --- 2: one GUI connection per parameter node, on slicer-core's real scene ----------------------
 
-slicer = pytest.importorskip("slicer")
+slicer = require_module("slicer", "slicer-core")
 
 
 def parameter_node(scene) -> object:

@@ -34,6 +34,7 @@ from .convert import ConvertOptions
 from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from .messages import human_bytes, throughput_text
 from .nrrd.deflate import fast_gzip_note
+from .synthetic.sample_well import TRUTH_NAME, SampleWell, write_sample_well
 from .well.depths import DEPTH_RANGE, DEPTH_UNITS, well_depth
 from .well.options import SceneOptions
 from .well.proxies import default_budget, parse_size
@@ -53,11 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
                                               "OUTPUT_DIR/<core>.nrrd and write OUTPUT_DIR/manifest.json.")
     add_convert_arguments(convert)
 
-    sample = commands.add_parser("sample", help="write a small synthetic well (for trying things out)")
-    sample.add_argument("folder", type=Path, metavar="FOLDER")
-    sample.add_argument("--cores", type=_positive_int, default=4)
-    sample.add_argument("--slices", type=_positive_int, default=120)
-    sample.add_argument("--size", type=_positive_int, default=96, help="rows and columns per slice")
+    sample = commands.add_parser(
+        "sample", help="write a synthetic well that looks like rock (for trying things out)",
+        description="Write a synthetic well into FOLDER: cores lying back to back from --start-depth, one "
+                    "folder of DICOM files (one per slice) each, cut from beds of distinct CT numbers that dip "
+                    "and are laminated; each core in a plastic liner, slightly tilted, some with an open "
+                    "fracture, a vug or a rubble interval. FOLDER/truth.json says what was drawn and where, "
+                    "FOLDER/depths.csv gives the depths to convert --depths. Written a slice at a time: memory "
+                    "does not grow with the well.")
+    sample.add_argument("folder", type=Path, metavar="FOLDER", help="where the core folders go (created)")
+    sample.add_argument("--cores", type=_positive_int, default=SampleWell.cores, help="cores (default %(default)s)")
+    sample.add_argument("--slices", type=_positive_int, default=SampleWell.slices,
+                        help="slices per core (default %(default)s)")
+    sample.add_argument("--size", type=_positive_int, default=SampleWell.size,
+                        help="rows and columns of a slice (default %(default)s)")
+    sample.add_argument("--slice-spacing", type=_positive_float, default=SampleWell.slice_spacing_mm, metavar="MM",
+                        help="distance between slices in mm (default %(default)s; a core is SLICES × MM long)")
+    sample.add_argument("--pixel-spacing", type=_positive_float, default=SampleWell.pixel_spacing_mm, metavar="MM",
+                        help="pixel size in mm (default %(default)s; a core's diameter is 0.6 × SIZE × MM)")
+    sample.add_argument("--start-depth", type=_depth, default=SampleWell.top_m, metavar="M",
+                        help="depth of the first core's top in metres (default %(default)s)")
+    sample.add_argument("--seed", type=int, default=SampleWell.seed,
+                        help="another seed, another well (default %(default)s)")
     from .commands import depth_match, planes
     planes.add_parser(commands)
     depth_match.add_parser(commands)
@@ -354,10 +372,12 @@ class ProgressBar:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .synthetic import write_sample_well
-    series = write_sample_well(args.folder, cores=args.cores, slices=args.slices, size=args.size)
-    print("wrote %d synthetic cores (%d slices of %d×%d each) under %s" % (
-        len(series), args.slices, args.size, args.size, args.folder))
+    truth = write_sample_well(args.folder, cores=args.cores, slices=args.slices, size=args.size,
+                              slice_spacing_mm=args.slice_spacing, pixel_spacing_mm=args.pixel_spacing,
+                              top_m=args.start_depth, seed=args.seed)
+    print("wrote %d synthetic cores (%d slices of %d×%d each, %g to %g m) under %s; what was drawn: %s" % (
+        len(truth["cores"]), args.slices, args.size, args.size, truth["well"]["top_m"], truth["well"]["bottom_m"],
+        args.folder, Path(args.folder) / TRUTH_NAME))
     return 0
 
 
@@ -377,6 +397,13 @@ def _depth(text: str) -> float:
     value = _finite_float(text)
     if not well_depth(value):
         raise argparse.ArgumentTypeError("%s is not a depth in a well (%s)" % (text, DEPTH_RANGE))
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 

@@ -270,20 +270,3 @@ def write_well(
         )
     return result
 
-
-def write_sample_well(
-    root: PathLike, *, cores: int = 4, slices: int = 120, size: int = 96, top_m: Optional[float] = None
-) -> List[SyntheticSeries]:
-    """The sample well to try things on (``corebatchloader sample``, Slicer's Sample Data): ``cores``
-    cores of ``slices`` 1 mm slices of ``size``×``size``, stored as many CT scanners store them
-    (unsigned 12-bit, rescale intercept −1024), under ``root``.  With ``top_m``, also
-    ``root``/depths.csv placing them back to back from that depth (the depth table the panel and
-    ``--depths`` read; it is not a DICOM file, so the batch passes it by)."""
-    series = write_well(root, cores=cores, slices=slices, rows=size, columns=size, signed=False, bits_stored=12,
-                        intercept=-1024.0)
-    if top_m is not None:
-        length_m = slices * 1.0 / 1000.0
-        rows = ["core_%03d,%r,%r" % (n + 1, round(top_m + n * length_m, 6), round(top_m + (n + 1) * length_m, 6))
-                for n in range(cores)]
-        (Path(root) / "depths.csv").write_text("core,top,bottom\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    return series

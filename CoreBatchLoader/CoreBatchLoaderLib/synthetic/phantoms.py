@@ -12,7 +12,11 @@ option imitates:
 - ``tilt_deg`` / ``centre_mm``: the core axis off the image centre and not along the scan axis;
 - ``rubble``: slices of broken rock (pieces with air between them), ``foam``: foam spacers
   (−850 HU), ``caps``: polyethylene end caps (−100 HU), ``missing``: slices not written (a gap);
-- ``layers``: CT numbers along the core axis from grid slice 0, each a length in mm;
+- ``layers``: CT numbers along the core axis from grid slice 0, each a length in mm (from
+  ``layers_from_mm``); ``bed_dip_deg`` / ``bed_dip_direction_deg`` tilt their boundaries into
+  dipping planes (deepest at that azimuth, the unwrap's convention: from +i toward +j), and
+  ``laminae_mm`` / ``laminae_hu`` band each layer parallel to them;
+- ``fractures`` (open planes: air across their aperture) and ``vugs`` (air spheres) in the rock.
 - soft cores (peat, mud, sand): ``fill`` — a fluid (water: 0 HU) filling the liner's bore around
   the core; ``roots`` — thin tubes of ``ROOT_HU`` (−300 HU) along the core; ``pockets`` — the
   share of the core taken by small air bubbles (spheres of ``POCKET_RADIUS_MM``);
@@ -27,14 +31,15 @@ then Gaussian noise of ``noise_hu``; stored as signed 16 bit with RescaleInterce
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .cores import _series_uids, _write_single_frames
-from .dicom_files import PathLike, _make_format, _make_geometry, _Slice, _write_order, _written_indices
+from .dicom_files import PathLike, _make_format, _make_geometry, _PixelFormat, _Slice, _write_order, _written_indices
 
 AIR_HU = -1000.0
 FOAM_HU = -850.0
@@ -66,6 +71,27 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Fracture:
+    """An open (air-filled) planar fracture: it crosses the axis ``along_mm`` from grid slice 0,
+    dips ``dip_deg`` toward ``dip_direction_deg`` (the beds' convention), ``aperture_mm`` wide."""
+
+    along_mm: float
+    dip_deg: float
+    dip_direction_deg: float
+    aperture_mm: float = 1.0
+
+
+@dataclass(frozen=True)
+class Vug:
+    """A round pore of air, its centre ``along_mm`` from grid slice 0 and ``offset_mm`` (x, y)
+    off the axis."""
+
+    along_mm: float
+    offset_mm: Tuple[float, float]
+    radius_mm: float
+
+
+@dataclass(frozen=True)
 class CorePhantom:
     """What to draw; every length in mm, positions in the slice plane from the image centre
     along the columns (x, i) and rows (y, j)."""
@@ -80,6 +106,13 @@ class CorePhantom:
     tilt_deg: float = 0.0  # axis against the scan axis
     tilt_azimuth_deg: float = 0.0  # 0: the axis leans towards +x (columns), 90: towards +y (rows)
     layers: Tuple[Layer, ...] = (Layer(1e9, 2000.0),)
+    layers_from_mm: float = 0.0  # where the first layer's length starts, along the axis from slice 0
+    bed_dip_deg: float = 0.0  # the layer boundaries' dip against the plane square to the axis
+    bed_dip_direction_deg: float = 0.0  # …and where they lie deepest, from +x (i) toward +y (j)
+    laminae_mm: float = 0.0  # period of the banding parallel to the beds (0: none)
+    laminae_hu: float = 0.0  # its amplitude
+    fractures: Tuple[Fracture, ...] = ()
+    vugs: Tuple[Vug, ...] = ()
     noise_hu: float = 30.0
     liner: Optional[str] = None  # "plastic", "aluminium" or None
     liner_inner_mm: float = 66.0  # inner diameter
@@ -126,11 +159,7 @@ def write_phantom(folder: PathLike, phantom: CorePhantom = CorePhantom()) -> Pha
                               (0.0, 1.0, 0.0))
     fmt = _make_format(True, 16, None)
     written = _written_indices(phantom.slices, phantom.missing, ())
-    by_index = {}
-    for k in written:
-        hu = phantom_slice_hu(phantom, k)
-        stored = np.clip(np.rint(hu - INTERCEPT), fmt.low, fmt.high).astype(fmt.dtype)
-        by_index[k] = _Slice(k=k, copy=0, pixels=stored, slope=1.0, intercept=INTERCEPT)
+    by_index = _SlicesOnDemand(phantom, fmt)  # each slice made as it is written: memory of one slice
     uids = _series_uids(phantom.seed, 1, None, None)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,7 +167,7 @@ def write_phantom(folder: PathLike, phantom: CorePhantom = CorePhantom()) -> Pha
                                  "PHANTOM", phantom.slice_spacing, "1.2.840.10008.1.2.1", False, phantom.seed,
                                  "IM", ".dcm")
     truth = [_slice_truth(phantom, k) for k in range(phantom.slices)]
-    truth = [t if k in by_index else (t[0], float("nan"), False, 0.0) for k, t in enumerate(truth)]
+    truth = [t if k in written else (t[0], float("nan"), False, 0.0) for k, t in enumerate(truth)]
     inside = np.array([_inside_truth(phantom, k) for k in range(phantom.slices)])
     inside[np.isnan([t[1] for t in truth]), 0] = np.nan
     return PhantomSeries(
@@ -172,6 +201,24 @@ def _masked_rods(phantom: CorePhantom, x: np.ndarray, y: np.ndarray) -> np.ndarr
         if rod.hu is None and phantom.mask_hu is not None:
             masked |= (x - rod.x_mm) ** 2 + (y - rod.y_mm) ** 2 <= (rod.diameter_mm / 2.0) ** 2
     return masked
+
+
+class _SlicesOnDemand(Mapping):
+    """Grid slice k → its :class:`_Slice`, computed when asked (the writer asks once per slice)."""
+
+    def __init__(self, phantom: CorePhantom, fmt: _PixelFormat) -> None:
+        self.phantom, self.fmt = phantom, fmt
+
+    def __getitem__(self, k: int) -> _Slice:
+        hu = phantom_slice_hu(self.phantom, k)
+        stored = np.clip(np.rint(hu - INTERCEPT), self.fmt.low, self.fmt.high).astype(self.fmt.dtype)
+        return _Slice(k=k, copy=0, pixels=stored, slope=1.0, intercept=INTERCEPT)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.phantom.slices))
+
+    def __len__(self) -> int:
+        return self.phantom.slices
 
 
 def phantom_slice_hu(phantom: CorePhantom, k: int) -> np.ndarray:
@@ -228,10 +275,45 @@ def _coverage(phantom: CorePhantom, k: int, centre: Tuple[float, float], radius:
     return share, axial
 
 
+def _layer_ends(phantom: CorePhantom) -> np.ndarray:
+    """Where each layer ends, along the axis from grid slice 0 (mm)."""
+    return phantom.layers_from_mm + np.cumsum([layer.length_mm for layer in phantom.layers])
+
+
 def _layer_at(phantom: CorePhantom, along_from_slice0_mm: np.ndarray) -> np.ndarray:
-    ends = np.cumsum([layer.length_mm for layer in phantom.layers])
+    ends = _layer_ends(phantom)
     index = np.clip(np.searchsorted(ends, along_from_slice0_mm, side="right"), 0, len(phantom.layers) - 1)
     return np.array([layer.hu for layer in phantom.layers])[index]
+
+
+def _toward(direction_deg: float, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """How far each point lies off the axis toward azimuth ``direction_deg`` (from +x toward +y)."""
+    azimuth = math.radians(direction_deg)
+    return dx * math.cos(azimuth) + dy * math.sin(azimuth)
+
+
+def _plane_offset(along: np.ndarray, at_mm: float, dip_deg: float, direction_deg: float, dx: np.ndarray,
+                  dy: np.ndarray) -> np.ndarray:
+    """Distance along the axis below the plane through the axis at ``at_mm`` dipping ``dip_deg``
+    toward ``direction_deg`` (a plane crossing a core of radius r is, on the unwrap,
+    at + r·tan δ·cos(θ − ψ): deepest toward ψ)."""
+    return along - at_mm - math.tan(math.radians(dip_deg)) * _toward(direction_deg, dx, dy)
+
+
+def _openings(phantom: CorePhantom, along: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> Optional[np.ndarray]:
+    """Share of each pixel that is open (air: a fracture's aperture, a vug), or None without any."""
+    if not phantom.fractures and not phantom.vugs:
+        return None
+    pixel = math.sqrt(phantom.pixel_spacing[0] * phantom.pixel_spacing[1])
+    open_ = np.zeros(np.broadcast(along, dx, dy).shape)
+    for fracture in phantom.fractures:
+        across = _plane_offset(along, fracture.along_mm, fracture.dip_deg, fracture.dip_direction_deg, dx, dy) \
+            * math.cos(math.radians(fracture.dip_deg))  # square to the plane
+        open_ = np.maximum(open_, np.clip((fracture.aperture_mm / 2.0 - np.abs(across)) / pixel + 0.5, 0.0, 1.0))
+    for vug in phantom.vugs:
+        distance = np.sqrt((dx - vug.offset_mm[0]) ** 2 + (dy - vug.offset_mm[1]) ** 2 + (along - vug.along_mm) ** 2)
+        open_ = np.maximum(open_, np.clip((vug.radius_mm - distance) / pixel + 0.5, 0.0, 1.0))
+    return open_
 
 
 def _clean_slice(phantom: CorePhantom, k: int) -> Tuple[np.ndarray, float]:
@@ -239,7 +321,18 @@ def _clean_slice(phantom: CorePhantom, k: int) -> Tuple[np.ndarray, float]:
     x, y = _axes(phantom)
     core, axial = _coverage(phantom, k, phantom.centre_mm, phantom.diameter_mm / 2.0, x, y)
     start = -_z(phantom, 0)  # axial position of slice 0's centre is -start
-    rock = _layer_at(phantom, axial + start)
+    along = axial + start
+    cx, cy = _axis_centre(phantom, k, phantom.centre_mm)
+    dx, dy = x - cx, y - cy
+    bedding = along
+    if phantom.bed_dip_deg:
+        bedding = _plane_offset(along, 0.0, phantom.bed_dip_deg, phantom.bed_dip_direction_deg, dx, dy)
+    rock = _layer_at(phantom, bedding)
+    if phantom.laminae_mm and phantom.laminae_hu:
+        rock = rock + phantom.laminae_hu * np.sin(2.0 * math.pi * bedding / phantom.laminae_mm)
+    open_ = _openings(phantom, along, dx, dy)
+    if open_ is not None:
+        rock = rock + open_ * (AIR_HU - rock)
     void_share = 0.0
     fill = rock
     if k in phantom.rubble:
@@ -322,14 +415,23 @@ def _slice_truth(phantom: CorePhantom, k: int) -> Tuple[Tuple[float, float], flo
         tilt = math.radians(phantom.tilt_deg)
         start = -_z(phantom, 0)
         centre_axial = _z(phantom, k) * math.cos(tilt) + start
-        reach = radius * math.tan(tilt) + phantom.slice_spacing  # how far the section spans along the axis
-        ends = np.cumsum([layer_.length_mm for layer_ in phantom.layers])
+        # how far the section spans along the axis, and across the beds
+        reach = radius * (math.tan(tilt) + math.tan(math.radians(phantom.bed_dip_deg))) + phantom.slice_spacing
+        ends = _layer_ends(phantom)
         low, high = _layer_at(phantom, np.array([centre_axial - reach, centre_axial + reach]))
         crossing = np.any((ends > centre_axial - reach) & (ends < centre_axial + reach))
-        if low == high and not crossing:
+        if low == high and not crossing and not _opens_near(phantom, centre_axial, reach):
             layer = float(low)
     rubble_void = _clean_slice(phantom, k)[1] if k in phantom.rubble else 0.0
     return centre_ij, layer, has_core, rubble_void
+
+
+def _opens_near(phantom: CorePhantom, along_mm: float, reach_mm: float) -> bool:
+    """A fracture or vug may show in the section at ``along_mm`` (± ``reach_mm``) of the axis."""
+    radius = phantom.diameter_mm / 2.0
+    fractures = any(abs(f.along_mm - along_mm) <= reach_mm + radius * math.tan(math.radians(f.dip_deg)) + f.aperture_mm
+                    for f in phantom.fractures)
+    return fractures or any(abs(v.along_mm - along_mm) <= reach_mm + v.radius_mm for v in phantom.vugs)
 
 
 def well_of_phantoms(root: PathLike, phantoms: Sequence[CorePhantom]) -> List[PhantomSeries]:
