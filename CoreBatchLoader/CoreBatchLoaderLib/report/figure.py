@@ -74,6 +74,14 @@ def text_box(text: str, size: int = LABEL_PX) -> Tuple[int, int]:
 COMPOSED = frozenset("0123456789.-°")  # labels of numbers: laid out from cached glyphs
 
 
+@lru_cache(maxsize=256)
+def _glyph(char: str, size: int) -> Tuple[np.ndarray, int, int, float]:
+    """(coverage of one character's ink, its left and top offsets from the pen, its advance)."""
+    face = font(size)
+    mask, top = _ink(char, size)
+    return np.asarray(mask), int(face.getbbox(char)[0]), top, float(face.getlength(char))
+
+
 @lru_cache(maxsize=4096)
 def _ink(text: str, size: int) -> Tuple[Any, int]:
     """(the coverage of ``text``'s ink box at ``size``, a Pillow "L" image; the box's top below
@@ -86,19 +94,17 @@ def _ink(text: str, size: int) -> Tuple[Any, int]:
     if len(text) > 1 and set(text) <= COMPOSED:
         pen, placed = 0.0, []
         for char in text:
-            glyph, glyph_top = _ink(char, size)
-            left = face.getbbox(char)[0]
+            glyph, left, glyph_top, advance = _glyph(char, size)
             placed.append((glyph, int(round(pen + left)), glyph_top))
-            pen += face.getlength(char)
+            pen += advance
         x0 = min(x for _, x, _ in placed)
         y0 = min(y for _, _, y in placed)
-        width = max(x + g.size[0] for g, x, _ in placed) - x0
-        height = max(y + g.size[1] for g, _, y in placed) - y0
+        width = max(x + g.shape[1] for g, x, _ in placed) - x0
+        height = max(y + g.shape[0] for g, _, y in placed) - y0
         coverage = np.zeros((max(1, height), max(1, width)), np.uint8)
         for glyph, x, y in placed:
-            if glyph.size[0] and glyph.size[1]:
-                region = coverage[y - y0:y - y0 + glyph.size[1], x - x0:x - x0 + glyph.size[0]]
-                np.maximum(region, np.asarray(glyph), out=region)
+            region = coverage[y - y0:y - y0 + glyph.shape[0], x - x0:x - x0 + glyph.shape[1]]
+            np.maximum(region, glyph, out=region)
         return Image.fromarray(coverage), y0
     left, top, right, bottom = face.getbbox(text)
     mask = Image.new("L", (max(1, int(right - left)), max(1, int(bottom - top))), 0)
