@@ -3,9 +3,10 @@
 PNG specification: https://www.w3.org/TR/png/ (signature, IHDR, PLTE, IDAT, IEND chunks; filter
 method 0; no interlace).  A palette picture (colour type 3) stores one byte per pixel, an index
 into a table of up to 256 RGB colours: a grey picture with a few coloured marks is a third of
-the bytes of the same picture in RGB, to filter, deflate and write.  The engine must not depend
-on Pillow (Slicer's Python does not always have it, and a thumbnail is not worth a dependency),
-and a PNG of 8-bit samples is a few lines.
+the bytes of the same picture in RGB, to filter, deflate and write.  Pillow draws the pictures'
+text and axes (:mod:`.figure`) but does not encode them: its encoder leaves palette rows
+unfiltered, and on an unwrap's picture took twice this one's time for a file three times larger
+(9 ms and 160 kB against 5 ms and 56 kB, 2026-12-06); a PNG of 8-bit samples is a few lines.
 
 Every row uses filter type 2 ("Up": the difference to the row above).  Core pictures change
 slowly from row to row — bedding planes, a disc drawn line after line — so the differences are

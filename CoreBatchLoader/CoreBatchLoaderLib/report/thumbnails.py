@@ -4,7 +4,9 @@ What a geologist checks at a glance: is it rock, is it whole, is it the right wa
 slices land in order?  The longitudinal section (row ``j`` = mid row of every slice: the plane
 along the core axis ``k``, the slice normal) shows bedding, fractures and gaps along the core;
 the axial slice (mid ``k``) shows the cross-section.  Orange ticks in the margins mark where each
-plane cuts the other.
+plane cuts the other.  Readable alone (:mod:`.figure`): the core's name as its file spells it,
+a depth axis down the section (metres with the core's depth, else mm from its top), a scale bar
+under each plane and the grey legend with the window in HU.
 
 Choices, and why:
 
