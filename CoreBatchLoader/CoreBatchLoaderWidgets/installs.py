@@ -18,7 +18,6 @@ import slicer
 from slicer.i18n import tr as _
 
 LASIO_REQUIREMENT = "lasio"
-TITLE = "Core Batch Loader"
 
 
 def offerLasio(logic, offered: Set[str]) -> None:
@@ -54,7 +53,7 @@ def _offer(logic, requirement: str, offered: Set[str], question: str) -> bool:
     if requirement in offered:
         return False
     offered.add(requirement)
-    if not slicer.util.confirmOkCancelDisplay(question, windowTitle=TITLE):
+    if not slicer.util.confirmOkCancelDisplay(question, windowTitle=_("Core Batch Loader")):
         return False
     try:
         with slicer.util.tryWithErrorDisplay(_("Could not install {requirement}").format(requirement=requirement),
