@@ -96,6 +96,9 @@ class CoreBatchLoaderParameterNode:
     sceneMemoryGB: Annotated[float, WithinRange(0.0, 4096.0)] = 0.0  # the well's voxels in the scene (0: RAM/4)
     unwrap: bool = True  # lay each core's outer surface flat while converting
     unwrapRadius: str = DEFAULT_RADIUS_TEXT  # where: a fraction of the core's radius ("0.9") or "30mm"
+    coreRange: bool = False  # take coreMinHU…coreMaxHU as the core's CT numbers (else decided per core)
+    coreMinHU: Annotated[float, WithinRange(-3024.0, 65535.0)] = -500.0  # matter at or above: core (--core-min-hu)
+    coreMaxHU: Annotated[float, WithinRange(-3024.0, 65535.0)] = 4000.0  # matter above: not core (--core-max-hu)
 
 
 #
@@ -215,7 +218,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         p = self._parameterNode
         arguments = dict(addToScene=addToScene, compress=p.compress, workers=p.workers, overwrite=overwrite,
                          depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
-                         unwrapRadius=p.unwrapRadius if p.unwrap else None)
+                         unwrapRadius=p.unwrapRadius if p.unwrap else None,
+                         coreMinHU=p.coreMinHU if p.coreRange else None, coreMaxHU=p.coreMaxHU if p.coreRange else None)
         if p.route == "fast":  # a child process: the timer reads its progress, the panel stays live
             self._batch = self._guarded(lambda: self.logic.startConvert(p.inputDir, p.outputDir, **arguments))
             if self._batch is not None:
@@ -358,7 +362,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     def convert(self, inputDir, outputDir, route="fast", addToScene=False, progressCallback=None,
                 compress=False, workers=DEFAULT_WORKERS, overwrite=False, depthFile=None, sceneMemoryGB=0.0,
-                wellName=None, sceneOptions=None, unwrapRadius="0.9") -> List[CoreRecord]:
+                wellName=None, sceneOptions=None, unwrapRadius="0.9", coreMinHU=None,
+                coreMaxHU=None) -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
         The fast route runs the batch as a child process (``PythonSlicer`` running
@@ -372,7 +377,9 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         ``addToScene`` then loads the whole well (proxies beyond ``sceneMemoryGB``; 0: a quarter of
         RAM); ``sceneOptions`` replaces the three (``slicer_process.panel_options``).
         ``unwrapRadius``: "0.9" (of the core's radius), "30mm", None (no unwrap), see :meth:`unwrapFiles`.
-        Raises ``UsageError`` when the folders or depths are unusable; ``self.result`` is the ``BatchResult``.
+        ``coreMinHU`` / ``coreMaxHU``: the CT numbers taken as core (None: decided per core from what
+        surrounds it; ``--core-min-hu`` / ``--core-max-hu``).
+        Raises ``UsageError`` when the folders, depths or core range are unusable; ``self.result`` is the ``BatchResult``.
         """
         from CoreBatchLoaderLib.batch.run import UsageError
 
@@ -380,7 +387,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
             raise UsageError("route must be one of %s, not %r" % (", ".join(ROUTES), route))
         arguments = dict(addToScene=addToScene, compress=compress, workers=workers, overwrite=overwrite,
                          depthFile=depthFile, sceneMemoryGB=sceneMemoryGB, wellName=wellName,
-                         sceneOptions=sceneOptions, unwrapRadius=unwrapRadius)
+                         sceneOptions=sceneOptions, unwrapRadius=unwrapRadius, coreMinHU=coreMinHU,
+                         coreMaxHU=coreMaxHU)
         if route == "fast":
             batch = self.startConvert(inputDir, outputDir, **arguments)
             try:
@@ -402,7 +410,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     def startConvert(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
                      overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
-                     unwrapRadius=DEFAULT_RADIUS_TEXT):
+                     unwrapRadius=DEFAULT_RADIUS_TEXT, coreMinHU=None, coreMaxHU=None):
         """Start the fast route's batch in its child process and return it (a ``ChildBatch``), for
         the caller to poll (``batch.poll()`` → :meth:`onFolder` for each progress; when
         ``batch.done``, :meth:`finishConvert`) — the panel does so from a timer.  Arguments as :meth:`convert`."""
@@ -410,7 +418,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch
 
         run = self._begin(inputDir, outputDir, addToScene, compress, workers, overwrite, depthFile, sceneMemoryGB,
-                          wellName, sceneOptions, unwrapRadius)
+                          wellName, sceneOptions, unwrapRadius, coreMinHU, coreMaxHU)
         try:
             return ChildBatch.start(run.inputDir, run.outputDir, run.options)
         except BatchProcessError as exc:  # no PythonSlicer: say so, as a batch that cannot start
@@ -448,14 +456,14 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
 
     def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
                overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
-               unwrapRadius=DEFAULT_RADIUS_TEXT) -> "_Run":
+               unwrapRadius=DEFAULT_RADIUS_TEXT, coreMinHU=None, coreMaxHU=None) -> "_Run":
         from CoreBatchLoaderLib.mrml import cores as mrml_scene
         from CoreBatchLoaderLib.slicer_process import panel_options
 
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
         self.stopped, self.result, self.lasPath, self.logChartID = None, None, None, None
         options = panel_options(compress, workers, overwrite, depthFile if _isSet(depthFile) else None,
-                                sceneMemoryGB, wellName, sceneOptions, unwrapRadius)
+                                sceneMemoryGB, wellName, sceneOptions, unwrapRadius, coreMinHU, coreMaxHU)
         scene, outputDir = options.scene, Path(outputDir).resolve()
         # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
         adder = mrml_scene.BatchSceneAdder(slicer.mrmlScene, outputDir, self.nodeIDs) if addToScene and not scene.has_depths else None

@@ -11,7 +11,7 @@ import pytest
 from conftest import by_name, convert_tree
 
 from CoreBatchLoaderLib.analysis.ct_log import read_log_csv, statistic
-from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, well_of_phantoms
+from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, Rod, well_of_phantoms
 
 MEAN_HU = 20.0  # the issue's tolerances
 VOID = 0.02
@@ -182,7 +182,6 @@ def test_a_scan_masked_outside_the_core_gives_the_unmasked_numbers(tmp_path, mas
 
 @pytest.mark.parametrize("mask_hu", [3071.0, -1024.0])
 def test_masked_rods_inside_the_core_are_counted_apart_not_void(tmp_path, mask_hu):
-    from CoreBatchLoaderLib.synthetic.phantoms import Rod
     rods = (Rod(-12.0, 6.0, 8.0, None), Rod(10.0, -9.0, 6.0, None))
     phantom = CorePhantom(layers=PEAT.layers, roots=8, pockets=0.03, mask_hu=mask_hu, rods=rods)
     truth, record, rows = log_of(tmp_path, "rods", phantom)
@@ -236,3 +235,68 @@ def test_the_report_and_its_csv_say_what_surrounds_each_core(tmp_path):
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert page.count('<div class="around"') == 2
     assert "fill %.0f HU" % float(mud["fill_hu"]) in page
+
+
+# -- rods beside the core (issue 24 item 4) ---------------------------------------------------
+
+BESIDE = (Rod(-30.0, -31.0, 8.0, 0.0), Rod(33.0, -27.0, 6.0, 1500.0), Rod(30.0, 32.0, 8.0, 2500.0))  # water,
+# glass, aluminium: along the scan, a few mm outside a 66 mm liner
+
+
+@pytest.mark.parametrize("phantom", [
+    CorePhantom(rows=200, columns=200, centre_mm=(-5.0, 3.0), layers=ROCK_IN_BARREL.layers, rods=BESIDE),
+    CorePhantom(rows=200, columns=200, layers=PEAT.layers, roots=8, pockets=0.03, rods=BESIDE),
+    CorePhantom(rows=200, columns=200, liner="plastic", touching=True, layers=SAND_IN_AIR.layers, rods=BESIDE),
+], ids=["rock", "peat", "sand-in-liner"])
+def test_calibration_rods_beside_the_core_are_not_core(tmp_path, phantom):
+    truth, record, rows = converted(tmp_path, phantom)
+    assert_log_matches(truth, rows, phantom)
+    centres = np.column_stack([column(rows, "CENTI"), column(rows, "CENTJ")])
+    measured = ~np.isnan(centres[:, 0])
+    assert np.abs(centres[measured] - truth.centres_ij[measured]).max() < 1.0
+    assert record.surroundings["rods"] == 3 and "3 rods or phantoms beside the core" in record.surroundings["text"]
+
+
+# -- coreCT's classes (issue 24, Done when) ---------------------------------------------------
+
+CORECT_CLASSES = ((-773.0, "air"), (50.0, "roots and rhizomes"), (78.0, "water"), (311.0, "peat"),
+                  (750.0, "particles"), (1390.0, "sand"), (3045.0, "rock and shell"))  # conv(): upper bounds, HU
+
+
+def corect_shares(values: np.ndarray) -> dict:
+    """coreCT's conv(): each voxel in the first class whose upper bound it does not pass."""
+    bounds = np.array([bound for bound, _ in CORECT_CLASSES])
+    index = np.searchsorted(bounds, values, side="left")
+    return {name: float(np.mean(index == n)) for n, (_, name) in enumerate(CORECT_CLASSES)}
+
+
+def test_with_corects_air_bound_the_void_fraction_is_corects_air_share(tmp_path):
+    """A peat core built from coreCT's classes (roots −300, water 60, peat 200, particles 500, sand
+    1000, rock 2000 HU, air pockets): with --void-threshold -772 the CT log's void fraction is
+    coreCT's air share of the same voxels, slice by slice."""
+    import pydicom
+
+    from CoreBatchLoaderLib.cli import main
+    inside = (Rod(-14.0, 8.0, 7.0, 60.0), Rod(12.0, 12.0, 6.0, 500.0), Rod(-6.0, -16.0, 6.0, 1000.0),
+              Rod(16.0, -8.0, 5.0, 2000.0), Rod(1.0, 1.0, 10.0, -650.0))  # …and a dry rhizome: roots to coreCT,
+    # void below the default −500 HU: the threshold is what makes the two agree
+    phantom = CorePhantom(layers=(Layer(1e9, 200.0),), roots=10, pockets=0.05, rods=inside, slices=40)
+    truth = well_of_phantoms(tmp_path / "in", [phantom])[0]
+    assert main(["convert", str(tmp_path / "in"), str(tmp_path / "out"), "--void-threshold", "-772", "--quiet",
+                 "--workers", "1", "--no-fsync"]) == 0
+    _, _, ks, rows = read_log_csv(tmp_path / "out" / "logs" / "core_001.csv")
+    x = (np.arange(phantom.columns) - (phantom.columns - 1) / 2.0)[None, :] * phantom.pixel_spacing[1]
+    y = (np.arange(phantom.rows) - (phantom.rows - 1) / 2.0)[:, None] * phantom.pixel_spacing[0]
+    disc = np.hypot(x, y) <= phantom.diameter_mm / 2.0 - 1.5  # coreCT's region: the core, its rim left out
+    shares, voxels = [], []
+    for path in truth.files:
+        dataset = pydicom.dcmread(path)
+        hu = dataset.pixel_array * float(dataset.RescaleSlope) + float(dataset.RescaleIntercept)
+        shares.append(corect_shares(hu[disc]))
+        voxels.append(hu[disc])
+    air = np.array([s["air"] for s in shares])
+    assert air.mean() > 0.03 and min(s["water"] for s in shares) > 0.005  # every class is there
+    assert all(s[name] > 0.005 for s in shares for _, name in CORECT_CLASSES)
+    assert np.abs(column(rows, "VOIDFR") - air).max() <= VOID
+    below_default = np.array([float(np.mean(corect_values < -500.0)) for corect_values in voxels])
+    assert (below_default - air).min() > VOID  # with the default threshold they would differ

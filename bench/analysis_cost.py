@@ -105,22 +105,25 @@ def in_process(source: Path, slices: int, rounds: int) -> List[str]:
     """The same four runs in this process, warm: the conversion's CPU without the start-up the
     separate runs pay (~0.3 s of 0.7 s), and the analyses' own CPU, ``time.process_time`` around
     ``SliceAnalyses.add_slice`` (per slice: the section, the CT log's samples, the unwrap's ring),
-    ``SliceAnalyses.finish`` (per core: the axis, the CSV, the unwrap's finish and file) and the
-    unwrap's picture (the PNG the worker draws beside its file), counted with the finish.  (The
-    CT log's profile, an SVG the report draws at the end, is not counted.)"""
+    ``SliceAnalyses.finish`` (per core: the axis, the CSV, the unwrap's finish and file), the
+    unwrap's picture (the PNG the worker draws beside its file) and the core's surroundings
+    (``convert.sample_slices``: its 9 slices read, and ``SliceAnalyses.decide``), counted with the
+    finish.  (The CT log's profile, an SVG the report draws at the end, is not counted.)"""
     import contextlib
     import io
     from CoreBatchLoaderLib.cli import main as cli_main  # first: numpy loads as the command loads it
     from CoreBatchLoaderLib.analysis.slices import SliceAnalyses
+    from CoreBatchLoaderLib import convert
     from CoreBatchLoaderLib.report import page
 
     spent = {"add_slice": 0.0, "finish": 0.0}
     hooked = {"add_slice": (SliceAnalyses, "add_slice"), "finish": (SliceAnalyses, "finish"),
-              "picture": (page, "_unwrap_picture")}
+              "picture": (page, "_unwrap_picture"), "samples": (convert, "sample_slices"),
+              "decide": (SliceAnalyses, "decide")}
     originals = {name: getattr(*where) for name, where in hooked.items()}
 
     def timing(name: str):
-        counted = "finish" if name == "picture" else name
+        counted = name if name in ("add_slice", "finish") else "finish"  # per core
 
         def timed(*args):
             start = time.process_time()

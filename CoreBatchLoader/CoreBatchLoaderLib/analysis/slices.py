@@ -290,7 +290,7 @@ class SliceAnalyses:
             return None, None
         self._last = section = find_core_section(values, self.pixel_spacing_ij_mm, min_core_hu=around.core_min_hu,
                                                  max_core_hu=around.core_max_hu, fill_floor_hu=around.fill_floor_hu,
-                                                 excluded=around.excluded)
+                                                 excluded=around.excluded, ignore=around.beside)
         self._found_at = k
         if section is None:
             return None, None

@@ -42,7 +42,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .core_section import MATTER_HU, MIN_CORE_HU, erode, in_ranges, liner_bore, octants, sample_step, span_fill
+from .core_section import MATTER_HU, MIN_CORE_HU, dilate, erode, in_ranges, liner_bore, octants, sample_step, span_fill
 
 AIR_HU = -1000.0
 SAMPLE_SLICES = 9  # slices read once per core to decide (~1 % of a 900-slice core's conversion)
@@ -80,6 +80,8 @@ class Surroundings:
     padding_hu: Optional[Tuple[float, float]] = None  # PixelPaddingValue (…RangeLimit), as voxel values
     mask_hu: Optional[float] = None  # one constant value surrounding the core at the image's border
     masked_objects: int = 0  # objects at the mask value inside the core's outline (masked rods)
+    beside: Optional[np.ndarray] = field(default=None, repr=False, compare=False)  # sample grid: rods
+    rods: int = 0  # calibration rods or phantoms beside the core (not core)
 
     @property
     def excluded(self) -> Tuple[Tuple[float, float], ...]:
@@ -107,6 +109,9 @@ class Surroundings:
             parts.append("padding %s left out" % _range_text(*self.padding_hu))
         if self.mask_hu is not None:
             parts.append("outside the core one value, %+.0f HU (a mask, no PixelPaddingValue): left out" % self.mask_hu)
+        if self.rods:
+            parts.append("%d rod%s or phantom%s beside the core left out" % (
+                self.rods, "" if self.rods == 1 else "s", "" if self.rods == 1 else "s"))
         if self.masked_objects:
             parts.append("%d masked object%s inside the core left out of its statistics"
                          % (self.masked_objects, "" if self.masked_objects == 1 else "s"))
@@ -117,7 +122,8 @@ class Surroundings:
         return {"air": self.air, "liner_hu": _rounded(self.liner_hu), "fill_hu": _rounded(self.fill_hu),
                 "core_min_hu": _rounded(self.core_min_hu), "core_max_hu": _rounded(self.core_max_hu),
                 "given": self.given, "padding_hu": None if self.padding_hu is None else list(self.padding_hu),
-                "mask_hu": self.mask_hu, "masked_objects": self.masked_objects, "notes": list(self.notes),
+                "mask_hu": self.mask_hu, "masked_objects": self.masked_objects, "rods": self.rods,
+                "notes": list(self.notes),
                 "text": self.describe()}
 
 
@@ -165,6 +171,7 @@ class _SliceFindings:
     fill_sigma: float = 0.0
     air: bool = False
     masked_objects: int = 0
+    beside: Optional[np.ndarray] = None  # the sample grid's objects beside the core (rods)
 
 
 def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple[float, float],
@@ -199,9 +206,24 @@ def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple
     if core_min_hu is not None:
         floor = float(core_min_hu)
     air = any(f.air for f in found) or (mask_hu is not None and mask_hu <= MATTER_HU)  # air, or masked as air
+    beside = _standing(found)
     return Surroundings(core_min_hu=floor, core_max_hu=ceiling, air=air,
                         liner_hu=liner_hu, fill_hu=fill_hu, given=given, slices=len(found), notes=tuple(notes),
-                        padding_hu=padding_hu, mask_hu=mask_hu, masked_objects=max(f.masked_objects for f in found))
+                        padding_hu=padding_hu, mask_hu=mask_hu, masked_objects=max(f.masked_objects for f in found),
+                        beside=beside, rods=count_objects(beside, 1) if beside is not None else 0)
+
+
+def _standing(found: Sequence[_SliceFindings]) -> Optional[np.ndarray]:
+    """Where objects beside the core stand in over half of the sample slices (rods run along the
+    scan: the same place in every slice), grown by two samples against the partial volume of
+    their edges; None without."""
+    grids = [f.beside for f in found if f.beside is not None]
+    if len(grids) * 2 <= len(found) or len({g.shape for g in grids}) != 1:
+        return None
+    standing = np.sum(grids, axis=0) * 2 > len(found)
+    if not standing.any():
+        return None
+    return dilate(dilate(standing))
 
 
 def border_mask(slices: Sequence[np.ndarray], padding_hu: Optional[Tuple[float, float]] = None) -> Optional[float]:
@@ -244,6 +266,9 @@ def _slice_findings(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float]
     count = int(np.count_nonzero(matter))
     if count < 8 or (count == matter.size):
         return None
+    beside = beside_objects(matter, dx, dy)  # calibration rods and phantoms beside the core
+    if beside is not None:
+        matter &= ~beside
     outline = span_fill(matter)
     outline_count = int(np.count_nonzero(outline))
     h, w = sample.shape
@@ -259,7 +284,7 @@ def _slice_findings(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float]
     core_values = sample[central]
     low, q25, median, q75 = np.percentile(core_values, [5, 25, 50, 75])
     outside = ~matter & ~outline if masked is None else ~matter & ~outline & ~masked
-    findings = _SliceFindings(float(median), float(low), air=bool(np.count_nonzero(outside)))
+    findings = _SliceFindings(float(median), float(low), air=bool(np.count_nonzero(outside)), beside=beside)
     if masked is not None:
         findings.masked_objects = count_objects(masked & erode(outline))
     enclosed_air = outline & ~matter if masked is None else outline & ~matter & ~masked
@@ -324,6 +349,29 @@ def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     mean_high = (mean_all * total - mean_low * weight) / np.maximum(total - weight, 1)
     between = weight * (total - weight) * (mean_low - mean_high) ** 2
     return float(edges[int(np.argmax(between[:-1])) + 1])
+
+
+def beside_objects(matter: np.ndarray, dx: float, dy: float) -> Optional[np.ndarray]:
+    """Small objects apart from the largest one (the core, or its liner) and outside its
+    equivalent circle — calibration rods and phantoms scanned beside the core (water, glass,
+    aluminium): bool on the sample grid, or None when there are none.  Broken pieces of a
+    rubble interval lie inside the core's circle and stay."""
+    labels, count = components(matter)
+    if count < 2:
+        return None
+    sizes = np.bincount(labels.ravel(), minlength=count + 1).astype(np.float64)
+    sizes[0] = 0.0
+    largest = int(np.argmax(sizes))
+    rows, columns = np.indices(matter.shape)
+    centre_j = np.bincount(labels.ravel(), weights=rows.ravel(), minlength=count + 1) / np.maximum(sizes, 1)
+    centre_i = np.bincount(labels.ravel(), weights=columns.ravel(), minlength=count + 1) / np.maximum(sizes, 1)
+    body = span_fill(labels == largest)
+    radius = math.sqrt(np.count_nonzero(body) / math.pi)  # samples (dx ≈ dy on a CT slice)
+    distance = np.hypot((centre_i - centre_i[largest]) * dx, (centre_j - centre_j[largest]) * dy) / max(dx, dy)
+    chosen = np.nonzero((sizes >= 3) & (sizes < 0.15 * sizes[largest]) & (distance > radius))[0]
+    if not len(chosen):
+        return None
+    return np.isin(labels, chosen)
 
 
 def components(mask: np.ndarray) -> Tuple[np.ndarray, int]:
