@@ -382,9 +382,10 @@ def components(mask: np.ndarray) -> Tuple[np.ndarray, int]:
     padded = np.zeros((h, w + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
     edges = np.diff(padded, axis=1)
-    run_rows, run_starts = np.nonzero(edges == 1)
-    _, run_ends = np.nonzero(edges == -1)  # exclusive; both in row-major order, one end per start
-    parent = list(range(len(run_rows)))
+    rows_np, starts_np = np.nonzero(edges == 1)
+    ends_np = np.nonzero(edges == -1)[1]  # exclusive; both in row-major order, one end per start
+    run_rows, run_starts, run_ends = rows_np.tolist(), starts_np.tolist(), ends_np.tolist()  # Python ints: a
+    parent = list(range(len(run_rows)))  # loop over lists runs several times faster than over numpy scalars
 
     def root(n: int) -> int:
         while parent[n] != n:
@@ -395,22 +396,26 @@ def components(mask: np.ndarray) -> Tuple[np.ndarray, int]:
     previous: List[int] = []  # runs of the row before
     row = -1
     current: List[int] = []
-    for n in range(len(run_rows)):
-        if run_rows[n] != row:
-            previous = current if run_rows[n] == row + 1 else []
-            current, row = [], int(run_rows[n])
+    for n, this_row in enumerate(run_rows):
+        if this_row != row:
+            previous = current if this_row == row + 1 else []
+            current, row = [], this_row
+        start, end = run_starts[n], run_ends[n]
         for m in previous:
-            if run_starts[m] < run_ends[n] and run_starts[n] < run_ends[m]:
+            if run_starts[m] < end and start < run_ends[m]:
                 a, b = root(n), root(m)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
         current.append(n)
-    roots = sorted({root(n) for n in range(len(run_rows))})
-    number = {r: i + 1 for i, r in enumerate(roots)}
+    roots = [root(n) for n in range(len(run_rows))]
+    number = {r: i + 1 for i, r in enumerate(sorted(set(roots)))}
     labels = np.zeros((h, w), dtype=np.int32)
-    for n in range(len(run_rows)):
-        labels[run_rows[n], run_starts[n]:run_ends[n]] = number[root(n)]
-    return labels, len(roots)
+    run_labels = np.array([number[r] for r in roots], dtype=np.int32)
+    lengths = ends_np - starts_np
+    flat = np.repeat(rows_np * w + starts_np, lengths) + (np.arange(int(lengths.sum())) - np.repeat(
+        np.cumsum(lengths) - lengths, lengths))
+    labels.reshape(-1)[flat] = np.repeat(run_labels, lengths)
+    return labels, len(number)
 
 
 def count_objects(mask: np.ndarray, min_samples: int = 4) -> int:
