@@ -379,7 +379,8 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
         ``unwrapRadius``: "0.9" (of the core's radius), "30mm", None (no unwrap), see :meth:`unwrapFiles`.
         ``coreMinHU`` / ``coreMaxHU``: the CT numbers taken as core (None: decided per core from what
         surrounds it; ``--core-min-hu`` / ``--core-max-hu``).
-        Raises ``UsageError`` when the folders, depths or core range are unusable; ``self.result`` is the ``BatchResult``.
+        Raises ``UsageError`` when the folders, depths or core range are unusable; ``self.result`` is the
+        ``BatchResult``.
         """
         from CoreBatchLoaderLib.batch.run import UsageError
 

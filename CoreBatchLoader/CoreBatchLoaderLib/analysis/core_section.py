@@ -142,7 +142,8 @@ def in_ranges(values: np.ndarray, ranges: Sequence[Tuple[float, float]]) -> Opti
     — as a bool array; None without ranges (the common case costs nothing)."""
     found = None
     for low, high in ranges:
-        inside = (values >= voxel_threshold(low, values.dtype, below=True)) & (values <= voxel_threshold(high, values.dtype))
+        inside = values >= voxel_threshold(low, values.dtype, below=True)
+        inside &= values <= voxel_threshold(high, values.dtype)
         found = inside if found is None else found | inside
     return found
 

@@ -156,7 +156,8 @@ class SliceAnalyses:
         """Some analysis reads the core's section (so :meth:`decide` is worth its slices)."""
         return bool(self.analyses) and self._wants_section
 
-    def decide(self, sample_slices: Sequence[np.ndarray], padding_hu: Optional[Tuple[float, float]] = None) -> Surroundings:
+    def decide(self, sample_slices: Sequence[np.ndarray],
+               padding_hu: Optional[Tuple[float, float]] = None) -> Surroundings:
         """What surrounds this core and which CT numbers are core, from a few of its slices read
         before the slice loop (:mod:`.surroundings`): once per core, not per slice.  The analyses
         that take it (``set_surroundings``: the CT log leaves padding and masks out) get it."""
