@@ -1,5 +1,5 @@
-"""What surrounds the core in a scan — air, a liner or barrel, a fluid filling the liner — and so
-which CT numbers are core: decided once per core, from a few of its slices.
+"""What surrounds the core in a scan — air, a liner or barrel, a fluid filling the liner, a mask,
+rods beside it — and so which CT numbers are core: decided once per core, from a few of its slices.
 
 A fixed floor (300 HU, rock's) loses every core softer than rock: marine, lake and marsh
 sediment, peat and root mats (−200…300 HU, near water's 0), poorly consolidated sand and chalk.
@@ -8,6 +8,12 @@ So the core is found by its *contrast with what surrounds it in this scan*, read
 foam), on the section finder's sample grid (:mod:`.core_section`), before the conversion's
 slice loop — a few ms a core, nothing per slice:
 
+0. **no data**: PixelPaddingValue (…RangeLimit), and a value a viewer masked the scan with
+   outside the core without the tag (:func:`border_mask`: over half the image's border and 5 %
+   of the slice at exactly one value — noisy air is never one value); never core, in no
+   statistic (masked rods inside the core: counted apart, :data:`.ct_log` ``MASKFR``);
+   **rods and phantoms beside the core** (:func:`beside_objects`: small objects apart from the
+   largest, outside its circle, standing at one place in most slices): never core either;
 1. **air**: samples at or below ``MATTER_HU`` (−500 HU) outside the object; the object is the
    rest, filled along rows and columns (its *outline*), its centre the outline's centroid;
 2. **the core's CT numbers**: the matter within 0.4 × the outline's radius of its centre — a
@@ -42,10 +48,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .core_section import MATTER_HU, MIN_CORE_HU, dilate, erode, in_ranges, liner_bore, octants, sample_step, span_fill
+from .core_section import (MATTER_HU, MIN_CORE_HU, dilate, erode, in_ranges, liner_bore, octants, sample_step,
+                           span_fill)
 
 AIR_HU = -1000.0
-SAMPLE_SLICES = 9  # slices read once per core to decide (~1 % of a 900-slice core's conversion)
+SAMPLE_SLICES = 9  # slices read once per core to decide (~7 ms of decision + their reads, bench/analysis_cost.md)
 CENTRE_SHARE = 0.4  # the core's CT numbers: matter within this share of the outline's radius
 MIN_CONTRAST_HU = 60.0  # a fill must differ from the core by this much (2 σ of a scanner's noise)
 FILL_BAND_SHARE = 0.5  # a fill covers more than this share of the band inside the liner's bore
