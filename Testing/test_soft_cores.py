@@ -247,7 +247,9 @@ BESIDE = (Rod(-30.0, -31.0, 8.0, 0.0), Rod(33.0, -27.0, 6.0, 1500.0), Rod(30.0, 
     CorePhantom(rows=200, columns=200, centre_mm=(-5.0, 3.0), layers=ROCK_IN_BARREL.layers, rods=BESIDE),
     CorePhantom(rows=200, columns=200, layers=PEAT.layers, roots=8, pockets=0.03, rods=BESIDE),
     CorePhantom(rows=200, columns=200, liner="plastic", touching=True, layers=SAND_IN_AIR.layers, rods=BESIDE),
-], ids=["rock", "peat", "sand-in-liner"])
+    CorePhantom(rows=200, columns=200, liner="plastic", fill=0.0, liner_inner_mm=80.0, layers=MUD_IN_WATER.layers,
+                rods=(Rod(0.0, -35.0, 5.0, 1500.0), Rod(-25.0, 25.0, 6.0, 2500.0), Rod(26.0, 26.0, 6.0, 1500.0))),
+], ids=["rock", "peat", "sand-in-liner", "mud-with-rods-in-its-water"])
 def test_calibration_rods_beside_the_core_are_not_core(tmp_path, phantom):
     truth, record, rows = converted(tmp_path, phantom)
     assert_log_matches(truth, rows, phantom)

@@ -326,6 +326,12 @@ def _slice_findings(values: np.ndarray, pixel_spacing_ij_mm: Tuple[float, float]
     wall = matter & (r2 > (bore + 0.5 * min(dx, dy)) ** 2)
     if np.count_nonzero(wall):
         findings.liner_hu = float(np.median(sample[wall]))
+    # rods standing in the fluid beside the core (inside the liner's outline): apart from the core
+    # once the fluid is left out
+    in_bore = matter & (r2 < (bore - 0.5 * min(dx, dy)) ** 2) & (sample >= (findings.fill_hu + median) / 2.0)
+    rods = beside_objects(in_bore, dx, dy)
+    if rods is not None:
+        findings.beside = rods if findings.beside is None else findings.beside | rods
     return findings
 
 
