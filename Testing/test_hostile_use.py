@@ -4,6 +4,7 @@ exit status, nothing lost, the report and manifest written."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -121,13 +122,14 @@ def test_a_well_name_with_line_breaks_is_one_line_in_every_output(tmp_path: Path
     write_well(root, cores=2, slices=12, rows=48, columns=48)
     (tmp_path / "depths.csv").write_text("core,top,bottom\ncore_001,100,100.012\ncore_002,100.012,100.024\n")
     scene = SceneOptions(depths_file=tmp_path / "depths.csv", build_scene=True,
-                         well_name=hostile if given else None)
+                         well_name=hostile if given else None, company="ACME\n~A 1: 2", uwi="7\r\n~O")
     result = run_batch(root, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False), scene=scene))
     assert result.well is not None and result.well.error is None and result.well.log.las is not None
     out = tmp_path / "out"
     clean = "W ~A 1 2: x [31m<b>&\""
     las = lasio.read(str(out / "well_ct_log.las"))
     assert las.well["WELL"].value == clean and len(las["DEPT"]) > 0
+    assert (las.well["COMP"].value, str(las.well["UWI"].value)) == ("ACME ~A 1: 2", "7 ~O")
     assert not any(line.startswith("~A") and "x" in line for line in (out / "well_ct_log.las").read_text().splitlines())
     svg = ET.parse(str(out / "well_ct_log.svg")).getroot()
     assert clean in "".join(svg.itertext())
@@ -136,3 +138,270 @@ def test_a_well_name_with_line_breaks_is_one_line_in_every_output(tmp_path: Path
     assert not any("\n" in node.get("name", "") for node in scene_xml.iter())
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "\x1b" not in page and "\x00" not in page and "<b>&" not in page
+
+
+# --- folders the walk cannot read (class 1), names that are not UTF-8 (class 2) -----------------
+
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, PR_CAPBSET_DROP = 1, 2, 24  # <linux/capability.h>, <linux/prctl.h>
+
+
+def _drop_root_privileges() -> None:
+    """In the child before it runs the batch: root keeps its uid (its Python lies under /root) but
+    loses the two capabilities that let it read any file, so permission bits apply to it as to
+    any user — a real EACCES from the kernel, no mocked os function."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.fixture
+def as_user(tmp_path: Path):
+    """A preexec_fn under which permission bits apply (None when the tests run as a user)."""
+    if sys.platform != "linux":
+        pytest.skip("permission bits and capabilities as on Linux")
+    if os.geteuid() != 0:
+        return None
+    probe = tmp_path / "probe"
+    probe.mkdir(mode=0o000)
+    try:
+        run = subprocess.run([sys.executable, "-c", "import os; os.listdir(%r)" % str(probe)],
+                             preexec_fn=_drop_root_privileges, capture_output=True, text=True)
+    except subprocess.SubprocessError as exc:
+        pytest.skip("cannot drop root's file capabilities here: %s" % exc)
+    finally:
+        probe.chmod(0o755)
+    if "PermissionError" not in run.stderr:
+        pytest.skip("root still reads a folder of mode 000 here")
+    return _drop_root_privileges
+
+
+@pytest.mark.parametrize("mode", [0o000, 0o444], ids=["000", "r--: listed, not entered"])
+def test_a_core_folder_that_cannot_be_read_fails_by_name_with_exit_status_1(tmp_path: Path, well: Path, as_user,
+                                                                             mode: int) -> None:
+    import json
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    write_core_series(well / "locked", slices=4, rows=32, columns=32)
+    (well / "locked").chmod(mode)
+    try:
+        run = subprocess.run([sys.executable, "-m", "CoreBatchLoaderLib.cli", "convert", str(well),
+                              str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, timeout=300,
+                             preexec_fn=as_user)
+    finally:
+        (well / "locked").chmod(0o755)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "2 converted, 0 skipped, 1 failed" in run.stdout, run.stdout
+    failed = [line for line in run.stderr.splitlines() if line.startswith("FAILED locked:")]
+    assert len(failed) == 1 and "Permission denied" in failed[0], run.stderr
+    cores = {c["name"]: c for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["cores"]}
+    assert cores["locked"]["status"] == "failed" and "Permission denied" in cores["locked"]["error"]
+    assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "manifest.csv").is_file()
+
+
+def test_a_folder_name_that_is_not_utf8_converts_under_a_safe_name_and_says_so(tmp_path: Path, well: Path) -> None:
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    odd = os.fsdecode(bytes(well) + b"/box\xff3")  # a name from another system's archive
+    write_core_series(odd, slices=4, rows=32, columns=32)
+    for rerun in (False, True):
+        result = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False)))
+        records = {r.name: r for r in result.records}
+        assert sorted(records) == ["box_3", "core_001", "core_002"], sorted(records)
+        box = records["box_3"]
+        assert box.status == ("skipped" if rerun else "converted"), box.error
+        assert any("not valid UTF-8" in w and "box_3" in w for w in box.warnings), box.warnings
+        assert result.exit_code == 0 and result.report is not None
+        assert "box" in (tmp_path / "out" / "manifest.csv").read_text(encoding="utf-8")
+        assert "box_3" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+# --- compressed slices cut short (class 3), File Meta with an unknown VR (class 4) -----------------
+
+def _compress(files, syntax: str) -> None:
+    if syntax == "rle":
+        import pydicom
+        from pydicom.uid import RLELossless
+        for path in files:
+            ds = pydicom.dcmread(path)
+            ds.compress(RLELossless)
+            ds.save_as(path)
+        return
+    gdcm_compressed = pytest.importorskip("compressed")
+    for path in files:
+        gdcm_compressed.transcode(path, gdcm_compressed.SYNTAXES[syntax])
+
+
+@pytest.mark.parametrize("syntax", ["jpeg_lossless_sv1", "rle", "jpeg2000_lossless"])
+@pytest.mark.parametrize("cut", [2, 5], ids=["a middle slice", "the last slice"])
+def test_a_compressed_slice_cut_short_fails_its_core_naming_the_slice(tmp_path: Path, well: Path, syntax: str,
+                                                                      cut: int) -> None:
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    series = write_core_series(well / "short", slices=6, rows=32, columns=32)
+    _compress(series.files, syntax)
+    data = series.files[cut].read_bytes()
+    series.files[cut].write_bytes(data[:len(data) - 40])  # inside the last fragment
+    result = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False)))
+    records = {r.name: r for r in result.records}
+    assert records["core_001"].status == "converted"
+    short = records["short"]
+    assert short.status == "failed", short.warnings
+    assert series.files[cut].name in short.error and "truncated" in short.error, short.error
+    assert "ends before" not in short.error
+    assert not (tmp_path / "out" / "short.nrrd").exists() and result.exit_code == 1
+
+
+def test_a_slice_with_an_unknown_vr_in_its_file_meta_is_named(tmp_path: Path, well: Path) -> None:
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    series = write_core_series(well / "odd", slices=5, rows=32, columns=32)
+    data = series.files[1].read_bytes()
+    at = data.index(b"\x02\x00\x02\x00UI")  # (0002,0002) MediaStorageSOPClassUID, explicit VR
+    series.files[1].write_bytes(data[:at] + b"\x02\x00\x02\x00UK" + data[at + 6:])
+    result = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False)))
+    odd = {r.name: r for r in result.records}["odd"]
+    said = odd.error or " ".join(odd.warnings)
+    assert "IM0002.dcm" in said and "(0002,0002)" in said and "UK" in said, (odd.status, said)
+    assert "scan failed" not in said
+
+
+# --- a frame count that contradicts the file (class 5) ---------------------------------------------
+
+@pytest.mark.parametrize("claimed", [0, 4])
+def test_a_number_of_frames_that_contradicts_the_file_fails_naming_both_numbers(tmp_path: Path, well: Path,
+                                                                               claimed: int) -> None:
+    import pydicom
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    series = write_core_series(well / "enhanced", slices=10, rows=32, columns=32, multiframe=True)
+    ds = pydicom.dcmread(series.files[0])
+    ds.NumberOfFrames = claimed
+    ds.save_as(series.files[0])
+    result = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False)))
+    record = {r.name: r for r in result.records}["enhanced"]
+    assert record.status == "failed" and result.exit_code == 1
+    assert series.files[0].name in record.error and "(0028,0008) NumberOfFrames" in record.error
+    assert ("is %d" % claimed) in record.error and "10" in record.error, record.error
+
+
+# --- a Modality LUT whose values no output type holds (class 6) ---------------------------------
+
+@pytest.mark.parametrize("changes, named", [
+    ({"RescaleSlope": "0.5", "RescaleIntercept": "1e39"}, "(0028,1052) RescaleIntercept 1e+39"),
+    ({"RescaleSlope": "1e35", "RescaleIntercept": "3.5e38"}, "(0028,1053) RescaleSlope 1e+35"),
+    ({"Rows": 0}, "(0028,0010) Rows is 0"),
+])
+def test_values_no_output_type_holds_fail_the_core_naming_the_tags(tmp_path: Path, well: Path, changes: dict,
+                                                                   named: str) -> None:
+    import warnings
+
+    import pydicom
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    series = write_core_series(well / "huge", slices=4, rows=32, columns=32)
+    for path in series.files[1:3]:
+        ds = pydicom.dcmread(path)
+        for keyword, value in changes.items():
+            setattr(ds, keyword, value)
+        ds.save_as(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow warnings were on stderr
+        result = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False)))
+    record = {r.name: r for r in result.records}["huge"]
+    assert record.status == "failed" and result.exit_code == 1, (record.status, record.type)
+    assert "IM0002.dcm" in record.error and named in record.error, record.error
+    assert "internal error" not in record.error
+    assert not (tmp_path / "out" / "huge.nrrd").exists()
+
+
+# --- an output damaged after the run (class 8) ------------------------------------------------------
+
+def test_an_output_damaged_after_the_run_is_converted_again_saying_why(tmp_path: Path, well: Path) -> None:
+    options = BatchOptions(convert=ConvertOptions(durable=False))
+    run_batch(well, tmp_path / "out", options)
+    target = tmp_path / "out" / "core_001.nrrd"
+    whole = target.read_bytes()
+    with open(target, "r+b") as volume:
+        volume.truncate(1000)
+    again = run_batch(well, tmp_path / "out", options)
+    records = {r.name: r for r in again.records}
+    assert records["core_002"].status == "skipped"
+    assert records["core_001"].status == "converted", records["core_001"]
+    assert any(w.startswith("converted again: core_001.nrrd changed since the last run") and "now 1000 bytes" in w
+               for w in records["core_001"].warnings), records["core_001"].warnings
+    assert target.read_bytes() == whole and again.exit_code == 0
+    third = run_batch(well, tmp_path / "out", options)
+    assert [r.status for r in third.records] == ["skipped", "skipped"]
+
+
+# --- the output disk fills after the cores (class 9) or before the first (class 10) ----------------
+
+@pytest.fixture
+def small_disk(tmp_path: Path, request: pytest.FixtureRequest):
+    """A tmpfs of ``request.param`` for the output, when this machine lets the tests mount one."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % getattr(request, "param", "2m"), "tmpfs",
+                           str(mount_point)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: %s" % made.stderr.decode().strip())
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def fill_disk_leaving(folder: Path, room: int) -> Path:
+    """Fill the file system of ``folder`` (ENOSPC, a real full disk), then free ``room`` bytes."""
+    filler = folder / "filler"
+    with open(filler, "wb") as stream:
+        block = bytes(1 << 16)
+        try:
+            while True:
+                stream.write(block)
+                stream.flush()
+        except OSError:
+            pass
+        try:
+            stream.flush()
+        except OSError:
+            pass
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - size % 4096 - room))
+    return filler
+
+
+@pytest.mark.parametrize("room, depths, step", [
+    (0, True, "manifest.json"),
+    (4096, True, "the well's CT log and scene"),
+    (4096, False, "report.html and manifest.csv"),
+], ids=["manifest", "CT log", "report"])
+def test_a_disk_full_after_the_cores_stops_with_the_same_line_and_the_rerun_writes_the_rest(
+        tmp_path: Path, small_disk: Path, room: int, depths: bool, step: str) -> None:
+    write_well(tmp_path / "well", cores=2, slices=12, rows=48, columns=48)
+    scene = SceneOptions(start_depth_m=100.0, core_length_m=0.012) if depths else SceneOptions()
+    options = BatchOptions(convert=ConvertOptions(durable=False), scene=scene)
+    out = small_disk / "out"
+
+    def after_the_last_core(progress) -> bool:
+        if progress.folders_done == progress.folders_total:
+            fill_disk_leaving(small_disk, room)
+        return False
+
+    full = run_batch(tmp_path / "well", out, options, progress=after_the_last_core)
+    assert full.exit_code == 1 and [r.status for r in full.records] == ["converted", "converted"]
+    assert (full.stopped or "").startswith("output disk full while writing %s (No space left on device)" % step), \
+        full.stopped
+    assert not list(out.glob("*.partial")) and not list(out.glob("*/*.partial"))
+    (small_disk / "filler").unlink()
+    rerun = run_batch(tmp_path / "well", out, options)
+    assert rerun.exit_code == 0 and rerun.stopped is None
+    assert [r.status for r in rerun.records] == ["skipped", "skipped"]
+    assert (out / "report.html").is_file() and (out / "manifest.csv").is_file()
+    if depths:
+        assert rerun.well is not None and rerun.well.log.las == out / "well_ct_log.las" and rerun.well.log.las.is_file()
+
+
+@pytest.mark.parametrize("small_disk", ["64k"], indirect=True)
+def test_a_disk_full_before_the_first_core_gives_only_the_true_reason(tmp_path: Path, small_disk: Path) -> None:
+    write_well(tmp_path / "well", cores=2, slices=20, rows=64, columns=64)  # 164 KB a core
+    run = cli("convert", tmp_path / "well", small_disk / "out", "--quiet")
+    assert run.returncode == 1, run.stderr
+    assert re.search(r"stopped: output disk full while writing core_00[12]\.nrrd", run.stderr), run.stderr
+    assert "0 converted, 0 skipped, 0 failed" in run.stdout, run.stdout
+    assert "no DICOM" not in run.stderr and "Traceback" not in run.stderr

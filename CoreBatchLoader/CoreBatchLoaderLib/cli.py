@@ -294,7 +294,7 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
         print("corebatchloader: warning: %s" % line, file=sys.stderr)
     for line in result.not_written:
         print("corebatchloader: %s" % line, file=sys.stderr)
-    if not result.records and not result.cancelled:
+    if not result.records and not result.cancelled and not result.stopped:  # a full disk is the reason given
         print("corebatchloader: no DICOM image series found under %s (%d folder%s with files looked at)" % (
             input_dir, result.folders, "" if result.folders == 1 else "s"), file=sys.stderr)
     well = result.well

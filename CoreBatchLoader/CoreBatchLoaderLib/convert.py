@@ -29,6 +29,7 @@ from .dicom.voxel_values import (
     NRRD_TYPES,
     OutOfRange,
     ValueMapping,
+    ValueRangeError,
     VoxelConverter,
     background_value,
     choose_mapping,
@@ -171,7 +172,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
         record.bytes = written
         analyses.finish(AnalysisContext(Path(output_dir), core.name, geometry, record, options.depth,
                                         options.durable))
-    except (CoreError, GeometryError, PixelDataError) as exc:
+    except (CoreError, GeometryError, PixelDataError, ValueRangeError) as exc:
         record.status, record.error = "failed", one_line(exc, 500)
     except OSError as exc:  # file too large, permission: this core only
         if exc.errno in DISK_FULL:

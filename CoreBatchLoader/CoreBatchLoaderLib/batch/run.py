@@ -42,6 +42,7 @@ from ..dicom.discover import (
 )
 from ..dicom.headers import dicom_start
 from ..files import (
+    DISK_FULL,
     ForeignFile,
     foreign_files_replaceable,
     record_written,
@@ -166,9 +167,17 @@ def process_folder(job: FolderJob, converter: CoreConverter = convert_core) -> L
 
 
 def _convert_folder(job: FolderJob, converter: CoreConverter) -> List[CoreRecord]:
-    reused = _reusable(job)
+    reused, damaged = _reusable(job)
     if reused is not None:
         return reused
+    records = _scan_and_convert(job, converter)
+    if damaged:
+        for record in records:
+            record.warnings.insert(0, damaged)
+    return records
+
+
+def _scan_and_convert(job: FolderJob, converter: CoreConverter) -> List[CoreRecord]:
     try:
         scan = scan_folder(job.folder)
     except Exception as exc:  # an unexpected failure must not take the batch down
@@ -226,19 +235,32 @@ def _previous_records(previous: Mapping[str, List[CoreRecord]], folders: Sequenc
     return found
 
 
-def _reusable(job: FolderJob) -> Optional[List[CoreRecord]]:
-    """The previous records if the folder is unchanged and every output is still there."""
+def _reusable(job: FolderJob) -> Tuple[Optional[List[CoreRecord]], Optional[str]]:
+    """(the previous records, None) if the folder is unchanged and every output is still there
+    and still what the batch wrote; else (None, why the folder is converted again when an output
+    was damaged since: the warning its new records carry)."""
     if job.overwrite or not job.previous:
-        return None
+        return None, None
     previous = list(job.previous)
     if any(r.fingerprint != job.fingerprint or r.status not in ("converted", "skipped") for r in previous):
-        return None
-    if any(not r.output or not (Path(job.output_dir) / r.output).exists() for r in previous):
-        return None
-    if any(r.unwrap and not (Path(job.output_dir) / r.unwrap).exists() for r in previous):
-        return None  # measured while converting: a lost unwrap means converting again
+        return None, None
+    outputs = [Path(job.output_dir) / name for r in previous for name in (r.output, r.unwrap) if name]
+    if any(not r.output for r in previous) or not all(path.exists() for path in outputs):
+        return None, None  # the unwrap is measured while converting: a lost one means converting again
+    changed = [path for path in outputs if not written_by_batch(path)]
+    if changed:  # truncated, overwritten, edited: same name, not the file written (its size and time)
+        return None, ("converted again: %s changed since the last run wrote %s (%s)" % (
+            first_few([p.name for p in changed]), "it" if len(changed) == 1 else "them", _size_text(changed)))
     # the folder's path now, when the input has moved
-    return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous]
+    return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous], None
+
+
+def _size_text(paths: Sequence[Path]) -> str:
+    """"now 1000 bytes" for the first of ``paths``: what a damaged output is now."""
+    try:
+        return "%s now %d bytes" % (paths[0].name, paths[0].stat().st_size)
+    except OSError as exc:
+        return "%s: %s" % (paths[0].name, exc.strerror or exc)
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
@@ -418,7 +440,7 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
         except KeyboardInterrupt:
             result.cancelled = True
         except OutputFull as exc:
-            result.stopped = "%s; the cores written so far are complete: make room and run again to resume" % exc
+            result.stopped = "%s; %s" % (exc, RESUME)
         finally:
             result.records = ordered_records()
             _save_manifest(result, output_dir, manifest_records(), options.convert.durable, last=True)
@@ -428,9 +450,14 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
             from .well_steps import finish_well, well_steps_text
             stage("well", well_steps_text(options.scene, options.convert.ct_log,
                                           sum(r.name in depths for r in result.records)))
-            result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
-                                      options.convert.durable, options.convert.ct_log,
-                                      {folder.source: folder.name for folder in folders})
+            try:
+                result.well = finish_well(output_dir, result.records, depths, options.scene, input_dir.name,
+                                          options.convert.durable, options.convert.ct_log,
+                                          {folder.source: folder.name for folder in folders})
+            except OSError as exc:  # the disk filled while the well's log or scene was written
+                if exc.errno not in DISK_FULL:
+                    raise
+                result.stopped = disk_full_stop("the well's CT log and scene", exc)
             if result.well is not None:  # the records gained depth-length warnings
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.planes and not result.cancelled and not result.stopped:
@@ -504,8 +531,18 @@ def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreReco
         if durable:
             sync_folder(output_dir)
     except OSError as exc:
-        result.stopped = result.stopped or "cannot write %s in %s (%s)" % (
-            MANIFEST_NAME, output_dir, exc.strerror or exc)
+        result.stopped = result.stopped or (disk_full_stop(MANIFEST_NAME, exc) if exc.errno in DISK_FULL else
+                                            "cannot write %s in %s (%s)" % (MANIFEST_NAME, output_dir,
+                                                                            exc.strerror or exc))
+
+
+RESUME = "the cores written so far are complete: make room and run again to resume"
+
+
+def disk_full_stop(what: str, exc: OSError) -> str:
+    """Why the batch stopped when the output disk filled while it wrote ``what`` — the same line
+    at every step (a core's volume: :class:`..convert.OutputFull`), and the rerun writes the rest."""
+    return "output disk full while writing %s (%s); %s" % (what, exc.strerror or exc, RESUME)
 
 
 def _settings(options: ConvertOptions) -> str:
@@ -541,7 +578,10 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
     except ForeignFile as exc:
         result.not_written.append("report not written: %s" % exc)
         return None
-    except Exception as exc:  # pragma: no cover - defensive
+    except Exception as exc:  # a failing report must not turn a good batch into a crash
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:  # the same stop as at every other step
+            result.stopped = result.stopped or disk_full_stop("report.html and manifest.csv", exc)
+            return None
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)
         return None
 

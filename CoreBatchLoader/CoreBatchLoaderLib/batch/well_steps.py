@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from ..dicom.discover import CoreFolder
-from ..files import sync_folder
+from ..files import DISK_FULL, sync_folder
 from ..messages import one_line
 from ..record import CoreRecord
 from ..well.ct_log import WellLogFiles, write_well_log
@@ -135,6 +135,8 @@ def finish_well(output_dir: Path, records: List[CoreRecord], depths: Mapping[str
         unwrap_strip = Path(output_dir) / layout.unwrap_strip_file if layout.unwrap_strip_file else None
         return WellResult(layout, scene, strip, unwrap_strip=unwrap_strip, log=log, unplaced=unplaced)
     except Exception as exc:  # the scene is extra: it must not turn converted cores into a crash
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise  # not the scene's fault: the batch stops saying so (run_batch); the rerun writes it
         return WellResult(error="scene not written: %s" % one_line(exc), log=log, unplaced=unplaced)
 
 

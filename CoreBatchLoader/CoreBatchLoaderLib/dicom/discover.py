@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..messages import first_few
+from ..messages import first_few, one_line
 from .headers import DicomFileError, NotAnImage, SliceHeader, dicom_start, read_slice_headers
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -37,6 +37,7 @@ class CoreFolder:
     path: str
     name: str
     files: Tuple[str, ...]  # file names in the folder, sorted
+    error: Optional[str] = None  # the folder could not be listed: it fails as a core, with this reason
 
     @property
     def source(self) -> str:
@@ -89,8 +90,16 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = (),
     root = Path(input_dir).resolve()
     excluded = {str(Path(p).resolve()) for p in exclude}
     found: List[Tuple[str, Tuple[str, ...]]] = []
+    unlisted: Dict[str, str] = {}  # folders the walk could not list (no permission…) → why
+
+    def cannot_list(error: OSError) -> None:  # never silently dropped: each fails as a core
+        if error.filename is not None:
+            path = os.fsdecode(error.filename)
+            unlisted[path] = "cannot list the folder (%s)" % (error.strerror or error)
+            found.append((path, ()))
+
     seen = set()  # real paths already walked: symlinked folders are followed, loops are not
-    for current, dirs, files in os.walk(root, followlinks=True):
+    for current, dirs, files in os.walk(root, followlinks=True, onerror=cannot_list):
         real = os.path.realpath(current)
         if real in seen or real in excluded:
             dirs[:] = []
@@ -105,7 +114,7 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = (),
     relative = [Path(path).relative_to(root).as_posix() for path, _ in found]
     names = stable_names([_folder_name(root, Path(path)) for path, _ in found], relative,
                          [tuple((earlier_names or {}).get(os.path.abspath(path), ())) for path, _ in found])
-    return [CoreFolder(path, name, files) for (path, files), name in zip(found, names)]
+    return [CoreFolder(path, name, files, unlisted.get(path)) for (path, files), name in zip(found, names)]
 
 
 def _folder_name(root: Path, folder: Path) -> str:
@@ -187,6 +196,8 @@ def _named_like_slices(files: List[Tuple[str, str]], groups: List[List[SliceHead
 
 def scan_folder(folder: CoreFolder) -> FolderScan:
     """Read every file's header in ``folder`` and group the image slices into cores."""
+    if folder.error:
+        return FolderScan(folder, [], folder.error)
     slices: List[SliceHeader] = []
     unreadable: List[DicomFileError] = []
     not_dicom: List[Tuple[str, str]] = []  # (file name, how it looks)
@@ -202,6 +213,8 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             unreadable.append(exc)
         except OSError as exc:  # also a FIFO or device named like a slice: never opened
             unreadable.append(DicomFileError("%s: cannot read (%s)" % (file_name, exc.strerror or exc)))
+        except Exception as exc:  # what pydicom raises past the reader's own checks: the file is named
+            unreadable.append(DicomFileError("%s: not readable as DICOM (%s)" % (file_name, one_line(exc, 200))))
     left_out: Dict[Tuple[str, str], List[SliceHeader]] = {}  # (what, why) → images that are no core's slices
     slices, copies = _without_copies(slices)
     if copies:
@@ -223,6 +236,11 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
             error = "no readable DICOM image in the folder: %s" % _summary(unreadable)
         return FolderScan(folder, [], error)
     folder_warnings = []  # about the folder, so repeated on each of its cores
+    odd_name = not_utf8(folder.path)
+    if odd_name:
+        folder_warnings.append("the folder's name %s is not valid UTF-8 (from another system?): its core is named "
+                               "%s, and the folder is shown with \ufffd for the bytes that are not" % (
+                                   odd_name, folder.name))
     for (what, why), images in left_out.items():
         folder_warnings.append("left out %d %s%s (%s): %s" % (
             len(images), what, "s" if len(images) > 1 else "", why,
@@ -246,6 +264,25 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
         cores.append(core)
     warn_about_split_parts(cores)
     return FolderScan(folder, cores)
+
+
+def not_utf8(path: str) -> Optional[str]:
+    """The last part of ``path`` with bytes that are not UTF-8 (read by Python as lone
+    surrogates) shown as ``\\xff``, or None when the path is valid UTF-8."""
+    try:
+        path.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        parts = [part for part in Path(path).parts if not _is_utf8(part)]
+        return os.fsencode(parts[-1] if parts else path).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def warn_about_split_parts(cores: Sequence[CoreSeries]) -> None:
@@ -274,19 +311,27 @@ def holds_dicom_image(folder: CoreFolder) -> bool:
     """Whether ``folder`` directly holds a DICOM image (or a DICOM file too broken to tell, which
     then fails as a core): a well folder holding only the depth table, photos, a README or a
     DICOMDIR next to its core folders is no core — with depths, it needs no depth row.  Reads
-    one header for a core folder (its first DICOM file is a slice)."""
+    one header for a core folder (its first DICOM file is a slice).  A folder that cannot be
+    listed, or whose files cannot be opened for want of permission, is kept: it fails as a core
+    saying so, never vanishes from the batch."""
+    if folder.error:
+        return True
+    denied = False
     for file_name in folder.files:
         path = os.path.join(folder.path, file_name)
         try:
             if dicom_start(path) is None:
                 continue
             read_slice_headers(path)
+        except PermissionError:
+            denied = True
+            continue
         except (NotAnImage, OSError):
             continue
-        except DicomFileError:
+        except Exception:
             pass  # too broken to tell: it fails as a core, with its reason
         return True
-    return False
+    return denied
 
 
 def group_slices(slices: Sequence[SliceHeader]) -> List[List[SliceHeader]]:

@@ -215,29 +215,47 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
             except Exception as exc:  # pydicom raises many types for garbage after a valid preamble
                 raise DicomFileError("%s: not readable as DICOM (%s)" % (name, one_line(exc, 200)),
                                      series_uid=_series_before_pixels(path)) from None
-    if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
-        if start == "part10":
-            reason = one_line(caught[0].message, 200) if caught else "no SOP Class UID"
-            raise DicomFileError("%s: DICOM preamble but no readable data set (%s)" % (name, reason))
-        raise NotAnImage(path)
-    meta = getattr(ds, "file_meta", None)
-    media_class = str(getattr(meta, "MediaStorageSOPClassUID", "")) if meta else ""
-    if media_class == MEDIA_STORAGE_DIRECTORY:
-        raise NotAnImage(path)
-    raw_pixels = elements.get(PIXEL_DATA_TAG)
-    if raw_pixels is None or "Rows" not in ds or "Columns" not in ds:
-        if _claims_an_image(ds, media_class):
-            raise DicomFileError("%s: header cut short: the file (%d bytes) ends before (7FE0,0010) PixelData" % (
-                name, os.path.getsize(path)), series_uid=_series_uid_or_none(ds))
-        raise NotAnImage(path)  # RTSTRUCT, SR, presentation state, ...
     try:
+        if "SOPClassUID" not in ds and not getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None):
+            if start == "part10":
+                reason = one_line(caught[0].message, 200) if caught else "no SOP Class UID"
+                raise DicomFileError("%s: DICOM preamble but no readable data set (%s)" % (name, reason))
+            raise NotAnImage(path)
+        meta = getattr(ds, "file_meta", None)
+        media_class = str(getattr(meta, "MediaStorageSOPClassUID", "")) if meta else ""
+        if media_class == MEDIA_STORAGE_DIRECTORY:
+            raise NotAnImage(path)
+        raw_pixels = elements.get(PIXEL_DATA_TAG)
+        if raw_pixels is None or "Rows" not in ds or "Columns" not in ds:
+            if _claims_an_image(ds, media_class):
+                raise _cut_short(path, ds)
+            raise NotAnImage(path)  # RTSTRUCT, SR, presentation state, ...
         return _frames(path, ds, _transfer_syntax(ds), getattr(raw_pixels, "value_tell", None),
                        getattr(raw_pixels, "length", None), os.path.getsize(path))
-    except DicomFileError:
+    except (DicomFileError, NotAnImage):
         raise
-    except Exception as exc:  # malformed values: wrong VR, bad numbers, ...
+    except Exception as exc:  # malformed values: wrong VR (also "UK" in the File Meta), bad numbers, ...
         raise DicomFileError("%s: unusable DICOM header (%s)" % (name, one_line(exc, 200)),
                              series_uid=_series_uid_or_none(ds)) from None
+
+
+ENCAPSULATED_PIXEL_DATA = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff"  # (7FE0,0010) OB, undefined length
+
+
+def _cut_short(path: str, ds: Any) -> DicomFileError:
+    """The error for an image file pydicom read no Pixel Data from: compressed pixel data cut
+    short (pydicom then loses the whole data set, so the series is read again from the file's
+    start) or a header that ends before the pixels.  Either fails the slice's core, naming it."""
+    name, size = os.path.basename(path), os.path.getsize(path)
+    series_uid = _series_uid_or_none(ds) or _series_before_pixels(path)
+    with open_regular(path) as stream:
+        starts_at = stream.read().rfind(ENCAPSULATED_PIXEL_DATA)
+    if starts_at >= 0:
+        return DicomFileError("%s: compressed pixel data truncated: the file (%d bytes) ends inside (7FE0,0010) "
+                              "PixelData (from byte %d), before its sequence delimiter" % (name, size, starts_at),
+                              series_uid=series_uid)
+    return DicomFileError("%s: header cut short: the file (%d bytes) ends before (7FE0,0010) PixelData" % (
+        name, size), series_uid=series_uid)
 
 
 def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: Optional[int],
@@ -246,15 +264,19 @@ def _frames(path: str, ds: Any, syntax: str, value_tell: Optional[int], length: 
     ``get(keyword)`` and ``keyword in ds``) and where its Pixel Data value lies."""
     name = os.path.basename(path)
     rows, columns = int(ds.get("Rows")), int(ds.get("Columns"))
+    for tag, keyword, value in (("(0028,0010)", "Rows", rows), ("(0028,0011)", "Columns", columns)):
+        if value < 1:
+            raise DicomFileError("%s: %s %s is %d: an image has at least one" % (name, tag, keyword, value),
+                                 series_uid=str(ds.get("SeriesInstanceUID", "")))
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     bits_allocated = int(ds.get("BitsAllocated", 16) or 16)
     bits_stored = int(ds.get("BitsStored", bits_allocated) or bits_allocated)
     representation = int(ds.get("PixelRepresentation", 0) or 0)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
     if bits_allocated not in (8, 16, 32):
         raise DicomFileError("%s: (0028,0100) BitsAllocated is %d; only 8, 16 or 32 are supported"
                              % (name, bits_allocated))
     frame_bytes = rows * columns * samples * bits_allocated // 8
+    frames = _frame_count(name, ds, frame_bytes, length if syntax in NATIVE_SYNTAXES else None)
     offset = None
     ends_file = False
     if syntax in NATIVE_SYNTAXES and length not in (None, UNDEFINED_LENGTH) and value_tell is not None:
@@ -374,6 +396,25 @@ def scan_settings(slices: Sequence[SliceHeader]) -> Dict[str, Any]:
         else:
             settings[field_name] = Counter(values).most_common(1)[0][0]
     return settings
+
+
+def _frame_count(name: str, ds: Any, frame_bytes: int, length: Optional[int]) -> int:
+    """(0028,0008) NumberOfFrames (1 when absent), checked against what the file holds: the
+    per-frame functional groups' items and, for native pixel data of known ``length``, the
+    frames it holds.  A count that contradicts either is an error naming both numbers — a
+    count of 0 over 10 frames was written as one slice."""
+    claimed = ds.get("NumberOfFrames")
+    frames = int(claimed) if claimed not in (None, "") else 1
+    held = []
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and len(per_frame) != frames:
+        held.append("(5200,9230) PerFrameFunctionalGroupsSequence has %d items" % len(per_frame))
+    if length not in (None, UNDEFINED_LENGTH) and frame_bytes > 0 and length // frame_bytes > max(frames, 1):
+        held.append("(7FE0,0010) PixelData holds %d frames" % (length // frame_bytes))
+    if held:
+        raise DicomFileError("%s: (0028,0008) NumberOfFrames is %d but %s" % (name, frames, " and ".join(held)),
+                             series_uid=str(ds.get("SeriesInstanceUID", "")))
+    return max(frames, 1)
 
 
 GEOMETRY_TAGS = (  # SliceHeader field, keyword, tag, how many numbers

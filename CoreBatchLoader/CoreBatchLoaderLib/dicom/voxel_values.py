@@ -32,6 +32,11 @@ class OutOfRange(Exception):
     """A speculative narrow output type cannot hold a value of this slice."""
 
 
+class ValueRangeError(ValueError):
+    """The Modality LUT gives values no output type holds (beyond float32, or a 64-bit integer);
+    the message names the file and the tags."""
+
+
 @dataclass(frozen=True)
 class ValueMapping:
     """How stored values of a core become voxel values."""
@@ -64,16 +69,36 @@ def choose_mapping(slices: Sequence[SliceHeader]) -> ValueMapping:
     stored = "%s%s%d" % (order, "i" if signed else "u", first.bits_allocated // 8)
     low, high = stored_range(first.bits_stored, signed)
     pairs = {(s.slope, s.intercept) for s in slices}
-    if any(not float(a).is_integer() or not float(b).is_integer() for a, b in pairs):
-        return ValueMapping(stored, first.bits_stored, "float32", False, "float32")
     out_low = min(min(a * low + b, a * high + b) for a, b in pairs)
     out_high = max(max(a * low + b, a * high + b) for a, b in pairs)
-    wide = smallest_integer_type(out_low, out_high)
+    if any(not float(a).is_integer() or not float(b).is_integer() for a, b in pairs):
+        if max(-out_low, out_high) > FLOAT32_MAX:
+            raise _beyond(slices, low, high, FLOAT32_MAX, "float32")
+        return ValueMapping(stored, first.bits_stored, "float32", False, "float32")
+    try:
+        wide = smallest_integer_type(out_low, out_high)
+    except ValueError:
+        raise _beyond(slices, low, high, float(np.iinfo(np.int64).max), "a 64-bit integer") from None
     stored_size = first.bits_allocated // 8
     if np.dtype(wide).itemsize > stored_size and stored_size < 8:
         # e.g. unsigned 16-bit with intercept -1024: real CT never uses the top of the range.
         return ValueMapping(stored, first.bits_stored, "int%d" % (8 * stored_size), True, wide)
     return ValueMapping(stored, first.bits_stored, wide, False, wide)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _beyond(slices: Sequence[SliceHeader], low: int, high: int, limit: float, kind: str) -> ValueRangeError:
+    """The error naming the first slice whose rescale of the stored range ``low``…``high`` passes ``limit``."""
+    for s in slices:
+        ends = (s.slope * low + s.intercept, s.slope * high + s.intercept)
+        if max(abs(v) for v in ends) > limit:
+            return ValueRangeError(
+                "%s: (0028,1053) RescaleSlope %g and (0028,1052) RescaleIntercept %g give values from %g to %g, "
+                "beyond what %s holds (±%.4g): not a CT number" % (
+                    s.name, s.slope, s.intercept, min(ends), max(ends), kind, limit))
+    return ValueRangeError("the Modality LUT's values do not fit %s" % kind)
 
 
 def smallest_integer_type(low: float, high: float) -> str:

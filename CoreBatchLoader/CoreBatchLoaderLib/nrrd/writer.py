@@ -24,6 +24,7 @@ import numpy as np
 
 from ..dicom.voxel_values import NRRD_TYPES
 from ..files import AtomicFile
+from ..messages import printable_line
 from .deflate import gzip_compressor
 
 KEY_PREFIX = "corebatchloader_"  # of every NRRD key/value the engine writes
@@ -36,8 +37,9 @@ def format_vector(values: Sequence[float]) -> str:
 
 
 def key_value_text(value: object) -> str:
-    """A key/value's value as a header line holds it: one line, runs of white space as one space."""
-    return " ".join(str(value).split())
+    """A key/value's value as a header line holds it: one printable line, runs of white space as
+    one space, a folder name's bytes that are not UTF-8 as U+FFFD (:func:`..messages.printable_line`)."""
+    return printable_line(str(value))
 
 
 def provenance_key_values(source: str, series_uid: Optional[str]) -> Dict[str, str]:

@@ -281,7 +281,9 @@ def _surroundings_cells(record: CoreRecord) -> Tuple[str, ...]:
 
 
 def _cell(text: str) -> str:
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe."""
+    """One printable line (a folder's name may hold a line break, or bytes that are not UTF-8);
+    text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe."""
+    text = printable_line(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..analysis.ct_log import DEPTH, DEPTH_COLUMN, STATISTIC_CURVES, STATISTICS, log_csv_text, read_log_csv
-from ..files import write_text_atomically
+from ..files import DISK_FULL, write_text_atomically
 from ..messages import one_line, printable_line
 from ..record import CoreRecord
 from ..report.log_svg import LogTrack, write_log_track
@@ -246,7 +246,8 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
     """Steps 1–5 of the module docstring.  With the scene's ``layout``, the log track takes the
     well strip's depth interval and rows, so the two line up; ``unplaced`` (converted cores
     without a depth, and why) goes into the LAS file's notes; ``identity``: the LAS header's
-    company, field and UWI.  Never raises: what fails is a warning."""
+    company, field and UWI.  What fails is a warning, but a full output disk, which stops the batch
+    (an OSError in :data:`..files.DISK_FULL`)."""
     output_dir = Path(output_dir)
     result = WellLogFiles()
     try:
@@ -270,5 +271,7 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
         except ImportError:
             result.warnings.append(LAS_MISSING)
     except Exception as exc:  # the log is extra: converted cores stay converted
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise  # not the log's fault: the batch stops saying so; the rerun writes it
         result.warnings.append("well CT log not written: %s" % one_line(exc))
     return result

@@ -39,8 +39,10 @@ class SceneOptions:
         return self.depths_file is not None or self.start_depth_m is not None
 
     def identity(self, default_name: str) -> "WellIdentity":
-        """The well's names for the LAS header (the well's: ``well_name`` or ``default_name``)."""
-        return WellIdentity(self.well_name or default_name, self.company or "", self.field or "", self.uwi or "")
+        """The well's names for the LAS header (the well's: ``well_name`` or ``default_name``), each
+        one printable line as :meth:`well` makes the name."""
+        return WellIdentity(self.well(default_name), printable_line(self.company or ""),
+                            printable_line(self.field or ""), printable_line(self.uwi or ""))
 
 
 @dataclass(frozen=True)
