@@ -1,7 +1,7 @@
 """The batch's record of every core: ``manifest.json`` (and what resuming needs from it).
 
 One :class:`..record.CoreRecord` per core.  The manifest is rewritten atomically as folders
-finish (after each one while that is cheap, see :class:`.run.ManifestPace`), so a crash leaves
+finish (after each one while that is cheap, see :class:`ManifestPace`), so a crash leaves
 the previous complete version.
 A *fingerprint* of each source folder (file names, sizes and modification times: cheap, no
 reading) lets a rerun skip cores whose source has not changed.
@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -106,3 +107,21 @@ def strict_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [strict_json(item) for item in value]
     return value
+
+
+class ManifestPace:
+    """When to rewrite the manifest as folders finish: after every folder while that is cheap,
+    else once the run has done ``share`` times the last rewrite's time in other work — so with
+    thousands of cores the rewrites stay a small share of the run instead of growing with the
+    square of the cores.  A core whose record is not written yet when the run dies is not lost:
+    its output names its series, and the rerun takes the file as its own (convert.written_from)."""
+
+    def __init__(self, share: float = 20.0) -> None:
+        self.share = share
+        self._next = 0.0
+
+    def due(self) -> bool:
+        return time.perf_counter() >= self._next
+
+    def wrote(self, seconds: float) -> None:
+        self._next = time.perf_counter() + self.share * seconds

@@ -18,11 +18,37 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Set
 from ..analysis.ct_log import log_file_name
 from ..analysis.unwrap import unwrap_file
 from ..files import PARTIAL_SUFFIX, written_by_batch
+from ..messages import first_few
 from ..planes.tables import WELL_TABLE, core_table_file
 from ..record import CoreRecord
 
 if TYPE_CHECKING:
     from .well_steps import WellResult
+
+
+RESUME = "the cores written so far are complete: make room and run again to resume"
+
+
+def disk_full_stop(what: str, exc: OSError) -> str:
+    """Why the batch stopped when the output disk filled while it wrote ``what`` — the same line
+    at every step (a core's volume: :class:`..convert.OutputFull`), and the rerun writes the rest."""
+    return "output disk full while writing %s (%s); %s" % (what, exc.strerror or exc, RESUME)
+
+
+def outputs_changed(paths: Sequence[Path]) -> Optional[str]:
+    """Which of a folder's recorded outputs ``paths`` (all present) are no longer the files the
+    batch wrote — truncated, overwritten, edited: their size or modification time differs from
+    the ledger's (:func:`..files.written_by_batch`) — as the reason a rerun converts it again,
+    or None."""
+    changed = [path for path in paths if not written_by_batch(path)]
+    if not changed:
+        return None
+    try:
+        now = "%s now %d bytes" % (changed[0].name, changed[0].stat().st_size)
+    except OSError as exc:
+        now = "%s: %s" % (changed[0].name, exc.strerror or exc)
+    return "%s changed since the last run wrote %s (%s)" % (
+        first_few([p.name for p in changed]), "it" if len(changed) == 1 else "them", now)
 
 
 def own_folders(output_dir: Path) -> List[Path]:

@@ -3,7 +3,7 @@
 The unit of work is a *core folder* (:func:`process_folder`): scan its headers, convert its
 cores.  Folders run in this process, in worker processes, or on a Dask cluster — the same pure
 function everywhere, so the output does not depend on where it ran.  Results stream into the
-manifest as folders finish (paced: see :class:`ManifestPace`); a folder whose fingerprint
+manifest as folders finish (paced: see :class:`.manifest.ManifestPace`); a folder whose fingerprint
 matches the previous manifest and whose outputs exist is skipped without reading a header.  One
 bad folder costs one failed record.
 """
@@ -53,8 +53,10 @@ from ..messages import first_few, one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
-from .manifest import MANIFEST_NAME, claim_output_folder, folder_fingerprint, read_manifest, write_manifest
-from .outputs import folders_that_are_files, own_folders, remove_leftovers, remove_stale_partials
+from .manifest import (MANIFEST_NAME, ManifestPace, claim_output_folder, folder_fingerprint, read_manifest,
+                       write_manifest)
+from .outputs import (RESUME, disk_full_stop, folders_that_are_files, outputs_changed, own_folders, remove_leftovers,
+                      remove_stale_partials)
 from .well_records import add_depths, scan_warnings
 
 if TYPE_CHECKING:
@@ -247,20 +249,11 @@ def _reusable(job: FolderJob) -> Tuple[Optional[List[CoreRecord]], Optional[str]
     outputs = [Path(job.output_dir) / name for r in previous for name in (r.output, r.unwrap) if name]
     if any(not r.output for r in previous) or not all(path.exists() for path in outputs):
         return None, None  # the unwrap is measured while converting: a lost one means converting again
-    changed = [path for path in outputs if not written_by_batch(path)]
-    if changed:  # truncated, overwritten, edited: same name, not the file written (its size and time)
-        return None, ("converted again: %s changed since the last run wrote %s (%s)" % (
-            first_few([p.name for p in changed]), "it" if len(changed) == 1 else "them", _size_text(changed)))
+    changed = outputs_changed(outputs)
+    if changed:
+        return None, "converted again: %s" % changed
     # the folder's path now, when the input has moved
     return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous], None
-
-
-def _size_text(paths: Sequence[Path]) -> str:
-    """"now 1000 bytes" for the first of ``paths``: what a damaged output is now."""
-    try:
-        return "%s now %d bytes" % (paths[0].name, paths[0].stat().st_size)
-    except OSError as exc:
-        return "%s: %s" % (paths[0].name, exc.strerror or exc)
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
@@ -496,24 +489,6 @@ def warn_about_split_series(records: Sequence[CoreRecord]) -> None:
                 record.warnings.append(warning)
 
 
-class ManifestPace:
-    """When to rewrite the manifest as folders finish: after every folder while that is cheap,
-    else once the run has done ``share`` times the last rewrite's time in other work — so with
-    thousands of cores the rewrites stay a small share of the run instead of growing with the
-    square of the cores.  A core whose record is not written yet when the run dies is not lost:
-    its output names its series, and the rerun takes the file as its own (convert.written_from)."""
-
-    def __init__(self, share: float = 20.0) -> None:
-        self.share = share
-        self._next = 0.0
-
-    def due(self) -> bool:
-        return time.perf_counter() >= self._next
-
-    def wrote(self, seconds: float) -> None:
-        self._next = time.perf_counter() + self.share * seconds
-
-
 def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord], durable: bool,
                    last: bool = False) -> None:
     """Write the manifest; an output folder that takes no more writes (full disk, gone) stops the
@@ -534,15 +509,6 @@ def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreReco
         result.stopped = result.stopped or (disk_full_stop(MANIFEST_NAME, exc) if exc.errno in DISK_FULL else
                                             "cannot write %s in %s (%s)" % (MANIFEST_NAME, output_dir,
                                                                             exc.strerror or exc))
-
-
-RESUME = "the cores written so far are complete: make room and run again to resume"
-
-
-def disk_full_stop(what: str, exc: OSError) -> str:
-    """Why the batch stopped when the output disk filled while it wrote ``what`` — the same line
-    at every step (a core's volume: :class:`..convert.OutputFull`), and the rerun writes the rest."""
-    return "output disk full while writing %s (%s); %s" % (what, exc.strerror or exc, RESUME)
 
 
 def _settings(options: ConvertOptions) -> str:
