@@ -49,7 +49,7 @@ from ..files import (
     sync_folder,
     written_by_batch,
 )
-from ..messages import first_few, one_line
+from ..messages import one_line
 from ..record import CoreRecord
 from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
@@ -57,7 +57,7 @@ from .manifest import (MANIFEST_NAME, ManifestPace, claim_output_folder, folder_
                        write_manifest)
 from .outputs import (RESUME, disk_full_stop, folders_that_are_files, outputs_changed, own_folders, remove_leftovers,
                       remove_stale_partials)
-from .well_records import add_depths, scan_warnings
+from .well_records import add_depths, scan_warnings, warn_about_split_series
 
 if TYPE_CHECKING:
     from ..well.depths import CoreDepth
@@ -469,24 +469,6 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                                     {name for cores in intervals for name, i in cores if i.flip},
                                     {name: i.top_m for cores in intervals for name, i in cores})
     return result
-
-
-def warn_about_split_series(records: Sequence[CoreRecord]) -> None:
-    """Warn on each core whose series also has slices in another folder (once per record).
-
-    A core is a folder's series, but an export that caps the files per folder spreads one
-    series over several folders: each part is then a core of its own, at its own position."""
-    folders: Dict[str, List[CoreRecord]] = {}
-    for record in records:
-        if record.series_uid and record.status in ("converted", "skipped"):
-            folders.setdefault(record.series_uid, []).append(record)
-    for same_series in folders.values():
-        for record in same_series:
-            others = sorted({os.path.basename(r.source) for r in same_series if r.source != record.source})
-            warning = ("its series (SeriesInstanceUID %s) also has slices in %s: each folder is converted as a "
-                       "core of its own" % (record.series_uid, first_few(others)))
-            if others and warning not in record.warnings:
-                record.warnings.append(warning)
 
 
 def _save_manifest(result: BatchResult, output_dir: Path, records: List[CoreRecord], durable: bool,

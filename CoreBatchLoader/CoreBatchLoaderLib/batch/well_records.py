@@ -1,5 +1,6 @@
 """What the batch adds to the core records that no single core knows: each core's place in the
-well (:func:`add_depths`), and what comparing the cores shows (:func:`scan_warnings`).
+well (:func:`add_depths`), and what comparing the cores shows (:func:`scan_warnings`, and
+:func:`warn_about_split_series`: one series in several folders).
 
 Cores of one well are compared by CT number — the CT log, the well strip, the grey window — and
 a CT number depends on the tube voltage (HU is attenuation relative to water's, and a dense
@@ -10,6 +11,7 @@ different.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Mapping, Sequence
 
 from ..messages import first_few
@@ -51,3 +53,20 @@ def scan_warnings(records: Sequence[CoreRecord]) -> List[str]:
                              "%s: %s" % (shown % value, first_few(names, 6)) for value, names in groups.items())))
     return lines
 
+
+def warn_about_split_series(records: Sequence[CoreRecord]) -> None:
+    """Warn on each core whose series also has slices in another folder (once per record).
+
+    A core is a folder's series, but an export that caps the files per folder spreads one
+    series over several folders: each part is then a core of its own, at its own position."""
+    folders: Dict[str, List[CoreRecord]] = {}
+    for record in records:
+        if record.series_uid and record.status in ("converted", "skipped"):
+            folders.setdefault(record.series_uid, []).append(record)
+    for same_series in folders.values():
+        for record in same_series:
+            others = sorted({os.path.basename(r.source) for r in same_series if r.source != record.source})
+            warning = ("its series (SeriesInstanceUID %s) also has slices in %s: each folder is converted as a "
+                       "core of its own" % (record.series_uid, first_few(others)))
+            if others and warning not in record.warnings:
+                record.warnings.append(warning)
