@@ -405,3 +405,98 @@ def test_a_disk_full_before_the_first_core_gives_only_the_true_reason(tmp_path: 
     assert re.search(r"stopped: output disk full while writing core_00[12]\.nrrd", run.stderr), run.stderr
     assert "0 converted, 0 skipped, 0 failed" in run.stdout, run.stdout
     assert "no DICOM" not in run.stderr and "Traceback" not in run.stderr
+
+
+# --- the minor items ---------------------------------------------------------------------------------
+
+def test_the_gantry_tilt_warning_says_how_far_voxels_sit_from_their_positions(tmp_path: Path, well: Path) -> None:
+    import pydicom
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    series = write_core_series(well / "tilted", slices=12, rows=32, columns=32)
+    for path in series.files:
+        ds = pydicom.dcmread(path)
+        k = round((float(ds.ImagePositionPatient[2]) - float(pydicom.dcmread(series.files[0]).ImagePositionPatient[2])))
+        ds.ImagePositionPatient[0] = float(ds.ImagePositionPatient[0]) + 0.05 * abs(k)  # 0.05 mm a slice
+        ds.save_as(path)
+    result = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False)))
+    record = {r.name: r for r in result.records}["tilted"]
+    assert record.status == "converted"
+    tilt = [w for w in record.warnings if "gantry tilt" in w]
+    assert len(tilt) == 1 and "a voxel sits up to 0.550 mm from where its slice's (0020,0032)" in tilt[0], tilt
+
+
+def test_a_read_only_thumbnails_folder_is_said_on_the_console(tmp_path: Path, well: Path, as_user) -> None:
+    out = tmp_path / "out"
+    (out / "thumbnails").mkdir(parents=True)
+    (out / "thumbnails").chmod(0o555)
+    try:
+        run = subprocess.run([sys.executable, "-m", "CoreBatchLoaderLib.cli", "convert", str(well), str(out),
+                              "--quiet", "--workers", "1"], capture_output=True, text=True, timeout=300,
+                             preexec_fn=as_user)
+    finally:
+        (out / "thumbnails").chmod(0o755)
+    assert run.returncode == 0, run.stderr
+    said = [line for line in run.stderr.splitlines() if "pictures not drawn" in line]
+    assert len(said) == 1 and said[0].startswith("corebatchloader: warning: 2 core pictures not drawn (core_001, "
+                                                  "core_002)") and "Permission denied" in said[0], run.stderr
+
+
+def test_a_scheduler_address_where_no_dask_answers_is_one_line(tmp_path: Path, well: Path) -> None:
+    """Something else answers on the address (here: an HTTP server's "400 Bad Request" to every
+    connection): Dask's client waited forever, or read "HTTP/1.0" as a length (3.07 EiB)."""
+    pytest.importorskip("distributed")
+    import socketserver
+    import threading
+
+    from CoreBatchLoaderLib.batch.run import UsageError
+
+    class NotDask(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), NotDask)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = "tcp://127.0.0.1:%d" % server.server_address[1]
+    try:
+        with pytest.raises(UsageError) as error:
+            run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False), scheduler=address))
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(error.value)
+    assert message.startswith("cannot reach the Dask scheduler at %s (" % address), message
+    assert "allocate" not in message and "\n" not in message
+
+
+def test_slices_above_the_pixel_limit_fail_before_any_is_read_unless_asked(tmp_path: Path, well: Path) -> None:
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    write_core_series(well / "wide", slices=4, rows=64, columns=64)
+    limited = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False,
+                                                                                      max_slice_pixels=4000)))
+    wide = {r.name: r for r in limited.records}["wide"]
+    assert wide.status == "failed" and limited.exit_code == 1
+    assert "IM0001.dcm: (0028,0010) Rows × (0028,0011) Columns is 64 × 64 = 4096 pixels a slice" in wide.error
+    assert "--max-slice-pixels 4096" in wide.error
+    asked = run_batch(well, tmp_path / "out", BatchOptions(convert=ConvertOptions(durable=False,
+                                                                                    max_slice_pixels=4096)))
+    assert {r.name: r.status for r in asked.records}["wide"] == "converted"
+
+
+def test_a_header_claiming_40000_squared_pixels_over_a_sparse_file_is_refused(tmp_path: Path, well: Path) -> None:
+    import pydicom
+    from CoreBatchLoaderLib.synthetic import write_core_series
+    series = write_core_series(well / "sparse", slices=2, rows=8, columns=8)
+    claimed = 40000 * 40000 * 2
+    for path in series.files:
+        ds = pydicom.dcmread(path)
+        ds.Rows = ds.Columns = 40000
+        ds.save_as(path)
+        data = path.read_bytes()
+        at = data.rindex(b"\xe0\x7f\x10\x00OW\x00\x00")
+        path.write_bytes(data[:at + 8] + claimed.to_bytes(4, "little"))
+        os.truncate(path, at + 12 + claimed)  # a sparse file: no block of its 3.2 GB written
+    run = cli("convert", well, tmp_path / "out", "--quiet", "--workers", "1")
+    assert run.returncode == 1, run.stderr
+    failed = [line for line in run.stderr.splitlines() if line.startswith("FAILED sparse:")]
+    assert len(failed) == 1 and "40000 × 40000 = 1600000000 pixels a slice" in failed[0], run.stderr

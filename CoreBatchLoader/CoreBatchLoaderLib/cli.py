@@ -30,7 +30,7 @@ from .batch import events
 from .batch.lifetime import stop_signals_interrupt
 from .batch.manifest import MANIFEST_NAME, read_manifest
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError, run_batch
-from .convert import ConvertOptions
+from .convert import MAX_SLICE_PIXELS, ConvertOptions
 from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from .messages import human_bytes, throughput_text
 from .nrrd.deflate import fast_gzip_note
@@ -103,6 +103,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                         help="force no file to disk (no fsync at all: faster; a power cut may lose the "
                              "last files, never leave half a file under a final name)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    parser.add_argument("--max-slice-pixels", type=_positive_int, default=MAX_SLICE_PIXELS, metavar="N",
+                        help="a core whose slices have more pixels (rows × columns) fails naming them, before "
+                             "any is read (default %(default)d, 16384²)")
     parser.add_argument("--no-ct-log", action="store_false", dest="ct_log",
                         help="do not measure the CT log (logs/<core>.csv, well_ct_log.las) while converting")
     parser.add_argument("--void-threshold", type=_finite_float, default=DEFAULT_VOID_THRESHOLD_HU, metavar="HU",
@@ -182,7 +185,8 @@ def batch_options(args: argparse.Namespace) -> BatchOptions:
                                output_format=args.output_format, ct_log=args.ct_log,
                                void_threshold_hu=args.void_threshold,
                                core_min_hu=args.core_min_hu, core_max_hu=args.core_max_hu,
-                               unwrap_radius=None if args.no_unwrap else args.unwrap_radius),
+                               unwrap_radius=None if args.no_unwrap else args.unwrap_radius,
+                               max_slice_pixels=args.max_slice_pixels),
         overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler, scene=scene_options(args),
         planes=getattr(args, "planes", False))
 

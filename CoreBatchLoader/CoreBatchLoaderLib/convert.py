@@ -69,6 +69,10 @@ class OutputFull(Exception):
         return list(self.args[1])
 
 
+MAX_SLICE_PIXELS = 16384 * 16384  # 512 MiB a slice at 16 bits (micro-CT's largest detectors are ~10k²); a
+# header claiming 40000² over a sparse file was read at ~4 times its 3.2 GB while converting
+
+
 @dataclass(frozen=True)
 class ConvertOptions:
     """Choices that change the output files."""
@@ -86,6 +90,19 @@ class ConvertOptions:
     unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT  # --unwrap-radius (analysis.unwrap); None: no unwrap
     long_section: bool = False  # keep the report picture's planes while converting (analysis.long_section):
     # the batch sets it when its worker draws the picture next (how it is drawn, not what is written)
+    max_slice_pixels: int = MAX_SLICE_PIXELS  # --max-slice-pixels: a core whose slices have more pixels fails
+
+
+def check_slice_size(core: CoreSeries, limit: int = MAX_SLICE_PIXELS) -> None:
+    """:class:`CoreError` when ``core``'s slices have more pixels than ``limit``, before any is read."""
+    first = core.slices[0]
+    pixels = first.rows * first.columns
+    if pixels > limit:
+        raise CoreError("%s: (0028,0010) Rows × (0028,0011) Columns is %d × %d = %d pixels a slice, above the "
+                        "limit of %d: it would take %.1f GB of memory, several times over while converting; give "
+                        "--max-slice-pixels %d to convert it anyway" % (
+                            first.name, first.rows, first.columns, pixels, limit,
+                            pixels * first.bits_allocated / 8 / 1e9, pixels))
 
 
 OUTPUT_FORMATS = ("nrrd", "nhdr")
@@ -141,6 +158,7 @@ def convert_core(core: CoreSeries, output_dir: Path, options: ConvertOptions = C
     try:
         if core.error:
             raise CoreError(core.error)
+        check_slice_size(core, options.max_slice_pixels)
         geometry = compute_geometry(core.slices, options.gap_policy)
         record.warnings.extend(geometry.warnings)
         _describe(record, geometry)

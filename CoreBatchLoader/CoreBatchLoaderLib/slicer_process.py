@@ -45,7 +45,7 @@ from .analysis.unwrap_rings import UnwrapRadius, UnwrapRadiusError
 from .batch import events
 from .batch.manifest import read_manifest
 from .batch.run import BatchOptions, BatchResult, Progress, UsageError
-from .convert import ConvertOptions
+from .convert import MAX_SLICE_PIXELS, ConvertOptions
 from .defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from .dicom.pixel_reader import missing_decoder
 from .record import CoreRecord
@@ -96,6 +96,8 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
                  "--void-threshold=%r" % convert.void_threshold_hu]
     if convert.unwrap_radius is not None:
         arguments.append("--unwrap-radius=" + convert.unwrap_radius)
+    if convert.max_slice_pixels != MAX_SLICE_PIXELS:
+        arguments.append("--max-slice-pixels=%d" % convert.max_slice_pixels)
     for flag, wanted in (("--compress", convert.compress), ("--no-fsync", not convert.durable),
                          ("--no-ct-log", not convert.ct_log), ("--no-unwrap", convert.unwrap_radius is None),
                          ("--overwrite", options.overwrite), ("--flip-all", scene.flip_all),

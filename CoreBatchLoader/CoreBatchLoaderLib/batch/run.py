@@ -517,7 +517,7 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
                               well_strip=well.strip if well else None,
                               well_unwrap=well.unwrap_strip if well else None, stopped=result.stopped,
                               durable=durable, log_track=well.log.track if well and well.log else None,
-                              top_last=flipped, tops=tops, warnings=result.warnings,
+                              top_last=flipped, tops=tops, warnings=list(result.warnings), notes=result.warnings,
                               planes_track=result.planes.track if result.planes else None,
                               correlation=_correlation_picture(output_dir))
         if durable:
@@ -644,14 +644,12 @@ def _interrupts_blocked() -> Iterator[None]:
 
 
 def _run_on_dask(jobs: Sequence[FolderJob], address: str) -> Iterator[tuple]:
+    from .cluster import SchedulerUnreachable, connect
     try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'corebatchloader[dask]'") from None
-    try:
-        client = Client(address, timeout="20s")
-    except Exception as exc:
-        raise UsageError("cannot reach the Dask scheduler at %s (%s)" % (address, one_line(exc))) from None
+        client = connect(address)
+    except SchedulerUnreachable as exc:
+        raise UsageError(str(exc)) from None
+    from distributed import as_completed
     try:
         futures = {client.submit(process_folder, job, pure=False, key="corebatchloader-%d-%s" % (
             index, job.folder.name)): index for index, job in enumerate(jobs)}

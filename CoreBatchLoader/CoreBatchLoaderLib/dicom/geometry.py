@@ -194,8 +194,10 @@ def _compute_geometry(slices: Sequence[SliceHeader], gap_policy: str) -> CoreGeo
     shear = positions[order] - positions[order[0]] - np.outer(sorted_d - sorted_d[0], normal)
     max_shear = float(np.abs(shear).max())
     if max_shear > spacing_tolerance(max(spacing_rows, spacing_columns)):
-        warnings.append("slices are sheared off the normal by up to %.3f mm (gantry tilt); "
-                        "placed along the slice normal" % max_shear)
+        warnings.append("slices are sheared off the normal by up to %.3f mm (gantry tilt): placed along the "
+                        "slice normal, as Slicer's reader places them unless its acquisition-geometry "
+                        "regularization is on, so a voxel sits up to %.3f mm from where its slice's (0020,0032) "
+                        "ImagePositionPatient puts it" % (max_shear, max_shear))
     thickness = first.slice_thickness
     if thickness is not None and abs(thickness - spacing) > spacing_tolerance(spacing):
         warnings.append("SliceThickness %g mm differs from the slice spacing %.4f mm found from "

@@ -29,7 +29,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..analysis.surroundings import excluded_ranges
 from ..files import PARTIAL_SUFFIX, write_text_atomically
-from ..messages import human_bytes, one_line, printable_line, throughput, throughput_text
+from ..messages import first_few, human_bytes, one_line, printable_line, throughput, throughput_text
 from ..record import CoreRecord
 from .log_svg import core_profile
 from .thumbnails import ROCK_CT_WINDOW, core_thumbnail
@@ -88,7 +88,8 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
                  durable: bool = True, log_track: Optional[Path] = None,
                  top_last: Collection[str] = (), tops: Optional[Mapping[str, float]] = None,
                  warnings: Sequence[str] = (), planes_track: Optional[Path] = None,
-                 correlation: Optional[Path] = None, converting_seconds: Optional[float] = None) -> Path:
+                 correlation: Optional[Path] = None, converting_seconds: Optional[float] = None,
+                 notes: Optional[List[str]] = None) -> Path:
     """Write ``report.html``, ``manifest.csv`` and the thumbnails; returns the report's path.
 
     ``elapsed_seconds``: the batch's wall-clock time, for the totals and throughput (with
@@ -106,9 +107,13 @@ def write_report(output_dir: Union[str, Path], records: Sequence[CoreRecord], *,
     ``correlation``: the depth match's correlation picture (:mod:`.correlation_svg`), when there is one.
     ``converting_seconds``: the batch's time until its last core folder finished, for the
     throughput (the progress bar's figure; without it, over ``elapsed_seconds``).
+    ``notes``: gets one line for the console when pictures could not be drawn (a read-only
+    ``thumbnails/``): the report says it on each core's row, where nobody looks for it.
     """
     output_dir = Path(output_dir)
     pictures = make_thumbnails(output_dir, records, top_last, tops)
+    if notes is not None:
+        notes.extend(pictures_not_drawn(records, pictures))
     write_manifest_csv(output_dir, records, durable)
     strip, unwrap, track, tadpoles = (Path(os.path.relpath(p, output_dir)).as_posix() if p else None
                                       for p in (well_strip, well_unwrap, log_track, planes_track))
@@ -143,6 +148,16 @@ def summarize(records: Sequence[CoreRecord], elapsed_seconds: Optional[float] = 
 
 # ---------------------------------------------------------------------------------------------
 # Thumbnails
+
+
+def pictures_not_drawn(records: Sequence[CoreRecord], pictures: Sequence[Picture]) -> List[str]:
+    """One line for the cores whose picture could not be drawn: how many, which, the first reason."""
+    missing = [(record.name, picture.warning) for record, picture in zip(records, pictures)
+               if picture.warning and "not drawn" in picture.warning]
+    if not missing:
+        return []
+    return ["%d core picture%s not drawn (%s): %s" % (len(missing), "" if len(missing) == 1 else "s",
+                                                     first_few([name for name, _ in missing]), missing[0][1])]
 
 
 def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord], top_last: Collection[str] = (),
