@@ -26,6 +26,7 @@ from ..messages import first_few, one_line
 from .headers import DicomFileError, NotAnImage, SliceHeader, dicom_start, read_slice_headers
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+SYSTEM_FOLDERS = frozenset({"lost+found", "$RECYCLE.BIN", "System Volume Information"})  # a disk's root: no cores
 MAX_NAME = 100  # characters of a core's name; its files add a series suffix, ".nrrd", "_proxy.nrrd" or
 # a temporary ".<8 hex>.partial" to it, and a file name may have 255 bytes at most
 
@@ -81,8 +82,10 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = (),
                       earlier_names: Optional[Mapping[str, Sequence[str]]] = None) -> List[CoreFolder]:
     """Every folder at or below ``input_dir`` that directly holds files, in natural order.
 
-    Hidden folders and files (".name") and the folders in ``exclude`` (the output folder when it
-    lies inside the input) are not entered.  Symbolic links to folders are followed (a well is
+    Hidden folders and files (".name"), the file systems' own folders (:data:`SYSTEM_FOLDERS`,
+    which a user cannot read) and the folders in ``exclude`` (the output folder when it lies
+    inside the input) are not entered; a folder the walk cannot list is a :class:`CoreFolder`
+    with an ``error``, which fails as a core.  Symbolic links to folders are followed (a well is
     often assembled from several disks that way), each real folder once.  ``earlier_names``
     (a folder's path → the core names an earlier run gave it) keeps those names: see
     :func:`stable_names`.
@@ -105,7 +108,7 @@ def find_core_folders(input_dir: Path, exclude: Sequence[Path] = (),
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SYSTEM_FOLDERS
                    and str(Path(current, d)) not in excluded]
         visible = tuple(sorted((f for f in files if not f.startswith(".")), key=natural_key))
         if visible:

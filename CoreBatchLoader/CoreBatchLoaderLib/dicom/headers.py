@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import warnings
 from collections import Counter
@@ -239,7 +240,8 @@ def _read_slice_headers(path: str, use_scanner: bool) -> List[SliceHeader]:
                              series_uid=_series_uid_or_none(ds)) from None
 
 
-ENCAPSULATED_PIXEL_DATA = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff"  # (7FE0,0010) OB, undefined length
+# (7FE0,0010) of undefined length: encapsulated pixel data (OB or OW as writers give it, or implicit VR)
+ENCAPSULATED_PIXEL_DATA = re.compile(rb"\xe0\x7f\x10\x00(?:O[BW]\x00\x00)?\xff\xff\xff\xff")
 
 
 def _cut_short(path: str, ds: Any) -> DicomFileError:
@@ -249,7 +251,8 @@ def _cut_short(path: str, ds: Any) -> DicomFileError:
     name, size = os.path.basename(path), os.path.getsize(path)
     series_uid = _series_uid_or_none(ds) or _series_before_pixels(path)
     with open_regular(path) as stream:
-        starts_at = stream.read().rfind(ENCAPSULATED_PIXEL_DATA)
+        found = list(ENCAPSULATED_PIXEL_DATA.finditer(stream.read()))
+    starts_at = found[-1].start() if found else -1
     if starts_at >= 0:
         return DicomFileError("%s: compressed pixel data truncated: the file (%d bytes) ends inside (7FE0,0010) "
                               "PixelData (from byte %d), before its sequence delimiter" % (name, size, starts_at),
