@@ -23,12 +23,14 @@ a sinusoid of amplitude r·tan(tilt).
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from ..dicom.geometry import CoreGeometry
+from ..files import AtomicFile
 from ..nrrd.writer import KEY_PREFIX, provenance_key_values, write_image_2d
 from .core_section import CoreSection
 from .ct_log import fit_axis
@@ -49,6 +51,41 @@ FIRST_ROW_KEY = KEY_PREFIX + "unwrap_first_row_depth_m"  # the centre of row 0, 
 def unwrap_file(core_name: str) -> str:
     """The unwrap's path relative to the output folder."""
     return "%s/%s%s" % (UNWRAP_DIR, core_name, UNWRAP_SUFFIX)
+
+
+def first_row_depth(top_m: float, slice_spacing_mm: float) -> str:
+    """The header's text for the depth of row 0's centre: half a slice below the core's top,
+    to the nanometre (no 0.30050000000003)."""
+    return repr(round(float(top_m) + float(slice_spacing_mm) / 2000.0, 9))
+
+
+def restamp_depth(path: Path, top_m: Optional[float], slice_spacing_mm: float, durable: bool = True) -> bool:
+    """Give the unwrap ``path`` the first-row depth of a core now placed at ``top_m`` (None: no
+    depth), its rows untouched — a core moved without being flipped has the same unwrap, only
+    the depth its header states changes (applying a depth match must not convert it again).
+    The header is rewritten and the data copied as stored, atomically; False when it already
+    says so.  The key stays where the writer puts it (last), so the file is the one a fresh
+    conversion at that depth writes."""
+    wanted = None if top_m is None else first_row_depth(top_m, slice_spacing_mm)
+    with open(path, "rb") as source:
+        head = source.read(65536)
+        end = head.find(b"\n\n")
+        if end < 0:
+            raise ValueError("%s: no end of the NRRD header in its first 64 KiB" % path)
+        lines = head[:end].decode("utf-8").split("\n")
+        prefix = FIRST_ROW_KEY + ":="
+        current = next((line[len(prefix):] for line in lines if line.startswith(prefix)), None)
+        if current == wanted:
+            return False
+        lines = [line for line in lines if not line.startswith(prefix)]
+        if wanted is not None:
+            lines.append(prefix + wanted)
+        source.seek(end + 2)
+        with AtomicFile(Path(path), durable=durable) as atomic:
+            atomic.file.write(("\n".join(lines) + "\n\n").encode("utf-8"))
+            shutil.copyfileobj(source, atomic.file, 1 << 20)
+            atomic.commit()
+    return True
 
 
 class UnwrapAnalysis:
@@ -144,7 +181,7 @@ class UnwrapAnalysis:
                            KEY_PREFIX + "unwrap_radius": self.radius.text(), ANGLE_KEY: ANGLE_CONVENTION,
                            KEY_PREFIX + "unwrap_axis_tilt_deg": repr(round(axis.tilt_deg(), 4))})
         if depth is not None:
-            key_values[FIRST_ROW_KEY] = repr(round(float(depth.top_m) + spacing[2] / 2000.0, 9))  # nm: no 0.30050000000003
+            key_values[FIRST_ROW_KEY] = first_row_depth(depth.top_m, spacing[2])
         relative = unwrap_file(record.name)
         target = Path(context.output_dir) / relative
         target.parent.mkdir(exist_ok=True)

@@ -23,6 +23,7 @@ from typing import (TYPE_CHECKING, Callable, Collection, Dict, Generator, Iterat
                     Tuple)
 
 from ..analysis.slices import CoreInterval
+from ..analysis.unwrap import restamp_depth
 from ..convert import (
     OUTPUT_FORMATS,
     ConvertOptions,
@@ -252,8 +253,41 @@ def _reusable(job: FolderJob) -> Tuple[Optional[List[CoreRecord]], Optional[str]
     changed = outputs_changed(outputs)
     if changed:
         return None, "converted again: %s" % changed
+    depths = dict(job.depths)
+    try:  # moved, not flipped (the fingerprint has the flips): what states the depth says the new one
+        moved = [_move(job, r, depths.get(r.name)) for r in previous]
+    except (OSError, ValueError):
+        return None, None  # an unwrap that cannot be restamped is made again
+    if job.thumbnails:
+        from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
+        for record, again in zip(previous, moved):
+            depth = depths.get(record.name)
+            if again:  # its depth axis is in metres from the core's top
+                draw_thumbnail(Path(job.output_dir), record, top_last=depth is not None and depth.flip,
+                               top_m=depth.top_m if depth is not None else None, redraw=True)
     # the folder's path now, when the input has moved
     return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous], None
+
+
+def _move(job: FolderJob, record: CoreRecord, depth: Optional[CoreInterval]) -> bool:
+    """Whether the reused core ``record`` now lies elsewhere (``depth``, None: no depth) than when
+    its files were written, and if so its unwrap's header restamped (the rows are the same: the
+    flip did not change).  Known from the unwrap's header, else from its CT log's depth column;
+    without either (neither analysis ran), taken as moved."""
+    top = depth.top_m if depth is not None else None
+    if record.unwrap and record.spacing:
+        return restamp_depth(Path(job.output_dir) / record.unwrap, top, record.spacing[2], job.options.durable)
+    if record.ct_log and record.dimensions and record.spacing:
+        from ..analysis.ct_log import DEPTH_COLUMN
+        with open(Path(job.output_dir) / record.ct_log, encoding="utf-8") as log:
+            header, first = log.readline().split(","), log.readline().split(",")
+        if header[0] != DEPTH_COLUMN or top is None:
+            return (header[0] == DEPTH_COLUMN) != (top is not None)
+        from ..well.ct_log import slice_depths
+        from ..well.depths import CoreDepth
+        expected = slice_depths(record.dimensions, record.spacing, CoreDepth(record.name, top, depth.bottom_m, depth.flip))
+        return abs(float(first[0]) - float(expected[0])) > 5e-7
+    return True
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:
@@ -387,10 +421,12 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 raise UsageError(str(exc)) from None
         intervals = [tuple((name, CoreInterval(d.top_m, d.bottom_m, d.flip)) for name, d in sorted(depths.items())
                            if d.folder_name == folder.name) for folder in folders]
-        # the unwrap, the thumbnail and the CT log are made at the core's depth, top first: another
-        # interval or flip converts the core again
+        # the unwrap and the thumbnail are made top first: another flip converts the core again;
+        # another interval only moves it (applying a depth match): its unwrap's header is restamped
+        # (_reusable), the depth steps after the batch place it — no DICOM is read again
         fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert) + (
-                            " depths=%r" % (cores,) if cores else "")) for folder, cores in zip(folders, intervals)]
+                            " flipped=%r" % sorted(name for name, i in cores if i.flip) if any(i.flip for _, i in cores)
+                            else "")) for folder, cores in zip(folders, intervals)]
         earlier = _previous_records(previous, folders, fingerprints)
         jobs = [FolderJob(folder, str(output_dir), options.convert, options.overwrite, fingerprint,
                           records, options.report, folder_intervals)

@@ -169,15 +169,17 @@ def make_thumbnails(output_dir: Path, records: Sequence[CoreRecord], top_last: C
             for record in records]
 
 
-def draw_thumbnail(output_dir: Path, record: CoreRecord, top_last: bool = False, top_m: Optional[float] = None) -> None:
+def draw_thumbnail(output_dir: Path, record: CoreRecord, top_last: bool = False, top_m: Optional[float] = None,
+                   redraw: bool = False) -> None:
     """Draw one core's picture now (a batch worker, right after converting it: from the planes
     kept while converting, ``record.kept_section``, else from the file while its data is still in
-    the page cache); the report then finds it fresh and only links it."""
-    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record, top_last, top_m)
+    the page cache); the report then finds it fresh and only links it.  ``redraw``: even when it
+    is fresh (a core moved to another depth: its depth axis changed, its file did not)."""
+    _picture(Path(output_dir), Path(output_dir) / THUMBNAIL_DIR, record, top_last, top_m, redraw)
 
 
 def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool = False,
-             top_m: Optional[float] = None) -> Picture:
+             top_m: Optional[float] = None, redraw: bool = False) -> Picture:
     if record.status not in ("converted", "skipped") or not record.output:
         return Picture()
     unwrap, unwrap_warning = _unwrap_picture(output_dir, record)
@@ -187,7 +189,7 @@ def _picture(output_dir: Path, folder: Path, record: CoreRecord, top_last: bool 
     try:
         if not nrrd.exists():
             return Picture(warning="thumbnail: output %s not found" % record.output, unwrap=unwrap)
-        if not _fresh(png, nrrd):
+        if redraw or not _fresh(png, nrrd):
             folder.mkdir(exist_ok=True)
             core_thumbnail(nrrd, png, top_last=top_last, kept=record.kept_section, top_m=top_m,
                            background=excluded_ranges(record.surroundings))
