@@ -12,6 +12,7 @@ import numpy as np
 
 from CoreBatchLoaderLib.analysis.ct_log import DISTANCE_COLUMN, STATISTICS, log_csv_text, log_file_name
 from CoreBatchLoaderLib.batch.manifest import write_manifest
+from CoreBatchLoaderLib.batch.well_records import add_depths
 from CoreBatchLoaderLib.files import write_text_atomically
 from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderLib.synthetic.logged_well import LoggedWell
@@ -44,6 +45,7 @@ def write_output(folder: Path, well: LoggedWell, no_ct_log: Sequence[str] = ()) 
             record.ct_log = log_file_name(core.name)
         records.append(record)
         depths[core.name] = CoreDepth(core.name, core.top_m, core.bottom_m, False, folder=core.name)
+    add_depths(records, depths)  # as the batch does
     write_manifest(folder, records, durable=False)
     write_well_log(folder, records, depths, "Synthetic 1", durable=False)
     return depths

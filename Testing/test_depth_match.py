@@ -146,12 +146,16 @@ def test_depth_shifts_csv_has_every_core_and_the_issue_columns(matched) -> None:
     assert error.max() <= 0.15 and np.median(error) <= 0.05  # the wireline in feet, read as metres
 
 
-def test_a_core_without_ct_log_is_listed_as_not_matched_with_why(matched, capsys) -> None:
+def test_a_core_without_ct_log_is_listed_as_not_matched_with_why_at_its_neighbours_shift(matched) -> None:
     _, folder, _ = matched
     rows = {row["core"]: row for row in read_rows(folder / SHIFTS_NAME)}
+    assert rows["core_005"]["status"] == "not matched" and rows["core_005"]["confidence"] == "0.000"
+    neighbours = sorted(float(rows[name]["shift_m"]) for name in ("core_004", "core_006"))
+    assert neighbours[0] - 1e-4 <= float(rows["core_005"]["shift_m"]) <= neighbours[1] + 1e-4
+    assert "core_005" in read_depth_table(folder / DEPTHS_NAME, list(rows))  # the convert's rerun places it too
     las = lasio.read(str(folder / LAS_SHIFTED_NAME))
-    assert "core_005" in str(las.other) and "not matched" in str(las.other)
-    assert "core_005" not in rows or rows["core_005"]["status"] == "not matched"
+    [note] = [line for line in str(las.other).splitlines() if line.startswith("core_005 ")]
+    assert "not matched" in note and "no CT log" in note
 
 
 def test_depths_log_csv_is_the_converts_own_depth_table_at_log_depth(matched) -> None:

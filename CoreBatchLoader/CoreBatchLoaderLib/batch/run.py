@@ -270,24 +270,15 @@ def _reusable(job: FolderJob) -> Tuple[Optional[List[CoreRecord]], Optional[str]
 
 
 def _move(job: FolderJob, record: CoreRecord, depth: Optional[CoreInterval]) -> bool:
-    """Whether the reused core ``record`` now lies elsewhere (``depth``, None: no depth) than when
-    its files were written, and if so its unwrap's header restamped (the rows are the same: the
-    flip did not change).  Known from the unwrap's header, else from its CT log's depth column;
-    without either (neither analysis ran), taken as moved."""
+    """Whether the reused core ``record`` now lies elsewhere (``depth``; None: no depth) than when
+    its files were made — its record says where (``top_m``) — and if so its unwrap's header
+    restamped (the rows are the same: the flip did not change)."""
     top = depth.top_m if depth is not None else None
+    moved = record.top_m != top
     if record.unwrap and record.spacing:
-        return restamp_depth(Path(job.output_dir) / record.unwrap, top, record.spacing[2], job.options.durable)
-    if record.ct_log and record.dimensions and record.spacing:
-        from ..analysis.ct_log import DEPTH_COLUMN
-        with open(Path(job.output_dir) / record.ct_log, encoding="utf-8") as log:
-            header, first = log.readline().split(","), log.readline().split(",")
-        if header[0] != DEPTH_COLUMN or top is None:
-            return (header[0] == DEPTH_COLUMN) != (top is not None)
-        from ..well.ct_log import slice_depths
-        from ..well.depths import CoreDepth
-        expected = slice_depths(record.dimensions, record.spacing, CoreDepth(record.name, top, depth.bottom_m, depth.flip))
-        return abs(float(first[0]) - float(expected[0])) > 5e-7
-    return True
+        moved = restamp_depth(Path(job.output_dir) / record.unwrap, top, record.spacing[2], job.options.durable) \
+            or moved
+    return moved
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:

@@ -35,6 +35,7 @@ from ..batch.manifest import MANIFEST_NAME, read_manifest
 from ..batch.run import OutputLock, UsageError
 from ..files import write_text_atomically
 from ..messages import one_line, printable_line
+from ..record import CoreRecord
 from ..report.correlation_svg import CorrelationCore, write_correlation_svg
 from ..well.ct_log import LAS_NAME, CoreLog, las_text, resample, well_las
 from ..well.depths import CoreDepth
@@ -122,7 +123,7 @@ def depth_match(output_dir: Path, options: DepthMatchOptions) -> DepthMatchResul
                                                                         shift.confidence, shift.status)
         if shift.status == "ambiguous":
             core.why = "featureless: kept at its neighbours' shift"
-    _neighbours_shift([c for c in inputs.cores if c.status == "not matched"], solved)
+    _neighbours_shift(inputs.cores)
     calibration = inputs.standards
     warnings = list(inputs.unknown)
     if calibration is None and inputs.wireline.is_density:
@@ -176,7 +177,7 @@ def _read_inputs(output_dir: Path, options: DepthMatchOptions) -> _Inputs:
         standards = read_standards(options.calibration) if options.calibration is not None else None
     except (WirelineError, CalibrationError) as exc:
         raise DepthMatchError(str(exc)) from None
-    intervals, well = driller_intervals(output_dir)
+    intervals, well = driller_intervals(output_dir, records)
     cores: List[CoreOutcome] = []
     logs: Dict[str, Tuple[np.ndarray, np.ndarray, float]] = {}
     unknown: List[str] = []
@@ -185,8 +186,7 @@ def _read_inputs(output_dir: Path, options: DepthMatchOptions) -> _Inputs:
             continue
         interval = intervals.get(record.name)
         if interval is None:
-            unknown.append("%s: not matched, no driller's depth for it in %s (no CT log: --no-ct-log, .nhdr, or no "
-                           "depth row)" % (record.name, LAS_NAME))
+            unknown.append("%s: not matched, no driller's depth (the convert had no depth row for it)" % record.name)
             continue
         core = CoreOutcome(record.name, *interval)
         cores.append(core)
@@ -210,10 +210,12 @@ def _read_inputs(output_dir: Path, options: DepthMatchOptions) -> _Inputs:
     return _Inputs(wireline, standards, cores, logs, well, unknown)
 
 
-def driller_intervals(output_dir: Path) -> Tuple[Dict[str, Tuple[float, float, bool]], str]:
-    """Core name → (top, bottom, flip) at driller's depth as the convert placed them, and the
-    well's name: from ``well_ct_log.las`` (TOPn/BOTn described by the core's name; the flip from
-    ``~Other``)."""
+def driller_intervals(output_dir: Path,
+                      records: Sequence[CoreRecord]) -> Tuple[Dict[str, Tuple[float, float, bool]], str]:
+    """Core name → (top, bottom, flip) at driller's depth as the convert placed them — the records'
+    own (``top_m``, ``bottom_m``, ``flip``) — and the well's name, from ``well_ct_log.las``; a
+    manifest written before the records held depths: the LAS's TOPn/BOTn (described by the core's
+    name) and the flips in its ``~Other``."""
     path = Path(output_dir) / LAS_NAME
     if not path.is_file():
         raise DepthMatchError("%s: no %s: run convert with --depths (and its CT log) into it first" % (
@@ -225,6 +227,11 @@ def driller_intervals(output_dir: Path) -> Tuple[Dict[str, Tuple[float, float, b
         raise DepthMatchError("depth-match needs lasio (pip install lasio)") from None
     except Exception as exc:
         raise DepthMatchError("%s: unreadable (%s)" % (path, one_line(exc))) from None
+    well = str(las.well["WELL"].value) if "WELL" in las.well else ""
+    placed = {r.name: (float(r.top_m), float(r.bottom_m), bool(r.flip)) for r in records
+              if r.top_m is not None and r.bottom_m is not None}
+    if placed:
+        return placed, well
     tops: Dict[int, Tuple[str, float]] = {}
     bottoms: Dict[int, float] = {}
     for item in las.params:
@@ -237,8 +244,7 @@ def driller_intervals(output_dir: Path) -> Tuple[Dict[str, Tuple[float, float, b
         else:
             bottoms[number] = float(item.value)
     flipped = {line.rsplit(" ", 3)[0] for line in str(las.other).splitlines() if line.endswith(" flipped")}
-    intervals = {name: (top, bottoms[n], name in flipped) for n, (name, top) in tops.items() if n in bottoms}
-    return intervals, str(las.well["WELL"].value) if "WELL" in las.well else ""
+    return {name: (top, bottoms[n], name in flipped) for n, (name, top) in tops.items() if n in bottoms}, well
 
 
 def _check_overlap(wireline: Wireline, cores: Sequence[CoreOutcome], options: DepthMatchOptions) -> None:
@@ -250,14 +256,21 @@ def _check_overlap(wireline: Wireline, cores: Sequence[CoreOutcome], options: De
                                                                        top, bottom, options.max_shift_m))
 
 
-def _neighbours_shift(lonely: Sequence[CoreOutcome], solved: Sequence[CoreOutcome]) -> None:
-    """Cores without a CT log take the shift interpolated between the solved cores around them."""
+def _neighbours_shift(cores: Sequence[CoreOutcome]) -> None:
+    """Cores without a CT log take the shift interpolated between the solved cores around them,
+    kept clear of their neighbours at log depth where the gap allows."""
+    solved = [c for c in cores if c.status != "not matched"]
     if not solved:
         return
     tops = np.array([c.top_m for c in solved])
     shifts = np.array([c.shift_m for c in solved])
-    for core in lonely:
-        core.shift_m = round(float(np.interp(core.top_m, tops, shifts)), 4)
+    for n, core in enumerate(cores):
+        if core.status != "not matched":
+            continue
+        shift = float(np.interp(core.top_m, tops, shifts))
+        low = cores[n - 1].log_bottom_m - core.top_m if n > 0 else -math.inf
+        high = cores[n + 1].log_top_m - core.bottom_m if n + 1 < len(cores) else math.inf
+        core.shift_m = round(min(max(shift, low), high) if low <= high else shift, 4)
         core.why = core.why or "no CT log"
 
 
