@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Annotated, Dict, List, Optional
 import qt
 import slicer
 import vtk
-from CoreBatchLoaderLib.defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
+from CoreBatchLoaderLib.defaults import DEFAULT_CURVE, DEFAULT_MAX_SHIFT_M, DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS
 from CoreBatchLoaderLib.record import CoreRecord
 from CoreBatchLoaderWidgets.about import acknowledgementText, helpText
 from CoreBatchLoaderWidgets.binding import GuiBinding
+from CoreBatchLoaderWidgets.binding import isSet as _isSet
+from CoreBatchLoaderWidgets.depth_match import DepthMatchLogic, DepthMatchSection
 from CoreBatchLoaderWidgets.installs import offerDecoder, offerLasio
 from CoreBatchLoaderWidgets.results import ResultsSection
 from CoreBatchLoaderWidgets.sample_data import registerSampleData
@@ -99,6 +101,10 @@ class CoreBatchLoaderParameterNode:
     coreRange: bool = False  # take coreMinHU…coreMaxHU as the core's CT numbers (else decided per core)
     coreMinHU: Annotated[float, WithinRange(-3024.0, 65535.0)] = -500.0  # matter at or above: core (--core-min-hu)
     coreMaxHU: Annotated[float, WithinRange(-3024.0, 65535.0)] = 4000.0  # matter above: not core (--core-max-hu)
+    depthMatchLasFile: Path  # the wireline logs (LAS) the depth match reads
+    depthMatchCurve: str = DEFAULT_CURVE  # the curve the cores' CT log is matched to (RHOB, GR…)
+    depthMatchMaxShift: Annotated[float, WithinRange(0.05, 20.0)] = DEFAULT_MAX_SHIFT_M  # metres either way
+    depthMatchCalibrationFile: Path  # scanned standards (CSV: density, hu); empty: fitted from the logs
 
 
 #
@@ -130,6 +136,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CoreBatchLoaderLogic()
         self.results = ResultsSection(self.ui, self.logic)
+        self.depthMatch = DepthMatchSection(self.ui, self.logic, lambda: self._parameterNode)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -193,7 +200,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                        else _("Choose the input and output folders first"))
         self.ui.cancelButton.enabled = self._running
         for section in (self.ui.inputsCollapsibleButton, self.ui.optionsCollapsibleButton,
-                        self.ui.depthCollapsibleButton):
+                        self.ui.depthCollapsibleButton, self.ui.depthMatchCollapsibleButton):
             section.enabled = not self._running
 
     def onStartButton(self):
@@ -334,7 +341,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 #
 
 
-class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic):
+class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
     """The batch, callable from the Python console without the panel.
 
     After :meth:`convert` (or :meth:`finishConvert`): ``cancelled``, ``stopped`` (why the batch
@@ -547,10 +554,6 @@ def _dicomReaderSettings():
     approaches = DICOMScalarVolumePlugin.DICOMScalarVolumePluginClass.readerApproaches()
     return TemporarySettings(qt.QSettings(), {key: approaches.index(value) if key.endswith("ReaderApproach") else value
                                               for key, value in DICOM_SETTINGS.items()})
-
-
-def _isSet(path) -> bool:
-    return str(path) not in ("", ".")
 
 
 #

@@ -323,3 +323,25 @@ def test_chromium_renders_the_correlation_picture(matched, tmp_path: Path) -> No
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     data = shot.read_bytes()
     assert png_size(data) == (700, 1800) and len(data) > 40_000, "the picture rendered nearly blank"
+
+
+def test_slicer_reads_the_shifts_table_and_plots_the_correlation(matched) -> None:
+    slicer = pytest.importorskip("slicer")
+    from CoreBatchLoaderLib.depth_match.names import TABLE_NAME
+    from CoreBatchLoaderLib.mrml.depth_match import add_depth_match
+    well, folder, _ = matched
+    scene = slicer.vtkMRMLScene()
+    shifts, curves, chart = add_depth_match(scene, folder / SHIFTS_NAME, folder / TABLE_NAME, "Synthetic 1")
+    rows = read_rows(folder / SHIFTS_NAME)
+    assert shifts.GetNumberOfRows() == len(rows) == len(well.cores)
+    assert [shifts.GetCellText(n, 0) for n in range(len(rows))] == [row["core"] for row in rows]
+    shift_column = shifts.GetTable().GetColumnByName("shift_m")
+    assert shift_column.GetDataTypeAsString() == "double"
+    assert [shift_column.GetValue(n) for n in range(len(rows))] == pytest.approx([float(r["shift_m"]) for r in rows])
+    assert curves.GetColumnName(0) == "DEPT[M]" and curves.GetColumnName(2) == "RHOB_CT[G/C3]"
+    after = curves.GetTable().GetColumnByName("RHOB_CT[G/C3]")
+    values = np.array([after.GetValue(n) for n in range(after.GetNumberOfTuples())])
+    assert np.isfinite(values).sum() > 50 and np.isnan(values).sum() > 5  # the cores' curves, breaks between
+    series = [scene.GetNodeByID(chart.GetNthPlotSeriesNodeID(n)) for n in range(chart.GetNumberOfPlotSeriesNodes())]
+    assert [s.GetYColumnName() for s in series] == ["RHOB[G/C3]", "RHOB_CT[G/C3]", "RHOB_CT_DRILLER[G/C3]"]
+    assert all(s.GetXColumnName() == "DEPT[M]" for s in series)

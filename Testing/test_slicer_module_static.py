@@ -135,7 +135,8 @@ def test_every_parameter_is_bound_to_exactly_one_widget_and_every_binding_is_a_p
     assert set(parameters) - set(bindings) == set(), "parameter without a widget"
     assert set(parameters) == {"inputDir", "outputDir", "route", "compress", "workers", "overwrite", "addToScene",
                                "depthFile", "sceneMemoryGB", "unwrap", "unwrapRadius", "coreRange", "coreMinHU",
-                               "coreMaxHU"}
+                               "coreMaxHU", "depthMatchLasFile", "depthMatchCurve", "depthMatchMaxShift",
+                               "depthMatchCalibrationFile"}
 
 
 def test_each_bound_widget_is_one_slicer_can_connect_to_its_parameter_type() -> None:
@@ -185,7 +186,9 @@ def test_the_module_has_its_four_classes_and_the_test_is_a_scripted_module_test(
     bases = {name: [ast.unparse(b) for b in cls.bases] for name, cls in found.items()}
     assert bases["CoreBatchLoader"] == ["ScriptedLoadableModule"]
     assert bases["CoreBatchLoaderWidget"][0] == "ScriptedLoadableModuleWidget"
-    assert bases["CoreBatchLoaderLogic"] == ["ScriptedLoadableModuleLogic"]
+    # the logic, with the sections' console APIs as base classes of it (CoreBatchLoaderWidgets)
+    assert bases["CoreBatchLoaderLogic"][0] == "ScriptedLoadableModuleLogic"
+    assert all(base.endswith("Logic") for base in bases["CoreBatchLoaderLogic"][1:])
     assert bases["CoreBatchLoaderTest"] == ["ScriptedLoadableModuleTest"]
     tests = [f.name for f in found["CoreBatchLoaderTest"].body if isinstance(f, ast.FunctionDef)]
     assert "runTest" in tests and len([t for t in tests if t.startswith("test_")]) >= 2

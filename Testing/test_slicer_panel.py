@@ -283,8 +283,10 @@ def imported_modules(statements: List[str]) -> Set[str]:
 
 def test_slicer_loading_the_module_file_imports_neither_numpy_nor_pydicom() -> None:
     statements = engine_imports_at_load(MODULE_FILE)
-    assert statements == ["from CoreBatchLoaderLib.defaults import DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS",
-                          "from CoreBatchLoaderLib.record import CoreRecord"]
+    assert statements == [
+        "from CoreBatchLoaderLib.defaults import DEFAULT_CURVE, DEFAULT_MAX_SHIFT_M, DEFAULT_RADIUS_TEXT, DEFAULT_WORKERS",
+        "from CoreBatchLoaderLib.record import CoreRecord",
+        "from CoreBatchLoaderLib.defaults import DEFAULT_CURVE, DEFAULT_MAX_SHIFT_M"]  # the depth match section's
     loaded = imported_modules(statements)
     assert "CoreBatchLoaderLib.defaults" in loaded and not {"numpy", "pydicom"} & loaded
     # The check can fail: what a batch imports loads numpy (pydicom is loaded when headers are read).

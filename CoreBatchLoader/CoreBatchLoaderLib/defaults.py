@@ -9,3 +9,5 @@ import os
 
 DEFAULT_WORKERS = min(64, os.cpu_count() or 1)  # worker processes of a batch
 DEFAULT_RADIUS_TEXT = "0.9"  # where a core is unwrapped: a fraction of its radius (analysis.unwrap_rings)
+DEFAULT_MAX_SHIFT_M = 1.5  # the depth match: the largest shift of a core either way (depth_match.solver)
+DEFAULT_CURVE = "RHOB"  # the depth match's wireline curve (bulk density)

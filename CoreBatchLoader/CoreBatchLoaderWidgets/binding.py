@@ -39,3 +39,8 @@ class GuiBinding:
         if self.node is not None and self.tag is not None and self._disconnect is not None:
             self._disconnect(self.tag)
             self.node, self.tag, self._disconnect = None, None, None
+
+
+def isSet(path) -> bool:
+    """A Path parameter the user has set (an unset one reads as "" or ".")."""
+    return str(path) not in ("", ".")

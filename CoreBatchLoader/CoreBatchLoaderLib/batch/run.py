@@ -23,7 +23,6 @@ from typing import (TYPE_CHECKING, Callable, Collection, Dict, Generator, Iterat
                     Tuple)
 
 from ..analysis.slices import CoreInterval
-from ..analysis.unwrap import restamp_depth
 from ..convert import (
     OUTPUT_FORMATS,
     ConvertOptions,
@@ -56,6 +55,7 @@ from ..well.options import SceneOptions
 from .lifetime import STOP_SIGNALS, WORKER_BLOCKED_SIGNALS, die_with_parent, raise_if_stop_was_lost
 from .manifest import (MANIFEST_NAME, ManifestPace, claim_output_folder, folder_fingerprint, read_manifest,
                        write_manifest)
+from .moved import redo_moved
 from .outputs import (RESUME, disk_full_stop, folders_that_are_files, outputs_changed, own_folders, remove_leftovers,
                       remove_stale_partials)
 from .well_records import add_depths, scan_warnings, warn_about_split_series
@@ -253,32 +253,12 @@ def _reusable(job: FolderJob) -> Tuple[Optional[List[CoreRecord]], Optional[str]
     changed = outputs_changed(outputs)
     if changed:
         return None, "converted again: %s" % changed
-    depths = dict(job.depths)
-    try:  # moved, not flipped (the fingerprint has the flips): what states the depth says the new one
-        moved = [_move(job, r, depths.get(r.name)) for r in previous]
+    try:  # moved, not flipped (the fingerprint has the flips): what states its depth is redone
+        redo_moved(Path(job.output_dir), previous, dict(job.depths), job.options.durable, job.thumbnails)
     except (OSError, ValueError):
         return None, None  # an unwrap that cannot be restamped is made again
-    if job.thumbnails:
-        from ..report.page import draw_thumbnail  # never raises: a picture is not worth a core
-        for record, again in zip(previous, moved):
-            depth = depths.get(record.name)
-            if again:  # its depth axis is in metres from the core's top
-                draw_thumbnail(Path(job.output_dir), record, top_last=depth is not None and depth.flip,
-                               top_m=depth.top_m if depth is not None else None, redraw=True)
     # the folder's path now, when the input has moved
     return [replace(r, status="skipped", seconds=0.0, source=job.folder.source) for r in previous], None
-
-
-def _move(job: FolderJob, record: CoreRecord, depth: Optional[CoreInterval]) -> bool:
-    """Whether the reused core ``record`` now lies elsewhere (``depth``; None: no depth) than when
-    its files were made — its record says where (``top_m``) — and if so its unwrap's header
-    restamped (the rows are the same: the flip did not change)."""
-    top = depth.top_m if depth is not None else None
-    moved = record.top_m != top
-    if record.unwrap and record.spacing:
-        moved = restamp_depth(Path(job.output_dir) / record.unwrap, top, record.spacing[2], job.options.durable) \
-            or moved
-    return moved
 
 
 def _ours(job: FolderJob, core: CoreSeries, target: Path) -> bool:

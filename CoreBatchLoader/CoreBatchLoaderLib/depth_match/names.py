@@ -8,3 +8,4 @@ SHIFTS_NAME = "depth_shifts.csv"
 DEPTHS_NAME = "depths_log.csv"
 LAS_SHIFTED_NAME = "well_ct_log_shifted.las"
 FIT_NAME = "hu_density_fit.json"
+TABLE_NAME = "correlation.csv"  # the correlation picture's curves, for Slicer's plot (with its .schema.csv)

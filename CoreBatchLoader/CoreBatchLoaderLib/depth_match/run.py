@@ -37,13 +37,16 @@ from ..files import write_text_atomically
 from ..messages import one_line, printable_line
 from ..record import CoreRecord
 from ..report.correlation_svg import CorrelationCore, write_correlation_svg
-from ..well.ct_log import LAS_NAME, CoreLog, las_text, resample, well_las
+from ..well.ct_log import LAS_NAME, CoreLog, las_text, resample, table_schema_path, well_las
 from ..well.depths import CoreDepth
 from .calibration import Calibration, CalibrationError, from_relation, read_standards
-from .names import DEPTHS_NAME, FIT_NAME, FOLDER, LAS_SHIFTED_NAME, PICTURE_NAME, SHIFTS_NAME
+from .names import DEPTHS_NAME, FIT_NAME, FOLDER, LAS_SHIFTED_NAME, PICTURE_NAME, SHIFTS_NAME, TABLE_NAME
 from .solver import (DEFAULT_MAX_SHIFT_M, DEFAULT_RESPONSE_M, CoreLogInput, MatchError, MatchResult, match_cores)
 from .wireline import Wireline, WirelineError, read_wireline
 
+SHIFTS_SCHEMA = "columnName,type,unitLabel,nullValue\ncore,string,,\nstatus,string,,\n" + "".join(
+    "%s,double,%s,nan\n" % (name, "m" if name.endswith("_m") else "") for name in (
+        "driller_top_m", "driller_bottom_m", "shift_m", "log_top_m", "log_bottom_m", "correlation", "confidence"))
 SHIFT_COLUMNS = ("core", "driller_top_m", "driller_bottom_m", "shift_m", "log_top_m", "log_bottom_m",
                  "correlation", "confidence", "status")
 MEAN = statistic("CTMEAN")  # the mean CT number's column among a CT log's statistics
@@ -145,14 +148,19 @@ def _write_files(result: DepthMatchResult, inputs: "_Inputs", durable: bool) -> 
     folder, match, calibration = result.folder, result.match, result.calibration
     folder.mkdir(exist_ok=True)
     result.files["shifts"] = _write(folder / SHIFTS_NAME, shifts_csv(inputs.cores), durable)
+    _write(table_schema_path(folder / SHIFTS_NAME), SHIFTS_SCHEMA, durable)  # for Slicer's table node
     result.files["depths"] = _write(folder / DEPTHS_NAME, depths_csv(inputs.cores), durable)
     result.files["fit"] = _write(folder / FIT_NAME, json.dumps(_fit_json(calibration, match, inputs.wireline),
                                                                indent=2) + "\n", durable)
     result.files["las"] = _write(folder / LAS_SHIFTED_NAME, shifted_las(inputs, calibration), durable)
     wire = inputs.wireline
+    pictured = _picture_cores(inputs, match)
+    pseudo = _pseudo_label(wire, calibration)
+    result.files["table"] = _write(folder / TABLE_NAME, correlation_csv(pictured, wire, pseudo), durable)
+    _write(table_schema_path(folder / TABLE_NAME), correlation_schema(wire, pseudo), durable)
     result.files["picture"] = write_correlation_svg(
-        folder / PICTURE_NAME, _picture_cores(inputs, match), wire.depth_m, wire.values,
-        "%s (%s)" % (wire.curve, wire.unit) if wire.unit else wire.curve, _pseudo_label(wire, calibration), durable)
+        folder / PICTURE_NAME, pictured, wire.depth_m, wire.values,
+        "%s (%s)" % (wire.curve, wire.unit) if wire.unit else wire.curve, pseudo, durable)
 
 
 def _write(path: Path, text: str, durable: bool) -> Path:
@@ -287,11 +295,54 @@ def shifts_csv(cores: Sequence[CoreOutcome]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def shift_rows(cores: Sequence[CoreOutcome]) -> List[Dict[str, object]]:
+    """The shifts as plain rows (the columns of depth_shifts.csv, and ``why``): the console's answer."""
+    return [dict(core=c.name, driller_top_m=c.top_m, driller_bottom_m=c.bottom_m, shift_m=c.shift_m,
+                 log_top_m=round(c.log_top_m, 4), log_bottom_m=round(c.log_bottom_m, 4), correlation=c.correlation,
+                 confidence=c.confidence, status=c.status, why=c.why) for c in cores]
+
+
 def depths_csv(cores: Sequence[CoreOutcome]) -> str:
     """The convert's own depth table (``core,top,bottom,flip``) at log depth."""
     lines = ["core,top,bottom,flip"] + ["%s,%.4f,%.4f,%s" % (_cell(c.name), c.log_top_m, c.log_bottom_m,
                                                               "yes" if c.flip else "no") for c in cores]
     return "\n".join(lines) + "\n"
+
+
+def correlation_columns(wire: Wireline, pseudo: str) -> Tuple[str, str, str, str]:
+    """The correlation table's columns: depth, the wireline, the pseudo-log after and before the
+    shifts (named as the LAS curves, the unit in brackets)."""
+    unit = "[%s]" % wire.unit if wire.unit else ""
+    name = PSEUDO_DENSITY if pseudo == PSEUDO_DENSITY else "CT_SCALED"
+    return "DEPT[M]", wire.curve + unit, name + unit, name + "_DRILLER" + unit
+
+
+def correlation_csv(cores: Sequence[CorrelationCore], wire: Wireline, pseudo: str) -> str:
+    """The correlation picture's curves on the wireline's depths over the cored interval (±1 m):
+    the wireline, and where a core lies, its smoothed pseudo-log at log depth and at driller's
+    depth (empty elsewhere) — for Slicer's plot view."""
+    top = min(min(c.top_m, c.top_m + c.shift_m) for c in cores) - 1.0
+    bottom = max(max(c.bottom_m, c.bottom_m + c.shift_m) for c in cores) + 1.0
+    inside = (wire.depth_m >= top) & (wire.depth_m <= bottom)
+    depth = wire.depth_m[inside]
+    after, before = np.full(len(depth), np.nan), np.full(len(depth), np.nan)
+    for core in cores:
+        good = np.isfinite(core.values)
+        if good.sum() < 2:
+            continue
+        for values, shift in ((after, core.shift_m), (before, 0.0)):
+            within = (depth >= core.top_m + shift) & (depth <= core.bottom_m + shift)
+            values[within] = np.interp(depth[within], core.depth_m[good] + shift, core.values[good])
+    lines = [",".join(correlation_columns(wire, pseudo))]
+    for row in zip(depth, wire.values[inside], after, before):
+        lines.append(",".join("" if not math.isfinite(v) else "%.4f" % v for v in row))
+    return "\n".join(lines) + "\n"
+
+
+def correlation_schema(wire: Wireline, pseudo: str) -> str:
+    units = ("m", wire.unit.lower(), wire.unit.lower(), wire.unit.lower())
+    return "columnName,type,unitLabel,nullValue\n" + "".join(
+        "%s,double,%s,nan\n" % (name, unit) for name, unit in zip(correlation_columns(wire, pseudo), units))
 
 
 def _cell(text: str) -> str:

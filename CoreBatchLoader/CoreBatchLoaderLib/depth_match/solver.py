@@ -35,8 +35,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..defaults import DEFAULT_MAX_SHIFT_M
+
 DEFAULT_RESPONSE_M = 0.6  # density tools' vertical resolution (REFERENCE §12)
-DEFAULT_MAX_SHIFT_M = 1.5
 STEP_M = 0.01  # the shift grid
 SAMPLE_M = 0.05  # where each core's smoothed log is compared
 DRIFT_M = 0.15  # prior spread of the change of shift from one core to the next (shifts drift; wider across gaps)
