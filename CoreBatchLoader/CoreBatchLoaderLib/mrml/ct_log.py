@@ -25,29 +25,45 @@ SERIES = (  # mnemonic, colour (r, g, b in 0–1), line width, dashed
 def add_log_plot(scene: Any, table_path: Path, well_name: str, load_data: bool = False) -> Tuple[Any, Any]:
     """(table node, plot chart node) of the well's CT log; ``load_data`` reads the table now
     (a live scene), else the scene file only points at it."""
-    table = scene.AddNewNodeByClass("vtkMRMLTableNode", "%s CT log" % well_name)
-    storage = scene.AddNewNodeByClass("vtkMRMLTableStorageNode")
-    storage.SetFileName(str(table_path))
-    table.SetAndObserveStorageNodeID(storage.GetID())
-    if load_data and not storage.ReadData(table):
-        raise RuntimeError("Slicer's table reader could not read %s" % table_path)
+    table = add_table(scene, table_path, "%s CT log" % well_name, load_data)
     chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", "%s %s" % (well_name, LOG_CHART_NAME))
     chart.SetTitle("%s: CT log" % well_name)
     chart.SetXAxisTitle("depth (m)")
     chart.SetYAxisTitle("CT number (HU)")
     for mnemonic, colour, width, dashed in SERIES:
-        series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", "%s %s" % (well_name, mnemonic))
-        series.SetAndObserveTableNodeID(table.GetID())
-        series.SetXColumnName(DEPTH.column)
-        series.SetYColumnName(STATISTIC_CURVES[statistic(mnemonic)].column)
-        series.SetPlotType(series.PlotTypeScatter)
-        series.SetMarkerStyle(series.MarkerStyleNone)
-        series.SetLineWidth(width)
-        series.SetColor(*colour)
-        if dashed:
-            series.SetLineStyle(series.LineStyleDash)
-        chart.AddAndObservePlotSeriesNodeID(series.GetID())
+        add_line(scene, chart, table, "%s %s" % (well_name, mnemonic), DEPTH.column,
+                 STATISTIC_CURVES[statistic(mnemonic)].column, colour, width, dashed)
     return table, chart
+
+
+def add_table(scene: Any, path: Path, name: str, load_data: bool = True) -> Any:
+    """A table node over the CSV ``path`` (its ``.schema.csv`` beside it gives the columns' types),
+    read now with ``load_data``."""
+    table = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    storage = scene.AddNewNodeByClass("vtkMRMLTableStorageNode")
+    storage.SetFileName(str(path))
+    table.SetAndObserveStorageNodeID(storage.GetID())
+    if load_data and not storage.ReadData(table):
+        raise RuntimeError("Slicer's table reader could not read %s" % path)
+    return table
+
+
+def add_line(scene: Any, chart: Any, table: Any, name: str, x_column: str, y_column: str,
+             colour: Tuple[float, float, float], width: float, dashed: bool = False) -> Any:
+    """A series of ``chart``: ``y_column`` against ``x_column`` of ``table`` as a line (a scatter
+    series without markers is a line in table order)."""
+    series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", name)
+    series.SetAndObserveTableNodeID(table.GetID())
+    series.SetXColumnName(x_column)
+    series.SetYColumnName(y_column)
+    series.SetPlotType(series.PlotTypeScatter)
+    series.SetMarkerStyle(series.MarkerStyleNone)
+    series.SetLineWidth(width)
+    series.SetColor(*colour)
+    if dashed:
+        series.SetLineStyle(series.LineStyleDash)
+    chart.AddAndObservePlotSeriesNodeID(series.GetID())
+    return series
 
 
 def add_well_log(scene: Any, well: Any, well_name: str) -> Tuple[Optional[Path], Optional[str]]:

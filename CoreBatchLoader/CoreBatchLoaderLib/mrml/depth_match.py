@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Tuple
 
+from .ct_log import add_line, add_table
+
 CHART_NAME = "depth match"
 SERIES = (  # column of correlation.csv (0 depth), colour, width, dashed
     (1, (0.12, 0.16, 0.20), 1.5, False),
@@ -18,35 +20,16 @@ SERIES = (  # column of correlation.csv (0 depth), colour, width, dashed
 )
 
 
-def _table(scene: Any, path: Path, name: str) -> Any:
-    table = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
-    storage = scene.AddNewNodeByClass("vtkMRMLTableStorageNode")
-    storage.SetFileName(str(path))
-    table.SetAndObserveStorageNodeID(storage.GetID())
-    if not storage.ReadData(table):
-        raise RuntimeError("Slicer's table reader could not read %s" % path)
-    return table
-
-
 def add_depth_match(scene: Any, shifts_csv: Path, correlation_csv: Path, well_name: str) -> Tuple[Any, Any, Any]:
     """(shifts table node, correlation table node, plot chart node) of a depth match, read now."""
-    shifts = _table(scene, shifts_csv, "%s depth shifts" % well_name)
-    curves = _table(scene, correlation_csv, "%s correlation" % well_name)
+    shifts = add_table(scene, shifts_csv, "%s depth shifts" % well_name)
+    curves = add_table(scene, correlation_csv, "%s correlation" % well_name)
     columns = [curves.GetColumnName(n) for n in range(curves.GetNumberOfColumns())]
     chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", "%s %s" % (well_name, CHART_NAME))
     chart.SetTitle("%s: cores on log depth" % well_name)
     chart.SetXAxisTitle("depth (m)")
     chart.SetYAxisTitle(columns[1])
     for column, colour, width, dashed in SERIES:
-        series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", "%s %s" % (well_name, columns[column]))
-        series.SetAndObserveTableNodeID(curves.GetID())
-        series.SetXColumnName(columns[0])
-        series.SetYColumnName(columns[column])
-        series.SetPlotType(series.PlotTypeScatter)
-        series.SetMarkerStyle(series.MarkerStyleNone)
-        series.SetLineWidth(width)
-        series.SetColor(*colour)
-        if dashed:
-            series.SetLineStyle(series.LineStyleDash)
-        chart.AddAndObservePlotSeriesNodeID(series.GetID())
+        add_line(scene, chart, curves, "%s %s" % (well_name, columns[column]), columns[0], columns[column], colour,
+                 width, dashed)
     return shifts, curves, chart
