@@ -392,9 +392,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                 raise UsageError(str(exc)) from None
         intervals = [tuple((name, CoreInterval(d.top_m, d.bottom_m, d.flip)) for name, d in sorted(depths.items())
                            if d.folder_name == folder.name) for folder in folders]
-        # the unwrap and the thumbnail are made top first: another flip converts the core again;
-        # another interval only moves it (applying a depth match): its unwrap's header is restamped
-        # (_reusable), the depth steps after the batch place it — no DICOM is read again
+        # the unwrap and thumbnail run top first: another flip converts the core again; another
+        # interval only moves it (a depth match applied: .moved, then the well's steps), no DICOM read
         fingerprints = [folder_fingerprint(folder.path, folder.files, _settings(options.convert) + (
                             " flipped=%r" % sorted(name for name, i in cores if i.flip) if any(i.flip for _, i in cores)
                             else "")) for folder, cores in zip(folders, intervals)]
@@ -517,7 +516,8 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
             ) -> Optional[Path]:
     """report.html + manifest.csv; a failure here must not turn a good batch into a crash, and
     someone else's file under their names is left as it is (``result.not_written``)."""
-    from ..report.page import write_report  # imported here: the report's code is not needed by workers
+    from ..report.correlation_svg import correlation_picture  # imported here: the report's code is not
+    from ..report.page import write_report  # needed by workers
     try:
         report = write_report(output_dir, result.records, elapsed_seconds=elapsed,
                               converting_seconds=result.converting_seconds,
@@ -526,7 +526,7 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
                               durable=durable, log_track=well.log.track if well and well.log else None,
                               top_last=flipped, tops=tops, warnings=list(result.warnings), notes=result.warnings,
                               planes_track=result.planes.track if result.planes else None,
-                              correlation=_correlation_picture(output_dir))
+                              correlation=correlation_picture(output_dir))
         if durable:
             sync_folder(output_dir)
         return report
@@ -539,13 +539,6 @@ def _report(result: BatchResult, output_dir: Path, elapsed: float, well: Optiona
             return None
         print("corebatchloader: report not written: %s" % one_line(exc), file=sys.stderr)
         return None
-
-
-def _correlation_picture(output_dir: Path) -> Optional[Path]:
-    """The depth match's correlation picture (``depth-match`` wrote it), for the report."""
-    from ..report.correlation_svg import FOLDER, PICTURE_NAME
-    picture = Path(output_dir) / FOLDER / PICTURE_NAME
-    return picture if picture.is_file() else None
 
 
 def _run_jobs(jobs: Sequence[FolderJob], options: BatchOptions,

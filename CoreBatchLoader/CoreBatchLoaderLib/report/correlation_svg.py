@@ -13,7 +13,7 @@ import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -91,6 +91,12 @@ def correlation_svg(cores: Sequence[CorrelationCore], wireline_depth_m: np.ndarr
                      axis, 3 * f + 6, MUTED, f - 1, AMBIGUOUS))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def correlation_picture(output_dir: Path) -> Optional[Path]:
+    """The depth match's picture in ``output_dir`` (``depth-match`` wrote it), for the report."""
+    picture = Path(output_dir) / FOLDER / PICTURE_NAME
+    return picture if picture.is_file() else None
 
 
 def write_correlation_svg(path: Path, cores: Sequence[CorrelationCore], wireline_depth_m: np.ndarray,
