@@ -8,11 +8,14 @@ jump.  So:
 
 1. each core's CT log is smoothed to the tool's response (:func:`smooth_core`: a Gaussian of
    ``response_m`` full width at half maximum, normalised over the core's own slices — gaps and
-   missing slices weigh nothing) and sampled every ``SAMPLE_M``; samples whose kernel the core
-   covers only in part (its ends) weigh less;
+   missing slices weigh nothing) and sampled every ``SAMPLE_M``; a sample's expected residual is
+   the wireline's noise plus, where the kernel reaches past the CT the core gives, the formation
+   the tool saw and the CT did not (:class:`_Noise`); once placed, each core is smoothed again
+   with its neighbours where they lie;
 2. the relation ``curve = α·CT + β`` starts from the two curves' spreads (the sign tried both
-   ways: RHOB rises with the CT number, a neutron log falls) and is refined by least squares on
-   the matched samples, the shifts solved again, until they settle;
+   ways: RHOB rises with the CT number, a neutron log falls) and is refined on the matched
+   samples (:func:`_fit_relation`: the spreads' ratio, the wireline's own noise taken out), the
+   shifts solved again, until they settle;
 3. per core and shift on a grid of ``STEP_M`` within ±``max_shift``, the misfit of the
    calibrated pseudo-log to the wireline; a chain over the cores in driller's order with the
    constraint "top of the next at or below the bottom of this at log depth" and a Gaussian prior
@@ -20,9 +23,9 @@ jump.  So:
    best chain (Viterbi), forward–backward each core's posterior over its shift;
 4. sub-step refinement: a parabola through each core's objective at its grid minimum;
 5. per core: ``confidence`` = the posterior's mass within half a log sample (0.0762 m at 6 in)
-   of the shift given; ``ambiguous`` where the core's smoothed log has too little contrast to
-   pin it (featureless rock against the wireline's noise): its own misfit is left out and the
-   chain keeps it at its neighbours' shift; ``correlation`` = Pearson's r of the calibrated
+   of the shift given; ``ambiguous`` where the core's own smoothed log varies less than
+   ``AMBIGUOUS_CONTRAST`` × the wireline's noise (:func:`wireline_noise`: featureless rock):
+   its own misfit is left out and the chain keeps it at its neighbours' shift; ``correlation`` = Pearson's r of the calibrated
    pseudo-log and the wireline over the core at its shift.
 
 Pure numpy on plain arrays, no files: :mod:`.run` does the reading and writing.
