@@ -345,3 +345,18 @@ def test_slicer_reads_the_shifts_table_and_plots_the_correlation(matched) -> Non
     series = [scene.GetNodeByID(chart.GetNthPlotSeriesNodeID(n)) for n in range(chart.GetNumberOfPlotSeriesNodes())]
     assert [s.GetYColumnName() for s in series] == ["RHOB[G/C3]", "RHOB_CT[G/C3]", "RHOB_CT_DRILLER[G/C3]"]
     assert all(s.GetXColumnName() == "DEPT[M]" for s in series)
+
+
+def test_wrapped_las_and_repeated_depth_curves_read_as_lasio_names_them(tmp_path: Path) -> None:
+    """LAS 2.0 with WRAP YES (each depth alone on its line, the values on the next) and two depth
+    curves (lasio names them DEPT:1, DEPT:2): the first is the index."""
+    from CoreBatchLoaderLib.depth_match.wireline import read_wireline
+    well = logged_well(seed=0, cores=4, lost_run=(0, 0), featureless=None, gapped=None)
+    rows = "".join("%.4f\n%.4f %.4f\n" % (d, d / FEET, r) for d, r in zip(well.wireline_depth_m, well.rhob))
+    path = tmp_path / "wrapped.las"
+    path.write_text("~Version\nVERS. 2.0 :\nWRAP. YES :\n~Well\nNULL. -999.25 :\nWELL. W :\n~Curve\n"
+                    "DEPT.M :\nDEPT.FT :\nRHOB.G/C3 :\n~ASCII\n" + rows)
+    assert [c.mnemonic for c in lasio.read(str(path)).curves] == ["DEPT:1", "DEPT:2", "RHOB"]
+    wire = read_wireline(path, "RHOB")
+    assert np.allclose(wire.depth_m, well.wireline_depth_m, atol=1e-4)
+    assert np.allclose(wire.values, well.rhob, atol=1e-4)
