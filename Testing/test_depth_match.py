@@ -18,7 +18,7 @@ from typing import List
 
 import numpy as np
 import pytest
-from conftest import tree_digest
+from conftest import require, require_module, tree_digest
 from logged_output import FEET, write_output, write_wireline
 
 from CoreBatchLoaderLib.cli import main
@@ -30,7 +30,7 @@ from CoreBatchLoaderLib.depth_match.solver import CoreLogInput, MatchResult, mat
 from CoreBatchLoaderLib.synthetic.logged_well import LoggedWell, logged_well, standards_table
 from CoreBatchLoaderLib.well.depths import read_depth_table
 
-lasio = pytest.importorskip("lasio")
+lasio = require_module("lasio", "lasio")
 
 
 def solve(well: LoggedWell, values: np.ndarray = None) -> MatchResult:
@@ -313,9 +313,8 @@ def test_feet_wireline_depths_are_converted_to_metres(tmp_path: Path) -> None:
 
 
 def test_chromium_renders_the_correlation_picture(matched, tmp_path: Path) -> None:
-    from test_report_browser import CHROMIUM, png_size, run_chromium
-    if CHROMIUM is None:
-        pytest.skip("no Chromium binary on PATH")
+    from test_report_browser import CHROMIUM, CHROMIUM_MISSING, png_size, run_chromium
+    require(CHROMIUM, CHROMIUM_MISSING)
     _, folder, _ = matched
     shot = tmp_path / "correlation.png"
     done = run_chromium(tmp_path / "profile", "--screenshot=%s" % shot, "--window-size=700,1800",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_module
 from logged_output import FEET, write_wireline
 
 from CoreBatchLoaderLib.analysis.ct_log import DEPTH_COLUMN, read_log_csv
@@ -21,7 +22,7 @@ from CoreBatchLoaderLib.synthetic.logged_well import logged_well
 from CoreBatchLoaderLib.synthetic.phantoms import CorePhantom, Layer, write_phantom
 from CoreBatchLoaderLib.well.options import SceneOptions
 
-lasio = pytest.importorskip("lasio")
+lasio = require_module("lasio", "lasio")
 SLICE_MM = 5.0
 
 

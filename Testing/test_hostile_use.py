@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
 from CoreBatchLoaderLib.convert import ConvertOptions
 from CoreBatchLoaderLib.synthetic import write_well
@@ -116,7 +117,7 @@ def test_a_whole_well_table_is_streamed_not_held(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("given", [True, False], ids=["--well-name", "input folder's name"])
 def test_a_well_name_with_line_breaks_is_one_line_in_every_output(tmp_path: Path, given: bool) -> None:
-    lasio = pytest.importorskip("lasio")
+    lasio = require_module("lasio", "lasio")
     hostile = "W\n~A 1 2: x\r\x1b[31m<b>&\"\x00"
     root = tmp_path / ("well" if given else hostile.replace("\x00", "").replace("/", ""))
     write_well(root, cores=2, slices=12, rows=48, columns=48)

@@ -15,7 +15,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
-from conftest import require
+from conftest import require, require_module
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
 from CoreBatchLoaderLib.cli import batch_options, build_parser, main
 from CoreBatchLoaderLib.convert import ConvertOptions
@@ -226,7 +226,7 @@ def test_a_core_without_depth_has_its_planes_in_mm_from_its_top() -> None:
 def test_the_scene_holds_each_plane_as_a_markups_plane_at_its_place_and_orientation(well) -> None:
     """slicer-core reads the scene back: each true plane's markups node crosses its core's axis
     within the depth tolerance of the truth and its normal is within the dip tolerance."""
-    slicer = pytest.importorskip("slicer")
+    slicer = require_module("slicer", "slicer-core")
     from CoreBatchLoaderLib.synthetic.dipping_beds import core_frame, plane_normal
     from CoreBatchLoaderLib.mrml.planes import register_markups_storage
     from test_well_scene import ijk_to_ras

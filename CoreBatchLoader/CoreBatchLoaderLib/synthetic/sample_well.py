@@ -101,8 +101,8 @@ def core_phantoms(well: SampleWell, beds: List[Bed]) -> List[Tuple[CorePhantom, 
         rubble_along = float(rng.uniform(0.1, 0.8) * length)
         reach = diameter / 2.0 * math.tan(math.radians(dip)) + length
         mine = [b for b in beds if along(b.bottom_m) > -reach and along(b.top_m) < length + reach]
-        fractures = (Fracture(fracture_along, fracture_dip, fracture_direction, aperture_mm=max(1.0, 2 * well.pixel_spacing_mm)),) \
-            if n % 3 == 1 else ()
+        aperture = max(1.0, 2 * well.pixel_spacing_mm)  # open: at least two pixels of air
+        fractures = (Fracture(fracture_along, fracture_dip, fracture_direction, aperture),) if n % 3 == 1 else ()
         vug_radius = max(2.0, 0.12 * diameter / 2.0)
         vug_offset = (0.45 * diameter / 2.0 * math.cos(vug_angle), 0.45 * diameter / 2.0 * math.sin(vug_angle))
         vugs = (Vug(vug_along, vug_offset, vug_radius),) if n % 3 == 2 else ()
