@@ -52,7 +52,8 @@ GAP_MM = 3.0  # a run of rows mostly air or missing this long is not rock (a fra
 EDGE_MM = 2.0  # left out beside such a run
 SHORT_MM, LONG_MM = 1.0, 8.0  # half-windows of the band contrast (fine); × 2.5 for the search
 GRID_MM = 4.0  # the search's (a, b) step
-SEARCH_STEP_MM = 1.0  # … and z0 step
+SEARCH_STEP_MM = 1.5  # … and z0 step
+SPREAD_SAMPLE = 7  # the accumulator's spread from every 7th cell
 SEARCH_COLUMNS = 24
 Z_SEARCH = 6.0  # a candidate stands this many times the accumulator's spread above zero
 MAX_DIP_DEG = 75.0
@@ -198,13 +199,12 @@ def search(band: np.ndarray, theta: np.ndarray, row_mm: float, max_amplitude: fl
         counted += seen_padded[j].take(at)
     enough = counted >= 0.5 * len(columns)
     score = np.divide(total, counted, out=np.zeros_like(total), where=enough)
-    spread = _spread(score[enough]) if enough.any() else 1.0
+    spread = _spread(score[enough][::SPREAD_SAMPLE]) if enough.any() else 1.0
     found: List[Tuple[float, float, Sinusoid]] = []
     for polarity in (1.0, -1.0):
         volume = np.full(a.shape + (count_rows,), -np.inf, np.float32)
         volume[inside] = np.where(enough, polarity * score, -np.inf)
-        peaks = _local_maxima(volume, max(1, int(round(3.0 / row_step)))) & (volume > Z_SEARCH * spread)
-        ia, ib, iz = np.nonzero(peaks)
+        ia, ib, iz = _local_maxima(volume, max(1, int(round(3.0 / row_step))), Z_SEARCH * spread)
         strength = volume[ia, ib, iz]
         for n in np.argsort(-strength)[:CANDIDATES]:
             found.append((float(strength[n]), polarity,
@@ -212,22 +212,19 @@ def search(band: np.ndarray, theta: np.ndarray, row_mm: float, max_amplitude: fl
     return [(polarity, sinusoid) for _, polarity, sinusoid in found]
 
 
-def _local_maxima(volume: np.ndarray, reach_z: int) -> np.ndarray:
-    """Where ``volume`` equals the maximum of its neighbours: ±1 cell in a and b, ±``reach_z`` in z."""
-    biggest = volume.copy()
-    for shift in range(1, reach_z + 1):
-        biggest[:, :, shift:] = np.maximum(biggest[:, :, shift:], volume[:, :, :-shift])
-        biggest[:, :, :-shift] = np.maximum(biggest[:, :, :-shift], volume[:, :, shift:])
-    for axis in (0, 1):
-        spread = biggest.copy()
-        for sign in (1, -1):
-            rolled = np.roll(biggest, sign, axis=axis)
-            edge = [slice(None)] * 3
-            edge[axis] = 0 if sign == 1 else -1
-            rolled[tuple(edge)] = -np.inf
-            np.maximum(spread, rolled, out=spread)
-        biggest = spread
-    return np.isfinite(volume) & (volume >= biggest)
+def _local_maxima(volume: np.ndarray, reach_z: int, floor: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, z indices) of the cells above ``floor`` that are the largest of their neighbours:
+    ±1 cell in a and b, ±``reach_z`` in z (only the cells above the floor are looked at)."""
+    padded = np.pad(volume, ((1, 1), (1, 1), (reach_z, reach_z)), constant_values=-np.inf)
+    ia, ib, iz = np.nonzero(volume > floor)
+    values = volume[ia, ib, iz]
+    keep = np.ones(len(values), bool)
+    for da in (-1, 0, 1):
+        for db in (-1, 0, 1):
+            for dz in range(-reach_z, reach_z + 1):
+                if da or db or dz:
+                    keep &= values >= padded[ia + 1 + da, ib + 1 + db, iz + reach_z + dz]
+    return ia[keep], ib[keep], iz[keep]
 
 
 # ---------------------------------------------------------------------------------------------
