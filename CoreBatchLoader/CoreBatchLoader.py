@@ -34,6 +34,7 @@ from CoreBatchLoaderWidgets.binding import GuiBinding
 from CoreBatchLoaderWidgets.binding import isSet as _isSet
 from CoreBatchLoaderWidgets.depth_match import DepthMatchLogic, DepthMatchSection
 from CoreBatchLoaderWidgets.installs import offerDecoder, offerLasio
+from CoreBatchLoaderWidgets.planes import PlanesSection
 from CoreBatchLoaderWidgets.results import ResultsSection
 from CoreBatchLoaderWidgets.sample_data import registerSampleData
 from slicer.i18n import tr as _
@@ -101,6 +102,7 @@ class CoreBatchLoaderParameterNode:
     coreRange: bool = False  # take coreMinHU…coreMaxHU as the core's CT numbers (else decided per core)
     coreMinHU: Annotated[float, WithinRange(-3024.0, 65535.0)] = -500.0  # matter at or above: core (--core-min-hu)
     coreMaxHU: Annotated[float, WithinRange(-3024.0, 65535.0)] = 4000.0  # matter above: not core (--core-max-hu)
+    planes: bool = False  # pick each core's beds and fractures from its unwrap after converting
     depthMatchLasFile: Path  # the wireline logs (LAS) the depth match reads
     depthMatchCurve: str = DEFAULT_CURVE  # the curve the cores' CT log is matched to (RHOB, GR…)
     depthMatchMaxShift: Annotated[float, WithinRange(0.05, 20.0)] = DEFAULT_MAX_SHIFT_M  # metres either way
@@ -136,6 +138,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CoreBatchLoaderLogic()
         self.results = ResultsSection(self.ui, self.logic)
+        self.planes = PlanesSection(self.ui, self.logic)
         self.depthMatch = DepthMatchSection(self.ui, self.logic, lambda: self._parameterNode)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
@@ -200,7 +203,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                        else _("Choose the input and output folders first"))
         self.ui.cancelButton.enabled = self._running
         for section in (self.ui.inputsCollapsibleButton, self.ui.optionsCollapsibleButton,
-                        self.ui.depthCollapsibleButton, self.ui.depthMatchCollapsibleButton):
+                        self.ui.depthCollapsibleButton, self.ui.depthMatchCollapsibleButton,
+                        self.ui.planesCollapsibleButton):
             section.enabled = not self._running
 
     def onStartButton(self):
@@ -226,7 +230,8 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         arguments = dict(addToScene=addToScene, compress=p.compress, workers=p.workers, overwrite=overwrite,
                          depthFile=p.depthFile, sceneMemoryGB=p.sceneMemoryGB,
                          unwrapRadius=p.unwrapRadius if p.unwrap else None,
-                         coreMinHU=p.coreMinHU if p.coreRange else None, coreMaxHU=p.coreMaxHU if p.coreRange else None)
+                         coreMinHU=p.coreMinHU if p.coreRange else None, coreMaxHU=p.coreMaxHU if p.coreRange else None,
+                         planes=p.planes)
         if p.route == "fast":  # a child process: the timer reads its progress, the panel stays live
             self._batch = self._guarded(lambda: self.logic.startConvert(p.inputDir, p.outputDir, **arguments))
             if self._batch is not None:
@@ -296,6 +301,7 @@ class CoreBatchLoaderWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._updateButtons()
         if records is None:
             return
+        self.planes.show(Path(self._parameterNode.outputDir)) if self._parameterNode.planes else self.planes.clear()
         counts = {s: sum(r.status == s for r in records) for s in ("converted", "skipped", "failed")}
         ended = _(" (cancelled)") if self.logic.cancelled else _(" (stopped)") if self.logic.stopped else ""
         self.ui.statusLabel.text = _("{converted} converted, {skipped} skipped, {failed} failed{ended} — {path}").format(
@@ -370,7 +376,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
     def convert(self, inputDir, outputDir, route="fast", addToScene=False, progressCallback=None,
                 compress=False, workers=DEFAULT_WORKERS, overwrite=False, depthFile=None, sceneMemoryGB=0.0,
                 wellName=None, sceneOptions=None, unwrapRadius="0.9", coreMinHU=None,
-                coreMaxHU=None) -> List[CoreRecord]:
+                coreMaxHU=None, planes=False) -> List[CoreRecord]:
         """Convert every core under ``inputDir`` into ``outputDir``; returns the manifest's records.
 
         The fast route runs the batch as a child process (``PythonSlicer`` running
@@ -385,7 +391,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
         RAM); ``sceneOptions`` replaces the three (``slicer_process.panel_options``).
         ``unwrapRadius``: "0.9" (of the core's radius), "30mm", None (no unwrap), see :meth:`unwrapFiles`.
         ``coreMinHU`` / ``coreMaxHU``: the CT numbers taken as core (None: decided per core from what
-        surrounds it; ``--core-min-hu`` / ``--core-max-hu``).
+        surrounds it; ``--core-min-hu`` / ``--core-max-hu``); ``planes``: pick each core's beds and fractures.
         Raises ``UsageError`` when the folders, depths or core range are unusable; ``self.result`` is the
         ``BatchResult``.
         """
@@ -396,7 +402,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
         arguments = dict(addToScene=addToScene, compress=compress, workers=workers, overwrite=overwrite,
                          depthFile=depthFile, sceneMemoryGB=sceneMemoryGB, wellName=wellName,
                          sceneOptions=sceneOptions, unwrapRadius=unwrapRadius, coreMinHU=coreMinHU,
-                         coreMaxHU=coreMaxHU)
+                         coreMaxHU=coreMaxHU, planes=planes)
         if route == "fast":
             batch = self.startConvert(inputDir, outputDir, **arguments)
             try:
@@ -418,7 +424,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
 
     def startConvert(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
                      overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
-                     unwrapRadius=DEFAULT_RADIUS_TEXT, coreMinHU=None, coreMaxHU=None):
+                     unwrapRadius=DEFAULT_RADIUS_TEXT, coreMinHU=None, coreMaxHU=None, planes=False):
         """Start the fast route's batch in its child process and return it (a ``ChildBatch``), for
         the caller to poll (``batch.poll()`` → :meth:`onFolder` for each progress; when
         ``batch.done``, :meth:`finishConvert`) — the panel does so from a timer.  Arguments as :meth:`convert`."""
@@ -426,7 +432,7 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
         from CoreBatchLoaderLib.slicer_process import BatchProcessError, ChildBatch
 
         run = self._begin(inputDir, outputDir, addToScene, compress, workers, overwrite, depthFile, sceneMemoryGB,
-                          wellName, sceneOptions, unwrapRadius, coreMinHU, coreMaxHU)
+                          wellName, sceneOptions, unwrapRadius, coreMinHU, coreMaxHU, planes)
         try:
             return ChildBatch.start(run.inputDir, run.outputDir, run.options)
         except BatchProcessError as exc:  # no PythonSlicer: say so, as a batch that cannot start
@@ -464,14 +470,14 @@ class CoreBatchLoaderLogic(ScriptedLoadableModuleLogic, DepthMatchLogic):
 
     def _begin(self, inputDir, outputDir, addToScene=False, compress=False, workers=DEFAULT_WORKERS,
                overwrite=False, depthFile=None, sceneMemoryGB=0.0, wellName=None, sceneOptions=None,
-               unwrapRadius=DEFAULT_RADIUS_TEXT, coreMinHU=None, coreMaxHU=None) -> "_Run":
+               unwrapRadius=DEFAULT_RADIUS_TEXT, coreMinHU=None, coreMaxHU=None, planes=False) -> "_Run":
         from CoreBatchLoaderLib.mrml import cores as mrml_scene
         from CoreBatchLoaderLib.slicer_process import panel_options
 
         self.cancelled, self.manifestPath, self.reportPath, self.nodeIDs = False, None, None, {}
         self.stopped, self.result, self.lasPath, self.logChartID = None, None, None, None
         options = panel_options(compress, workers, overwrite, depthFile if _isSet(depthFile) else None,
-                                sceneMemoryGB, wellName, sceneOptions, unwrapRadius, coreMinHU, coreMaxHU)
+                                sceneMemoryGB, wellName, sceneOptions, unwrapRadius, coreMinHU, coreMaxHU, planes)
         scene, outputDir = options.scene, Path(outputDir).resolve()
         # Without depths, cores join the scene one by one as they finish; with depths, the placed well at the end.
         adder = mrml_scene.BatchSceneAdder(slicer.mrmlScene, outputDir, self.nodeIDs) if addToScene and not scene.has_depths else None

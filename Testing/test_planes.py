@@ -275,3 +275,30 @@ def folder_children_of(scene, core: str) -> List[str]:
     children = vtk.vtkIdList()
     sh.GetItemChildren(folders[0], children)
     return [sh.GetItemName(children.GetId(n)) for n in range(children.GetNumberOfIds())]
+
+
+def test_the_panel_has_a_planes_section_bound_to_the_parameter_node_and_the_child_picks(tmp_path: Path) -> None:
+    """Statically (the panel runs only inside Slicer): the section's widgets in the .ui, its setting
+    bound to the parameter node, the section created and disabled with the others; and the panel's
+    setting reaches the child process as --planes."""
+    import xml.etree.ElementTree as ElementTree
+    from CoreBatchLoaderLib.slicer_process import convert_arguments, panel_options
+    from test_slicer_module_static import MODULE_DIR, MODULE_FILE
+
+    ui = ElementTree.parse(MODULE_DIR / "Resources" / "UI" / "CoreBatchLoader.ui").getroot()
+    widgets = {w.get("name"): w for w in ui.iter("widget")}
+    assert widgets["planesCollapsibleButton"].get("class") == "ctkCollapsibleButton"
+    assert widgets["planesTable"].get("class") == "QTableWidget"
+    bound = [p.findtext("string") for p in widgets["planesCheckBox"].iter("property")
+             if p.get("name") == "SlicerParameterName"]
+    assert bound == ["planes"]
+    module = MODULE_FILE.read_text(encoding="utf-8")
+    assert "    planes: bool = False  #" in module and "PlanesSection(self.ui, self.logic)" in module
+    assert "self.ui.planesCollapsibleButton" in module.split("def _updateButtons", 1)[1].split("def ", 1)[0]
+    assert "planes=p.planes" in module.split("def _start", 1)[1].split("def ", 1)[0]
+    section = (MODULE_DIR / "CoreBatchLoaderWidgets" / "planes.py").read_text(encoding="utf-8")
+    assert "read_table" in section and "WELL_TABLE" in section
+    options = panel_options(planes=True)
+    arguments = convert_arguments(tmp_path / "in", tmp_path / "out", options)
+    assert "--planes" in arguments and "--planes" not in convert_arguments(tmp_path, tmp_path, panel_options())
+    assert batch_options(build_parser().parse_args(["convert"] + arguments)) == options

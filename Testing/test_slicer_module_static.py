@@ -136,7 +136,7 @@ def test_every_parameter_is_bound_to_exactly_one_widget_and_every_binding_is_a_p
     assert set(parameters) == {"inputDir", "outputDir", "route", "compress", "workers", "overwrite", "addToScene",
                                "depthFile", "sceneMemoryGB", "unwrap", "unwrapRadius", "coreRange", "coreMinHU",
                                "coreMaxHU", "depthMatchLasFile", "depthMatchCurve", "depthMatchMaxShift",
-                               "depthMatchCalibrationFile"}
+                               "depthMatchCalibrationFile", "planes"}
 
 
 def test_each_bound_widget_is_one_slicer_can_connect_to_its_parameter_type() -> None:
@@ -202,11 +202,11 @@ def test_the_logic_convert_signature_is_the_console_api() -> None:
                         (d.id if isinstance(d, ast.Name) else ast.literal_eval(d) for d in convert.args.defaults)))
     assert arguments == ["self", "inputDir", "outputDir", "route", "addToScene", "progressCallback", "compress",
                          "workers", "overwrite", "depthFile", "sceneMemoryGB", "wellName", "sceneOptions",
-                         "unwrapRadius", "coreMinHU", "coreMaxHU"]
+                         "unwrapRadius", "coreMinHU", "coreMaxHU", "planes"]
     assert defaults == {"route": "fast", "addToScene": False, "progressCallback": None, "compress": False,
                         "workers": "DEFAULT_WORKERS", "overwrite": False, "depthFile": None, "sceneMemoryGB": 0.0,
                         "wellName": None, "sceneOptions": None, "unwrapRadius": "0.9", "coreMinHU": None,
-                        "coreMaxHU": None}
+                        "coreMaxHU": None, "planes": False}
 
 
 def test_the_module_help_links_the_documentation_of_its_own_copy() -> None:

@@ -101,7 +101,7 @@ def convert_arguments(input_dir: Path, output_dir: Path, options: BatchOptions) 
     for flag, wanted in (("--compress", convert.compress), ("--no-fsync", not convert.durable),
                          ("--no-ct-log", not convert.ct_log), ("--no-unwrap", convert.unwrap_radius is None),
                          ("--overwrite", options.overwrite), ("--flip-all", scene.flip_all),
-                         ("--scene", scene.build_scene)):
+                         ("--scene", scene.build_scene), ("--planes", options.planes)):
         if wanted:
             arguments.append(flag)
     depths = None if scene.depths_file is None else Path(scene.depths_file).resolve()
@@ -140,12 +140,13 @@ def cores_missing_a_decoder(records: Sequence[CoreRecord]) -> Dict[str, List[str
 def panel_options(compress: bool = False, workers: int = DEFAULT_WORKERS, overwrite: bool = False,
                   depth_file: Optional[Path] = None, scene_memory_gb: float = 0.0, well_name: Optional[str] = None,
                   scene: Optional[SceneOptions] = None, unwrap_radius: Optional[str] = DEFAULT_RADIUS_TEXT,
-                  core_min_hu: Optional[float] = None, core_max_hu: Optional[float] = None) -> BatchOptions:
+                  core_min_hu: Optional[float] = None, core_max_hu: Optional[float] = None,
+                  planes: bool = False) -> BatchOptions:
     """The batch's options from the module's (panel and console) settings: a depth file places the
     cores and builds the well scene within ``scene_memory_gb`` (0: the default budget); ``scene``
     (e.g. from the command line) replaces those three; ``core_min_hu`` / ``core_max_hu``: the CT
-    range of the core's matter (None: decided per core).  :class:`UsageError` for a bad unwrap
-    radius or core range."""
+    range of the core's matter (None: decided per core); ``planes``: the planes step after the
+    batch (``--planes``).  :class:`UsageError` for a bad unwrap radius or core range."""
     try:
         check_core_range(core_min_hu, core_max_hu)
     except CoreRangeError as exc:
@@ -163,7 +164,7 @@ def panel_options(compress: bool = False, workers: int = DEFAULT_WORKERS, overwr
                                                core_min_hu=None if core_min_hu is None else float(core_min_hu),
                                                core_max_hu=None if core_max_hu is None else float(core_max_hu)),
                         overwrite=overwrite,
-                        workers=int(workers), scene=scene)
+                        workers=int(workers), scene=scene, planes=bool(planes))
 
 
 class ChildBatch:
