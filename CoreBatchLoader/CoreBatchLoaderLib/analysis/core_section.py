@@ -16,7 +16,8 @@ transforms (scipy would cost more than converting):
    close to the outline all around (in at least 5 of 8 octants, over 30 % of the band inside
    the bore: air bubbles in a soft core are no gap).  Its CT number does not matter
    (aluminium overlaps rock): it is cut off geometrically, at the outermost enclosed air — the
-   liner's bore — so a core lying on the liner's low side, the gap there under a voxel, comes
+   liner's bore; off the outline's edge, where a voxel of the liner's outer edge, partly air,
+   reads as air between two of matter and would leave the liner uncut — so a core lying on the liner's low side, the gap there under a voxel, comes
    out without its liner;
 4. the rock: the remaining matter eroded by one sample (crumbs and liner slivers go), filled
    along rows and columns: that is the **mask**, eroded against partial volume at the edge.  The
@@ -229,8 +230,13 @@ def liner_bore(outline: np.ndarray, enclosed_air: np.ndarray, outline_count: int
     x2 = (columns_mm - centre_x) ** 2
     r2 = y2[:, None] + x2[None, :]
     outer_radius = math.sqrt(outline_count * dx * dy / math.pi)
-    air_r2 = r2[enclosed_air]
-    bore = math.sqrt(float(air_r2.max()))
+    # the bore: the outermost enclosed air off the outline's edge — a partial-volume sample of the
+    # liner's outer edge with the room's air reads as air between two matter samples of its row or
+    # column, and taken as the bore it would leave no gap inside it and the liner uncut
+    inside_air = enclosed_air & erode(outline)
+    if not inside_air.any():
+        return None
+    bore = math.sqrt(float(r2[inside_air].max()))
     if outer_radius - bore > 0.25 * outer_radius:
         return None  # a thick shell of matter outside the outermost air: a bare core with pores
     band = max(2.0 * max(dx, dy), 0.05 * outer_radius)
