@@ -160,6 +160,34 @@ def test_a_fracture_a_vug_and_rubble_open_the_rock_where_the_truth_says(demo) ->
         assert np.nanmax(log["VOIDFR"][inside]) == 0.0, core["name"]
 
 
+def test_every_slice_says_how_it_was_scanned_and_the_demos_manifest_and_report_carry_it(demo) -> None:
+    """The scan's tags (KVP, current, exposure, kernel, scanner, date) on every slice of every
+    core, the same for all and as truth.json says; the manifest reads them back and the report's
+    Scan column shows them instead of "—"."""
+    truth, well, out = demo
+    scan = truth["cores"][0]["scan"]
+    assert set(scan) == {"KVP", "XRayTubeCurrent", "Exposure", "ConvolutionKernel", "Manufacturer",
+                         "ManufacturerModelName", "AcquisitionDate"}
+    assert all(core["scan"] == scan for core in truth["cores"])
+    for core in truth["cores"]:
+        for path in sorted((well / core["name"]).iterdir()):
+            ds = pydicom.dcmread(str(path), stop_before_pixels=True)
+            assert {keyword: str(ds.data_element(keyword).value) for keyword in scan} == \
+                {keyword: str(value) for keyword, value in scan.items()}, path
+    date = scan["AcquisitionDate"]
+    expected = {"kvp": float(scan["KVP"]), "tube_current_ma": float(scan["XRayTubeCurrent"]),
+                "exposure_mas": float(scan["Exposure"]), "kernel": scan["ConvolutionKernel"],
+                "manufacturer": scan["Manufacturer"], "model": scan["ManufacturerModelName"],
+                "acquisition_date": "%s-%s-%s" % (date[:4], date[4:6], date[6:])}
+    records = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["cores"]
+    assert len(records) == len(truth["cores"])
+    for record in records:
+        assert {key: record[key] for key in expected} == expected, record["name"]
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.count("%g kVp" % float(scan["KVP"])) >= len(truth["cores"])
+    assert report.count("kernel %s" % scan["ConvolutionKernel"]) >= len(truth["cores"])
+
+
 def test_the_truth_and_depth_table_are_beside_the_cores(demo) -> None:
     truth, well, _ = demo
     assert json.loads((well / TRUTH_NAME).read_text()) == truth

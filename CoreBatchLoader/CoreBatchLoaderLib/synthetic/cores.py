@@ -208,14 +208,16 @@ def _write_single_frames(
     seed: int,
     prefix: str,
     suffix: str,
+    scan: Sequence[Tuple[str, Any]] = (),
 ) -> List[Path]:
-    """Write one file per (slice, copy); return paths sorted along the normal."""
+    """Write one file per (slice, copy), each with the ``scan`` tags; return paths sorted along
+    the normal."""
     numbers = _instance_numbers(len(order), shuffle, seed)
     paths: Dict[Tuple[int, int], Path] = {}
     for (k, copy), number in zip(order, numbers):
         item = dataclasses.replace(by_index[k], copy=copy)
         ds = _single_frame_dataset(
-            item, geometry, fmt, uids, number, series_number, patient_id, thickness, transfer_syntax
+            item, geometry, fmt, uids, number, series_number, patient_id, thickness, transfer_syntax, scan
         )
         path = out / _file_name(prefix, number, suffix)
         _save(ds, path)

@@ -406,8 +406,10 @@ def _single_frame_dataset(
     patient_id: str,
     slice_thickness: float,
     transfer_syntax: str,
+    scan: Sequence[Tuple[str, Any]] = (),
 ) -> Dataset:
-    """CT Image Storage dataset of one slice."""
+    """CT Image Storage dataset of one slice; ``scan``: (keyword, value) pairs of how it was
+    scanned (KVP, Manufacturer…), set as given (none: the file is the same bytes as before)."""
     sop_instance = _uid(uids["series"], "sop", item.k, item.copy)
     ds = _common_dataset(
         CT_IMAGE_STORAGE, sop_instance, uids, instance_number, series_number, patient_id
@@ -430,6 +432,8 @@ def _single_frame_dataset(
     ds.RescaleType = "HU"
     ds.WindowCenter = _ds(WINDOW_CENTER)
     ds.WindowWidth = _ds(WINDOW_WIDTH)
+    for keyword, value in scan:
+        setattr(ds, keyword, value)
     _set_pixel_data(ds, item.pixels, transfer_syntax)
     return ds
 

@@ -34,7 +34,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -130,6 +130,7 @@ class CorePhantom:
     pockets: float = 0.0  # share of the core in air bubbles
     mask_hu: Optional[float] = None  # outside the core's disc set to this (after the noise)
     rods: Tuple[Rod, ...] = ()
+    scan: Tuple[Tuple[str, Any], ...] = ()  # (keyword, value) of how it was scanned, on every slice
 
 
 @dataclass
@@ -165,7 +166,7 @@ def write_phantom(folder: PathLike, phantom: CorePhantom = CorePhantom()) -> Pha
     out.mkdir(parents=True, exist_ok=True)
     files = _write_single_frames(out, by_index, _write_order(written, (), False), geometry, fmt, uids, 1,
                                  "PHANTOM", phantom.slice_spacing, "1.2.840.10008.1.2.1", False, phantom.seed,
-                                 "IM", ".dcm")
+                                 "IM", ".dcm", phantom.scan)
     truth = [_slice_truth(phantom, k) for k in range(phantom.slices)]
     truth = [t if k in written else (t[0], float("nan"), False, 0.0) for k, t in enumerate(truth)]
     inside = np.array([_inside_truth(phantom, k) for k in range(phantom.slices)])

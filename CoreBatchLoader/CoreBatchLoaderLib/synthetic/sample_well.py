@@ -10,8 +10,8 @@ a rubble interval.  Written one slice at a time (:func:`.phantoms.write_phantom`
 grow with the well.
 
 Beside the core folders, ``truth.json`` says what was drawn — the beds' depths and CT numbers, each
-core's depth, tilt, bedding dip, fracture, vug and rubble — and ``depths.csv`` the cores' depths as
-``convert --depths`` reads them.  Depths are metres along the core's axis, a plane's depth is where
+core's depth, tilt, bedding dip, fracture, vug and rubble, and the scan's tags written on its slices
+(the same for every core) — and ``depths.csv`` the cores' depths as ``convert --depths`` reads them.  Depths are metres along the core's axis, a plane's depth is where
 it crosses the axis, and a dip direction is the azimuth in the slice plane, from +i (the columns)
 toward +j (the rows), of the side where the plane lies deepest (the unwrap's convention).
 """
@@ -31,6 +31,12 @@ from .phantoms import LINER_HU, CorePhantom, Fracture, Layer, Vug, write_phantom
 # CT numbers of a medical scanner's rock (HU): any two differ by ≥ 250, so a CT log tells them apart
 LITHOLOGIES = (("shale", 1550.0), ("siltstone", 1800.0), ("sandstone", 2050.0), ("limestone", 2350.0),
                ("dolomite", 2600.0))
+# How every core of the sample well was scanned: a medical scanner's settings for rock (high kV, a
+# sharp kernel), written on every slice as a real scan carries them; the report's Scan column reads
+# them back.  Fixed, not drawn: the files are the same bytes on every run and Python stack.
+SCAN_TAGS = (("KVP", "140"), ("XRayTubeCurrent", 300), ("Exposure", 150), ("ConvolutionKernel", "BONEPLUS"),
+             ("Manufacturer", "CoreBatchLoader"), ("ManufacturerModelName", "Synthetic core CT"),
+             ("AcquisitionDate", "20260115"))
 TRUTH_NAME = "truth.json"
 DEPTHS_NAME = "depths.csv"
 
@@ -119,7 +125,7 @@ def core_phantoms(well: SampleWell, beds: List[Bed]) -> List[Tuple[CorePhantom, 
             layers=tuple(Layer((b.bottom_m - b.top_m) * 1000.0, b.hu) for b in mine),
             layers_from_mm=along(mine[0].top_m), bed_dip_deg=dip, bed_dip_direction_deg=turned,
             laminae_mm=laminae_mm, laminae_hu=laminae_hu, fractures=fractures, vugs=vugs, rubble=rubble,
-            seed=well.seed * 1000 + n + 1)
+            seed=well.seed * 1000 + n + 1, scan=SCAN_TAGS)
         depth_of = lambda along_mm: round(top_m + (along_mm + spacing / 2.0) / 1000.0, 6)  # noqa: E731
         truth = {
             "name": "core_%03d" % (n + 1), "top_m": round(top_m, 6), "bottom_m": round(top_m + length / 1000.0, 6),
@@ -134,6 +140,7 @@ def core_phantoms(well: SampleWell, beds: List[Bed]) -> List[Tuple[CorePhantom, 
                           for f in fractures],
             "vugs": [{"depth_m": depth_of(v.along_mm), "offset_mm": [round(c, 3) for c in v.offset_mm],
                       "radius_mm": round(v.radius_mm, 3)} for v in vugs],
+            "scan": dict(SCAN_TAGS),
             "rubble": {"top_m": depth_of(rubble[0] * spacing - spacing / 2.0),
                        "bottom_m": depth_of(rubble[-1] * spacing + spacing / 2.0)} if rubble else None,
         }
