@@ -24,7 +24,7 @@ ifeq ($(DEMO_INPUT),)
 	rm -rf demo-well
 	$(BIN)/corebatchloader sample demo-well --cores 6 --start-depth 2450
 	$(BIN)/corebatchloader convert demo-well $(DEMO_OUTPUT) --overwrite \
-		--depths demo-well/depths.csv --scene --well-name "Demo well"
+		--depths demo-well/depths.csv --scene --planes --well-name "Demo well"
 else
 	$(BIN)/corebatchloader convert "$(DEMO_INPUT)" $(DEMO_OUTPUT)
 endif
