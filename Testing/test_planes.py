@@ -302,3 +302,22 @@ def test_the_panel_has_a_planes_section_bound_to_the_parameter_node_and_the_chil
     arguments = convert_arguments(tmp_path / "in", tmp_path / "out", options)
     assert "--planes" in arguments and "--planes" not in convert_arguments(tmp_path, tmp_path, panel_options())
     assert batch_options(build_parser().parse_args(["convert"] + arguments)) == options
+
+
+def test_writing_planes_into_a_scene_prints_no_vtk_warning(tmp_path: Path, capfd) -> None:
+    """A batch's stderr is the user's: markups ask the scene's selection node for their length
+    unit, and a bare slicer-core scene has none — each plane written printed ``GetUnitNode failed:
+    selection node not found`` (mutation: drop ``ensure_selection_node`` from ``add_planes``)."""
+    require_module("slicer", "slicer-core")
+    import slicer
+    from CoreBatchLoaderLib.mrml.planes import add_planes
+    from CoreBatchLoaderLib.well.plane_places import PlacedPlane
+
+    scene = slicer.vtkMRMLScene()
+    folder = slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(scene).GetSceneItemID()
+    plane = PlacedPlane("core_001", "core_001 plane 1 (bed, 20°/90°)", (0.0, 0.0, -2450000.0),
+                        (0.0, -0.342, -0.940), (0.0, 0.940, -0.342), (60.0, 64.0), "bed", 20.0, 90.0)
+    capfd.readouterr()
+    ids = add_planes(scene, folder, [plane], tmp_path / "scene")
+    assert len(ids["core_001"]) == 1 and (tmp_path / "scene" / "core_001_plane_1.mrk.json").is_file()
+    assert "GetUnitNode" not in capfd.readouterr().err

@@ -26,6 +26,7 @@ BED_COLOUR, FRACTURE_COLOUR = (0.71, 0.33, 0.04), (0.12, 0.37, 0.75)
 def add_planes(scene: Any, folder_item: int, planes: Sequence[PlacedPlane], storage_dir: Path) -> Dict[str, List[str]]:
     """Add ``planes`` to ``scene`` under ``folder_item`` (one folder a core), their files in
     ``storage_dir``; returns core → the plane nodes' IDs."""
+    ensure_selection_node(scene)
     sh = mrml_scene.subject_hierarchy(scene)
     folders: Dict[str, int] = {}
     ids: Dict[str, List[str]] = {}
@@ -62,6 +63,18 @@ def plane_node(scene: Any, plane: PlacedPlane) -> Any:
         display.SetSelectedColor(*(BED_COLOUR if plane.kind == "bed" else FRACTURE_COLOUR))
         display.SetColor(*(BED_COLOUR if plane.kind == "bed" else FRACTURE_COLOUR))
     return node
+
+
+def ensure_selection_node(scene: Any) -> None:
+    """The selection node Slicer's application logic puts in every scene (singleton tag
+    "Singleton"): markups ask it for their length unit, and without it slicer-core prints a VTK
+    warning (``GetUnitNode failed: selection node not found``) for every plane it writes."""
+    import slicer
+
+    if scene.GetFirstNodeByClass("vtkMRMLSelectionNode") is None:
+        selection = slicer.vtkMRMLSelectionNode()
+        selection.SetSingletonTag("Singleton")
+        scene.AddNode(selection)
 
 
 def register_markups_storage(scene: Any) -> None:
