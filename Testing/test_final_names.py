@@ -253,9 +253,53 @@ def test_every_final_name_holds_a_complete_file_during_a_run_and_after_kill_9(tm
     assert watcher.bad == [], watcher.bad
     assert len(killed) >= 3, "the batch finished before most kill points: %s" % killed
     names = {str(p.relative_to(out)) for p in final_names(out)}
-    assert {"manifest.json", "report.html", "scene.mrml", "well_ct_log.las", "core_001.nrrd"} <= names
+    assert {"manifest.json", "report.html", "scene.mrml", "well_ct_log.las", "core_001.nrrd"} <= names, (
+        "missing after the last run (killed at %s); its stderr:\n%s" % (killed, finished.stderr[-3000:]))
     assert names <= {version[0][len(str(out)) + 1:] for version in watcher.seen}  # each read at least once
     assert watcher.sweeps > 20
+
+
+# Run the batch in a child that SIGKILLs itself right after the rename of one file into its final
+# name and before the ledger records it (the window of AtomicFile.commit that a kill -9 can hit).
+_KILLED_AFTER_RENAME = """
+import os, signal, sys
+from CoreBatchLoaderLib import files
+from CoreBatchLoaderLib.cli import main
+target, recorded = sys.argv[1], files.record_written
+def record_written(path):
+    if os.path.basename(str(path)) == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    recorded(path)
+files.record_written = record_written
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("name", ["well_ct_log.csv", "well_ct_log.svg", "well_ct_log.las", "report.html",
+                                  "manifest.json"])
+def test_a_kill_between_the_rename_and_the_ledger_costs_the_rerun_nothing(tmp_path: Path, name: str) -> None:
+    """A run killed after renaming ``name`` into place but before the ledger claimed it: the rerun
+    takes the file as the batch's own and writes every output, exit 0 meaning all of them.
+
+    Guards the window in :meth:`AtomicFile.commit` between ``os.replace`` and ``record_written``:
+    with the claim written only after the rename, the rerun saw ``well_ct_log.csv`` as someone
+    else's file, wrote no CT log (a warning only), removed the earlier LAS and exited 0 without
+    ``well_ct_log.las`` — the flaky kill -9 test above, made deterministic."""
+    write_well(tmp_path / "well", cores=2, slices=20, rows=48, columns=48, signed=False, bits_stored=12,
+               intercept=-1024.0)
+    out = tmp_path / "out"
+    command = _command(tmp_path / "well", out)
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300)  # its files: the ledger's
+    assert first.returncode == 0, first.stderr[-2000:]
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_RENAME, name] + command[3:],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    names = {str(p.relative_to(out)) for p in final_names(out)}
+    assert finished.returncode == 0 and "not written" not in finished.stderr, finished.stderr
+    assert {"manifest.json", "report.html", "scene.mrml", "well_ct_log.las", "well_ct_log.csv", "well_ct_log.svg",
+            "core_001.nrrd", "core_002.nrrd"} <= names, "missing; stderr:\n%s" % finished.stderr[-3000:]
+    assert [p for p in final_names(out) if check(p)] == []
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.99])

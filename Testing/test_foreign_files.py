@@ -123,3 +123,30 @@ def test_the_ledger_keeps_only_claims_that_hold_when_compacted(tmp_path: Path) -
     compact_ledger(tmp_path)
     lines = (tmp_path / LEDGER_NAME).read_text().splitlines()
     assert [json.loads(line)[0] for line in lines] == ["kept.txt"] and written_by_batch(kept)
+
+
+def test_a_write_stopped_before_its_rename_leaves_the_old_file_the_batchs(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim made before the rename (files.PENDING) is an extra one: a writer stopped between
+    it and the rename (the temporary file gone, the old file in place) leaves the old file the
+    batch's, and compacting keeps the claim that holds.  Guards the claim replacing the old one."""
+    import CoreBatchLoaderLib.files as files
+
+    ours = tmp_path / "ours.txt"
+    write_text_atomically(ours, "old", durable=False)
+
+    def stopped(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files.os, "replace", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            write_text_atomically(ours, "a new and longer text", durable=False)
+    assert ours.read_text() == "old" and written_by_batch(ours)
+    assert any(json.loads(line)[3:] == [files.PENDING] for line in (tmp_path / LEDGER_NAME).read_text().splitlines())
+    for n in range(100):  # a long ledger, then compacted
+        write_text_atomically(tmp_path / "other.txt", "y" * n, durable=False)
+    compact_ledger(tmp_path)
+    assert written_by_batch(ours) and written_by_batch(tmp_path / "other.txt")
+    ours.write_text("changed by someone")
+    assert not written_by_batch(ours)

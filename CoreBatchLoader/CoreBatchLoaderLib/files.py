@@ -20,7 +20,10 @@ or up to :data:`LEDGER_LEVELS` folders above, so one in the output folder serves
 ``thumbnails/``, ``logs/``…; else a new one beside the file), and opening an
 ``AtomicFile`` over an existing file that the ledger does not describe *exactly as it is now*
 raises :class:`ForeignFile` (a ``FileExistsError``, so the usual ``except OSError`` words it in
-one line).  How to use it when adding an output (a log, a LAS file, a picture, a scene file):
+one line).  The claim is appended *before* the rename too (marked :data:`PENDING`, with the
+temporary file's size and time, which the rename keeps), so a ``kill -9`` between the rename and
+the claim cannot leave the batch's own file looking like someone else's to the rerun.  How to use
+it when adding an output (a log, a LAS file, a picture, a scene file):
 
 - write it with :class:`AtomicFile` or :func:`write_text_atomically`, nothing else;
 - let :class:`ForeignFile` surface as that output's warning or error (it names the file);
@@ -41,11 +44,12 @@ import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, Optional, Set, Tuple
 
 PARTIAL_SUFFIX = ".partial"
 LEDGER_NAME = ".corebatchloader-written"  # what AtomicFile wrote, see the docstring
 LEDGER_LEVELS = 3  # how far above a file its ledger is looked for
+PENDING = "renaming"  # a ledger line's 4th item: the file is about to be renamed to this name
 WRITEBACK_CHUNK = 8 << 20  # bytes written between two write-back starts: big requests, little dirty data
 SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start write-out of the range's dirty pages, do not wait
 DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})  # the output takes no more:
@@ -129,34 +133,40 @@ def foreign_files_replaceable(replace: bool) -> Iterator[None]:
 
 
 class _Ledgers:
-    """Per process: each folder's ledger as far as it was read ({name: (size, mtime_ns)})."""
+    """Per process: each folder's ledger as far as it was read: {name: (size, mtime_ns)} of the
+    files written, and every (size, mtime_ns) a file was about to be renamed into place with
+    (:data:`PENDING`: several, as runs killed one after the other in that window each add one)."""
 
     def __init__(self) -> None:
-        self._read: Dict[str, Tuple[int, int, Dict[str, Tuple[int, int]]]] = {}  # folder: inode, offset, entries
+        self._read: Dict[str, Tuple[int, int, Dict[str, Tuple[int, int]], Dict[str, Set[Tuple[int, int]]]]] = {}
 
-    def entries(self, folder: str) -> Dict[str, Tuple[int, int]]:
+    def claims(self, folder: str) -> Tuple[Dict[str, Tuple[int, int]], Dict[str, Set[Tuple[int, int]]]]:
+        """(written, pending) for ``folder`` (its inode, offset read so far, and both dicts kept)."""
         path = os.path.join(folder, LEDGER_NAME)
         try:
             stream = open(path, "rb")
         except OSError:
             self._read.pop(folder, None)
-            return {}
+            return {}, {}
         with stream:
             inode = os.fstat(stream.fileno()).st_ino
-            known_inode, offset, entries = self._read.get(folder, (inode, 0, {}))
+            known_inode, offset, entries, pending = self._read.get(folder, (inode, 0, {}, {}))
             if known_inode != inode:  # rewritten (compacted): read again from the start
-                offset, entries = 0, {}
+                offset, entries, pending = 0, {}, {}
             stream.seek(offset)
             data = stream.read()
             whole = data.rfind(b"\n") + 1  # a line being appended right now is read next time
             for line in data[:whole].splitlines():
                 try:
-                    name, size, mtime_ns = json.loads(line)
-                    entries[name] = (int(size), int(mtime_ns))
+                    name, size, mtime_ns, *kind = json.loads(line)
+                    if kind == [PENDING]:
+                        pending.setdefault(name, set()).add((int(size), int(mtime_ns)))
+                    else:
+                        entries[name] = (int(size), int(mtime_ns))
                 except (ValueError, TypeError):
                     continue  # a damaged line only loses that file's claim
-            self._read[folder] = (inode, offset + whole, entries)
-            return entries
+            self._read[folder] = (inode, offset + whole, entries, pending)
+            return entries, pending
 
 
 _ledgers = _Ledgers()
@@ -193,7 +203,9 @@ def written_by_batch(path: Path) -> bool:
     except OSError:
         return False
     folder = ledger_folder(path)
-    return _ledgers.entries(folder).get(_key(path, folder)) == identity
+    key = _key(path, folder)
+    written, pending = _ledgers.claims(folder)
+    return identity == written.get(key) or identity in pending.get(key, ())
 
 
 def may_replace(path: Path, replace_foreign: Optional[bool] = None) -> bool:
@@ -208,8 +220,12 @@ def may_replace(path: Path, replace_foreign: Optional[bool] = None) -> bool:
 def record_written(path: Path) -> None:
     """Claim ``path`` (as it is now) in its ledger: later runs may replace it.  Also for files
     adopted from before the ledger existed (the batch's own, proven by their content)."""
+    _claim(path, os.stat(path))
+
+
+def _claim(path: Path, stat: os.stat_result, *kind: str) -> None:
     folder = ledger_folder(path)
-    line = json.dumps([_key(path, folder)] + list(_identity(os.stat(path)))) + "\n"
+    line = json.dumps([_key(path, folder)] + list(_identity(stat)) + list(kind)) + "\n"
     fd = os.open(os.path.join(folder, LEDGER_NAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode("utf-8", "surrogateescape"))  # one write: whole lines among workers
@@ -232,12 +248,14 @@ def compact_ledger(folder: Path) -> None:
     except OSError:
         return
     kept = []
-    for name, identity in sorted(_ledgers.entries(os.path.abspath(folder)).items()):
+    written, pending = _ledgers.claims(os.path.abspath(folder))
+    for name in sorted(set(written) | set(pending)):
         try:
-            if _identity(os.stat(os.path.join(folder, name))) == identity:
-                kept.append(json.dumps([name] + list(identity)) + "\n")
+            identity = _identity(os.stat(os.path.join(folder, name)))
         except OSError:
             continue
+        if identity == written.get(name) or identity in pending.get(name, ()):
+            kept.append(json.dumps([name] + list(identity)) + "\n")
     text = "".join(kept).encode("utf-8", "surrogateescape")
     if size < 4096 or len(text) > size // 2:
         return
@@ -312,6 +330,9 @@ class AtomicFile:
             if self.durable:
                 os.fsync(self.file.fileno())
             self.file.close()
+            # claimed before the rename (the renamed file keeps this size and time): a kill -9
+            # between the rename and the claim would leave the batch's file looking like someone else's
+            _claim(self.final, os.stat(self.temporary), PENDING)
             os.replace(self.temporary, self.final)
         self.committed = True
         record_written(self.final)
