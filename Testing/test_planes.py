@@ -27,7 +27,6 @@ from CoreBatchLoaderLib.well.options import SceneOptions
 TOP_M = 2000.0
 CORE_M = 0.4
 DEPTH_MM, DIP_DEG, AZIMUTH_DEG = 5.0, 3.0, 8.0  # the issue's tolerances
-UNWRAP_RADIUS = "28mm"  # 0.9 × the phantoms' 32 mm radius
 
 
 def core_top_m(number: int) -> float:
@@ -42,7 +41,7 @@ def well(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, BatchResult, L
     lines = ["core,top,bottom,flip"] + ["%s,%r,%r,%d" % (name, core_top_m(n), core_top_m(n) + CORE_M, core.flip)
                                         for n, (name, core) in enumerate(cores)]
     (root / "depths.csv").write_text("\n".join(lines) + "\n")
-    options = BatchOptions(convert=ConvertOptions(durable=False, unwrap_radius=UNWRAP_RADIUS), workers=1,
+    options = BatchOptions(convert=ConvertOptions(durable=False), workers=1,
                            scene=SceneOptions(depths_file=root / "depths.csv", build_scene=True,
                                               memory_budget=10 ** 9, well_name="W-22"), planes=True)
     result = run_batch(root / "in", root / "out", options)

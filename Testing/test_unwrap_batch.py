@@ -206,3 +206,24 @@ def test_a_core_with_rubble_caps_foam_and_a_gap_unwraps_where_it_is_whole(tmp_pa
     assert 1800 < unwrap[whole].mean() < 2200  # the phantom's rock, not its liner
     firsts = [int(re.search(r"first k = (\d+)", w).group(1)) for w in record.warnings if w.startswith("unwrap:")]
     assert all(rubble[0] - 5 <= k <= rubble[-1] for k in firsts), record.warnings  # only about the rubble
+
+
+@pytest.mark.parametrize("end, lead_mm, end_mm", [("air", 16.0, 0.0), ("rounded", 6.0, 12.0), ("cap", 14.0, 8.0)])
+def test_a_scan_starting_before_the_core_unwraps_at_the_full_cores_radius(tmp_path: Path, end: str, lead_mm: float,
+                                                                          end_mm: float) -> None:
+    """Real scans start in air, an end cap or a partial end before the full core: the radius
+    comes from full cross-sections, not from the first slices where the core was found (their
+    small partial sections, carried over 10 mm, once made it 7–14 mm: the unwrap sampled the
+    core's inside and every dip read from it, tan δ = amplitude / r, was wrong)."""
+    _, truth = write_dipping_bed_core(tmp_path / "in" / "core", slices=160, dip_deg=30.0, dip_direction_deg=200.0,
+                                      tilt_deg=3.0, lead_mm=lead_mm, end=end, end_mm=end_mm)
+    result = convert_tree(tmp_path / "in", tmp_path / "out")
+    record = result.records[0]
+    assert record.status == "converted", (record.error, record.warnings)
+    header = read_header(tmp_path / "out" / record.unwrap)
+    radius_mm = float(header.key_values[RADIUS_KEY])
+    assert radius_mm == pytest.approx(0.9 * truth.core_radius_mm, abs=0.25)
+    rows = int(round(lead_mm + end_mm)) * 2 + 10  # the bed lies in the full core, below the end
+    dip, direction = read_dip(read_slice(header, 0)[rows:], header.spacing[1], radius_mm)
+    assert abs(dip - truth.dip_deg) <= DIP_TOLERANCE_DEG
+    assert angle_difference(direction, truth.dip_direction_deg) <= DIRECTION_TOLERANCE_DEG

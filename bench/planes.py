@@ -66,7 +66,7 @@ def main() -> int:
     for _ in range(args.rounds):
         shutil.rmtree(out, ignore_errors=True)
         times["convert"].append(timed(COMMAND + ["convert", str(well), str(out), "--workers", "1", "--no-fsync",
-                                                 "--quiet", "--depths", str(depths), "--unwrap-radius", "28mm"]))
+                                                 "--quiet", "--depths", str(depths)]))
         times["planes"].append(timed(COMMAND + ["planes", str(out), "--no-fsync"]))
         images = [read_unwrap(out / "unwrap" / ("%s_unwrap.nrrd" % name), name) for name, _ in cores]
         wall, cpu = time.perf_counter(), time.process_time()

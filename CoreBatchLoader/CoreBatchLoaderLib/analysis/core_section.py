@@ -293,3 +293,17 @@ def dilate(mask: np.ndarray) -> np.ndarray:
     out[:, 1:] |= mask[:, :-1]
     out[:, :-1] |= mask[:, 1:]
     return out
+
+
+FULL_SHARE = 0.9  # a section whose equivalent radius is below this share of the core's is partial (an end's)
+
+
+def full_radius(radii_mm: Sequence[float]) -> Optional[float]:
+    """The core's radius from the equivalent radii of sections spread along it (None without):
+    the median of the larger half — up to half of them may be partial sections of an end, a cap
+    or a broken piece, smaller than the core's; a stray larger one (rubble spread in the liner)
+    moves it by one rank at most."""
+    if not len(radii_mm):
+        return None
+    ordered = sorted(float(r) for r in radii_mm)
+    return float(np.median(ordered[len(ordered) // 2:]))

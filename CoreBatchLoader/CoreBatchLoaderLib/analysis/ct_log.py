@@ -22,7 +22,9 @@ names its columns from one table, :data:`CURVES`: the LAS 2.0 mnemonic and unit,
 ``CTMEAN[HU]`` as a CSV header (docs/outputs.md shows the table).
 
 A slice without core (a gap, a foam spacer, an end cap, nothing) has empty cells.  At the end
-a straight line is fitted through the centres (in LPS, outliers such as rubble slices left out)
+a straight line is fitted through the centres (in LPS, outliers such as rubble slices left out,
+and the partial sections of an end or a cap — smaller than the core's full section, measured
+before the slices: :attr:`.slices.SliceAnalyses.core_radius_mm` — whose centres lie off its axis)
 and its tilt against the scan axis goes into the record (``axis_tilt_deg``, ``axis_point_lps``,
 ``axis_direction_lps``), and ``logs/<core>.csv`` is written: first column ``DIST[MM]``, the
 slice centre's distance from the core's top (slice k = 0; the well's step replaces it by
@@ -38,7 +40,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..files import write_text_atomically
-from .core_section import CoreSection, in_ranges, voxel_threshold
+from .core_section import FULL_SHARE, CoreSection, in_ranges, voxel_threshold
 from .slices import AnalysisContext
 from .surroundings import Surroundings
 
@@ -86,6 +88,7 @@ CURVES = (DEPTH, DISTANCE, SLICE) + STATISTIC_CURVES
 """Every column of the CT log's files (logs/<core>.csv; the well's LAS, CSV and scene table
 take DEPT and the statistics with ``in_well``): the one naming table."""
 STATISTICS = tuple(c.column for c in STATISTIC_CURVES)  # the rows' column headers
+DIAMETER = [c.mnemonic for c in STATISTIC_CURVES].index("DIAM")  # the rows' column of the section's diameter
 MASKED_COLUMN = len(STATISTIC_CURVES) - 1  # MASKFR
 DISTANCE_COLUMN = DISTANCE.column
 DEPTH_COLUMN = DEPTH.column
@@ -118,6 +121,12 @@ class CtLog:
         self._block: Optional[np.ndarray] = None  # (BLOCK_SLICES, samples): voxels of the slices _ks
         self._ks: List[int] = []
         self.excluded: Tuple[Tuple[float, float], ...] = ()  # padding and mask: no data (set_surroundings)
+        self.core_radius_mm: Optional[float] = None  # the full section's (set_core_radius): the axis' centres
+
+    def set_core_radius(self, radius_mm: Optional[float]) -> None:
+        """The core's radius on its full sections (:meth:`.slices.SliceAnalyses.decide`; None:
+        unknown): the axis is fitted through full sections' centres only (the module docstring)."""
+        self.core_radius_mm = radius_mm
 
     def set_surroundings(self, surroundings: Surroundings) -> None:
         """What the core's surroundings say is no data (padding, a mask): left out of the statistics."""
@@ -200,6 +209,9 @@ class CtLog:
         if np.isnan(self.rows[:, 0]).all():
             record.warnings.append("CT log: no core cross-section found in any slice; its rows are empty")
         found = ~np.isnan(self.rows[:, 7])  # the slices where a section was measured
+        if self.core_radius_mm is not None:  # …and whole: an end's partial sections lie off the axis
+            full = found & (self.rows[:, DIAMETER] >= 2.0 * FULL_SHARE * self.core_radius_mm)
+            found = full if np.count_nonzero(full) >= 3 else found
         axis = fit_axis(self.rows[found, 7:9], np.nonzero(found)[0], context.geometry.ijk_to_lps)
         if axis is not None:
             point, direction, tilt = axis

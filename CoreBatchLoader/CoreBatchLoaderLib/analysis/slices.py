@@ -60,7 +60,8 @@ import numpy as np
 from ..dicom.geometry import CoreGeometry
 from ..files import DISK_FULL
 from ..messages import one_line
-from .core_section import MATTER_HU, CoreSection, find_core_section, in_ranges, sample_step, voxel_threshold
+from .core_section import (FULL_SHARE, MATTER_HU, CoreSection, find_core_section, full_radius, in_ranges, sample_step,
+                           voxel_threshold)
 from .surroundings import Surroundings, decide_surroundings
 
 CARRY_MM = 10.0  # a section found in one slice serves the next slices over this length of core…
@@ -150,6 +151,7 @@ class SliceAnalyses:
         self._searched = 0  # slices a section was looked for in…
         self._airless = 0  # …of which this many held no air (not HU?), the lowest value among them:
         self._lowest_airless: Optional[float] = None
+        self.core_radius_mm: Optional[float] = None  # the core's full radius (decide), None: unknown
 
     @property
     def wants_section(self) -> bool:
@@ -160,14 +162,48 @@ class SliceAnalyses:
                padding_hu: Optional[Tuple[float, float]] = None) -> Surroundings:
         """What surrounds this core and which CT numbers are core, from a few of its slices read
         before the slice loop (:mod:`.surroundings`): once per core, not per slice.  The analyses
-        that take it (``set_surroundings``: the CT log leaves padding and masks out) get it."""
+        that take it (``set_surroundings``: the CT log leaves padding and masks out) get it.
+        The core's sections in those slices give its full radius (:func:`.core_section.full_radius`,
+        :attr:`core_radius_mm`), known before the first slice: a partial section (an end's, a
+        cap's) is not carried over, and the analyses that take ``set_core_radius`` (the unwrap's
+        radius) get it — the scan's first sections are often an end's partial ones."""
         self.surroundings = decide_surroundings(sample_slices, self.pixel_spacing_ij_mm, *self.core_range,
                                                 padding_hu=padding_hu)
         self._decided = True
         for analysis in self.analyses:
             if hasattr(analysis, "set_surroundings"):
                 analysis.set_surroundings(self.surroundings)  # type: ignore[attr-defined]
+        sections = [self._sample_section(values) for values in sample_slices]
+        self.core_radius_mm = full_radius([section.radius_mm for section in sections if section is not None])
+        for analysis in self.analyses:
+            if hasattr(analysis, "set_core_radius"):
+                analysis.set_core_radius(self.core_radius_mm)  # type: ignore[attr-defined]
         return self.surroundings
+
+    def _sample_section(self, values: np.ndarray) -> Optional[CoreSection]:
+        """The section of one of :meth:`decide`'s slices (None: none, no air, or an error — a bug
+        here costs the unwrap its look-ahead, not the core)."""
+        try:
+            step = sample_step(*values.shape)
+            return None if self._airless_lowest(values[::step, ::step]) is not None else self._find_section(values)
+        except Exception:
+            return None
+
+    def _find_section(self, values: np.ndarray) -> Optional[CoreSection]:
+        """The core's section in ``values``, found afresh with this core's surroundings."""
+        around = self.surroundings
+        return find_core_section(values, self.pixel_spacing_ij_mm, min_core_hu=around.core_min_hu,
+                                 max_core_hu=around.core_max_hu, fill_floor_hu=around.fill_floor_hu,
+                                 excluded=around.excluded, ignore=around.beside)
+
+    def _airless_lowest(self, sample: np.ndarray) -> Optional[float]:
+        """The lowest value of a slice's ``sample`` holding no air (None: it holds air, or a mask
+        explains the lack): every sample would count as matter and the whole image as rock — raw
+        scanner counts, not HU (or a field of view inside the core)."""
+        lowest = sample.min()
+        if lowest > voxel_threshold(MATTER_HU, sample.dtype) and not self._masked_export(sample):
+            return float(lowest)
+        return None
 
     def __enter__(self) -> "SliceAnalyses":
         return self
@@ -279,23 +315,20 @@ class SliceAnalyses:
         previous, previous_k = self._last, self._found_at
         self._searched += 1
         step = sample_step(*values.shape)
-        sample = values[::step, ::step]
-        lowest = sample.min()
-        if lowest > voxel_threshold(MATTER_HU, values.dtype) and not self._masked_export(sample):
-            # No air anywhere in the slice: every sample would count as matter and the whole
-            # image as rock — raw scanner counts, not HU (or a field of view inside the core).
+        lowest = self._airless_lowest(values[::step, ::step])
+        if lowest is not None:
             self._airless += 1
-            self._lowest_airless = float(lowest) if self._lowest_airless is None else min(float(lowest),
-                                                                                        self._lowest_airless)
+            self._lowest_airless = lowest if self._lowest_airless is None else min(lowest, self._lowest_airless)
             self._last, self._found_at = None, k
             return None, None
-        self._last = section = find_core_section(values, self.pixel_spacing_ij_mm, min_core_hu=around.core_min_hu,
-                                                 max_core_hu=around.core_max_hu, fill_floor_hu=around.fill_floor_hu,
-                                                 excluded=around.excluded, ignore=around.beside)
+        self._last = section = self._find_section(values)
         self._found_at = k
         if section is None:
             return None, None
         self.carry_slices = self._carry(previous, k - previous_k, section)
+        if self.core_radius_mm is not None and section.radius_mm < FULL_SHARE * self.core_radius_mm:
+            self.carry_slices = 1  # a partial section (an end, a cap): the next slice may show more core,
+            self._found_in_a_row = 0  # and its centre is no point of the axis (no far carry on it)
         samples = flat.take(section.sample_index)
         self._matter_hu = voxel_threshold(MATTER_HU, samples.dtype)
         self._matter = np.count_nonzero(samples > self._matter_hu)

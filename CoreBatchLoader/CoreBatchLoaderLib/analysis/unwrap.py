@@ -32,7 +32,7 @@ import numpy as np
 from ..dicom.geometry import CoreGeometry
 from ..files import AtomicFile
 from ..nrrd.writer import KEY_PREFIX, provenance_key_values, write_image_2d
-from .core_section import CoreSection
+from .core_section import FULL_SHARE, CoreSection
 from .ct_log import fit_axis
 from .slices import AnalysisContext
 from .unwrap_finish import MISSING_HU, STRAY_PIXELS, SliceAxis, stray_slices, to_output_type, unwrap_blocks
@@ -105,21 +105,29 @@ class UnwrapAnalysis:
         self._previous: Optional[CoreSection] = None
         self._sums = np.zeros(7)  # n, Σk, Σk², Σi, Σki, Σj, Σkj of the centres found: the line so far
         self._line: Optional[Tuple[float, float, float, float]] = None  # …fitted (_fitted_line)
+        self.core_radius_mm: Optional[float] = None  # measured on full sections before the slices
+
+    def set_core_radius(self, radius_mm: Optional[float]) -> None:
+        """The core's radius on its full sections, measured before the slices
+        (:meth:`.slices.SliceAnalyses.decide`; None: unknown): the unwrap's radius is decided
+        before the first ring — the scan's first sections are often an end's partial ones."""
+        self.core_radius_mm = radius_mm
 
     def add_slice(self, k: int, values: Optional[np.ndarray], section: Optional[CoreSection]) -> None:
         if values is None:
             return
         if self.rings is None:
-            self.rings = Rings(values.shape, self.spacing_ij, self.radius, self.folder)
+            self.rings = Rings(values.shape, self.spacing_ij, self.radius, self.folder, self.core_radius_mm)
             self.dtype = values.dtype
         if section is None:
             self._previous = None
             return
         if section is not self._previous:  # found in this slice
             centre: Tuple[float, float] = (float(section.centre_ij[0]), float(section.centre_ij[1]))
-            self.centres.append((int(k), centre[0], centre[1]))
-            self._sums += (1.0, k, k * k, centre[0], k * centre[0], centre[1], k * centre[1])
-            self._line = self._fitted_line()
+            if self.core_radius_mm is None or section.radius_mm >= FULL_SHARE * self.core_radius_mm:
+                self.centres.append((int(k), centre[0], centre[1]))  # an end's partial section lies off the axis
+                self._sums += (1.0, k, k * k, centre[0], k * centre[0], centre[1], k * centre[1])
+                self._line = self._fitted_line()
             self._previous = section
         else:
             centre = self._carried_centre(k, section)

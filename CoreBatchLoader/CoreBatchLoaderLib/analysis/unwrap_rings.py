@@ -17,8 +17,16 @@ process dies), and what a slice leaves in memory is 24 bytes (its k and its cent
 of buffer plus 43 KB for 1800 slices.
 
 **Radius.**  ``--unwrap-radius 0.9`` (a plain number: a fraction of the core's measured
-radius, the median of its first sections — the surface itself is often damaged) or ``30mm``
-(a radius in millimetres); see :class:`UnwrapRadius`.
+radius — the surface itself is often damaged) or ``30mm`` (a radius in millimetres); see
+:class:`UnwrapRadius`.  The core's radius is measured on *full* cross-sections, before the
+first ring: the sections of the few slices read before the loop, spread over 10 %…90 % of the
+core (:meth:`.slices.SliceAnalyses.decide`), the median of their larger half
+(:func:`.core_section.full_radius`).  Scans very often start in air, an end cap or a rounded or broken end,
+whose partial sections — carried over 10 mm by the section finder — made the median of the
+first 32 sections 7–14 mm on a 28.8 mm core: the unwrap sampled the core's inside.  Deciding
+before the first ring keeps one radius for every ring with nothing to sample again.  Only
+without that look-ahead (rings fed directly) is the radius the median of the first
+:data:`Rings.RADIUS_SLICES` sections.
 
 Written by hand in numpy (no scipy.ndimage.map_coordinates): a ring is one gather of four
 neighbours from a stencil made once per sub-pixel position of the centre; map_coordinates
@@ -98,8 +106,10 @@ class Rings:
     output folder; None: the system's) :data:`_RingFile.BUFFER_RINGS` at a time, so memory stays
     a few hundred KB and 24 bytes a slice whatever the core's length (the module docstring).
 
-    The radius: in mm as given, or the fraction times the median radius of the first
-    :data:`RADIUS_SLICES` sections (then fixed, so every ring of the core has one radius).
+    The radius: in mm as given, or the fraction times ``core_radius_mm`` (the core's radius
+    measured on full sections before the loop, :func:`.core_section.full_radius`), or without it the median
+    radius of the first :data:`RADIUS_SLICES` sections (then fixed, so every ring of the core
+    has one radius).
 
     Speed: the ring's four neighbours and weights depend only on the centre's position within
     its pixel, taken to 1/:data:`SUBPIXEL` pixel (an error far below the centre's own), so they
@@ -110,7 +120,8 @@ class Rings:
     SUBPIXEL = 8
 
     def __init__(self, shape: Tuple[int, int], spacing_ij: Tuple[float, float],
-                 radius: UnwrapRadius = DEFAULT_RADIUS, folder: Optional[Path] = None) -> None:
+                 radius: UnwrapRadius = DEFAULT_RADIUS, folder: Optional[Path] = None,
+                 core_radius_mm: Optional[float] = None) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         self.spacing_ij = (float(spacing_ij[0]), float(spacing_ij[1]))
         self.radius = radius
@@ -128,6 +139,9 @@ class Rings:
         self._last_centre: Optional[Tuple[int, int]] = None  # the last centre (1/SUBPIXEL pixels), its
         self._last_stencil: Optional[_Stencil] = None  # stencil and where it starts in the flat slice
         self._last_start: Optional[int] = None  # (None: the ring leaves the image)
+        self._radius_known = bool(core_radius_mm)  # measured before the slices: no first sections to measure
+        if self._radius_known:
+            self._measure_radius(float(core_radius_mm))  # type: ignore[arg-type]
 
     @property
     def pixel_mm(self) -> float:
@@ -143,7 +157,7 @@ class Rings:
         k = int(k)
         if self._slices and k <= self._slices[-1]:
             raise ValueError("rings come slice after slice: k = %d after k = %d" % (k, self._slices[-1]))
-        if len(self.core_radii_mm) < self.RADIUS_SLICES:
+        if not self._radius_known and len(self.core_radii_mm) < self.RADIUS_SLICES:
             self._measure_radius(float(core_radius_mm))
         quantized = (int(round(float(centre_ij[0]) * self.SUBPIXEL)), int(round(float(centre_ij[1]) * self.SUBPIXEL)))
         if quantized != self._last_centre:  # a carried section's centre stays put for many slices

@@ -28,6 +28,8 @@ from .cores import _series_uids, _write_single_frames
 from .dicom_files import PathLike, SyntheticSeries, _make_format, _make_geometry, _Slice
 
 AIR_HU, LINER_HU, ROCK_HU, BED_HU = -1000.0, 350.0, 2300.0, 1300.0
+END_CAP_HU = -100.0  # a polyethylene end cap (as :mod:`.phantoms`)
+END_KINDS = ("air", "rounded", "cap")
 
 
 def core_frame(axis_direction: np.ndarray, flip: bool) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,6 +67,9 @@ class DippingBeds:
     liner_radii_mm: Tuple[float, float]  # inner, outer
     bed_mm: float
     bed_spacing_mm: Optional[float] = None  # parallel beds this far apart; None: one bed
+    start_mm: Optional[float] = None  # the core's first end, along the axis from axis_point (None: beyond the scan)
+    end: str = "air"  # before it: "air"; "rounded" (a dome over end_mm, the section growing from nothing);
+    end_mm: float = 0.0  # "cap" (a polyethylene cap of end_mm filling the liner's bore, air before it)
 
     def hu(self, z: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The CT numbers of the plane ``z`` at (x, y), without noise."""
@@ -80,7 +85,17 @@ class DippingBeds:
         liner_r = np.hypot(x - self.liner_centre[0], y - self.liner_centre[1])
         values = np.full(x.shape, AIR_HU)
         values[(liner_r >= self.liner_radii_mm[0]) & (liner_r <= self.liner_radii_mm[1])] = LINER_HU
-        rock = off_axis <= self.core_radius_mm
+        if self.start_mm is None:
+            rock = off_axis <= self.core_radius_mm
+        else:  # the core's end within the scan: air, a partial (rounded) end or a cap before the full section
+            into = along - self.start_mm
+            radius = np.full(x.shape, self.core_radius_mm)
+            if self.end == "rounded" and self.end_mm > 0:
+                dome = np.clip(1.0 - into / self.end_mm, 0.0, 1.0)
+                radius = self.core_radius_mm * np.sqrt(np.clip(1.0 - dome * dome, 0.0, None))
+            rock = (off_axis <= radius) & (into >= 0.0)
+            if self.end == "cap" and self.end_mm > 0:
+                values[(liner_r < self.liner_radii_mm[0]) & (into < 0.0) & (into >= -self.end_mm)] = END_CAP_HU
         values[rock] = np.where(in_bed[rock], BED_HU, ROCK_HU)
         return values
 
@@ -91,8 +106,14 @@ def write_dipping_bed_core(folder: PathLike, *, dip_deg: float = 30.0, dip_direc
                            pixel_spacing: Tuple[float, float] = (0.5, 0.5), slice_spacing: float = 0.5,
                            origin: Tuple[float, float, float] = (-30.0, -40.0, 100.0), noise_hu: float = 30.0,
                            series_number: int = 1, seed: int = 0, bed_mm: float = 4.0,
-                           bed_spacing_mm: Optional[float] = None) -> Tuple[SyntheticSeries, DippingBeds]:
+                           bed_spacing_mm: Optional[float] = None, lead_mm: float = 0.0, end: str = "air",
+                           end_mm: float = 0.0) -> Tuple[SyntheticSeries, DippingBeds]:
     """Write the phantom as a CT series in ``folder``; returns the series and its truth.
+
+    ``lead_mm`` > 0: the scan starts before the core, as real scans do — the core's first end
+    lies ``lead_mm`` along its axis from where the axis crosses slice 0, and before it
+    ``end`` (:data:`END_KINDS`): air, a rounded end (a dome over ``end_mm`` at the start of the
+    core, the sections growing from nothing to the full one) or a plastic end cap of ``end_mm``.
 
     The liner (inner radius core + 3.5 mm, 2.5 mm wall) is centred 3 mm left of and 2 mm
     below the image centre; the core lies 1.5 mm off the liner's centre toward +j, its axis
@@ -106,7 +127,11 @@ def write_dipping_bed_core(folder: PathLike, *, dip_deg: float = 30.0, dip_direc
         axis_point=(liner_centre[0], liner_centre[1] + 1.5, (slices - 1) / 2.0 * slice_spacing),
         axis_direction=(math.sin(tilt) * math.cos(azimuth), math.sin(tilt) * math.sin(azimuth), math.cos(tilt)),
         flip=flip, liner_centre=liner_centre, liner_radii_mm=(core_radius_mm + 3.5, core_radius_mm + 6.0),
-        bed_mm=bed_mm, bed_spacing_mm=bed_spacing_mm)
+        bed_mm=bed_mm, bed_spacing_mm=bed_spacing_mm,
+        start_mm=None if lead_mm <= 0 else lead_mm - (slices - 1) / 2.0 * slice_spacing / math.cos(tilt),
+        end=end, end_mm=end_mm)
+    if end not in END_KINDS:
+        raise ValueError("end %r: one of %s" % (end, ", ".join(END_KINDS)))
     y, x = np.mgrid[0:rows, 0:columns].astype(np.float64)
     x, y = x * column_mm, y * row_mm
 
