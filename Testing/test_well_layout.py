@@ -55,8 +55,29 @@ def test_overview_voxels_are_block_means_of_the_core_voxels(tmp_path: Path) -> N
     layers = overview.core(core)
     for k in range(8):
         layers.add(np.full((4, 4), k, dtype=np.int16))
+    layers.finish()
     means = [float(plane.mean()) for plane in iter_slices(overview.write(tmp_path / "o.nrrd", "float32"))]
     assert means == [0.5, 2.5, 4.5, 6.5]
+
+
+def test_a_core_replayed_at_another_depth_gives_the_overview_a_core_read_there_gives(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    voxels = rng.integers(-1000, 3000, size=(30, 6, 6)).astype(np.int16)
+    here, there = place_core((6, 6, 30), (0.7, 0.7, 0.9), 5.0), place_core((6, 6, 30), (0.7, 0.7, 0.9), 5.0137)
+    grid = overview_grid([there], depth_to_s(5.0137), depth_to_s(5.0137 + 0.027), max_voxels=200)
+    kept = Overview(grid).core(here)  # the first build, at another depth: what it keeps
+    for plane in voxels:
+        kept.add(plane)
+    sums, lows = kept.finish()
+    read, replayed = Overview(grid), Overview(grid)
+    layers = read.core(there)
+    for plane in voxels:
+        layers.add(plane)
+    layers.finish()
+    replayed.core(there).replay(sums, lows)
+    assert read.write(tmp_path / "read.nrrd", "int16").read_bytes() == \
+        replayed.write(tmp_path / "replayed.nrrd", "int16").read_bytes()
+    assert len({int(z) for z in read.bins(there)[1]}) > 1 and replayed.minimum == float(voxels.min())
 
 
 def test_overview_gaps_hold_the_darkest_value_of_the_cores(tmp_path: Path) -> None:
@@ -70,6 +91,7 @@ def test_overview_gaps_hold_the_darkest_value_of_the_cores(tmp_path: Path) -> No
             if placed is first and k == 0:
                 plane[0, 0] = -1000
             layers.add(plane)
+        layers.finish()
     planes = list(iter_slices(overview.write(tmp_path / "overview.nrrd", "int16")))
     assert [int(p.max()) for p in planes] == [500] * 4 + [-1000] * 4 + [700] * 4
     assert int(planes[0].min()) == -1000

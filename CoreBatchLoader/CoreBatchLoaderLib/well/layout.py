@@ -7,6 +7,8 @@ After the batch has converted the cores, this writes (all without Slicer)::
     OUTPUT_DIR/scene/<core>_proxy.nrrd  its block mean, when the full cores exceed the budget
     OUTPUT_DIR/scene/overview.nrrd      the whole cored interval at low resolution
     OUTPUT_DIR/scene/placement.json     what went where (for the scene, the Slicer module, people)
+    OUTPUT_DIR/scene/<core>_parts.npz   what the core gives the overview and the strip wherever it
+                                        lies, for the next move (see "A move reads no volume")
     OUTPUT_DIR/well_strip.png           every core's section against depth, for the report
     OUTPUT_DIR/scene/<core>_unwrap.nhdr the core's unwrap (``unwrap/<core>_unwrap.nrrd``) placed at
                                         its depth as a vertical plane beside the cores, no copy
@@ -26,11 +28,22 @@ headers keep them all, and Slicer takes a loaded volume's position from the file
 **One pass per core.**  The proxy, the core's share of the overview and its strip section all
 come from one streaming read of the converted file (:func:`..nrrd.reader.iter_slices`): memory
 is a slice, the overview's sums and the strip, not the core or the well.
+
+**A move reads no volume.**  What that pass gives the overview and the strip does not depend
+on the core's depth, only where it lands does: each slice's sums over the overview's in-plane
+bins and its smallest voxel, and the strip section.  They are kept beside the scene
+(``scene/<core>_parts.npz``, keyed by the volume file, its grid and flip, the overview's bins
+and the proxy factor), so applying a depth match (only depths changed) places them at the new
+depths and copies each proxy's voxels under a new header: the same files, byte for byte, as a
+fresh build at those depths (``Testing/test_depth_match_apply.py``).  Anything else changed —
+the volume reconverted, the budget, the overview's voxel size or width — and the core is read.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import zipfile
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -38,16 +51,17 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..dicom.voxel_values import NRRD_TYPES
 from ..nrrd.writer import KEY_PREFIX, SOURCE_KEY
-from ..files import write_text_atomically
+from ..files import DISK_FULL, AtomicFile, write_text_atomically
 from ..messages import one_line
 from ..nrrd.reader import NrrdFormatError, NrrdHeader, iter_slices, read_header
-from ..nrrd.writer import nrrd_header
+from ..nrrd.writer import NrrdStreamWriter, nrrd_header
 from ..record import CoreRecord
 from ..report.figure import PillowMissing
 from ..report.thumbnails import ROCK_CT_WINDOW, choose_window, read_resampled
 from .depths import CoreDepth
-from .overview import MAX_VOXELS, Overview, overview_grid
+from .overview import MAX_VOXELS, CoreLayers, Overview, overview_grid
 from .placement import Grid, block_grid, block_padding, depth_to_s, place_core, place_unwrap
 from .proxies import ProxyWriter, smallest_factor, volume_bytes
 from .strip import WellStrip
@@ -61,6 +75,8 @@ UNWRAP_HEADER_SUFFIX = "_unwrap.nhdr"
 UNWRAP_GAP_MM = 10.0  # between the widest core and the unwraps in the scene
 UNWRAP_STRIP_MAX_WIDTH = 480  # px of well_unwrap.png's picture, beside the strip in the report
 PROXY_SUFFIX = "_proxy.nrrd"
+PARTS_SUFFIX = "_parts.npz"  # a core's overview sums and strip section, kept for the next move (_place)
+PARTS_VERSION = 1  # of what a parts file holds: a change makes every kept one stale
 OVERVIEW_SHARE = 8  # the overview takes at most 1/8 of the budget
 
 
@@ -231,7 +247,9 @@ def _placeable(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[
 
 def _place(output_dir: Path, core: _Candidate, layout: WellLayout, well_name: str, overview: Overview,
            strip: WellStrip, durable: bool) -> PlacedCore:
-    """Write the core's placed header (and proxy) and feed its slices to the overview and strip."""
+    """Write the core's placed header (and proxy) and add the core to the overview and strip:
+    from its :data:`PARTS_SUFFIX` file when that still describes it (a core only moved), else
+    from one streaming read of its volume, keeping those parts for the next move."""
     name, factor = core.record.name, layout.factor
     key_values = {KEY_PREFIX + "well": well_name, KEY_PREFIX + "core": name,
                   KEY_PREFIX + "top_m": repr(float(core.depth.top_m)),
@@ -243,24 +261,45 @@ def _place(output_dir: Path, core: _Candidate, layout: WellLayout, well_name: st
                         dict(key_values, **{KEY_PREFIX + "proxy_factor": "1"}), durable)
     shown_grid, shown_file = core.grid, full_file
     section = strip.core(name, core.grid, core.depth.flip)
-    consumers: List[Any] = [overview.core(core.grid), section]
-    with ExitStack() as stack:
-        if factor > 1:
-            padding = block_padding(core.header.sizes, factor, core.depth.flip)
-            shown_grid = block_grid(core.grid, factor, padding)
-            shown_file = "%s/%s%s" % (SCENE_DIR, name, PROXY_SUFFIX)
-            proxy = stack.enter_context(ProxyWriter(
-                output_dir / shown_file, core.header.sizes, shown_grid, factor, padding,
-                core.header.dtype.newbyteorder("=").name,
-                dict(key_values, **{KEY_PREFIX + "proxy_factor": str(factor),
-                                    KEY_PREFIX + "full_resolution": "%s.nhdr" % name}), durable))
-            consumers.append(proxy)
-        for voxels in iter_slices(core.header):
-            for consumer in consumers:
-                consumer.add(voxels)
-        if factor > 1:
-            proxy.commit()
-    section.finish()
+    layers = overview.core(core.grid)
+    padding = block_padding(core.header.sizes, factor, core.depth.flip)
+    if factor > 1:
+        shown_grid = block_grid(core.grid, factor, padding)
+        shown_file = "%s/%s%s" % (SCENE_DIR, name, PROXY_SUFFIX)
+        key_values = dict(key_values, **{KEY_PREFIX + "proxy_factor": str(factor),
+                                         KEY_PREFIX + "full_resolution": "%s.nhdr" % name})
+    parts_path = output_dir / SCENE_DIR / (name + PARTS_SUFFIX)
+    key = _parts_key(output_dir, core, layers, overview.bins_per_layer, factor, padding)
+    parts = _read_parts(parts_path, key)
+    proxy_path = output_dir / shown_file
+    if parts is not None and (factor == 1 or _proxy_holds(proxy_path, core, factor, shown_grid)):
+        layers.replay(parts["sums"], parts["lows"])
+        section.draw(parts["section"])
+        if factor > 1:  # the same voxels under a header at the new place
+            old = read_header(proxy_path)
+            with NrrdStreamWriter(proxy_path, nrrd_type=NRRD_TYPES[core.header.dtype.newbyteorder("=").name],
+                                  sizes=shown_grid.sizes,
+                                  space_directions=shown_grid.directions_lps, space_origin=shown_grid.origin_lps,
+                                  durable=durable, key_values=key_values) as writer:
+                for voxels in iter_slices(old):
+                    writer.write_slice(voxels)
+                writer.commit()
+    else:
+        consumers: List[Any] = [layers, section]
+        with ExitStack() as stack:
+            if factor > 1:
+                proxy = stack.enter_context(ProxyWriter(proxy_path, core.header.sizes, shown_grid, factor, padding,
+                                                        core.header.dtype.newbyteorder("=").name, key_values, durable))
+                consumers.append(proxy)
+            for voxels in iter_slices(core.header):
+                for consumer in consumers:
+                    consumer.add(voxels)
+            if factor > 1:
+                proxy.commit()
+        sums, lows = layers.finish()
+        drawn = section.finish()
+        if drawn is not None and len(sums):
+            _write_parts(parts_path, key, sums, lows, drawn, durable, layout.warnings)
     bottom, top = shown_grid.s_range()
     return PlacedCore(name=name, source=core.record.source, top_m=core.depth.top_m, bottom_m=core.depth.bottom_m,
                       flip=core.depth.flip, factor=factor, file=shown_file, full_file=full_file,
@@ -269,6 +308,60 @@ def _place(output_dir: Path, core: _Candidate, layout: WellLayout, well_name: st
                       s_top_mm=top, s_bottom_mm=bottom, sizes=list(shown_grid.sizes),
                       directions_lps=[list(d) for d in shown_grid.directions_lps],
                       origin_lps=list(shown_grid.origin_lps))
+
+
+def _parts_key(output_dir: Path, core: _Candidate, layers: CoreLayers, bins: int, factor: int,
+               padding: Sequence[int]) -> str:
+    """What a core's parts were made from, none of it its depth: its volume as a file (name, size,
+    modification time: a reconversion changes them), grid and flip, the overview's in-plane bins
+    it falls into (the overview's voxel size and width: the budget and the well's extent), and
+    the proxies' block factor and padding."""
+    stat = (output_dir / core.record.output).stat()
+    return json.dumps([PARTS_VERSION, core.record.output, stat.st_size, stat.st_mtime_ns, list(core.header.sizes),
+                       list(core.header.spacing), core.header.type, bool(core.depth.flip), int(factor),
+                       [int(p) for p in padding], hashlib.sha1(layers.flat.tobytes()).hexdigest(),
+                       int(bins)])
+
+
+def _read_parts(path: Path, key: str) -> Optional[Dict[str, np.ndarray]]:
+    """The arrays of ``path`` when it was made under ``key``; None when missing, stale or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) != key:
+                return None
+            return {name: data[name] for name in ("sums", "lows", "section")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def _write_parts(path: Path, key: str, sums: np.ndarray, lows: np.ndarray, section: np.ndarray, durable: bool,
+                 warnings: List[str]) -> None:
+    """Keep the core's depth-independent parts (:func:`_place`); the slices' sums in float32
+    when that holds them exactly (integer voxels: sums of a few hundred of them), else float64."""
+    narrow = sums.astype(np.float32)
+    if np.array_equal(narrow, sums):
+        sums = narrow
+    try:
+        with AtomicFile(path, durable=durable) as atomic:
+            np.savez(atomic.file, key=np.array(key), sums=sums, lows=lows, section=section)
+            atomic.commit()
+    except OSError as exc:  # only the next move's speed is lost
+        if exc.errno in DISK_FULL:
+            raise
+        warnings.append("%s not kept (the next move reads the volume again): %s" % (path.name, one_line(exc)))
+
+
+def _proxy_holds(path: Path, core: _Candidate, factor: int, grid: Grid) -> bool:
+    """Whether the proxy an earlier layout wrote has this core's blocks (its factor, flip and
+    grid size; it is only ever written from the volume its parts were made from)."""
+    try:
+        header = read_header(path)
+    except (OSError, NrrdFormatError):
+        return False
+    values = header.key_values
+    return (values.get(KEY_PREFIX + "proxy_factor") == str(factor) and tuple(header.sizes) == tuple(grid.sizes)
+            and values.get(KEY_PREFIX + "flip") == ("1" if core.depth.flip else "0")
+            and values.get(SOURCE_KEY) == core.record.source and header.encoding == "raw")
 
 
 def _unwraps(output_dir: Path, cores: Sequence[_Candidate], warnings: List[str]) -> Dict[str, NrrdHeader]:
@@ -326,8 +419,9 @@ def write_placed_header(target: Path, source: NrrdHeader, grid: Grid, key_values
 def _remove_stale(scene_dir: Path, layout: WellLayout) -> None:
     """Delete placed headers and proxies of an earlier layout that this one does not use."""
     current = {Path(f).name for c in layout.cores for f in (c.file, c.full_file, c.unwrap_file) if f}
+    current |= {c.name + PARTS_SUFFIX for c in layout.cores}
     for entry in scene_dir.iterdir():
-        ours = entry.name.endswith((".nhdr", PROXY_SUFFIX))
+        ours = entry.name.endswith((".nhdr", PROXY_SUFFIX, PARTS_SUFFIX))
         if ours and entry.name not in current and entry.is_file():
             try:
                 entry.unlink()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -107,12 +107,14 @@ class Overview:
         z = np.floor((self._s_edge - s) / self._voxel).astype(np.int64)
         return y[:, None] * across_i + x[None, :], z
 
-    def add_slice(self, flat: np.ndarray, layer: int, voxels: np.ndarray, pixel_counts: np.ndarray) -> None:
+    def add_slices(self, layer: int, sums: np.ndarray, touched: np.ndarray, pixel_counts: np.ndarray,
+                   low: float) -> None:
+        """Add the sums of a core's slices that fall into ``layer`` over the bins they ``touched``
+        (indices; float64), ``pixel_counts`` their voxels per bin, ``low`` their smallest voxel."""
         if not 0 <= layer < self._sums.shape[0]:
             return  # a slice below the overview's last layer (cannot happen for the cores it was made for)
-        self._sums[layer] += np.bincount(flat.ravel(), weights=voxels.ravel(), minlength=self.bins_per_layer)
+        self._sums[layer, touched] += sums
         self._counts[layer] += pixel_counts
-        low = float(voxels.min())
         self.minimum = low if self.minimum is None else min(self.minimum, low)
 
     def sample(self, limit: int = 200_000) -> np.ndarray:
@@ -140,14 +142,49 @@ class Overview:
 
 
 class CoreLayers:
-    """Feeds one core's slices into the overview (see :class:`Overview`)."""
+    """Feeds one core's slices into the overview (see :class:`Overview`).
+
+    What a slice adds does not depend on the core's depth, only the layer it lands in does: the
+    sums of each slice over the in-plane bins it touches and its smallest voxel (:meth:`add`
+    keeps them, :meth:`finish` adds them) are all the overview needs, so :meth:`replay` can place
+    the core at another depth without its voxels.  Both go through :meth:`replay` (a layer's
+    slices summed in float64, then added once), so a core replayed gives the very bytes a core
+    read gives.
+    """
 
     def __init__(self, overview: Overview, placed: Grid) -> None:
         self._overview = overview
-        self._flat, self._layers = overview.bins(placed)
-        self._pixel_counts = np.bincount(self._flat.ravel(), minlength=overview.bins_per_layer).astype(np.uint32)
-        self._k = 0
+        self.flat, self._layers = overview.bins(placed)
+        counts = np.bincount(self.flat.ravel(), minlength=overview.bins_per_layer)
+        self._pixel_counts = counts.astype(np.uint32)
+        self._touched = np.flatnonzero(counts)
+        self._sums: List[np.ndarray] = []
+        self._lows: List[float] = []
 
     def add(self, voxels: np.ndarray) -> None:
-        self._overview.add_slice(self._flat, int(self._layers[self._k]), voxels, self._pixel_counts)
-        self._k += 1
+        """Take the core's next slice (file order k = 0, 1, …)."""
+        sums = np.bincount(self.flat.ravel(), weights=voxels.ravel(), minlength=self._overview.bins_per_layer)
+        self._sums.append(sums[self._touched])
+        self._lows.append(float(voxels.min()))
+
+    def finish(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Add the slices taken into the overview; return what :meth:`replay` needs to add them
+        again at another depth: each slice's sums over its touched bins (slices × bins) and its
+        smallest voxel."""
+        sums = np.stack(self._sums) if self._sums else np.zeros((0, self._touched.size))
+        lows = np.array(self._lows, dtype=np.float64)
+        self._sums, self._lows = [], []
+        self.replay(sums, lows)
+        return sums, lows
+
+    def replay(self, sums: np.ndarray, lows: np.ndarray) -> None:
+        """Add a core's slices from what :meth:`finish` returned, layer by layer."""
+        if not len(sums):
+            return
+        layers = self._layers[:len(sums)]
+        starts = np.flatnonzero(np.r_[True, layers[1:] != layers[:-1]])
+        ends = np.r_[starts[1:], len(layers)]
+        grouped = np.add.reduceat(np.asarray(sums, dtype=np.float64), starts, axis=0)
+        for total, start, end in zip(grouped, starts, ends):
+            self._overview.add_slices(int(layers[start]), total, self._touched,
+                                      self._pixel_counts * np.uint32(end - start), float(lows[start:end].min()))

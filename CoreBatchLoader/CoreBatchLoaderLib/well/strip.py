@@ -198,12 +198,18 @@ class CoreSection:
     def add(self, voxels: np.ndarray) -> None:
         self._rows.append(np.asarray(voxels[self._row], dtype=np.float32))
 
-    def finish(self) -> None:
+    def finish(self) -> Optional[np.ndarray]:
+        """Draw the section; return it (slices × columns, in file order: it does not depend on the
+        core's depth, so :meth:`draw` can place it again elsewhere), None when no slice came."""
         if not self._rows:
-            return
+            return None
         section = np.stack(self._rows)
         self._rows = []
+        self.draw(section)
+        return section
+
+    def draw(self, section: np.ndarray) -> None:
+        """Paste ``section`` (as :meth:`finish` returns it) into the strip at the core's place."""
         # Unflipped cores have k = 0 on top; flipped ones k = last.  Columns: i runs along +R in
         # both placements, so no column flip is needed.
         self._strip.paste(self._name, self._placed, section[::-1] if self._flip else section)
-
