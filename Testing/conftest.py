@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Dict
+from typing import Dict, Iterator
 
 import pytest
 
@@ -90,3 +90,18 @@ def gzip_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     else:
         require_module("isal", "isal")
     return request.param
+
+
+def scene_volume_nodes(out: Path) -> Iterator[object]:
+    """Every scalar volume node of ``out/scene.mrml`` as slicer-core imports the scene (cores,
+    proxies, unwraps, the overview), with its IJK-to-RAS matrix (a ``vtkMatrix4x4``)."""
+    import slicer
+    import vtk
+    scene = slicer.vtkMRMLScene()
+    scene.SetURL(str(out / "scene.mrml"))
+    assert scene.Import()
+    for n in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")):
+        node = scene.GetNthNodeByClass(n, "vtkMRMLScalarVolumeNode")
+        matrix = vtk.vtkMatrix4x4()
+        node.GetIJKToRASMatrix(matrix)
+        yield node, matrix

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
+from conftest import scene_volume_nodes
 
 from CoreBatchLoaderLib.analysis.unwrap import FIRST_ROW_KEY
 from CoreBatchLoaderLib.batch.run import BatchOptions, BatchResult, run_batch
@@ -24,7 +25,6 @@ from CoreBatchLoaderLib.well.options import SceneOptions
 
 lasio = pytest.importorskip("lasio")
 pytest.importorskip("slicer")
-vtk = pytest.importorskip("vtk")
 
 PHANTOMS = [CorePhantom(rows=64, columns=64, slices=40, diameter_mm=24.0, layers=(Layer(10, 2500.0), Layer(100, 1200.0))),
             CorePhantom(rows=64, columns=64, slices=40, diameter_mm=24.0, layers=(Layer(25, 600.0), Layer(100, 1800.0)))]
@@ -67,16 +67,9 @@ def volumes_read(monkeypatch: pytest.MonkeyPatch) -> List[str]:
 def scene_volumes(out: Path) -> Dict[str, Tuple[Optional[str], np.ndarray, List[float]]]:
     """Every volume of ``out/scene.mrml`` as slicer-core loads it: name → (its top_m attribute,
     voxels, IJK-to-RAS)."""
-    import slicer
     from vtk.util.numpy_support import vtk_to_numpy
-    scene = slicer.vtkMRMLScene()
-    scene.SetURL(str(out / "scene.mrml"))
-    assert scene.Import()
     found = {}
-    for n in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")):
-        node = scene.GetNthNodeByClass(n, "vtkMRMLScalarVolumeNode")
-        matrix = vtk.vtkMatrix4x4()
-        node.GetIJKToRASMatrix(matrix)
+    for node, matrix in scene_volume_nodes(out):
         assert node.GetImageData() is not None, node.GetName()
         found[node.GetName()] = (node.GetAttribute("CoreBatchLoader.top_m"),
                                  vtk_to_numpy(node.GetImageData().GetPointData().GetScalars()).copy(),

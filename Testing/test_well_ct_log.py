@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import by_name, require_module
+from conftest import by_name, require_module, scene_volume_nodes
 
 from CoreBatchLoaderLib.analysis.ct_log import read_log_csv
 from CoreBatchLoaderLib.batch.run import BatchOptions, run_batch
@@ -48,18 +48,10 @@ def well(tmp_path_factory):
 
 def slice_depths_in_scene(out: Path) -> dict:
     """Core name → depth of every slice centre as Slicer places the core when it opens the scene."""
-    import slicer
-    import vtk
-    scene = slicer.vtkMRMLScene()
-    scene.SetURL(str(out / "scene.mrml"))
-    assert scene.Import()
     depths = {}
-    for n in range(scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")):
-        node = scene.GetNthNodeByClass(n, "vtkMRMLScalarVolumeNode")
+    for node, matrix in scene_volume_nodes(out):
         if node.GetAttribute("CoreBatchLoader.top_m") is None:
             continue  # the overview
-        matrix = vtk.vtkMatrix4x4()
-        node.GetIJKToRASMatrix(matrix)
         slices = node.GetImageData().GetDimensions()[2]
         depths[node.GetName()] = np.array([-matrix.MultiplyPoint((0, 0, k, 1))[2] / 1000.0 for k in range(slices)])
     return depths
