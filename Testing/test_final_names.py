@@ -95,6 +95,13 @@ def _png(path: Path, data: bytes, fd: int) -> Optional[str]:
     return None
 
 
+def _npz(path: Path, data: bytes, fd: int) -> Optional[str]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:  # a zip cut short raises
+        for name in arrays.files:
+            arrays[name]  # reads and checks each member's CRC
+    return None
+
+
 def _xml(path: Path, data: bytes, fd: int) -> Optional[str]:
     ElementTree.fromstring(data)
     return None
@@ -108,7 +115,7 @@ def _html(path: Path, data: bytes, fd: int) -> Optional[str]:
 
 CHECKS: Dict[str, Callable[[Path, bytes, int], Optional[str]]] = {
     ".nrrd": _nrrd, ".nhdr": _nhdr, ".json": _json, ".csv": _csv, ".las": _las, ".png": _png,
-    ".svg": _xml, ".mrml": _xml, ".html": _html}
+    ".svg": _xml, ".mrml": _xml, ".html": _html, ".npz": _npz}
 
 
 def check(path: Path) -> Optional[str]:

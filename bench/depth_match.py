@@ -16,8 +16,8 @@ bench/depth_match.md and prints it.
    ``depth_match/depths_log.csv``: every core is skipped (the fingerprint holds the flips, not the
    intervals), the unwraps' headers are restamped, the CT logs, LAS, pictures, scene and report
    redone.  Each command in its own process, one worker, ``--no-fsync``; wall and CPU seconds
-   (user + system of the child), with and without ``--scene`` (the scene's proxies, overview and
-   strip read every converted volume once again: no DICOM, but the volumes).
+   (user + system of the child), with and without ``--scene`` (the scene's overview and strip
+   placed from each core's parts kept by the first build, ``scene/<core>_parts.npz``: no volume read).
 """
 from __future__ import annotations
 
