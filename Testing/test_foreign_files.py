@@ -150,3 +150,19 @@ def test_a_write_stopped_before_its_rename_leaves_the_old_file_the_batchs(tmp_pa
     assert written_by_batch(ours) and written_by_batch(tmp_path / "other.txt")
     ours.write_text("changed by someone")
     assert not written_by_batch(ours)
+
+
+def test_someone_elses_well_log_csv_is_kept_named_exit_1_and_the_las_still_written(tmp_path: Path) -> None:
+    """A foreign ``well_ct_log.csv`` blocks that file alone: the LAS and SVG are still written, the
+    file is named and the exit status is 1 (mutation: ``write_well_log`` letting the refusal fall
+    into its catch-all — the whole log became one warning, no LAS, exit 0)."""
+    pytest.importorskip("lasio")
+    write_well(tmp_path / "well", cores=2, slices=6, signed=False, bits_stored=12, intercept=-1024.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "well_ct_log.csv").write_text(FOREIGN)
+    run = cli("convert", tmp_path / "well", out, "--quiet", "--start-depth", "1000", "--core-length", "0.01")
+    assert run.returncode == 1, run.stderr
+    assert "well_ct_log.csv exists and was not written by this batch" in run.stderr
+    assert (out / "well_ct_log.csv").read_text() == FOREIGN
+    assert (out / "well_ct_log.las").is_file() and (out / "well_ct_log.svg").is_file()

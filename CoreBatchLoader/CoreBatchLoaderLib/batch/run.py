@@ -458,6 +458,8 @@ def run_batch(input_dir: Path, output_dir: Path, options: BatchOptions = BatchOp
                     raise
                 result.stopped = disk_full_stop("the well's CT log and scene", exc)
             if result.well is not None:  # the records gained depth-length warnings
+                if result.well.log is not None:
+                    result.not_written.extend(result.well.log.not_written)
                 _save_manifest(result, output_dir, result.records, options.convert.durable)
         if options.planes and not result.cancelled and not result.stopped:
             from .planes_step import run_planes

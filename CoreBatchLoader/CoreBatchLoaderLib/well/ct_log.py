@@ -33,12 +33,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..analysis.ct_log import DEPTH, DEPTH_COLUMN, STATISTIC_CURVES, STATISTICS, log_csv_text, read_log_csv
-from ..files import DISK_FULL, write_text_atomically
+from ..files import DISK_FULL, ForeignFile, write_text_atomically
 from ..messages import one_line, printable_line
 from ..record import CoreRecord
 from ..report.log_svg import LogTrack, write_log_track
@@ -89,6 +89,7 @@ class WellLogFiles:
     table: Optional[Path] = None
     track: Optional[Path] = None
     warnings: List[str] = field(default_factory=list)
+    not_written: List[str] = field(default_factory=list)  # someone else's file holds the name: exit 1
 
 
 def slice_depths(sizes: Sequence[int], spacing: Sequence[float], depth: CoreDepth) -> np.ndarray:
@@ -240,6 +241,17 @@ def table_schema_path(table: Path) -> Path:
     return Path(table).with_name(Path(table).stem + ".schema.csv")
 
 
+def _unless_foreign(result: WellLogFiles, write: Callable[[], Path]) -> Optional[Path]:
+    """``write()``, or None where someone else's file holds the name: that file is left as it is
+    and named in ``result.not_written`` (the batch's exit status 1), and the log's other files are
+    still written — one foreign file must not cost the LAS."""
+    try:
+        return write()
+    except ForeignFile as exc:
+        result.not_written.append("well CT log: %s" % exc)
+        return None
+
+
 def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapping[str, CoreDepth],
                    well_name: str, durable: bool = True, layout: Optional[WellLayout] = None,
                    unplaced: Sequence[str] = (), identity: Optional[WellIdentity] = None) -> WellLogFiles:
@@ -255,7 +267,7 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
         if not cores:
             return result
         log = resample(cores, well_name)
-        result.table = write_table(output_dir / TABLE_NAME, log, durable)
+        result.table = _unless_foreign(result, lambda: write_table(output_dir / TABLE_NAME, log, durable))
         if layout is not None and layout.strip_interval_s and layout.strip_rows:
             (top_s, bottom_s), (top_px, height_px, picture_px) = layout.strip_interval_s, layout.strip_rows
         else:
@@ -265,9 +277,10 @@ def write_well_log(output_dir: Path, records: Sequence[CoreRecord], depths: Mapp
         track = LogTrack(top_s, bottom_s, well_name, height_px, top_px, picture_px)
         for core in cores:
             track.add_core(core.name, core.depth.top_m, core.depth.bottom_m, core.depth_m, core.rows)
-        result.track = write_log_track(output_dir / TRACK_NAME, track, durable)
+        result.track = _unless_foreign(result, lambda: write_log_track(output_dir / TRACK_NAME, track, durable))
         try:
-            result.las = write_las(output_dir / LAS_NAME, log, durable, list(unplaced) + result.warnings, identity)
+            result.las = _unless_foreign(result, lambda: write_las(output_dir / LAS_NAME, log, durable,
+                                                                   list(unplaced) + result.warnings, identity))
         except ImportError:
             result.warnings.append(LAS_MISSING)
     except Exception as exc:  # the log is extra: converted cores stay converted
