@@ -286,10 +286,10 @@ def print_summary(result: BatchResult, output: Path, input_dir: Path) -> None:
         print(line, file=sys.stderr)
     if len(lines) > SUMMARY_LINES:
         print("… and %d more lines: every error and warning is in %s" % (
-            len(lines) - SUMMARY_LINES, result.report or result.manifest or "manifest.json"), file=sys.stderr)
+            len(lines) - SUMMARY_LINES, result.report or result.manifest or MANIFEST_NAME), file=sys.stderr)
     print("%d converted, %d skipped, %d failed%s — manifest: %s" % (
         counts["converted"], counts["skipped"], counts["failed"],
-        " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / "manifest.json"))
+        " (interrupted)" if result.cancelled else "", result.manifest or Path(output) / MANIFEST_NAME))
     if result.report is not None:
         print("report: %s" % result.report)
     if result.stopped:

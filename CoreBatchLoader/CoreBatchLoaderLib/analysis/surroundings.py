@@ -188,7 +188,7 @@ def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple
     range taken as core — the user's bounds where given (the module docstring).  ``padding_hu``:
     the header's padding range, as voxel values."""
     mask_hu = border_mask(slices, padding_hu)
-    excluded = tuple(r for r in (padding_hu, None if mask_hu is None else (mask_hu, mask_hu)) if r is not None)
+    excluded = Surroundings(padding_hu=padding_hu, mask_hu=mask_hu).excluded
     findings = [_slice_findings(values, pixel_spacing_ij_mm, excluded) for values in slices]
     found = [f for f in findings if f is not None]
     ceiling = math.inf if core_max_hu is None else float(core_max_hu)
@@ -203,7 +203,6 @@ def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple
     centre_low = float(np.percentile([f.centre_low for f in found], 25))
     centre_median = float(np.percentile([f.centre_median for f in found], 25))
     fill_hu = None
-    notes: List[str] = []
     if len(fills) >= half:
         fill_hu = float(np.median([f.fill_hu for f in fills]))
         sigma = float(np.median([f.fill_sigma for f in fills]))
@@ -215,7 +214,7 @@ def decide_surroundings(slices: Sequence[np.ndarray], pixel_spacing_ij_mm: Tuple
     air = any(f.air for f in found) or (mask_hu is not None and mask_hu <= MATTER_HU)  # air, or masked as air
     beside = _standing(found)
     return Surroundings(core_min_hu=floor, core_max_hu=ceiling, air=air,
-                        liner_hu=liner_hu, fill_hu=fill_hu, given=given, slices=len(found), notes=tuple(notes),
+                        liner_hu=liner_hu, fill_hu=fill_hu, given=given, slices=len(found),
                         padding_hu=padding_hu, mask_hu=mask_hu, masked_objects=max(f.masked_objects for f in found),
                         beside=beside, rods=count_objects(beside, 1) if beside is not None else 0)
 

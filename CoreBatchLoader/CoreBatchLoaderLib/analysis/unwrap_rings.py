@@ -45,6 +45,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..defaults import DEFAULT_RADIUS_TEXT
+from ..dicom.headers import median_of_few
 
 MAX_RADIUS_MM = 250.0  # half a CT scanner's 500 mm field of view: a larger circle lies outside every slice,
 # and the unwrap's width grows with the radius (1e400mm was infinity, every core an "internal error")
@@ -185,7 +186,7 @@ class Rings:
         than :data:`RADIUS_PIXELS` (a median of noisy radii moves by hundredths of a pixel
         nearly every slice; each new circle cost ~0.1 ms a stencil)."""
         self.core_radii_mm.append(core_radius_mm)
-        radius_mm = float(self.radius.mm(_median(self.core_radii_mm)))  # type: ignore[arg-type]
+        radius_mm = float(self.radius.mm(median_of_few(self.core_radii_mm)))  # type: ignore[arg-type]
         if self._unit is not None and abs(radius_mm - self.radius_mm) <= RADIUS_PIXELS * self.pixel_mm:
             return
         self.radius_mm = radius_mm
@@ -356,13 +357,6 @@ class _Stencil:
         np.einsum("nw,nw->w", neighbours, self.weights, out=out, dtype=np.float32, casting="unsafe")
 
 
-def _median(values: Sequence[float]) -> float:
-    """The median of a few numbers (the mean of the middle two for an even count), as
-    ``np.median`` gives it: by hand because numpy takes 20–60 µs for 32 numbers where sorting
-    them takes 2 (once a slice for the first 32), and ``statistics`` adds 4 ms of imports."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def bilinear(values: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -47,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
                                 durable=not args.no_fsync)
     if not (math.isfinite(args.response) and args.response > 0):
         return _fail("--response must be a positive number of metres (got %g)" % args.response)
-    if not Path(args.output).is_dir():
-        return _fail("%s: no such folder (the OUTPUT_DIR of a convert with --depths)" % args.output)
     try:
         result = depth_match(Path(args.output), options)
     except DepthMatchError as exc:

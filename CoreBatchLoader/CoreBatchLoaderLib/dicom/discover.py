@@ -272,12 +272,10 @@ def scan_folder(folder: CoreFolder) -> FolderScan:
 def not_utf8(path: str) -> Optional[str]:
     """The last part of ``path`` with bytes that are not UTF-8 (read by Python as lone
     surrogates) shown as ``\\xff``, or None when the path is valid UTF-8."""
-    try:
-        path.encode("utf-8")
+    if _is_utf8(path):
         return None
-    except UnicodeEncodeError:
-        parts = [part for part in Path(path).parts if not _is_utf8(part)]
-        return os.fsencode(parts[-1] if parts else path).decode("utf-8", "backslashreplace")
+    parts = [part for part in Path(path).parts if not _is_utf8(part)]
+    return os.fsencode(parts[-1] if parts else path).decode("utf-8", "backslashreplace")
 
 
 def _is_utf8(text: str) -> bool:

@@ -383,6 +383,16 @@ def _scan_text(value: Any, field_name: str) -> Optional[str]:
     return sys.intern(text) if text else None
 
 
+def median_of_few(values: Sequence[float]) -> float:
+    """The median of a few numbers (the mean of the middle two for an even count), as
+    ``np.median`` gives it: by hand because numpy takes 20–60 µs for 32 numbers where sorting
+    them takes 2 (the unwrap takes one a slice for its first 32), and ``statistics`` adds 4 ms of
+    imports."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
 def scan_settings(slices: Sequence[SliceHeader]) -> Dict[str, Any]:
     """How a core was scanned, from its slices' headers: per :data:`SCAN_TAGS` field the value
     most slices give (ties: the first slice's), the median for the tube current and exposure
@@ -393,9 +403,7 @@ def scan_settings(slices: Sequence[SliceHeader]) -> Dict[str, Any]:
         if not values:
             settings[field_name] = None
         elif field_name in ("tube_current_ma", "exposure_mas"):
-            ordered = sorted(values)
-            middle = len(ordered) // 2
-            settings[field_name] = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+            settings[field_name] = median_of_few(values)
         else:
             settings[field_name] = Counter(values).most_common(1)[0][0]
     return settings

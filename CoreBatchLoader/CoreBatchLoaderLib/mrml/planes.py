@@ -27,6 +27,7 @@ def add_planes(scene: Any, folder_item: int, planes: Sequence[PlacedPlane], stor
     """Add ``planes`` to ``scene`` under ``folder_item`` (one folder a core), their files in
     ``storage_dir``; returns core → the plane nodes' IDs."""
     ensure_selection_node(scene)
+    register_markups_storage(scene)
     sh = mrml_scene.subject_hierarchy(scene)
     folders: Dict[str, int] = {}
     ids: Dict[str, List[str]] = {}
@@ -60,8 +61,9 @@ def plane_node(scene: Any, plane: PlacedPlane) -> Any:
     node.CreateDefaultDisplayNodes()
     display = node.GetDisplayNode()
     if display is not None:
-        display.SetSelectedColor(*(BED_COLOUR if plane.kind == "bed" else FRACTURE_COLOUR))
-        display.SetColor(*(BED_COLOUR if plane.kind == "bed" else FRACTURE_COLOUR))
+        colour = BED_COLOUR if plane.kind == "bed" else FRACTURE_COLOUR
+        display.SetSelectedColor(*colour)
+        display.SetColor(*colour)
     return node
 
 
@@ -90,7 +92,6 @@ def register_markups_storage(scene: Any) -> None:
 
 def _store(scene: Any, node: Any, path: Path) -> None:
     """Write ``node`` with its markups JSON storage node, whole or not at all, and point at it."""
-    register_markups_storage(scene)
     storage = scene.AddNewNodeByClass(node.GetDefaultStorageNodeClassName())
     partial = temporary_path(path)
     storage.SetFileName(str(partial))

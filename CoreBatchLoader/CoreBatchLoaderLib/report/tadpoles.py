@@ -110,7 +110,7 @@ def sinusoid_overlay(sinusoids: Sequence[Sinusoid], kinds: Sequence[str]) -> Cal
                     points = []
             if len(points) > 1:
                 sheet.line(points, colour, 2)
-            deepest = math.degrees(math.atan2(sinusoid.b_mm, sinusoid.a_mm)) % 360.0
+            deepest = sinusoid.azimuth_deg()
             lx, ly = view.xy(sinusoid.depth_mm(np.radians([deepest]))[0], deepest)  # type: ignore[attr-defined]
             if view.top <= ly <= view.top + view.height:  # type: ignore[attr-defined]
                 sheet.text(float(lx), float(ly) + 3, str(number), LABEL_PX, "mt", colour)
